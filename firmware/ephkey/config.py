@@ -1,0 +1,78 @@
+"""Station settings, checked once at construction (docs/protocol.md 4.1, 11).
+
+A bad value raises ValueError naming the parameter, so a board with a wrong
+configuration stops at start-up instead of running outside the claims.
+"""
+
+SUITE_1 = 1
+LIFETIME_LIMIT_MS = 90000  # claim 7: lifetime under about 90 s
+M_LIMIT = 10  # claim 6: removal after M x lifetime, M <= 10
+
+
+def _int(name, value, lo, hi=None):
+    if not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+        if hi is None:
+            raise ValueError("%s must be an integer >= %d, got %r" % (name, lo, value))
+        raise ValueError("%s must be an integer in %d..%d, got %r" % (name, lo, hi, value))
+    return value
+
+
+def _suites(name, suites):
+    for s in suites:
+        if s not in (1,):  # suite 2 (X25519) comes with issue 6
+            raise ValueError("%s: unsupported suite %r" % (name, s))
+    if not suites:
+        raise ValueError("%s: at least one suite" % name)
+    return tuple(suites)
+
+
+class FirstConfig:
+    """Settings of a first station; defaults are those of section 11."""
+
+    def __init__(self, interval_ms=10000, lifetime_ms=20000, m=3, ring_slots=8,
+                 sessions=8, idrks=4, rotate_frames=64, rotate_ms=600000,
+                 rekey_retry_ms=1000, rekey_tries=4, idle_ms=300000,
+                 max_payload=256, suites=(1,)):
+        self.lifetime_ms = _int("lifetime_ms", lifetime_ms, 1, LIFETIME_LIMIT_MS - 1)
+        self.m = _int("m", m, 1, M_LIMIT)
+        self.interval_ms = _int("interval_ms", interval_ms, 1)
+        if interval_ms + lifetime_ms > m * lifetime_ms:
+            raise ValueError(
+                "interval_ms + lifetime_ms must be <= m * lifetime_ms "
+                "(a request at the end of an interval must finish before its SRK is erased)")
+        need = -(-m * lifetime_ms // interval_ms) + 1
+        self.ring_slots = _int("ring_slots", ring_slots, need, 255)
+        self.sessions = _int("sessions", sessions, 1, 255)
+        self.idrks = _int("idrks", idrks, 1, 255)
+        self.rotate_frames = _int("rotate_frames", rotate_frames, 1)
+        self.rotate_ms = _int("rotate_ms", rotate_ms, 1)
+        self.rekey_retry_ms = _int("rekey_retry_ms", rekey_retry_ms, 1)
+        self.rekey_tries = _int("rekey_tries", rekey_tries, 1)
+        self.idle_ms = _int("idle_ms", idle_ms, 1)
+        self.max_payload = _int("max_payload", max_payload, 0, 65000)
+        self.suites = _suites("suites", suites)
+
+
+class SecondConfig:
+    def __init__(self, retry_ms=1000, max_tries=5, max_payload=256, offer=(1,)):
+        self.retry_ms = _int("retry_ms", retry_ms, 1)
+        self.max_tries = _int("max_tries", max_tries, 1)
+        self.max_payload = _int("max_payload", max_payload, 0, 65000)
+        self.offer = _suites("offer", offer)
+
+
+class Pairing:
+    """What a pair of stations shares (section 8): identities and PS."""
+
+    def __init__(self, id_f, id_s, ps):
+        if len(id_f) != 8 or len(id_s) != 8:
+            raise ValueError("identities are 8 bytes")
+        if not 16 <= len(ps) <= 32:
+            raise ValueError("pairing secret must be 16 to 32 bytes")
+        self.id_f = bytes(id_f)
+        self.id_s = bytes(id_s)
+        self.ps = bytearray(ps)  # bytearray so it can be wiped
+
+    def wipe(self):
+        for i in range(len(self.ps)):
+            self.ps[i] = 0

@@ -1,0 +1,299 @@
+"""The second station (spec 5.1): asks a first station for a session.
+
+Sans-IO like FirstStation; one session at a time.
+
+    st = SecondStation(SecondConfig(), pairing, os.urandom, time.ticks_ms())
+    st.connect(now)                   # REQ queued
+    st.receive(frame, n, now)
+    n = st.next_output(); ev = st.next_event()
+    st.send(payload, n, now)          # once ESTABLISHED
+"""
+
+from time import ticks_diff
+
+from micropython import const
+
+from . import channel, errors, events, keyschedule, wire
+from .crypto import CcmEngine, CcmKey, aes_key_unwrap, ccm_encrypt
+from .outq import OutQueue
+
+IDLE = const(0)
+WAIT_SRK = const(1)
+WAIT_KEY = const(2)
+OPEN = const(3)
+
+
+class SecondStation:
+    def __init__(self, config, pairing, rng, now_ms):
+        if pairing is None:
+            raise ValueError("no pairing material: the second station refuses to start")
+        self.cfg = config
+        self.pairing = pairing
+        self.rng = rng
+        self.state = IDLE
+        self.sid = 0
+        self.suite = 0
+        self.offer = 0
+        for s in config.offer:
+            self.offer |= 1 << (s - 1)
+        frame_size = max(wire.LEN_SRK, wire.PROT_HDR + config.max_payload + wire.TAG)
+        self.outq = OutQueue(4, frame_size)
+        self.events = events.EventQueue(4)
+        self.engine = CcmEngine(max(config.max_payload, wire.REKEY_PT), wire.PROT_HDR)
+        self.payload = bytearray(max(config.max_payload, wire.REKEY_PT))
+        self._hs = bytearray(wire.LEN_REQ)  # the handshake frame to repeat
+        self._hs_len = 0
+        self._th = bytearray(32)
+        self._ms = bytearray(32)
+        self._n_s = bytearray(16)
+        self._keys = bytearray(32)  # IDRKs by index parity
+        self._ck = (CcmKey(), CcmKey())
+        self._nonce = bytearray(13)
+        self._pt = bytearray(1)
+        self._sends = 0
+        self._last_send = now_ms
+        self._data_len = 0
+        self.send_idx = 0
+        self.recv_idx = 0
+        self.send_seq = 0
+        self.recv_last = -1
+        self.out = self.outq.frame
+        self.ev_sid = 0
+        self.ev_arg = 0
+        self.ev_len = 0
+
+    # -- the application's verbs ------------------------------------------
+
+    def next_output(self):
+        n = self.outq.pop()
+        self.out = self.outq.frame
+        return n
+
+    def next_event(self):
+        code = self.events.pop()
+        self.ev_sid = self.events.sid
+        self.ev_arg = self.events.arg
+        self.ev_len = self._data_len if code == events.DATA else 0
+        return code
+
+    def connect(self, now_ms):
+        """Start a handshake (drops any session in progress)."""
+        self._forget()
+        self._n_s[:] = self.rng(16)
+        hs = self._hs
+        wire.put_header(hs, wire.REQ, 0, 0)
+        hs[wire.OFF_ID_S:wire.OFF_ID_S + 8] = self.pairing.id_s
+        hs[wire.OFF_N_S:wire.OFF_N_S + 16] = self._n_s
+        hs[wire.OFF_OFFER] = self.offer
+        self._hs_len = wire.LEN_REQ
+        self._th[:] = keyschedule.th1(hs)
+        self.state = WAIT_SRK
+        self._send_hs(now_ms, True)
+
+    def send(self, payload, n, now_ms):
+        if self.state != OPEN:
+            raise errors.ProtocolError(errors.UNKNOWN_SESSION, "no open session")
+        if n > self.cfg.max_payload:
+            raise errors.ProtocolError(errors.TOO_LONG, "payload over max_payload")
+        self._seal(wire.DATA, payload, n)
+
+    def close(self, now_ms):
+        if self.state == OPEN:
+            self._pt[0] = errors.OK
+            self._seal(wire.CLOSE, self._pt, 1)
+        self._forget()
+
+    def poll(self, now_ms):
+        if self.state != WAIT_SRK and self.state != WAIT_KEY:
+            return
+        if ticks_diff(now_ms, self._last_send) < self.cfg.retry_ms:
+            return
+        if self._sends < self.cfg.max_tries:
+            self._send_hs(now_ms, False)
+        else:
+            sid = self.sid
+            self._forget()
+            self.events.push(events.HANDSHAKE_FAILED, sid, errors.TIMEOUT)
+
+    # -- frames in ----------------------------------------------------------
+
+    def receive(self, buf, n, now_ms):
+        if n < wire.HDR:
+            self.events.push(events.ERROR, 0, errors.MALFORMED)
+            return
+        ftype = buf[wire.OFF_TYPE]
+        sid = wire.sid_of(buf)
+        raw_sid = sid if sid >= 0 else wire.sid_raw(buf)
+        code = self._check(buf, n, ftype, sid, now_ms)
+        if code:
+            self.events.push(events.ERROR, raw_sid, code)
+
+    def _check(self, buf, n, ftype, sid, now_ms):
+        if buf[wire.OFF_VER] != wire.VERSION:
+            return errors.BAD_VERSION
+        if not wire.known_type(ftype):
+            return errors.BAD_TYPE
+        if not (ftype == wire.SRK or ftype == wire.KEY or ftype == wire.DATA
+                or ftype == wire.REKEY or ftype == wire.CLOSE or ftype == wire.ERROR):
+            return errors.UNEXPECTED
+        if not wire.frame_len_ok(ftype, n, self.cfg.max_payload):
+            return errors.MALFORMED
+        if ftype == wire.ERROR:
+            self.events.push(events.PEER_ERROR, sid if sid >= 0 else wire.sid_raw(buf),
+                             buf[wire.OFF_CODE])
+            return 0
+        if self.state == WAIT_SRK and ftype == wire.SRK:
+            return self._on_srk(buf, sid, now_ms)
+        if self.state == IDLE or self.state == WAIT_SRK or sid != self.sid:
+            return errors.UNKNOWN_SESSION
+        if buf[wire.OFF_SUITE] != self.suite:
+            return errors.BAD_SUITE
+        if ftype == wire.KEY and self.state == WAIT_KEY:
+            return self._on_key(buf)
+        if self.state != OPEN or ftype == wire.SRK or ftype == wire.KEY:
+            return errors.UNEXPECTED
+        return self._on_protected(buf, n, ftype, now_ms)
+
+    # -- the handshake -------------------------------------------------------
+
+    def _on_srk(self, buf, sid, now_ms):
+        suite = buf[wire.OFF_SUITE]
+        if suite == 0 or suite > 7 or not self.offer & (1 << (suite - 1)):
+            return errors.BAD_SUITE
+        if sid <= 0:
+            return errors.MALFORMED
+        ps = self.pairing.ps
+        n_f = buf[wire.OFF_N_F:wire.OFF_N_F + 16]
+        kek = keyschedule.kek2(ps, self._n_s, n_f, self._th, buf[:wire.OFF_WRAPPED_SRK])
+        try:
+            srk = bytearray(aes_key_unwrap(kek, buf[wire.OFF_WRAPPED_SRK:wire.LEN_SRK]))
+        except ValueError:
+            return errors.AUTH_FAILED
+        th_2 = keyschedule.chain(self._th, buf[:wire.LEN_SRK])
+        k3 = keyschedule.k3(srk, self._n_s, n_f, th_2)
+        hs = self._hs
+        wire.put_header(hs, wire.PROOF, suite, sid)
+        wire.put_nonce(self._nonce, sid, wire.DIR_S2F, 0, 0)
+        hs[wire.OFF_CT_TAG:wire.LEN_PROOF] = ccm_encrypt(
+            k3, self._nonce, hs[:wire.HDR], keyschedule.spv(ps, th_2), wire.TAG)
+        self._hs_len = wire.LEN_PROOF
+        th_3 = keyschedule.chain(th_2, hs[:wire.LEN_PROOF])
+        self._ms[:] = keyschedule.master(th_3, ps, srk)
+        wire.zero(srk, 0, 16)  # S needs the SRK no longer: MS carries on
+        self._th[:] = th_3
+        self.sid = sid
+        self.suite = suite
+        self.state = WAIT_KEY
+        self._send_hs(now_ms, True)
+        return 0
+
+    def _on_key(self, buf):
+        kek = keyschedule.kek(self._ms, 0)
+        try:
+            idrk = aes_key_unwrap(kek, buf[wire.OFF_WRAPPED_IDRK:wire.LEN_KEY])
+        except ValueError:
+            return errors.AUTH_FAILED
+        self._install(0, idrk)
+        self.send_idx = 0
+        self.recv_idx = 0
+        self.send_seq = 0
+        self.recv_last = -1
+        self.state = OPEN
+        self.events.push(events.ESTABLISHED, self.sid, 0)
+        return 0
+
+    def _send_hs(self, now_ms, first):
+        self._sends = 1 if first else self._sends + 1
+        self._last_send = now_ms
+        out = self.outq.slot()
+        out[:self._hs_len] = self._hs[:self._hs_len]
+        self.outq.commit(self._hs_len)
+
+    # -- the session ---------------------------------------------------------
+
+    def _on_protected(self, buf, n, ftype, now_ms):
+        seq = wire.seq_of(buf)
+        if seq < 0:
+            return errors.MALFORMED
+        kidx = buf[wire.OFF_KIDX]
+        # F's next key is usable once REKEY installed it for our sending
+        switching = kidx == self.recv_idx + 1 and self.send_idx == kidx
+        if not switching and kidx != self.recv_idx:
+            return errors.BAD_KEY_INDEX
+        got = channel.open_(self.engine, self._ck[kidx & 1], self._nonce, buf, n,
+                            self.sid, wire.DIR_F2S, kidx, seq, self.payload)
+        if got < 0:
+            return errors.AUTH_FAILED
+        last = -1 if switching else self.recv_last
+        if seq <= last:
+            return errors.REPLAY
+        if ftype == wire.REKEY:
+            code = self._on_rekey()
+            if code:
+                return code
+        if switching:
+            self._wipe(self.recv_idx)
+            self.recv_idx = kidx
+        self.recv_last = seq
+        if ftype == wire.DATA:
+            self._data_len = got
+            self.events.push(events.DATA, self.sid, seq - last - 1)
+        elif ftype == wire.REKEY:
+            self._ack_rekey()
+        elif ftype == wire.CLOSE:
+            sid = self.sid
+            reason = self.payload[0]
+            self._forget()
+            self.events.push(events.CLOSED, sid, reason)
+        return 0
+
+    def _on_rekey(self):
+        """Check a REKEY's plaintext; install the key it carries if new."""
+        j = self.payload[0]
+        if j == self.send_idx:
+            return 0  # a repeat: _ack_rekey answers it again
+        if j != self.send_idx + 1 or j != self.recv_idx + 1:
+            return errors.BAD_KEY_INDEX
+        kek = keyschedule.kek(self._ms, j)
+        try:
+            idrk = aes_key_unwrap(kek, self.payload[1:wire.REKEY_PT])
+        except ValueError:
+            return errors.AUTH_FAILED
+        self._install(j, idrk)
+        self.send_idx = j
+        self.send_seq = 0
+        self.events.push(events.ROTATED, self.sid, j)
+        return 0
+
+    def _ack_rekey(self):
+        self._seal(wire.KEY_ACK, self._pt, 0)
+
+    def _install(self, j, key):
+        p = 16 * (j & 1)
+        self._keys[p:p + 16] = key
+        self._ck[j & 1].load(key)
+
+    def _wipe(self, j):
+        wire.zero(self._keys, 16 * (j & 1), 16)
+        self._ck[j & 1].wipe()
+
+    def _seal(self, ftype, pt, pt_len):
+        seq = self.send_seq
+        if seq >= wire.SEQ_LIMIT:
+            raise errors.ProtocolError(errors.KEYS_EXHAUSTED, "seq space used up")
+        out = self.outq.slot()
+        n = channel.seal(self.engine, self._ck[self.send_idx & 1], self._nonce, out, ftype,
+                         self.suite, self.sid, wire.DIR_S2F, self.send_idx, seq, pt, pt_len)
+        self.send_seq = seq + 1
+        self.outq.commit(n)
+
+    def _forget(self):
+        """Back to IDLE, every secret of the session overwritten."""
+        self.state = IDLE
+        self.sid = 0
+        self.suite = 0
+        wire.zero(self._th, 0, 32)
+        wire.zero(self._ms, 0, 32)
+        wire.zero(self._keys, 0, 32)
+        self._ck[0].wipe()
+        self._ck[1].wipe()

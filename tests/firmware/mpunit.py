@@ -1,0 +1,44 @@
+"""A tiny test runner that runs inside MicroPython (unix port).
+
+Usage: micropython tests/firmware/mpunit.py test_module [test_module ...]
+with MICROPYPATH=firmware:tests/firmware. Every function whose name starts
+with ``test_`` is called; a test passes when it returns, and fails on any
+exception (``AssertionError`` included). The last line is the summary the
+pytest bridge (tests/test_firmware_under_micropython.py) parses.
+"""
+
+import sys
+
+
+def run_module(name):
+    mod = __import__(name)
+    passed = failed = 0
+    for attr in sorted(dir(mod)):
+        if not attr.startswith("test_"):
+            continue
+        fn = getattr(mod, attr)
+        try:
+            fn()
+        except Exception as e:  # report every failure, keep going
+            failed += 1
+            print("FAIL", name + "." + attr)
+            sys.print_exception(e)
+        else:
+            passed += 1
+            print("PASS", name + "." + attr)
+    return passed, failed
+
+
+def main(argv):
+    passed = failed = 0
+    for name in argv:
+        p, f = run_module(name)
+        passed += p
+        failed += f
+    print("mpunit: %d passed, %d failed under %s %s" % (
+        passed, failed, sys.implementation.name, sys.version))
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,62 @@
+"""An in-memory pair of stations, the way tests drive them: frames handed
+across by hand, the clock advanced by the test."""
+
+from ephkey import events
+from ephkey.config import FirstConfig, Pairing, SecondConfig
+from ephkey.first import FirstStation
+from ephkey.second import SecondStation
+
+from drbg import Drbg
+
+ID_F = b"FIRST-01"
+
+
+def pairing(i=0):
+    return Pairing(ID_F, b"SECOND%02d" % i, bytes(range(i, i + 16)))
+
+
+def first(now=0, pairings=None, seed=b"F", **kw):
+    return FirstStation(FirstConfig(**kw), pairings or [pairing(0)], Drbg(seed), now)
+
+
+def second(i=0, now=0, seed=None, **kw):
+    return SecondStation(SecondConfig(**kw), pairing(i), Drbg(seed or b"S%d" % i), now)
+
+
+def outputs(st):
+    frames = []
+    n = st.next_output()
+    while n:
+        frames.append(bytes(st.out[:n]))
+        n = st.next_output()
+    return frames
+
+
+def drain(st):
+    evs = []
+    code = st.next_event()
+    while code:
+        item = (events.NAMES[code], st.ev_sid, st.ev_arg)
+        if code == events.DATA:
+            item = item + (bytes(st.payload[:st.ev_len]),)
+        evs.append(item)
+        code = st.next_event()
+    return evs
+
+
+def deliver(frames, to, now):
+    for f in frames:
+        to.receive(f, len(f), now)
+
+
+def handshake(f, s, now=0):
+    """Run a whole handshake; return the session id."""
+    s.connect(now)
+    deliver(outputs(s), f, now)       # REQ
+    deliver(outputs(f), s, now)       # SRK
+    deliver(outputs(s), f, now)       # PROOF
+    deliver(outputs(f), s, now)       # KEY
+    ef, es = drain(f), drain(s)
+    assert ef and ef[-1][0] == "ESTABLISHED", ef
+    assert es and es[-1][0] == "ESTABLISHED", es
+    return s.sid

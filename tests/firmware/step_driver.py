@@ -1,0 +1,103 @@
+"""Runs one firmware station inside MicroPython, driven one step at a time.
+
+Shared by the vector tests (in-process) and by the host's cross-implementation
+tests, which start ``micropython tests/firmware/step_driver.py`` and talk JSON
+lines over stdin/stdout. A step has the shape of a vector step
+(tests/vectors/README.md): ``{"t", "op", "in"|"payload"|"sid"}``; the answer
+is ``{"out": [hex frames], "events": [{"event", "sid", "arg", "payload"?}]}``.
+The first line configures the station:
+``{"role": "F"|"S", "config": {...}, "pairings": [...]|"pairing": {...},
+"rng_seed": hex|null, "t0": int}`` (a null seed means os.urandom).
+"""
+
+import json
+import sys
+from binascii import hexlify, unhexlify
+
+from ephkey import events
+from ephkey.config import FirstConfig, Pairing, SecondConfig
+from ephkey.first import FirstStation
+from ephkey.second import SecondStation
+
+from drbg import Drbg
+
+
+def _hex(b):
+    return hexlify(b).decode()
+
+
+def make_pairing(p):
+    return Pairing(unhexlify(p["id_f"]), unhexlify(p["id_s"]), unhexlify(p["ps"]))
+
+
+def make_station(role, config, pairing_json, seed_hex, t0):
+    if seed_hex is None:
+        import os
+        rng = os.urandom
+    else:
+        rng = Drbg(unhexlify(seed_hex))
+    if role == "F":
+        pairs = [make_pairing(p) for p in pairing_json]
+        return FirstStation(FirstConfig(**config), pairs, rng, t0)
+    return SecondStation(SecondConfig(**config), make_pairing(pairing_json), rng, t0)
+
+
+def step(st, role, s):
+    """Apply one step; return (out frames as hex, events as dicts)."""
+    op = s["op"]
+    t = s["t"]
+    if op == "receive":
+        frame = unhexlify(s["in"])
+        st.receive(frame, len(frame), t)
+    elif op == "connect":
+        st.connect(t)
+    elif op == "send":
+        payload = unhexlify(s["payload"])
+        if role == "F":
+            st.send(s["sid"], payload, len(payload), t)
+        else:
+            st.send(payload, len(payload), t)
+    elif op == "close":
+        if role == "F":
+            st.close(s["sid"], t)
+        else:
+            st.close(t)
+    elif op == "poll":
+        st.poll(t)
+    else:
+        raise ValueError("unknown op %r" % op)
+    out = []
+    n = st.next_output()
+    while n:
+        out.append(_hex(st.out[:n]))
+        n = st.next_output()
+    evs = []
+    code = st.next_event()
+    while code:
+        e = {"event": events.NAMES[code], "sid": st.ev_sid, "arg": st.ev_arg}
+        if code == events.DATA:
+            e["payload"] = _hex(st.payload[:st.ev_len])
+        evs.append(e)
+        code = st.next_event()
+    return out, evs
+
+
+def main():
+    setup = json.loads(sys.stdin.readline())
+    role = setup["role"]
+    st = make_station(role, setup["config"], setup.get("pairings", setup.get("pairing")),
+                      setup.get("rng_seed"), setup.get("t0", 0))
+    print(json.dumps({"ready": role}))
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        try:
+            out, evs = step(st, role, json.loads(line))
+            print(json.dumps({"out": out, "events": evs}))
+        except Exception as e:  # report it; the peer decides what it means
+            print(json.dumps({"exception": "%s: %s" % (type(e).__name__, e)}))
+
+
+if __name__ == "__main__":
+    main()
