@@ -1,0 +1,9 @@
+# Freeze ephkey into a MicroPython image for this board:
+#   make -C ports/<port> BOARD=<MICROPYTHON BOARD> FROZEN_MANIFEST=<abs path>/boards/pybd_sf6/manifest.py
+# main.py, ephkey_board.json and ephkey_pairing.json stay on the board's filesystem
+# (make deploy copies the first two; host pair writes the third).
+metadata(description="ephkey ephemeral key establishment (pybd_sf6)", version="0.1.0")
+include("$(PORT_DIR)/boards/PYBD_SF2/manifest.py")  # what PYBD_SF6 freezes by default
+package("ephkey", base_path="../../firmware")
+# BLE transport (Nordic UART Service over aioble); remove to save flash on UART-only builds.
+require("aioble")
