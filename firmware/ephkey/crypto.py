@@ -1,0 +1,475 @@
+"""Suite 1 primitives on what every board has: cryptolib AES (ECB, CBC) and hashlib.
+
+AES-CCM (RFC 3610 / SP 800-38C), HMAC-SHA256 (RFC 2104), HKDF-SHA256
+(RFC 5869), AES Key Wrap (RFC 3394) and a constant-time compare.
+
+The functional API allocates and suits the handshake. DATA frames go through
+CcmKey + CcmEngine, which allocate nothing per frame. Boards have no CTR or
+CCM mode, so CCM is built from two native calls per frame:
+- the CBC-MAC is one cbc.encrypt over B0 || AAD blocks || payload blocks;
+- the CTR keystream is one ecb.encrypt over a buffer of counter blocks.
+Every argument may be bytes, bytearray or memoryview unless it is written to.
+"""
+
+import hashlib
+
+import cryptolib
+from micropython import const
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from circuitpython_typing import ReadableBuffer, WriteableBuffer
+
+_ECB = const(1)
+_CBC = const(2)
+_NONCE = const(13)  # the engine's nonce: L = 2, so payloads stay below 64 KiB
+_AAD_LIMIT = const(0xFF00)  # from here on RFC 3610 needs a 6- or 10-byte length
+_KDF_MAX = const(8160)  # 255 * 32: the most HKDF-SHA256 can expand
+_KW_IV = b"\xa6\xa6\xa6\xa6\xa6\xa6\xa6\xa6"
+_ZERO16 = bytes(16)
+_IPAD = b"\x36" * 64
+_OPAD = b"\x5c" * 64
+
+
+# Pure-Python twins of the viper helpers in _xor.py (same arguments, same
+# results). They allocate nothing either; a frame takes about 10x longer.
+def _py_xor_to(dst, doff, src, soff, ks, n):
+    for i in range(n):
+        dst[doff + i] = src[soff + i] ^ ks[i]
+
+
+def _py_copy(dst, doff, src, soff, n):
+    for i in range(n):
+        dst[doff + i] = src[soff + i]
+
+
+def _py_zero(dst, off, n):
+    for i in range(off, off + n):
+        dst[i] = 0
+
+
+def _py_diff(a, aoff, b, boff, n):
+    acc = 0
+    for i in range(n):
+        acc |= a[aoff + i] ^ b[boff + i]
+    return acc
+
+
+def _py_fill_nonce(ctr, nonce, blocks):
+    for b in range(blocks):
+        p = 16 * b + 1
+        for j in range(13):
+            ctr[p + j] = nonce[j]
+
+
+_xor_to = _py_xor_to
+_copy = _py_copy
+_zero = _py_zero
+_diff = _py_diff
+_fill_nonce = _py_fill_nonce
+VIPER = False
+if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
+    try:
+        from . import _xor
+
+        _xor_to = _xor.xor_to
+        _copy = _xor.copy
+        _zero = _xor.zero
+        _diff = _xor.diff
+        _fill_nonce = _xor.fill_nonce
+        VIPER = True
+    except (ImportError, SyntaxError, ValueError):
+        # SyntaxError: this port has no viper emitter; ValueError: an .mpy
+        # built for another architecture. The Python twins stay in place.
+        pass
+
+
+def _writable(buf):
+    # Viper writes through any buffer, even bytes: refuse read-only ones here.
+    if len(buf):
+        buf[0] = buf[0]
+
+
+def _check_tag_len(tag_len):
+    if tag_len & 1 or not 4 <= tag_len <= 16:
+        raise ValueError("tag_len")
+
+
+# ---------------------------------------------------------------- hashes, KDF
+
+def sha256(data: ReadableBuffer) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def hmac_sha256(key: ReadableBuffer, msg: ReadableBuffer) -> bytes:
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    pad = bytearray(_IPAD)
+    _xor_to(pad, 0, pad, 0, key, len(key))
+    h = hashlib.sha256(pad)
+    h.update(msg)
+    inner = h.digest()
+    pad[:] = _OPAD
+    _xor_to(pad, 0, pad, 0, key, len(key))
+    h = hashlib.sha256(pad)
+    h.update(inner)
+    _zero(pad, 0, 64)
+    return h.digest()
+
+
+def hkdf_extract(salt: ReadableBuffer, ikm: ReadableBuffer) -> bytes:
+    if salt is None or not len(salt):
+        salt = _ZERO16 + _ZERO16
+    return hmac_sha256(salt, ikm)
+
+
+def hkdf_expand(prk: ReadableBuffer, info: ReadableBuffer, length: int) -> bytes:
+    if not 0 <= length <= _KDF_MAX:
+        raise ValueError("length")
+    okm = bytearray()
+    t = b""
+    i = 1
+    while len(okm) < length:
+        m = bytearray(t)
+        m.extend(info)
+        m.append(i)
+        t = hmac_sha256(prk, m)
+        okm.extend(t)
+        i += 1
+    return bytes(okm[:length])
+
+
+def hkdf_sha256(salt: ReadableBuffer, ikm: ReadableBuffer, info: ReadableBuffer,
+                length: int) -> bytes:
+    return hkdf_expand(hkdf_extract(salt, ikm), info, length)
+
+
+def ct_equal(a: ReadableBuffer, b: ReadableBuffer) -> bool:
+    """Equal-length inputs take the same time whatever they hold."""
+    if len(a) != len(b):
+        return False
+    return _diff(a, 0, b, 0, len(a)) == 0
+
+
+# ------------------------------------------------------------- AES key wrap
+
+def _xor_t(a, t):
+    # A ^= u64(t); t < 2**32 for any key a board could hold.
+    a[7] ^= t & 0xFF
+    a[6] ^= (t >> 8) & 0xFF
+    a[5] ^= (t >> 16) & 0xFF
+    a[4] ^= (t >> 24) & 0xFF
+
+
+def aes_key_wrap(kek: ReadableBuffer, key: ReadableBuffer) -> bytes:
+    n = len(key) >> 3
+    if len(key) & 7 or n < 2:
+        raise ValueError("key length")
+    ecb = cryptolib.aes(kek, _ECB)
+    r = bytearray(_KW_IV)  # A || R[1] .. R[n]
+    r.extend(key)
+    blk = bytearray(16)
+    out = bytearray(16)
+    for j in range(6):
+        for i in range(1, n + 1):
+            _copy(blk, 0, r, 0, 8)
+            _copy(blk, 8, r, 8 * i, 8)
+            ecb.encrypt(blk, out)
+            _copy(r, 0, out, 0, 8)
+            _xor_t(r, n * j + i)
+            _copy(r, 8 * i, out, 8, 8)
+    _zero(blk, 0, 16)
+    _zero(out, 0, 16)
+    return bytes(r)
+
+
+def aes_key_unwrap(kek: ReadableBuffer, wrapped: ReadableBuffer) -> bytes:
+    """Raise ValueError when the integrity check fails: wrong KEK or tampering."""
+    if len(wrapped) & 7 or len(wrapped) < 24:
+        raise ValueError("wrapped length")
+    n = (len(wrapped) >> 3) - 1
+    ecb = cryptolib.aes(kek, _ECB)
+    r = bytearray(wrapped)
+    blk = bytearray(16)
+    out = bytearray(16)
+    for j in range(5, -1, -1):
+        for i in range(n, 0, -1):
+            _xor_t(r, n * j + i)
+            _copy(blk, 0, r, 0, 8)
+            _copy(blk, 8, r, 8 * i, 8)
+            ecb.decrypt(blk, out)
+            _copy(r, 0, out, 0, 8)
+            _copy(r, 8 * i, out, 8, 8)
+    bad = _diff(r, 0, _KW_IV, 0, 8)
+    key = b"" if bad else bytes(r[8:])
+    _zero(r, 0, len(r))
+    _zero(out, 0, 16)
+    if bad:
+        raise ValueError("key unwrap failed")
+    return key
+
+
+# ------------------------------------------------------- CCM, allocating
+
+def _ccm_check(nonce, aad, tag_len, n):
+    q = 15 - len(nonce)
+    if not 2 <= q <= 8:
+        raise ValueError("nonce length")
+    _check_tag_len(tag_len)
+    if len(aad) >= _AAD_LIMIT:
+        raise ValueError("aad too long")
+    if q < 4 and n >> (8 * q):
+        raise ValueError("message too long")
+    return q
+
+
+def _ccm_keystream(key, nonce, q, n):
+    # Counter blocks A_0 .. A_m: flags = q - 1, nonce, counter i in q bytes.
+    blocks = (n + 15) // 16 + 1
+    ctr = bytearray(16 * blocks)
+    for i in range(blocks):
+        p = 16 * i
+        ctr[p] = q - 1
+        ctr[p + 1:p + 16 - q] = nonce
+        for k in range(min(q, 4)):
+            ctr[p + 15 - k] = (i >> (8 * k)) & 0xFF
+    return cryptolib.aes(key, _ECB).encrypt(ctr)
+
+
+def _ccm_mac(key, nonce, q, aad, msg, tag_len):
+    # B0 || (u16(len(aad)) || aad, zero padded) || (msg, zero padded), then
+    # CBC with a zero IV: its last output block is the CBC-MAC.
+    n = len(msg)
+    la = len(aad)
+    a_end = 16 + ((la + 2 + 15) & ~15 if la else 0)
+    b = bytearray(a_end + ((n + 15) & ~15))
+    b[0] = (0x40 if la else 0) | ((tag_len - 2) << 2) | (q - 1)
+    b[1:16 - q] = nonce
+    for k in range(q):
+        b[15 - k] = (n >> (8 * k)) & 0xFF
+    if la:
+        b[16] = la >> 8
+        b[17] = la & 0xFF
+        b[18:18 + la] = aad
+    b[a_end:a_end + n] = msg
+    mac = cryptolib.aes(key, _CBC, _ZERO16).encrypt(b)
+    _zero(b, a_end, n)
+    return mac
+
+
+def ccm_encrypt(key: ReadableBuffer, nonce: ReadableBuffer, aad: ReadableBuffer,
+                plaintext: ReadableBuffer, tag_len: int) -> bytes:
+    """Return ciphertext || tag. Nonce 7..13 bytes, tag_len 4..16 and even."""
+    n = len(plaintext)
+    q = _ccm_check(nonce, aad, tag_len, n)
+    mac = _ccm_mac(key, nonce, q, aad, plaintext, tag_len)
+    ks = _ccm_keystream(key, nonce, q, n)
+    out = bytearray(n + tag_len)
+    _xor_to(out, 0, plaintext, 0, memoryview(ks)[16:], n)
+    _xor_to(out, n, mac, len(mac) - 16, ks, tag_len)
+    return bytes(out)
+
+
+def ccm_decrypt(key: ReadableBuffer, nonce: ReadableBuffer, aad: ReadableBuffer,
+                data: ReadableBuffer, tag_len: int) -> bytes:
+    """Return the plaintext of ciphertext || tag; ValueError if the tag is wrong."""
+    n = len(data) - tag_len
+    if n < 0:
+        raise ValueError("too short")
+    q = _ccm_check(nonce, aad, tag_len, n)
+    ks = _ccm_keystream(key, nonce, q, n)
+    pt = bytearray(n)
+    _xor_to(pt, 0, data, 0, memoryview(ks)[16:], n)
+    mac = _ccm_mac(key, nonce, q, aad, pt, tag_len)
+    want = bytearray(tag_len)
+    _xor_to(want, 0, mac, len(mac) - 16, ks, tag_len)
+    if _diff(want, 0, data, n, tag_len):
+        _zero(pt, 0, n)
+        raise ValueError("bad tag")
+    return bytes(pt)
+
+
+# ------------------------------------------------- CCM, zero allocation
+
+class CcmKey:
+    """One AES key, ready for CcmEngine: an ECB object and a CBC object.
+
+    A cryptolib CBC object cannot be given a new IV: each encrypt() starts from
+    the last ciphertext block of the previous call (both the mbedTLS and the
+    axTLS build store it back). ``chain`` keeps a copy of that block so the
+    engine can XOR it into B0 and so start every CBC-MAC from a zero IV.
+    """
+
+    def __init__(self, key: "ReadableBuffer | None" = None):
+        self.chain = bytearray(16)
+        self.ecb: Any = None
+        self.cbc: Any = None
+        self.loaded = False
+        if key is not None:
+            self.load(key)
+
+    def load(self, key: ReadableBuffer) -> None:
+        """Install a key (16 or 32 bytes). Allocates: call at key install only."""
+        if len(key) not in (16, 32):
+            raise ValueError("key length")
+        self.ecb = cryptolib.aes(key, _ECB)
+        self.cbc = cryptolib.aes(key, _CBC, _ZERO16)
+        # mbedTLS builds defer the key schedule to the first call: run both
+        # now, so the first frame does not pay for it. Then check the chaining
+        # the engine relies on: fed its own last output block, a CBC object
+        # that carries its IV over must answer E(0) again.
+        e0 = bytearray(16)
+        probe = bytearray(16)
+        self.ecb.encrypt(_ZERO16, e0)
+        self.cbc.encrypt(_ZERO16, self.chain)
+        self.cbc.encrypt(self.chain, probe)
+        if probe != e0 or self.chain != e0:
+            self.wipe()
+            raise RuntimeError("cryptolib CBC does not chain across calls")
+        self.loaded = True
+
+    def wipe(self) -> None:
+        """Forget the key. No copy of it is kept here; the key schedule inside
+        the cryptolib objects cannot be zeroed from Python, so they are dropped
+        and the GC reuses that memory."""
+        self.ecb = None
+        self.cbc = None
+        _zero(self.chain, 0, 16)
+        self.loaded = False
+
+
+class CcmEngine:
+    """CCM with 13-byte nonces (L = 2) over preallocated scratch buffers.
+
+    One engine serves any number of CcmKeys, one frame at a time (seal and
+    open never yield, so asyncio tasks may share it). They allocate nothing:
+    they never slice, and every view cryptolib needs (the exact length it must
+    process) was made here, once per possible block count.
+    """
+
+    def __init__(self, max_payload: int, max_aad: int):
+        if not 0 <= max_payload <= 0xFFFF:
+            raise ValueError("max_payload")
+        if not 0 <= max_aad < _AAD_LIMIT:
+            raise ValueError("max_aad")
+        self.max_payload = max_payload
+        self.max_aad = max_aad
+        p_blocks = (max_payload + 15) >> 4
+        a_blocks = (max_aad + 2 + 15) >> 4 if max_aad else 0
+        # Counter blocks A_0 .. A_m: flags (L - 1 = 1) and counter i never
+        # change, so they are written once; only the nonce is filled per frame.
+        ctr = bytearray(16 * (p_blocks + 1))
+        for i in range(p_blocks + 1):
+            ctr[16 * i] = 1
+            ctr[16 * i + 14] = i >> 8
+            ctr[16 * i + 15] = i & 0xFF
+        self._ctr = ctr
+        self._ks = bytearray(len(ctr))
+        self._ks1 = memoryview(self._ks)[16:]  # keystream for the payload
+        mv = memoryview(ctr)
+        self._ctr_views = [mv[:16 * k] for k in range(p_blocks + 2)]
+        size = 16 * (1 + a_blocks + p_blocks)
+        self._mac_in = bytearray(size)
+        self._mac_out = bytearray(size)
+        mv = memoryview(self._mac_in)
+        self._mac_views = [mv[:16 * k] for k in range(size // 16 + 1)]
+        self._tag = bytearray(16)
+
+    def _check(self, ck, nonce, aad_len, n, tag_len):
+        if not ck.loaded:
+            raise ValueError("no key")
+        if len(nonce) != _NONCE:
+            raise ValueError("nonce length")
+        _check_tag_len(tag_len)
+        if not 0 <= aad_len <= self.max_aad:
+            raise ValueError("aad_len")
+        if not 0 <= n <= self.max_payload:
+            raise ValueError("payload length")
+
+    def _keystream(self, ck, nonce, n):
+        blocks = ((n + 15) >> 4) + 1
+        _fill_nonce(self._ctr, nonce, blocks)
+        # axTLS's ECB stores words through the output pointer: the output is
+        # the start of a bytearray, so it is word aligned.
+        ck.ecb.encrypt(self._ctr_views[blocks], self._ks)
+
+    def _mac_head(self, ck, nonce, aad, aad_len, n, tag_len):
+        """Write B0 and the AAD blocks into the MAC input; return where the payload goes."""
+        mi = self._mac_in
+        mi[0] = (0x40 if aad_len else 0) | ((tag_len - 2) << 2) | 1
+        _copy(mi, 1, nonce, 0, _NONCE)
+        mi[14] = n >> 8
+        mi[15] = n & 0xFF
+        # Cancel the IV the CBC object carried over from its previous call.
+        _xor_to(mi, 0, mi, 0, ck.chain, 16)
+        if not aad_len:
+            return 16
+        mi[16] = aad_len >> 8
+        mi[17] = aad_len & 0xFF
+        _copy(mi, 18, aad, 0, aad_len)
+        end = (18 + aad_len + 15) & ~15
+        _zero(mi, 18 + aad_len, end - 18 - aad_len)
+        return end
+
+    def _mac_tail(self, ck, p, n):
+        """Pad the payload, run the CBC-MAC; return the offset of T in _mac_out."""
+        end = (p + n + 15) & ~15
+        _zero(self._mac_in, p + n, end - p - n)
+        ck.cbc.encrypt(self._mac_views[end >> 4], self._mac_out)
+        _copy(ck.chain, 0, self._mac_out, end - 16, 16)
+        return end - 16
+
+    def seal(self, ck: CcmKey, nonce: ReadableBuffer, buf: WriteableBuffer, aad_len: int,
+             pt: ReadableBuffer, pt_len: int, tag_len: int) -> int:
+        """Encrypt pt[0:pt_len] into buf after the AAD buf[0:aad_len]; append the tag.
+
+        Return the frame length aad_len + pt_len + tag_len. pt may be a view of
+        buf itself (in-place encryption). A read-only buf raises TypeError.
+        """
+        self._check(ck, nonce, aad_len, pt_len, tag_len)
+        if len(buf) < aad_len + pt_len + tag_len or len(pt) < pt_len:
+            raise ValueError("buffer too small")
+        _writable(buf)
+        mi = self._mac_in
+        p = self._mac_head(ck, nonce, buf, aad_len, pt_len, tag_len)
+        _copy(mi, p, pt, 0, pt_len)
+        t = self._mac_tail(ck, p, pt_len)
+        self._keystream(ck, nonce, pt_len)
+        # Encrypt from the copy in the MAC input, so pt may alias buf.
+        _xor_to(buf, aad_len, mi, p, self._ks1, pt_len)
+        _xor_to(buf, aad_len + pt_len, self._mac_out, t, self._ks, tag_len)
+        return aad_len + pt_len + tag_len
+
+    def open(self, ck: CcmKey, nonce: ReadableBuffer, buf: ReadableBuffer, aad_len: int,
+             frame_len: int, pt_out: WriteableBuffer, tag_len: int) -> int:
+        """Check and decrypt the frame buf[0:frame_len] (AAD, ciphertext, tag).
+
+        Return the plaintext length n, with the plaintext in pt_out[0:n]; or -1
+        when the tag is wrong, with pt_out[0:n] zeroed. The plaintext is only
+        ever in the engine's scratch until the tag has been checked.
+        """
+        n = frame_len - aad_len - tag_len
+        self._check(ck, nonce, aad_len, n, tag_len)
+        if len(buf) < frame_len or len(pt_out) < n:
+            raise ValueError("buffer too small")
+        _writable(pt_out)
+        mi = self._mac_in
+        self._keystream(ck, nonce, n)
+        p = self._mac_head(ck, nonce, buf, aad_len, n, tag_len)
+        _xor_to(mi, p, buf, aad_len, self._ks1, n)
+        t = self._mac_tail(ck, p, n)
+        tag = self._tag
+        _xor_to(tag, 0, self._mac_out, t, self._ks, tag_len)
+        if _diff(tag, 0, buf, aad_len + n, tag_len):
+            _zero(pt_out, 0, n)
+            _zero(mi, p, n)
+            return -1
+        _copy(pt_out, 0, mi, p, n)
+        return n
+
+    def wipe(self) -> None:
+        """Zero the scratch buffers (they hold the last frame's plaintext)."""
+        for b in (self._mac_in, self._mac_out, self._ks, self._tag):
+            _zero(b, 0, len(b))

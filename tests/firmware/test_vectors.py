@@ -1,0 +1,96 @@
+"""The shared session vectors, replayed by the firmware inside MicroPython.
+
+The vectors were recorded with the host implementation (tools/make_vectors.py);
+the firmware must emit every frame and report every event exactly as recorded,
+and a tampered frame must be rejected with its code and change nothing.
+"""
+
+import json
+import os
+
+from step_driver import make_station, step
+
+VECTORS = "tests/vectors/"
+
+
+def _load(name):
+    with open(VECTORS + name) as f:
+        return json.load(f)
+
+
+def session_names():
+    return sorted(n for n in os.listdir(VECTORS) if n.startswith("session_")
+                  and n.endswith(".json"))
+
+
+def stations(v):
+    """Build the stations a vector describes: F and S, or F and S0..Sn."""
+    t0 = v.get("t0", 0)
+    if "seconds" in v:
+        pairings = v["pairings"]
+        out = {"F": ("F", make_station("F", v["first"], pairings, v["rng_seed_f"], t0))}
+        for i, sc in enumerate(v["seconds"]):
+            cfg = {k: sc[k] for k in sc if k != "rng_seed"}
+            out["S%d" % i] = ("S", make_station("S", cfg, pairings[i], sc["rng_seed"], t0))
+        return out
+    return {
+        "F": ("F", make_station("F", v["first"], [v["pairing"]], v["rng_seed_f"], t0)),
+        "S": ("S", make_station("S", v["second"], v["pairing"], v["rng_seed_s"], t0)),
+    }
+
+
+def _norm(evs):
+    out = []
+    for e in evs:
+        d = {"event": e["event"], "sid": e["sid"], "arg": e["arg"]}
+        if "payload" in e:
+            d["payload"] = e["payload"]
+        out.append(d)
+    return out
+
+
+def check_step(sts, i, s, where):
+    role, st = sts[s["station"]]
+    out, evs = step(st, role, s)
+    assert out == s["out"], "%s step %d (%s %s): frames\n got %r\nwant %r" % (
+        where, i, s["station"], s["op"], out, s["out"])
+    assert _norm(evs) == _norm(s["events"]), "%s step %d (%s %s): events\n got %r\nwant %r" % (
+        where, i, s["station"], s["op"], evs, s["events"])
+
+
+def test_session_vectors_byte_for_byte():
+    names = session_names()
+    assert len(names) >= 5, names
+    steps = 0
+    for name in names:
+        v = _load(name)
+        sts = stations(v)
+        for i, s in enumerate(v["steps"]):
+            check_step(sts, i, s, name)
+            steps += 1
+    print("  %d session vectors, %d steps" % (len(names), steps))
+
+
+def test_negative_vectors_rejected_with_their_code_and_change_nothing():
+    from ephkey import errors
+    cases = _load("negative.json")["cases"]
+    assert len(cases) >= 20
+    bases = {}
+    for c in cases:
+        if c["base"] not in bases:
+            bases[c["base"]] = _load(c["base"] + ".json" if not c["base"].endswith(".json")
+                                     else c["base"])
+        v = bases[c["base"]]
+        sts = stations(v)
+        steps = v["steps"]
+        for i in range(c["after_step"] + 1):
+            check_step(sts, i, steps[i], c["name"])
+        role, st = sts[c["station"]]
+        t = steps[c["after_step"]]["t"]
+        out, evs = step(st, role, {"op": "receive", "t": t, "in": c["in"]})
+        code = errors.NAMES.index(c["error"])
+        assert [(e["event"], e["arg"]) for e in evs] == [("ERROR", code)], (c["name"], evs)
+        assert out == c["out"], (c["name"], out, c["out"])
+        for i in range(c["after_step"] + 1, len(steps)):
+            check_step(sts, i, steps[i], c["name"] + " (after the tampered frame)")
+    print("  %d negative cases" % len(cases))
