@@ -16,7 +16,7 @@ ROLES = ("first", "second")
 TRANSPORTS = ("uart", "ble", "tcp")
 
 # UART pins each port allows (TX, RX) per UART id; None: fixed by the id.
-_RP2_PINS = {
+_RP2_PINS: dict = {
     0: ((0, 12, 16, 28), (1, 13, 17, 29)),
     1: ((4, 8, 20, 24), (5, 9, 21, 25)),
 }
@@ -62,7 +62,7 @@ class Board:
             if "second" in self.roles:
                 self.second = SecondConfig(**_params(doc.get("second", {})))
         except (ValueError, TypeError) as e:
-            raise BoardError("station settings: %s" % e)
+            raise BoardError("station settings: %s" % e) from None
 
 
 def load(path=PATH):
@@ -70,9 +70,9 @@ def load(path=PATH):
         with open(path) as f:
             doc = json.load(f)
     except OSError:
-        raise BoardError("no board file %s: deploy with make deploy BOARD=..." % path)
+        raise BoardError("no board file %s: deploy with make deploy BOARD=..." % path) from None
     except ValueError:
-        raise BoardError("board file %s is not valid JSON" % path)
+        raise BoardError("board file %s is not valid JSON" % path) from None
     return Board(doc)
 
 

@@ -12,7 +12,7 @@ are injected (``rng(n)`` returns n random bytes, ``now_ms`` is a
     st.poll(now)                      # timers
 """
 
-from time import ticks_diff
+from time import ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 
@@ -39,7 +39,8 @@ class FirstStation:
         self.outq = OutQueue(config.sessions + 4, frame_size)
         self.events = events.EventQueue(config.sessions + 4)
         self.engine = CcmEngine(max(config.max_payload, wire.REKEY_PT), wire.PROT_HDR)
-        self.payload = bytearray(max(config.max_payload, wire.REKEY_PT))  # DATA plaintext of the last event
+        # plaintext of the last DATA event (REKEY plaintexts pass through it too)
+        self.payload = bytearray(max(config.max_payload, wire.REKEY_PT))
         self._nonce = bytearray(13)
         self._pt = bytearray(wire.REKEY_PT)
         self._data_len = 0

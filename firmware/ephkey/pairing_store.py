@@ -28,9 +28,9 @@ def load(role, path=PATH):
         with open(path) as f:
             doc = json.load(f)
     except OSError:
-        raise NotPaired("no pairing file %s: pair this board first (host pair)" % path)
+        raise NotPaired("no pairing file %s: pair this board first (host pair)" % path) from None
     except ValueError:
-        raise NotPaired("pairing file %s is not valid JSON" % path)
+        raise NotPaired("pairing file %s is not valid JSON" % path) from None
     if doc.get("format") != FORMAT:
         raise NotPaired("pairing file format %r, this firmware reads %d"
                         % (doc.get("format"), FORMAT))
@@ -45,7 +45,7 @@ def load(role, path=PATH):
             else:
                 out.append(Pairing(peer, me, ps))
     except (KeyError, ValueError, TypeError) as e:
-        raise NotPaired("pairing file %s is damaged: %s" % (path, e))
+        raise NotPaired("pairing file %s is damaged: %s" % (path, e)) from None
     if not out:
         raise NotPaired("pairing file %s lists no peer" % path)
     return out

@@ -9,7 +9,7 @@ Sans-IO like FirstStation; one session at a time.
     st.send(payload, n, now)          # once ESTABLISHED
 """
 
-from time import ticks_diff
+from time import ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 

@@ -6,7 +6,7 @@ Every request in interval k gets SRK k; SRK k is overwritten with zeros
 M x lifetime after its interval started.
 """
 
-from time import ticks_add, ticks_diff
+from time import ticks_add, ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 

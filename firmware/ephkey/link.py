@@ -1,0 +1,272 @@
+"""Stream framing of docs/link.md: COBS, a CRC-32 and 0x00 delimiters.
+
+On the wire one frame is ``00 || COBS(frame || crc32(frame), little-endian) || 00``.
+`LinkTx` turns a frame into those bytes; `LinkRx` finds frames in a byte
+stream that may lose, corrupt or insert bytes, and delivers only frames whose
+CRC checks.
+
+Nothing here allocates per byte, per frame or per chunk (docs/link.md 7.1):
+buffers are made once by the constructors and every int stays a small int on
+a 32-bit board (below 2**30), which a heap_lock() test on the 64-bit unix port
+could not see by itself:
+
+- the receiver checks a packet with one ``binascii.crc32`` over all of it; a
+  good packet gives the residue 0x2144DF1C < 2**30, so a good frame never
+  allocates. A bad packet's CRC is a big int 3 times in 4 on a board: one
+  small allocation per rejected segment, or a MemoryError when the heap is
+  locked, which is caught and counted as the CRC error it is;
+- the transmitter cannot use ``binascii.crc32`` (the CRC value itself would be
+  a big int), so it computes the CRC in two 16-bit halves;
+- counters wrap at 2**30.
+"""
+
+import binascii
+from array import array
+
+from micropython import const
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from circuitpython_typing import ReadableBuffer, WriteableBuffer
+
+MAX_FRAME = const(276)  # 7 + 1 + 4 + max_payload (256) + 8: a full DATA frame
+
+_CRC_LEN = const(4)
+_RESIDUE = const(0x2144DF1C)  # crc32(frame || crc, little-endian) of every frame
+_MASK = const(0x3FFFFFFF)  # counters wrap at 2**30
+
+# receiver states (docs/link.md 3.1)
+_IDLE = const(0)  # between segments
+_FRAME = const(1)  # decoding a segment
+_SKIP = const(2)  # discarding up to the next delimiter
+
+# A module global rather than a direct call so that a test can stand in a
+# function that fails where a 32-bit board would allocate.
+_crc32 = binascii.crc32
+
+
+def _crc_tables():
+    """CRC-32 (reflected 0xEDB88320) lookup tables, split in 16-bit halves."""
+    lo_t = array("H", range(256))
+    hi_t = array("H", range(256))
+    for i in range(256):
+        lo = i
+        hi = 0
+        for _ in range(8):
+            carry = lo & 1
+            lo = (lo >> 1) | ((hi & 1) << 15)
+            hi >>= 1
+            if carry:
+                lo ^= 0x8320
+                hi ^= 0xEDB8
+        lo_t[i] = lo
+        hi_t[i] = hi
+    return lo_t, hi_t
+
+
+_CRC_LO, _CRC_HI = _crc_tables()
+
+
+def wire_size(n: int) -> int:
+    """The largest wire form of an n-byte frame (docs/link.md 2.3)."""
+    return n + 7 + (n + 3) // 254
+
+
+def encode_into(frame: ReadableBuffer, n: int, out: WriteableBuffer) -> int:
+    """Write the wire form of frame[0:n] into out[0:L] and return L.
+
+    One pass over the frame computes its CRC (in 16-bit halves: every value
+    stays a small int on any port) and COBS-encodes it; the 4 CRC bytes
+    follow through the same COBS step. Canonical COBS: no code byte after a
+    final block of 254 non-zero bytes.
+    """
+    if n < 0 or n > len(frame) or len(out) < wire_size(n):
+        raise ValueError("frame length or buffer size")
+    lo_t = _CRC_LO
+    hi_t = _CRC_HI
+    lo = 0xFFFF
+    hi = 0xFFFF
+    out[0] = 0  # leading delimiter
+    cp = 1  # where the current block's code byte goes
+    o = 2  # next free byte of out
+    code = 1  # 1 + the number of bytes in the current block
+    b = 0
+    for i in range(n + _CRC_LEN):
+        if i < n:
+            b = frame[i]
+            t = (lo ^ b) & 0xFF
+            lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ lo_t[t]
+            hi = (hi >> 8) ^ hi_t[t]
+        else:
+            if i == n:  # final XOR: hi:lo is now the CRC
+                lo ^= 0xFFFF
+                hi ^= 0xFFFF
+            b = lo & 0xFF  # CRC bytes, least significant first
+            lo = (lo >> 8) | ((hi & 0xFF) << 8)
+            hi >>= 8
+        if b:
+            out[o] = b
+            o += 1
+            code += 1
+            if code == 0xFF:
+                out[cp] = 0xFF
+                cp = o
+                o += 1
+                code = 1
+        else:
+            out[cp] = code
+            cp = o
+            o += 1
+            code = 1
+    if code == 1 and b:
+        o -= 1  # the packet ended with a full 0xFF block: no code byte follows
+    else:
+        out[cp] = code
+    out[o] = 0  # trailing delimiter
+    return o + 1
+
+
+class LinkTx:
+    """Owns the output buffer; turns one frame into its wire form."""
+
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+        if max_frame < 0:
+            raise ValueError("max_frame")
+        self.max_frame = max_frame
+        self.out = bytearray(wire_size(max_frame))
+
+    def encode(self, frame: ReadableBuffer, n: int = -1) -> int:
+        """Wire form of frame[0:n] (all of frame when n < 0) into self.out.
+
+        Returns its length: send it with ``stream.write(tx.out, length)``.
+        """
+        if n < 0:
+            n = len(frame)
+        if n > self.max_frame:
+            raise ValueError("frame longer than max_frame")
+        return encode_into(frame, n, self.out)
+
+
+class LinkRx:
+    """The streaming receiver of docs/link.md section 3.
+
+    ``feed`` decodes COBS on the fly into ``frame``, a bytearray allocated
+    once with room for max_frame + 4 bytes and resized in place (emptied with
+    ``frame[:] = b""``, refilled with ``append``: neither reallocates), so
+    that ``frame`` always has the exact length of what it holds.
+    """
+
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+        if max_frame < 0:
+            raise ValueError("max_frame")
+        self.max_frame = max_frame
+        self._cap = max_frame + _CRC_LEN
+        self.frame = bytearray(self._cap)
+        self.frame[:] = b""  # length 0, storage kept
+        self._one = bytearray(1)
+        self._state = _IDLE
+        self._seg = 0  # wire bytes of the segment being decoded
+        self._left = 0  # data bytes still due in the current COBS block
+        self._code = 0  # code byte of the current block
+        self.frames_ok = 0
+        self.crc_errors = 0
+        self.too_long = 0
+        self.cobs_errors = 0
+        self.runts = 0
+        self.discarded = 0
+
+    def feed(self, buf: ReadableBuffer, start: int = 0, end: int = -1) -> int:
+        """Feed buf[start:end] (to the end of buf when end < 0).
+
+        Returns the index just after the delimiter that completed a frame, the
+        frame being then in ``self.frame`` (valid until the next call), or -1
+        once every byte was consumed without completing one. Call again from
+        the returned index for the rest of buf.
+        """
+        if end < 0:
+            end = len(buf)
+        frame = self.frame
+        cap = self._cap
+        state = self._state
+        seg = self._seg
+        left = self._left
+        code = self._code
+        i = start
+        while i < end:
+            b = buf[i]
+            i += 1
+            if state == _FRAME:
+                if b == 0:
+                    state = _IDLE
+                    if self._end(seg, left):
+                        self._state = _IDLE
+                        return i
+                    continue
+                seg += 1
+                if left:
+                    left -= 1
+                    v = b
+                elif code == 0xFF:  # a full block implies no 0x00
+                    code = b
+                    left = b - 1
+                    continue
+                else:  # the block before ended with a 0x00
+                    code = b
+                    left = b - 1
+                    v = 0
+                if len(frame) < cap:
+                    frame.append(v)
+                else:
+                    self.too_long = (self.too_long + 1) & _MASK
+                    self.discarded = (self.discarded + seg) & _MASK
+                    state = _SKIP
+            elif b == 0:
+                state = _IDLE
+            elif state == _SKIP:
+                self.discarded = (self.discarded + 1) & _MASK
+            else:  # IDLE: the first code byte of a segment
+                frame[:] = b""
+                seg = 1
+                code = b
+                left = b - 1
+                state = _FRAME
+        self._state = state
+        self._seg = seg
+        self._left = left
+        self._code = code
+        return -1
+
+    def feed_byte(self, b: int) -> bool:
+        """Feed one byte; True when it completed a frame (in self.frame)."""
+        one = self._one
+        one[0] = b
+        return self.feed(one, 0, 1) >= 0
+
+    def reset(self) -> None:
+        """Bytes were lost: drop the frame in progress, skip to the next 0x00."""
+        if self._state == _FRAME:
+            self.discarded = (self.discarded + self._seg) & _MASK
+        self._state = _SKIP
+
+    def _end(self, seg: int, left: int) -> bool:
+        """Classify the segment a delimiter just ended (docs/link.md 3.3)."""
+        frame = self.frame
+        n = len(frame)
+        if left:
+            self.cobs_errors = (self.cobs_errors + 1) & _MASK
+        elif n < _CRC_LEN:
+            self.runts = (self.runts + 1) & _MASK
+        else:
+            try:
+                good = _crc32(frame) == _RESIDUE
+            except MemoryError:
+                # Only a CRC of 2**30 or more allocates (a big int on a 32-bit
+                # board, here with the heap locked): never the residue.
+                good = False
+            if good:
+                frame[n - _CRC_LEN :] = b""
+                self.frames_ok = (self.frames_ok + 1) & _MASK
+                return True
+            self.crc_errors = (self.crc_errors + 1) & _MASK
+        self.discarded = (self.discarded + seg) & _MASK
+        return False

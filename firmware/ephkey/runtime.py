@@ -1,0 +1,69 @@
+"""Start-up: board file + pairing file -> stations, links, nodes, running.
+
+Everything that can be wrong is checked before anything starts; main.py
+prints the reason and stops.
+"""
+
+import asyncio
+import os
+from time import ticks_ms  # type: ignore[attr-defined]
+
+from . import board as board_mod, pairing_store
+from .apps import EchoApp, ExchangeApp, log
+from .first import FirstStation
+from .node import Node
+from .second import SecondStation
+
+
+def max_frame(cfg):
+    return max(cfg.max_payload + 20, 49)
+
+
+def build(board, rng=os.urandom, pairing_path=pairing_store.PATH):
+    """(role, station, app) for each role of the board; raises NotPaired."""
+    out: list = []
+    now = ticks_ms()
+    for role in board.roles:
+        pairings = pairing_store.load(role, pairing_path)
+        if role == "first":
+            out.append((role, FirstStation(board.first, pairings, rng, now), EchoApp()))
+        else:
+            app = ExchangeApp(board.app.get("messages", 100), board.app.get("size", 32))
+            out.append((role, SecondStation(board.second, pairings[0], rng, now), app))
+    return out
+
+
+async def open_link(board, role, mf):
+    if board.transport == "ble":
+        from .ble_link import BleLink
+        link = BleLink(role, board.ble, mf)
+        await link.connect()
+        return link
+    from .stream_link import StreamLink
+    if board.transport == "uart":
+        from .uart import open_uart
+        return StreamLink(open_uart(board.port, board.uart), mf)
+    from .tcp import open_tcp
+    tcp = board.tcp
+    return StreamLink(open_tcp(tcp.get("host", "127.0.0.1"), tcp["port"]), mf)
+
+
+async def run(board, parts):
+    tasks = []
+    for role, st, app in parts:
+        cfg = board.first if role == "first" else board.second
+        link = await open_link(board, role, max_frame(cfg))
+        log("up", role=role, board=board.name, transport=board.transport)
+        tasks.append(asyncio.create_task(Node(st, link, app).run()))
+    await asyncio.gather(*tasks)
+
+
+def main(board_path=board_mod.PATH, pairing_path=pairing_store.PATH):
+    try:
+        b = board_mod.load(board_path)
+        parts = build(b, pairing_path=pairing_path)
+    except (board_mod.BoardError, pairing_store.NotPaired) as e:
+        log("stopped", reason=str(e))
+        return False
+    asyncio.run(run(b, parts))
+    return True
