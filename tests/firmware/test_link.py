@@ -1,0 +1,436 @@
+"""ephkey.link inside MicroPython: vectors, noise, resync, zero allocation.
+
+Run from the repository root:
+MICROPYPATH=firmware:tests/firmware micropython tests/firmware/mpunit.py test_link
+"""
+
+import binascii
+import json
+import random
+
+import micropython
+
+from ephkey import link
+from ephkey.link import MAX_FRAME, LinkRx, LinkTx, encode_into, wire_size
+
+VECTORS = "tests/vectors/link.json"
+COUNTERS = ("frames_ok", "crc_errors", "too_long", "cobs_errors", "runts", "discarded")
+SMALL_INT_LIMIT_32BIT = 1 << 30  # small ints on a 32-bit board are below this
+
+_vectors = None
+
+
+def vectors():
+    global _vectors
+    if _vectors is None:
+        with open(VECTORS) as f:
+            _vectors = json.load(f)
+    return _vectors
+
+
+def h(s):
+    return bytes.fromhex(s)
+
+
+def counters(rx):
+    return {name: getattr(rx, name) for name in COUNTERS}
+
+
+def run_locked(fn, arg):
+    """Call fn(arg) with the heap locked; return the exception it raised, or None."""
+    micropython.heap_lock()
+    try:
+        fn(arg)
+        err = None
+    except Exception as e:  # MemoryError when anything allocated
+        err = e
+    micropython.heap_unlock()
+    return err
+
+
+def feed_all(rx, data, start, end, frames):
+    i = start
+    while i >= 0:
+        i = rx.feed(data, i, end)
+        if i >= 0:
+            frames.append(bytes(rx.frame))
+
+
+def decode_pieces(stream, max_frame, resets, cuts):
+    """Feed stream cut at `cuts` (sorted offsets), resetting at `resets`."""
+    rx = LinkRx(max_frame)
+    frames = []
+    points = sorted(set(cuts) | set(resets) | {0, len(stream)})
+    for k in range(len(points)):
+        p = points[k]
+        for _ in range(resets.count(p)):
+            rx.reset()
+        if k + 1 < len(points):
+            feed_all(rx, stream, p, points[k + 1], frames)
+    return frames, counters(rx)
+
+
+def decode_bytewise(stream, max_frame, resets):
+    rx = LinkRx(max_frame)
+    frames = []
+    for i in range(len(stream) + 1):
+        for _ in range(resets.count(i)):
+            rx.reset()
+        if i < len(stream) and rx.feed_byte(stream[i]):
+            frames.append(bytes(rx.frame))
+    return frames, counters(rx)
+
+
+# ---------------------------------------------------------------- CRC
+
+
+def test_crc_constants():
+    v = vectors()["crc"]
+    assert binascii.crc32(h(v["check_input"])) == v["check"] == 0xCBF43926
+    assert v["residue"] == 0x2144DF1C
+    # the one CRC value a good frame makes the receiver build is a small int on a board
+    assert v["residue"] < SMALL_INT_LIMIT_32BIT
+    for n in (0, 1, 7, 100, 276):
+        frame = bytes((i * 37 + n) & 0xFF for i in range(n))
+        crc = binascii.crc32(frame)
+        packet = frame + bytes([crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, crc >> 24])
+        assert binascii.crc32(packet) == v["residue"]
+
+
+def test_crc_halves_match_binascii():
+    # the transmitter's table CRC (two 16-bit halves) against binascii.crc32,
+    # through the CRC bytes of the wire form of frames with no 0x00 in them
+    random.seed(7)
+    out = bytearray(wire_size(MAX_FRAME))
+    for n in (0, 1, 2, 3, 50, 253, 276):
+        frame = bytes(random.randrange(1, 256) for _ in range(n))
+        crc = binascii.crc32(frame)
+        length = encode_into(frame, n, out)
+        rx = LinkRx()
+        assert rx.feed(out, 0, length) == length
+        assert bytes(rx.frame) == frame
+        tail = bytes([crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, crc >> 24])
+        if 0 not in tail and n < 250:  # then the CRC bytes sit verbatim before the delimiter
+            assert bytes(out[length - 5 : length - 1]) == tail
+
+
+# ---------------------------------------------------------------- transmitter
+
+
+def test_encode_vectors():
+    out = bytearray(wire_size(MAX_FRAME) + 10)
+    tx = LinkTx()
+    for v in vectors()["encode"]:
+        frame = h(v["frame"])
+        wire = h(v["wire"])
+        n = encode_into(frame, len(frame), out)
+        assert bytes(out[:n]) == wire, v["name"]
+        assert n <= wire_size(len(frame)), v["name"]
+        assert tx.encode(frame) == n and bytes(tx.out[:n]) == wire, v["name"]
+        # frame[0:n] of a longer buffer
+        padded = bytearray(frame + b"\xaa\x00\x55")
+        assert tx.encode(padded, len(frame)) == n and bytes(tx.out[:n]) == wire, v["name"]
+
+
+def test_worked_example_of_the_spec():
+    tx = LinkTx()
+    n = tx.encode(h("010f000000000005"))
+    assert bytes(tx.out[:n]) == h("0003010f010101010605915baa2f00")
+    n = tx.encode(b"")
+    assert bytes(tx.out[:n]) == h("00010101010100")
+
+
+def test_wire_size_is_a_tight_bound():
+    random.seed(3)
+    out = bytearray(wire_size(600))
+    for n in range(0, 600, 7):
+        frame = bytes(random.randrange(1, 256) for _ in range(n))
+        length = encode_into(frame, n, out)
+        assert length <= wire_size(n)
+        assert length >= wire_size(n) - 5  # only the CRC's zeros can shorten it
+    assert wire_size(MAX_FRAME) == 284
+
+
+def test_encode_rejects_bad_sizes():
+    bad_calls = ((b"abc", 4, bytearray(20)), (b"abc", -1, bytearray(20)), (b"abc", 3, bytearray(9)))
+    for args in bad_calls:
+        try:
+            encode_into(args[0], args[1], args[2])
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("accepted %r" % (args,))
+    tx = LinkTx(8)
+    assert len(tx.out) == wire_size(8)
+    tx.encode(bytes(8))
+    try:
+        tx.encode(bytes(9))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("frame above max_frame accepted")
+
+
+# ---------------------------------------------------------------- receiver vectors
+
+
+def test_decode_vectors_whole_buffer():
+    for v in vectors()["decode"]:
+        got = decode_pieces(h(v["stream"]), v["max_frame"], v["resets"], [])
+        assert got[0] == [h(f) for f in v["frames"]], v["name"]
+        assert got[1] == v["counters"], (v["name"], got[1], v["counters"])
+
+
+def test_decode_vectors_byte_at_a_time():
+    for v in vectors()["decode"]:
+        got = decode_bytewise(h(v["stream"]), v["max_frame"], v["resets"])
+        assert got[0] == [h(f) for f in v["frames"]], v["name"]
+        assert got[1] == v["counters"], (v["name"], got[1], v["counters"])
+
+
+def test_decode_vectors_random_pieces():
+    random.seed(11)
+    for v in vectors()["decode"]:
+        stream = h(v["stream"])
+        for _ in range(3):
+            cuts = [random.randrange(len(stream) + 1) for _ in range(random.randrange(1, 12))]
+            got = decode_pieces(stream, v["max_frame"], v["resets"], cuts)
+            assert got[0] == [h(f) for f in v["frames"]], v["name"]
+            assert got[1] == v["counters"], v["name"]
+
+
+def test_feed_returns_the_index_after_each_frame():
+    tx = LinkTx()
+    a = tx.encode(b"first")
+    wa = bytes(tx.out[:a])
+    b = tx.encode(b"second")
+    wb = bytes(tx.out[:b])
+    stream = wa + wb + b"\x07\x07"
+    rx = LinkRx()
+    assert rx.feed(stream) == a and bytes(rx.frame) == b"first" and len(rx.frame) == 5
+    assert rx.feed(stream, a) == a + b and bytes(rx.frame) == b"second"
+    assert rx.feed(stream, a + b) == -1
+    assert rx.frames_ok == 2 and rx.discarded == 0
+
+
+def test_frame_buffer_keeps_its_capacity():
+    # frames of every length in a row: frame is emptied and refilled in place
+    tx = LinkTx()
+    rx = LinkRx()
+    for n in list(range(0, MAX_FRAME + 1, 5)) + [MAX_FRAME, 0, MAX_FRAME]:
+        frame = bytes((i + n) & 0xFF for i in range(n))
+        length = tx.encode(frame)
+        assert rx.feed(tx.out, 0, length) == length
+        assert rx.frame == frame
+
+
+# ---------------------------------------------------------------- noise
+
+
+def make_frames(count, seed):
+    random.seed(seed)
+    frames = []
+    for k in range(count):
+        n = random.choice((2, 8, 20, 32, 49, random.randrange(2, MAX_FRAME + 1), MAX_FRAME))
+        # the first two bytes number the frame: no two frames are equal
+        body = bytes(random.getrandbits(8) for _ in range(n - 2))
+        frames.append(bytes([k & 0xFF, k >> 8]) + body)
+    return frames
+
+
+def noise(n):
+    return bytes(random.getrandbits(8) for _ in range(n))
+
+
+def damage(wire):
+    """One of: flipped bit, lost bytes, inserted bytes, truncation, lost delimiter."""
+    w = bytearray(wire)
+    kind = random.randrange(5)
+    if kind == 0:
+        w[random.randrange(len(w))] ^= 1 << random.randrange(8)
+    elif kind == 1:
+        cut = random.randrange(len(w))
+        w[cut : cut + random.randrange(1, 6)] = b""
+    elif kind == 2:
+        at = random.randrange(1, len(w))
+        w[at:at] = noise(random.randrange(1, 6))
+    elif kind == 3:
+        w = w[: random.randrange(1, len(w))]
+    else:
+        w = w[:-1]
+    return bytes(w)
+
+
+def test_noise_never_delivers_a_damaged_frame_and_resyncs():
+    tx = LinkTx()
+    for seed in range(6):
+        frames = make_frames(40, seed)
+        random.seed(1000 + seed)
+        stream = bytearray()
+        intact = []
+        for f in frames:
+            if random.randrange(3) == 0:
+                stream += noise(random.randrange(1, 60))
+            n = tx.encode(f)
+            wire = bytes(tx.out[:n])
+            ok = random.randrange(3) != 0
+            stream += wire if ok else damage(wire)
+            intact.append(ok)
+        stream = bytes(stream)
+        got = decode_pieces(stream, MAX_FRAME, [], [])
+        delivered = got[0]
+        # every delivered frame was sent (never a damaged one); in order; every
+        # frame whose wire form arrived intact is among them
+        k = 0
+        for d in delivered:
+            while k < len(frames) and frames[k] != d:
+                assert not intact[k], (seed, k)
+                k += 1
+            assert k < len(frames), (seed, "delivered a frame that was never sent")
+            k += 1
+        for j in range(k, len(frames)):
+            assert not intact[j], (seed, j)
+        assert got[1]["frames_ok"] == len(delivered)
+        # the same with bytes one at a time and with random pieces
+        assert decode_bytewise(stream, MAX_FRAME, []) == got, seed
+        cuts = [random.randrange(len(stream)) for _ in range(30)]
+        assert decode_pieces(stream, MAX_FRAME, [], cuts) == got, seed
+
+
+def test_noise_between_frames_is_counted_exactly():
+    tx = LinkTx()
+    random.seed(99)
+    frames = make_frames(30, 5)
+    stream = bytearray()
+    nonzero = 0
+    segments = 0
+    for f in frames:
+        junk = noise(random.randrange(0, 80))
+        stream += junk
+        nonzero += len(junk) - junk.count(b"\x00")
+        segments += len([s for s in junk.split(b"\x00") if s])
+        n = tx.encode(f)
+        stream += tx.out[:n]
+    frames_got, c = decode_pieces(bytes(stream), MAX_FRAME, [], [])
+    assert frames_got == frames
+    assert c["discarded"] == nonzero
+    assert c["crc_errors"] + c["too_long"] + c["cobs_errors"] + c["runts"] == segments
+
+
+def test_counters_wrap_at_2_to_the_30():
+    rx = LinkRx()
+    rx.discarded = SMALL_INT_LIMIT_32BIT - 3
+    rx.feed(b"\x00\x05\x01\x02\x00")  # a COBS error: a segment of 3 bytes
+    assert rx.cobs_errors == 1 and rx.discarded == 0
+    rx.reset()
+    rx.crc_errors = SMALL_INT_LIMIT_32BIT - 1
+    rx.feed(b"\x00\x05\x01\x02\x03\x04\x00")  # 4 decoded bytes, wrong CRC
+    assert rx.crc_errors == 0 and rx.discarded == 5
+
+
+def test_too_long_is_counted_before_the_delimiter():
+    rx = LinkRx(8)
+    assert rx.feed(b"\x00" + b"\x11" * 30) == -1
+    assert rx.too_long == 1 and rx.discarded == 30
+    rx.feed(b"\x22" * 5)
+    assert rx.discarded == 35 and rx.too_long == 1
+
+
+# ---------------------------------------------------------------- allocation
+
+
+def feed_whole(env):
+    rx, streams = env[0], env[1]
+    for s in streams:
+        i = 0
+        while i >= 0:
+            i = rx.feed(s, i, len(s))
+
+
+def feed_bytewise(env):
+    rx, streams = env[0], env[1]
+    for s in streams:
+        for i in range(len(s)):
+            rx.feed_byte(s[i])
+
+
+def feed_noisy(env):
+    rx = env[0]
+    streams = env[1]
+    garbage = env[3]
+    bad = env[4]
+    rx.feed(garbage, 0, len(garbage))
+    rx.reset()
+    rx.feed(bad, 0, len(bad))
+    for s in streams:
+        rx.feed(s, 0, len(s))
+
+
+def encode_all(env):
+    tx, frames = env[2], env[5]
+    for f in frames:
+        tx.encode(f)
+
+
+def test_no_allocation_per_byte_or_frame():
+    # Module-level functions, arguments in a list: calling a closure with more
+    # than 5 cells and arguments allocates in MicroPython itself.
+    tx = LinkTx()
+    rx = LinkRx()
+    frames = make_frames(12, 42)
+    streams = []
+    for f in frames:
+        n = tx.encode(f)
+        streams.append(bytes(tx.out[:n]))
+    bad = bytearray(streams[3])
+    bad[5] ^= 0x10
+    garbage = noise(300) + b"\x00" + b"\x33" * 400  # noise, then an overflow
+    env = [rx, streams, tx, garbage, bad, frames]
+    for fn in (feed_whole, feed_bytewise, feed_noisy, encode_all):
+        fn(env)  # warm up
+        before = rx.frames_ok
+        err = run_locked(fn, env)
+        assert err is None, (fn, err)
+        if fn is not encode_all:
+            assert rx.frames_ok == before + len(streams), fn
+    assert rx.too_long >= 1 and rx.crc_errors + rx.cobs_errors >= 1
+
+
+def test_32bit_board_crc_emulated():
+    """A stand-in crc32 that fails (like an allocation with the heap locked)
+    wherever a 32-bit board would return a big int: good frames never hit it,
+    bad ones are counted as CRC errors."""
+    real = link._crc32
+    raised = [0]
+
+    def crc32_32bit(data):
+        v = real(data)
+        if v >= SMALL_INT_LIMIT_32BIT:
+            raised[0] += 1
+            raise MemoryError
+        return v
+
+    tx = LinkTx()
+    rx = LinkRx()
+    frames = make_frames(30, 77)
+    stream = bytearray()
+    for f in frames:
+        n = tx.encode(f)
+        w = bytearray(tx.out[:n])
+        stream += w
+        w[len(w) // 2] ^= 0x01  # a damaged copy: a CRC error (or a COBS one)
+        stream += w
+    stream = bytes(stream)
+    link._crc32 = crc32_32bit
+    try:
+        got = []
+        err = run_locked(feed_whole, [rx, [stream]])
+        feed_all(LinkRx(), stream, 0, len(stream), got)
+    finally:
+        link._crc32 = real
+    assert err is None
+    assert got == frames
+    assert rx.frames_ok == len(frames)
+    assert rx.crc_errors + rx.cobs_errors + rx.runts + rx.too_long == len(frames)
+    assert rx.crc_errors > len(frames) // 2
+    assert raised[0] > len(frames) // 4  # the MemoryError path did run
