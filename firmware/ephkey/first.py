@@ -97,9 +97,8 @@ class FirstStation:
                     self.events.push(events.HANDSHAKE_FAILED, sid, errors.TIMEOUT)
             elif state == OPEN:
                 if ticks_diff(now_ms, t.last_rx[slot]) >= cfg.idle_ms:
-                    sid = t.sid[slot]
-                    t.free(slot)
-                    self.events.push(events.CLOSED, sid, errors.TIMEOUT)
+                    # tell S, so it does not go on talking to a freed slot
+                    self._close_with(slot, errors.TIMEOUT)
                 elif t.pending[slot] >= 0:
                     if ticks_diff(now_ms, t.rekey_at[slot]) >= cfg.rekey_retry_ms:
                         if t.rekey_sends[slot] < cfg.rekey_tries:
@@ -120,7 +119,9 @@ class FirstStation:
         ftype = buf[wire.OFF_TYPE]
         sid = wire.sid_of(buf)
         raw_sid = sid if sid >= 0 else wire.sid_raw(buf)
-        answer = ftype == wire.REQ or ftype == wire.PROOF
+        # only a version-1 REQ or PROOF is answered: another version's header
+        # may not mean what ours does
+        answer = (ftype == wire.REQ or ftype == wire.PROOF) and buf[0] == wire.VERSION
         code = self._check_header(buf, n, ftype)
         if code:
             self._reject(code, raw_sid, buf if answer else None)
@@ -130,7 +131,9 @@ class FirstStation:
             return
         if ftype == wire.REQ:
             code = self._on_req(buf, now_ms)
-            if code:
+            if code == errors.REPLAY:
+                self._reject(code, raw_sid)  # no answer to help a replay along
+            elif code:
                 self._reject(code, raw_sid, buf)
             return
         slot = self.table.find_sid(sid) if sid > 0 else -1
@@ -158,6 +161,8 @@ class FirstStation:
                 or ftype == wire.KEY_ACK or ftype == wire.CLOSE or ftype == wire.ERROR):
             return errors.UNEXPECTED
         if not wire.frame_len_ok(ftype, n, self.cfg.max_payload):
+            return errors.MALFORMED
+        if wire.PROT_FIRST <= ftype <= wire.PROT_LAST and wire.seq_of(buf) < 0:
             return errors.MALFORMED
         return 0
 
@@ -327,8 +332,6 @@ class FirstStation:
         if t.state[slot] != OPEN:
             return errors.UNEXPECTED
         seq = wire.seq_of(buf)
-        if seq < 0:
-            return errors.MALFORMED
         kidx = buf[wire.OFF_KIDX]
         switching = kidx == t.pending[slot]  # S acknowledges the offered key
         if not switching and kidx != t.recv_idx[slot]:

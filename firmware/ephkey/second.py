@@ -138,6 +138,8 @@ class SecondStation:
             return errors.UNEXPECTED
         if not wire.frame_len_ok(ftype, n, self.cfg.max_payload):
             return errors.MALFORMED
+        if wire.PROT_FIRST <= ftype <= wire.PROT_LAST and wire.seq_of(buf) < 0:
+            return errors.MALFORMED
         if ftype == wire.ERROR:
             self.events.push(events.PEER_ERROR, sid if sid >= 0 else wire.sid_raw(buf),
                              buf[wire.OFF_CODE])
@@ -213,8 +215,6 @@ class SecondStation:
 
     def _on_protected(self, buf, n, ftype, now_ms):
         seq = wire.seq_of(buf)
-        if seq < 0:
-            return errors.MALFORMED
         kidx = buf[wire.OFF_KIDX]
         # F's next key is usable once REKEY installed it for our sending
         switching = kidx == self.recv_idx + 1 and self.send_idx == kidx
@@ -227,10 +227,12 @@ class SecondStation:
         last = -1 if switching else self.recv_last
         if seq <= last:
             return errors.REPLAY
+        new_key = None
         if ftype == wire.REKEY:
-            code = self._on_rekey()
-            if code:
-                return code
+            new_key = self._check_rekey(kidx)
+            if isinstance(new_key, int):
+                return new_key
+        # every check passed: from here on the state changes
         if switching:
             self._wipe(self.recv_idx)
             self.recv_idx = kidx
@@ -239,7 +241,13 @@ class SecondStation:
             self._data_len = got
             self.events.push(events.DATA, self.sid, seq - last - 1)
         elif ftype == wire.REKEY:
-            self._ack_rekey()
+            if new_key is not None:
+                j = kidx + 1
+                self._install(j, new_key)
+                self.send_idx = j
+                self.send_seq = 0
+                self.events.push(events.ROTATED, self.sid, j)
+            self._seal(wire.KEY_ACK, self._pt, 0)
         elif ftype == wire.CLOSE:
             sid = self.sid
             reason = self.payload[0]
@@ -247,26 +255,19 @@ class SecondStation:
             self.events.push(events.CLOSED, sid, reason)
         return 0
 
-    def _on_rekey(self):
-        """Check a REKEY's plaintext; install the key it carries if new."""
+    def _check_rekey(self, kidx):
+        """A REKEY's plaintext: the new IDRK, None for a repeat, or an error code."""
         j = self.payload[0]
+        if j != kidx + 1:
+            return errors.MALFORMED  # REKEY(j+1) always travels under key j
         if j == self.send_idx:
-            return 0  # a repeat: _ack_rekey answers it again
-        if j != self.send_idx + 1 or j != self.recv_idx + 1:
+            return None  # a repeat: answered with another KEY_ACK
+        if j != self.send_idx + 1:
             return errors.BAD_KEY_INDEX
-        kek = keyschedule.kek(self._ms, j)
         try:
-            idrk = aes_key_unwrap(kek, self.payload[1:wire.REKEY_PT])
+            return aes_key_unwrap(keyschedule.kek(self._ms, j), self.payload[1:wire.REKEY_PT])
         except ValueError:
             return errors.AUTH_FAILED
-        self._install(j, idrk)
-        self.send_idx = j
-        self.send_seq = 0
-        self.events.push(events.ROTATED, self.sid, j)
-        return 0
-
-    def _ack_rekey(self):
-        self._seal(wire.KEY_ACK, self._pt, 0)
 
     def _install(self, j, key):
         p = 16 * (j & 1)

@@ -19,6 +19,8 @@ REKEY = const(6)
 KEY_ACK = const(7)
 CLOSE = const(8)
 ERROR = const(15)
+PROT_FIRST = const(5)  # DATA .. CLOSE are the protected frames (3.7)
+PROT_LAST = const(8)
 
 # header (3.1)
 OFF_VER = const(0)

@@ -17,10 +17,11 @@ is NOT constant time, because MicroPython's big ints are not:
   proportion to the operands' lengths in limbs (16-bit limbs on 32-bit
   boards), and mpz drops leading zero limbs: a value that happens to be
   short (a top limb of zero, about 1 in 32768 values on a board) makes its
-  operations faster. The swap itself is kept the same length whatever the
-  swap bit (see _ladder): measured here by instruction count, a scalar that
-  swaps at every step and one that never swaps differ by < 0.01%, while two
-  random scalars differ by up to 0.3% through their values' lengths.
+  operations faster. The swap is kept the same length whatever the swap bit
+  (see _ladder): counted with valgrind on the unix port, it runs the same
+  number of instructions for either bit (with a plain 0 mask, 8% fewer
+  without a swap), while whole X25519 runs with different random scalars
+  differ by up to 0.3% through their values' lengths.
 - every operation allocates a new big int; when the garbage collector runs,
   and for how long, depends on the heap, and so partly on those lengths.
 - the inversion is a fixed addition chain of ``%`` (long division, whose
@@ -43,8 +44,11 @@ if TYPE_CHECKING:
 
 _P = (1 << 255) - 19
 _LOW255 = (1 << 255) - 1  # t = hi * 2**255 + lo and 2**255 = 19 (mod p)
-_TAG = 1 << 256  # above every reduced ladder value (all < 2**256)
-_TAG2 = 2 << 256
+_TAG = 1 << 257  # a bit above every reduced ladder value (all < 2**256)
+_TAG2 = 2 * _TAG
+# mask = _MASKS - (swap + 1) is 3 * 2**256 (low 256 bits 0: keep) or
+# 3 * 2**256 - 1 (low 256 bits 1: swap); both hold _TAG (see _ladder).
+_MASKS = (3 << 256) + 1
 _P512 = _P << 9  # a multiple of p above any BB: keeps E = AA - BB + _P512 >= 0
 _A24_PLUS_1 = 121666  # (A + 2) / 4 for A = 486662: z2 = E * (BB + 121666 * E)
 
@@ -61,17 +65,19 @@ def _ladder(k, u):
     (non-negative, not canonical: the caller reduces mod p at the end).
 
     Swap: with a mask of 0, ``mask & (x2 ^ x3)`` would be a zero-length big
-    int and the step would do measurably less work when it does not swap.
-    So x3 and z3 enter each swap carrying _TAG (bit 256, above the value),
-    which puts that bit in ``x2 ^ x3``, and the mask is _TAG (no swap) or
-    _TAG | (2**256 - 1) (swap): d always holds bit 256 and has the same
-    length. Either way the swap moves the tag from x3/z3 to x2/z2, so
-    ``A = x2 + z2 - 2 * _TAG`` drops it there (B = x2 - z2 cancels it), and
-    the new x3 and z3 get it back at the end of the step.
+    int, and a step that does not swap would do measurably less work. So x3
+    and z3 enter each swap carrying _TAG (bit 257, above the value), which
+    is then set in ``x2 ^ x3``, and both masks include _TAG: dummy always
+    has bit 257 and the same length. Either way the swap moves the tag from
+    x3/z3 to x2/z2, ``A = x2 + z2 - 2 * _TAG`` drops it (B = x2 - z2 cancels
+    it), and the new x3 and z3 get it back at the end of the step. The mask
+    is made by subtracting 1 or 2, not 0 or 1: mpz would hold a 0 in zero
+    limbs, another length difference.
     """
     low = _LOW255
     tag = _TAG
     tag2 = _TAG2
+    masks = _MASKS
     p512 = _P512
     x1 = u
     x2, z2, x3, z3 = 1, 0, u + tag, 1 + tag
@@ -79,13 +85,13 @@ def _ladder(k, u):
     for t in range(254, -1, -1):
         bit = (k[t >> 3] >> (t & 7)) & 1
         swap ^= bit
-        mask = tag * (swap + 1) - swap  # _TAG or _TAG | (2**256 - 1)
-        d = mask & (x2 ^ x3)
-        x2 ^= d
-        x3 ^= d
-        d = mask & (z2 ^ z3)
-        z2 ^= d
-        z3 ^= d
+        mask = masks - (swap + 1)
+        dummy = mask & (x2 ^ x3)
+        x2 ^= dummy
+        x3 ^= dummy
+        dummy = mask & (z2 ^ z3)
+        z2 ^= dummy
+        z3 ^= dummy
         swap = bit
 
         a = x2 + z2 - tag2
@@ -119,7 +125,7 @@ def _ladder(k, u):
         r = (r & low) + 19 * (r >> 255)
         z2 = (r & low) + 19 * (r >> 255)
 
-    mask = tag * (swap + 1) - swap
+    mask = masks - (swap + 1)
     x2 ^= mask & (x2 ^ x3)
     z2 ^= mask & (z2 ^ z3)
     return x2 - tag, z2 - tag

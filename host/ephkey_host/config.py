@@ -1,0 +1,128 @@
+"""Station configuration and pairing material (protocol.md sections 4.1, 8, 11).
+
+Constructors validate like section 4.1 says: anything outside the rules raises
+``ValueError`` naming the parameter. Field names are the keys of the vector
+files (tests/vectors/README.md).
+"""
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import wire
+
+
+def _int(name: str, value: object, lo: int, hi: int | None = None) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("%s must be an int" % name)
+    if value < lo or (hi is not None and value > hi):
+        bound = "%d..%d" % (lo, hi) if hi is not None else ">= %d" % lo
+        raise ValueError("%s=%r out of range (%s)" % (name, value, bound))
+
+
+def _suites(name: str, suites: list[int]) -> None:
+    if not suites:
+        raise ValueError("%s must not be empty" % name)
+    for s in suites:
+        if s not in wire.IMPLEMENTED_SUITES:
+            raise ValueError("%s: suite %r is not implemented" % (name, s))
+
+
+# CCM's 2-byte length field bounds a plaintext to 65535 bytes.
+MAX_PAYLOAD_LIMIT = 0xFFFF
+
+
+@dataclass(frozen=True)
+class FirstConfig:
+    interval_ms: int = 10_000
+    lifetime_ms: int = 20_000
+    m: int = 3
+    ring_slots: int = 8
+    sessions: int = 8
+    idrks: int = 4
+    rotate_frames: int = 64
+    rotate_ms: int = 600_000
+    rekey_retry_ms: int = 1_000
+    rekey_tries: int = 4
+    idle_ms: int = 300_000
+    max_payload: int = 256
+    suites: list[int] = field(default_factory=lambda: [1])
+
+    def __post_init__(self) -> None:
+        _int("m", self.m, 1, 10)
+        _int("lifetime_ms", self.lifetime_ms, 1, 89_999)
+        _int("interval_ms", self.interval_ms, 1)
+        if self.interval_ms + self.lifetime_ms > self.m * self.lifetime_ms:
+            raise ValueError("interval_ms + lifetime_ms must be <= m * lifetime_ms "
+                             "(interval_ms=%d)" % self.interval_ms)
+        _int("ring_slots", self.ring_slots, self.min_ring_slots())
+        _int("sessions", self.sessions, 1)
+        _int("idrks", self.idrks, 1, 255)
+        _int("rotate_frames", self.rotate_frames, 1)
+        _int("rotate_ms", self.rotate_ms, 1)
+        _int("rekey_retry_ms", self.rekey_retry_ms, 1)
+        _int("rekey_tries", self.rekey_tries, 1)
+        _int("idle_ms", self.idle_ms, 1)
+        _int("max_payload", self.max_payload, 0, MAX_PAYLOAD_LIMIT)
+        _suites("suites", self.suites)
+
+    def min_ring_slots(self) -> int:
+        return -(-(self.m * self.lifetime_ms) // self.interval_ms) + 1
+
+    def longest_timer(self) -> int:
+        return max(self.m * self.lifetime_ms, self.interval_ms, self.rotate_ms,
+                   self.rekey_retry_ms, self.idle_ms)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "FirstConfig":
+        return cls(**obj)
+
+
+@dataclass(frozen=True)
+class SecondConfig:
+    retry_ms: int = 1_000
+    max_tries: int = 5
+    max_payload: int = 256
+    offer: list[int] = field(default_factory=lambda: [1])
+
+    def __post_init__(self) -> None:
+        _int("retry_ms", self.retry_ms, 1)
+        _int("max_tries", self.max_tries, 1)
+        _int("max_payload", self.max_payload, 0, MAX_PAYLOAD_LIMIT)
+        _suites("offer", self.offer)
+
+    def longest_timer(self) -> int:
+        return self.retry_ms
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "SecondConfig":
+        return cls(**obj)
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """One pair's record: identities of 8 bytes, PS of 16 to 32 bytes."""
+
+    id_f: bytes
+    id_s: bytes
+    ps: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.id_f) != 8:
+            raise ValueError("id_f must be 8 bytes")
+        if len(self.id_s) != 8:
+            raise ValueError("id_s must be 8 bytes")
+        if not 16 <= len(self.ps) <= 32:
+            raise ValueError("ps must be 16 to 32 bytes")
+
+    def to_json(self) -> dict[str, str]:
+        return {"id_f": self.id_f.hex(), "id_s": self.id_s.hex(), "ps": self.ps.hex()}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, str]) -> "Pairing":
+        return cls(bytes.fromhex(obj["id_f"]), bytes.fromhex(obj["id_s"]), bytes.fromhex(obj["ps"]))

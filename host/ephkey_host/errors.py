@@ -1,0 +1,68 @@
+"""Error codes (protocol.md section 6) and the exceptions of the host package.
+
+Two kinds of failure, as in h11: the *remote* side broke the rules
+(:class:`ProtocolError`, never escapes a station: it becomes an ERROR event and
+maybe an ERROR frame) or the *local* caller did (:class:`UsageError`, raised to
+the caller). Bad configuration raises ``ValueError``.
+"""
+
+from enum import IntEnum
+
+
+class Code(IntEnum):
+    OK = 0
+    MALFORMED = 1
+    BAD_VERSION = 2
+    BAD_SUITE = 3
+    BAD_TYPE = 4
+    UNEXPECTED = 5
+    UNKNOWN_SESSION = 6
+    UNKNOWN_PEER = 7
+    AUTH_FAILED = 8
+    BAD_PROOF = 9
+    SRK_EXPIRED = 10
+    BUSY = 11
+    REPLAY = 12
+    KEYS_EXHAUSTED = 13
+    TIMEOUT = 14
+    RNG_FAILURE = 15
+    BAD_KEY_INDEX = 16
+    TOO_LONG = 17
+    NOT_PAIRED = 18
+
+
+def code_name(code: int) -> str:
+    """Name of a code, or ``CODE_<n>`` for a value section 6 does not define."""
+    try:
+        return Code(code).name
+    except ValueError:
+        return "CODE_%d" % code
+
+
+class ProtocolError(Exception):
+    """A received frame fails a check.
+
+    ``field`` names the offending field (``wire`` field names, plus ``length``
+    and ``header``); ``sid`` is the sid the ERROR event carries; ``answer``
+    False suppresses the ERROR frame where the spec says nothing is sent even
+    though the frame is a REQ or PROOF (REQ replayed in OPEN, section 4.2).
+    """
+
+    def __init__(self, code: Code, field: str = "", sid: int = 0, answer: bool = True):
+        super().__init__("%s (%s)" % (code.name, field or "-"))
+        self.code = code
+        self.field = field
+        self.sid = sid
+        self.answer = answer
+
+
+class UsageError(Exception):
+    """The local caller asked for something the protocol does not allow."""
+
+    def __init__(self, code: Code, message: str):
+        super().__init__("%s: %s" % (code.name, message))
+        self.code = code
+
+
+class RngError(Exception):
+    """Raised by an RNG callable whose health test failed (``RNG_FAILURE``)."""

@@ -1,0 +1,294 @@
+"""Validator of one session's transcript (a capture of frames in order).
+
+``validate(frames, pairing=None)`` takes ``(direction, bytes)`` pairs, where
+direction is ``keyschedule.DIR_F2S`` (1, also ``"F2S"``) or ``DIR_S2F``
+(2, ``"S2F"``), and returns a :class:`Report` with one :class:`FrameCheck` per
+frame: ok, or the error code and the field at fault, with the decoded fields.
+
+What is checked, in the receivers' order (4.4, 5.2):
+
+* always: lengths, ``ver``, types and the direction each may travel, REQ's
+  zero suite/sid and offer, ``seq`` < 2**30, the handshake order
+  REQ -> SRK -> PROOF -> KEY -> protected frames, one sid and one suite for the
+  session (from the first SRK), retransmissions (a handshake frame repeated
+  byte for byte is fine while its sender may still repeat it), key indexes
+  (S moves to j+1 only after a REKEY under j, F only after S used j+1, nobody
+  goes back), ``seq`` strictly increasing per (key, direction), nothing after
+  a CLOSE (both ends have freed the session);
+* with the pairing: ``id_s``, KEK2 and the SRK unwrap, the PROOF tag and SPV,
+  the IDRK_0 unwrap, each protected frame's tag, each REKEY's announced index
+  and IDRK unwrap. ``Report.intermediates`` then holds every derived value.
+
+A frame that fails is reported and otherwise ignored, as a station drops it.
+What needs a clock or F's table (SRK_EXPIRED, BUSY, timeouts) is out of reach.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field as dc_field
+
+from . import crypto, keyschedule as ks, wire
+from .config import Pairing
+from .errors import Code, ProtocolError
+
+_DIRS = {ks.DIR_F2S: ks.DIR_F2S, ks.DIR_S2F: ks.DIR_S2F, "F2S": ks.DIR_F2S, "S2F": ks.DIR_S2F}
+
+
+@dataclass
+class FrameCheck:
+    index: int
+    direction: int
+    type_name: str
+    ok: bool
+    code: Code | None = None
+    field: str = ""
+    detail: str = ""
+    fields: list[dict[str, object]] = dc_field(default_factory=list)
+
+
+@dataclass
+class Report:
+    checks: list[FrameCheck]
+    intermediates: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def errors(self) -> list[FrameCheck]:
+        return [c for c in self.checks if not c.ok]
+
+
+class _Fail(Exception):
+    def __init__(self, code: Code, field_: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.field = field_
+        self.detail = detail
+
+
+class _Checker:
+    def __init__(self, pairing: Pairing | None, max_payload: int):
+        self.pairing = pairing
+        self.max_payload = max_payload
+        self.inter: dict[str, str] = {}
+        self.req: bytes | None = None
+        self.n_s = b""
+        self.offer = 0
+        self.th = b""
+        self.srk_frame: bytes | None = None
+        self.sid = 0
+        self.suite = 0
+        self.srk = b""
+        self.n_f = b""
+        self.proof: bytes | None = None
+        self.ms = b""
+        self.key_frame: bytes | None = None
+        self.keys: dict[int, bytes] = {}
+        self.protected_from: set[int] = set()  # directions that sent a protected frame
+        self.closed = False
+        self.f_send = 0
+        self.s_send = 0
+        self.announced: set[int] = set()
+        self.last_seq: dict[tuple[int, int], int] = {}
+
+    def check(self, direction: int, raw: bytes) -> wire.Frame:
+        accepts = wire.ACCEPTED_BY_S if direction == ks.DIR_F2S else wire.ACCEPTED_BY_F
+        try:
+            fr = wire.decode(raw, accepts, self.max_payload)
+        except ProtocolError as e:
+            raise _Fail(e.code, e.field, "%s frame rule" % e.code.name) from None
+        t = fr.type
+        if t == wire.ERROR:
+            return fr
+        if t == wire.REQ:
+            self._req(fr)
+        elif self.closed:
+            raise _Fail(Code.UNKNOWN_SESSION, "sid", "the session was closed")
+        elif self.srk_frame is None:
+            if t != wire.SRK:
+                raise _Fail(Code.UNKNOWN_SESSION, "sid", "no SRK frame named a session yet")
+            self._first_srk(fr)
+        else:
+            if fr.sid != self.sid:
+                raise _Fail(Code.UNKNOWN_SESSION, "sid",
+                            "sid %d, the session is %d" % (fr.sid, self.sid))
+            if fr.suite != self.suite:
+                raise _Fail(Code.BAD_SUITE, "suite",
+                            "suite %d, the session's is %d" % (fr.suite, self.suite))
+            if t == wire.SRK:
+                self._repeat(fr.raw, self.srk_frame, self.key_frame is not None, "SRK after KEY")
+            elif t == wire.PROOF:
+                self._proof(fr)
+            elif t == wire.KEY:
+                self._key(fr)
+            else:
+                self._protected(direction, fr)
+        return fr
+
+    @staticmethod
+    def _repeat(raw: bytes, first: bytes, too_late: bool, why: str) -> None:
+        if raw != first:
+            raise _Fail(Code.UNEXPECTED, "type", "a second, different handshake frame")
+        if too_late:
+            raise _Fail(Code.UNEXPECTED, "type", why)
+
+    def _req(self, fr: wire.Frame) -> None:
+        # F's order: peer, suite, then retransmission (4.4 item 3, 4.2).
+        if self.pairing is not None and fr.data("id_s") != self.pairing.id_s:
+            raise _Fail(Code.UNKNOWN_PEER, "id_s", "id_s is not the pairing's")
+        if not fr.num("offer") & wire.suites_to_offer(wire.IMPLEMENTED_SUITES):
+            raise _Fail(Code.BAD_SUITE, "offer", "no implemented suite offered")
+        if self.req is not None:
+            if fr.raw != self.req:
+                raise _Fail(Code.UNEXPECTED, "n_s", "a second REQ: another session")
+            if self.proof is not None:
+                raise _Fail(Code.REPLAY, "n_s", "REQ repeated after PROOF")
+            return
+        self.req = fr.raw
+        self.n_s = fr.data("n_s")
+        self.offer = fr.num("offer")
+        self.th = ks.th1(fr.raw)
+        self.inter["th1"] = self.th.hex()
+
+    def _first_srk(self, fr: wire.Frame) -> None:
+        if self.req is None:
+            raise _Fail(Code.UNEXPECTED, "type", "SRK before REQ")
+        if fr.suite not in wire.IMPLEMENTED_SUITES or not self.offer >> (fr.suite - 1) & 1:
+            raise _Fail(Code.BAD_SUITE, "suite", "suite %d not offered" % fr.suite)
+        if not 0 < fr.sid < wire.SID_LIMIT:
+            raise _Fail(Code.MALFORMED, "sid", "sid 0 or above 2**30")
+        th2 = ks.th2(self.th, fr.raw)
+        if self.pairing is not None:
+            kek2 = ks.kek2(self.n_s, fr.data("n_f"), self.pairing.ps, self.th, fr.raw[:25])
+            srk = crypto.kw_unwrap(kek2, fr.data("wrapped_srk"))
+            if srk is None:
+                raise _Fail(Code.AUTH_FAILED, "wrapped_srk", "SRK unwrap failed")
+            self.srk = srk
+            self.inter.update(kek2=kek2.hex(), srk=srk.hex())
+        self.srk_frame = fr.raw
+        self.sid = fr.sid
+        self.suite = fr.suite
+        self.n_f = fr.data("n_f")
+        self.th = th2
+        self.inter["th2"] = th2.hex()
+
+    def _proof(self, fr: wire.Frame) -> None:
+        if self.proof is not None:
+            self._repeat(fr.raw, self.proof, ks.DIR_S2F in self.protected_from,
+                         "PROOF after S sent protected frames")
+            return
+        th3 = ks.th3(self.th, fr.raw)
+        if self.pairing is not None:
+            k3 = ks.k3(self.n_s, self.n_f, self.srk, self.th)
+            got = ks.open_proof(k3, self.sid, fr.raw[:7], fr.data("ct_tag"))
+            if got is None:
+                raise _Fail(Code.AUTH_FAILED, "ct_tag", "PROOF tag")
+            spv = ks.spv(self.pairing.ps, self.th)
+            if not crypto.ct_equal(got, spv):
+                raise _Fail(Code.BAD_PROOF, "ct_tag", "SPV differs")
+            self.ms = ks.master_secret(th3, self.pairing.ps, self.srk)
+            self.inter.update(k3=k3.hex(), spv=spv.hex(), th3=th3.hex(), ms=self.ms.hex())
+        self.proof = fr.raw
+        self.th = th3
+
+    def _key(self, fr: wire.Frame) -> None:
+        if self.proof is None:
+            raise _Fail(Code.UNEXPECTED, "type", "KEY before PROOF")
+        if self.key_frame is not None:
+            self._repeat(fr.raw, self.key_frame, False, "")
+            return
+        if self.pairing is not None:
+            kek0 = ks.kek(self.ms, 0)
+            idrk = crypto.kw_unwrap(kek0, fr.data("wrapped_idrk"))
+            if idrk is None:
+                raise _Fail(Code.AUTH_FAILED, "wrapped_idrk", "IDRK_0 unwrap failed")
+            self.keys[0] = idrk
+            self.inter.update(kek_0=kek0.hex(), idrk_0=idrk.hex())
+        self.key_frame = fr.raw
+
+    def _protected(self, d: int, fr: wire.Frame) -> None:
+        if self.key_frame is None:
+            raise _Fail(Code.UNEXPECTED, "type", "protected frame before KEY")
+        kidx = fr.num("kidx")
+        if d == ks.DIR_F2S:
+            # F moves to j+1 only once S has used j+1.
+            if not (kidx == self.f_send or (kidx == self.f_send + 1 and self.s_send >= kidx)):
+                raise _Fail(Code.BAD_KEY_INDEX, "kidx", "F sends under %d" % self.f_send)
+        elif not (kidx == self.s_send or (kidx == self.s_send + 1 and kidx in self.announced)):
+            raise _Fail(Code.BAD_KEY_INDEX, "kidx", "S sends under %d" % self.s_send)
+        pt = b""
+        new_key: bytes | None = None
+        if self.pairing is not None:
+            key = self.keys.get(kidx)
+            opened = ks.open_frame(key, self.sid, d, fr.raw) if key is not None else None
+            if opened is None:
+                raise _Fail(Code.AUTH_FAILED, "tag", "tag under IDRK_%d" % kidx)
+            pt = opened
+        seq = fr.num("seq")
+        if seq <= self.last_seq.get((d, kidx), -1):
+            raise _Fail(Code.REPLAY, "seq", "seq %d not above the last one" % seq)
+        if fr.type == wire.REKEY and self.pairing is not None:
+            if pt[0] != kidx + 1:
+                raise _Fail(Code.MALFORMED, "ciphertext",
+                            "REKEY announces %d under %d" % (pt[0], kidx))
+            kek = ks.kek(self.ms, kidx + 1)
+            new_key = crypto.kw_unwrap(kek, pt[1:])
+            if new_key is None:
+                raise _Fail(Code.AUTH_FAILED, "ciphertext", "IDRK_%d unwrap failed" % (kidx + 1))
+            if kidx + 1 in self.keys and self.keys[kidx + 1] != new_key:
+                raise _Fail(Code.MALFORMED, "ciphertext", "REKEY repeated with another IDRK")
+            self.inter["kek_%d" % (kidx + 1)] = kek.hex()
+            self.inter["idrk_%d" % (kidx + 1)] = new_key.hex()
+
+        if d == ks.DIR_F2S:
+            self.f_send = kidx
+        else:
+            self.s_send = kidx
+        self.last_seq[(d, kidx)] = seq
+        self.protected_from.add(d)
+        if fr.type == wire.REKEY:
+            self.announced.add(kidx + 1)
+            if new_key is not None:
+                self.keys[kidx + 1] = new_key
+        elif fr.type == wire.CLOSE:
+            self.closed = True
+
+
+def _direction(d: int | str) -> int:
+    try:
+        return _DIRS[d]
+    except KeyError:
+        raise ValueError("direction must be 1/'F2S' or 2/'S2F', not %r" % (d,)) from None
+
+
+def validate(frames: Iterable[tuple[int | str, bytes]], pairing: Pairing | None = None,
+             *, max_payload: int = 256) -> Report:
+    chk = _Checker(pairing, max_payload)
+    checks = []
+    for i, (d, raw) in enumerate(frames):
+        direction = _direction(d)
+        raw = bytes(raw)
+        name = wire.TYPE_NAMES.get(raw[1], "?") if len(raw) >= 2 else "?"
+        try:
+            fr = chk.check(direction, raw)
+            checks.append(FrameCheck(i, direction, name, True, fields=fr.describe()))
+        except _Fail as e:
+            checks.append(FrameCheck(i, direction, name, False, e.code, e.field, e.detail))
+    return Report(checks, dict(chk.inter))
+
+
+Capture = list[tuple[int | str, bytes]]
+
+
+def split_sessions(frames: Sequence[tuple[int | str, bytes]]) -> list[Capture]:
+    """Cut a capture at each REQ that differs from the current session's REQ."""
+    groups: list[Capture] = [[]]
+    current: bytes | None = None
+    for d, raw in frames:
+        raw = bytes(raw)
+        if len(raw) >= 2 and raw[0] == wire.VERSION and raw[1] == wire.REQ and raw != current:
+            if current is not None or groups[-1]:
+                groups.append([])
+            current = raw
+        groups[-1].append((d, raw))
+    return [g for g in groups if g]

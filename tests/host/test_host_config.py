@@ -1,0 +1,95 @@
+"""Configuration rules of 4.1 / 11 and pairing material (8): refused with ValueError."""
+
+import os
+
+import pytest
+
+from ephkey_host import Code, FirstConfig, FirstStation, Pairing, SecondConfig, SecondStation
+from ephkey_host.errors import UsageError
+
+P = Pairing(b"F" * 8, b"S" * 8, b"k" * 16)
+
+
+def test_defaults_are_valid() -> None:
+    cfg = FirstConfig()
+    assert cfg.min_ring_slots() == 7 and cfg.ring_slots == 8
+    SecondConfig()
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"m": 11}, "m"),
+    ({"m": 0}, "m"),
+    ({"lifetime_ms": 90_000, "ring_slots": 30}, "lifetime_ms"),
+    ({"lifetime_ms": 0}, "lifetime_ms"),
+    ({"interval_ms": 0}, "interval_ms"),
+    ({"m": 1}, "interval_ms"),  # interval + L > M x L
+    ({"interval_ms": 40_001, "ring_slots": 8}, "interval_ms"),
+    ({"ring_slots": 6}, "ring_slots"),  # ceil(60000 / 10000) + 1 = 7
+    ({"interval_ms": 7_000, "ring_slots": 9}, "ring_slots"),  # ceil(60000/7000) + 1 = 10
+    ({"sessions": 0}, "sessions"),
+    ({"idrks": 0}, "idrks"),
+    ({"idrks": 256}, "idrks"),
+    ({"rotate_frames": 0}, "rotate_frames"),
+    ({"rekey_tries": 0}, "rekey_tries"),
+    ({"idle_ms": 0}, "idle_ms"),
+    ({"max_payload": -1}, "max_payload"),
+    ({"max_payload": 65536}, "max_payload"),
+    ({"suites": []}, "suites"),
+    ({"suites": [2]}, "suites"),  # reserved, not implemented
+])
+def test_first_config_refused(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        FirstConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_edges_accepted() -> None:
+    FirstConfig(lifetime_ms=89_999, ring_slots=28)  # ceil(269997 / 10000) + 1
+    FirstConfig(m=10, lifetime_ms=1000, interval_ms=9000, ring_slots=3)
+    FirstConfig(idrks=255, max_payload=0)
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"retry_ms": 0}, "retry_ms"),
+    ({"max_tries": 0}, "max_tries"),
+    ({"offer": []}, "offer"),
+    ({"offer": [1, 2]}, "offer"),
+    ({"max_payload": 70000}, "max_payload"),
+])
+def test_second_config_refused(kwargs: dict[str, object], name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        SecondConfig(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("id_f", "id_s", "ps"), [
+    (b"F" * 7, b"S" * 8, b"k" * 16),
+    (b"F" * 8, b"S" * 9, b"k" * 16),
+    (b"F" * 8, b"S" * 8, b"k" * 15),
+    (b"F" * 8, b"S" * 8, b"k" * 33),
+])
+def test_pairing_refused(id_f: bytes, id_s: bytes, ps: bytes) -> None:
+    with pytest.raises(ValueError):
+        Pairing(id_f, id_s, ps)
+
+
+def test_not_paired() -> None:
+    with pytest.raises(UsageError) as info:
+        FirstStation(FirstConfig(), [], os.urandom, 0)
+    assert info.value.code == Code.NOT_PAIRED
+    s = SecondStation(SecondConfig(), None, os.urandom, 0)
+    with pytest.raises(UsageError) as info:
+        s.connect(0)
+    assert info.value.code == Code.NOT_PAIRED
+
+
+def test_duplicate_pairing_refused() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        FirstStation(FirstConfig(), [P, P], os.urandom, 0)
+
+
+def test_tick_period_must_cover_the_timers() -> None:
+    with pytest.raises(ValueError, match="tick_period"):
+        FirstStation(FirstConfig(), [P], os.urandom, 0, tick_period=1 << 20)  # idle 300 s
+    FirstStation(FirstConfig(idle_ms=100_000, rotate_ms=100_000), [P], os.urandom, 0,
+                 tick_period=1 << 20)
+    with pytest.raises(ValueError, match="tick_period"):
+        SecondStation(SecondConfig(retry_ms=1 << 19), P, os.urandom, 0, tick_period=1 << 20)
