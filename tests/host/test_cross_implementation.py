@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from ephkey_host.config import FirstConfig, Pairing, SecondConfig
 from ephkey_host.first import FirstStation
 from ephkey_host.second import SecondStation
