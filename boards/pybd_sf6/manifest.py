@@ -1,5 +1,6 @@
 # Freeze ephkey into a MicroPython image for this board:
-#   make -C ports/<port> BOARD=<MICROPYTHON BOARD> FROZEN_MANIFEST=<abs path>/boards/pybd_sf6/manifest.py
+#   make -C ports/<port> BOARD=<MICROPYTHON BOARD> \
+#       FROZEN_MANIFEST=<abs path>/boards/pybd_sf6/manifest.py
 # main.py, ephkey_board.json and ephkey_pairing.json stay on the board's filesystem
 # (make deploy copies the first two; host pair writes the third).
 metadata(description="ephkey ephemeral key establishment (pybd_sf6)", version="0.1.0")

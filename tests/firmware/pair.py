@@ -1,12 +1,11 @@
 """An in-memory pair of stations, the way tests drive them: frames handed
 across by hand, the clock advanced by the test."""
 
+from drbg import Drbg
 from ephkey import events
 from ephkey.config import FirstConfig, Pairing, SecondConfig
 from ephkey.first import FirstStation
 from ephkey.second import SecondStation
-
-from drbg import Drbg
 
 ID_F = b"FIRST-01"
 

@@ -14,12 +14,11 @@ import json
 import sys
 from binascii import hexlify, unhexlify
 
+from drbg import Drbg
 from ephkey import events
 from ephkey.config import FirstConfig, Pairing, SecondConfig
 from ephkey.first import FirstStation
 from ephkey.second import SecondStation
-
-from drbg import Drbg
 
 
 def _hex(b):

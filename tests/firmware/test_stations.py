@@ -5,7 +5,6 @@ import micropython
 from ephkey import errors
 from ephkey.config import FirstConfig, SecondConfig
 from ephkey.sessions import OPEN
-
 from pair import deliver, drain, first, handshake, outputs, pairing, second
 
 
