@@ -5,6 +5,7 @@ prints the reason and stops.
 """
 
 import asyncio
+import json
 import os
 from time import ticks_ms  # type: ignore[attr-defined]
 
@@ -13,6 +14,8 @@ from .apps import EchoApp, ExchangeApp, log
 from .first import FirstStation
 from .node import Node
 from .second import SecondStation
+
+VBOARD = "vboard.json"
 
 
 def max_frame(cfg):
@@ -44,8 +47,17 @@ async def open_link(board, role, mf):
         from .uart import open_uart
         return StreamLink(open_uart(board.port, board.uart), mf)
     from .tcp import open_tcp
-    tcp = board.tcp
+    tcp = _vboard_uart() or board.tcp
     return StreamLink(open_tcp(tcp.get("host", "127.0.0.1"), tcp["port"]), mf)
+
+
+def _vboard_uart():
+    """On a virtual board (tools/vboard.py) its wiring names the TCP "UART"."""
+    try:
+        with open(VBOARD) as f:
+            return json.load(f).get("uart")
+    except (OSError, ValueError):
+        return None
 
 
 async def run(board, parts):
