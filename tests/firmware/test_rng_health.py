@@ -1,0 +1,75 @@
+"""The RNG health tests catch bad generators and pass a good one."""
+
+import os
+
+from ephkey.rng_health import HealthyRng, RngFailure
+
+
+def _fails(source, draws=64):
+    try:
+        rng = HealthyRng(source)
+        for _ in range(draws):
+            rng(16)
+    except RngFailure as e:
+        return str(e)
+    return None
+
+
+def test_good_source_passes_a_long_run():
+    rng = HealthyRng(os.urandom)
+    for _ in range(2000):
+        rng(32)
+    assert rng.failed is None and rng.drawn == 1024 + 64000
+
+
+def test_constant_source_fails_at_start_up():
+    why = _fails(lambda n: bytes(n))
+    assert why and "repetition" in why, why
+
+
+def test_stuck_bit_fails():
+    why = _fails(lambda n: bytes(b | 0x80 for b in os.urandom(n)))
+    assert why and "stuck" in why, why
+
+
+def test_biased_source_fails_adaptive_proportion():
+    # every fourth byte is 0x55: no runs, no stuck bit, but 0x55 is 64 times
+    # too common (128 in a window of 512 where a good source has 2)
+    def src(n):
+        r = os.urandom(n)
+        return bytes(0x55 if i % 4 == 0 else r[i] for i in range(n))
+    why = _fails(src)
+    assert why and "adaptive" in why, why
+
+
+def test_repeated_output_fails_and_failure_latches():
+    state = {"calls": 0}
+
+    def src(n):
+        state["calls"] += 1
+        if state["calls"] > 2:  # healthy at start-up, then stuck on one block
+            return b"0123456789abcdef0123456789abcdef"[:n]
+        return os.urandom(n)
+    rng = HealthyRng(src)
+    rng(16)  # random
+    rng(16)  # the stuck block, once
+    try:
+        rng(16)
+        raise AssertionError("repeated output not caught")
+    except RngFailure as e:
+        assert "repeated" in str(e), e
+    try:
+        rng(16)
+        raise AssertionError("failure did not latch")
+    except RngFailure:
+        pass
+
+
+def test_short_read_fails():
+    calls = [0]
+
+    def src(n):
+        calls[0] += 1
+        return os.urandom(n if calls[0] == 1 else n - 1)
+    why = _fails(src)
+    assert why and "short" in why, why
