@@ -10,13 +10,17 @@ buffers are made once by the constructors and every int stays a small int on
 a 32-bit board (below 2**30), which a heap_lock() test on the 64-bit unix port
 could not see by itself:
 
-- the receiver checks a packet with one ``binascii.crc32`` over all of it; a
-  good packet gives the residue 0x2144DF1C < 2**30, so a good frame never
-  allocates. A bad packet's CRC is a big int 3 times in 4 on a board: one
-  small allocation per rejected segment, or a MemoryError when the heap is
-  locked, which is caught and counted as the CRC error it is;
-- the transmitter cannot use ``binascii.crc32`` (the CRC value itself would be
-  a big int), so it computes the CRC in two 16-bit halves;
+- the CRC (transmitter and receiver) is computed by the viper code of
+  _crc.py, where the CRC is a machine word and never a Python int: the
+  transmitter gets its 4 bytes written into its output buffer, the receiver
+  a bool for "this packet's CRC is the residue";
+- without a viper emitter, pure-Python twins take over: the transmitter
+  computes the CRC in two 16-bit halves; the receiver calls
+  ``binascii.crc32`` over the whole packet, whose residue for a good packet
+  is 0x2144DF1C < 2**30, so a good frame never allocates, but a bad packet's
+  CRC is a big int 3 times in 4 on a board: one small allocation per rejected
+  segment, or a MemoryError when the heap is locked, which is caught and
+  counted as the CRC error it is;
 - counters wrap at 2**30.
 """
 
@@ -44,6 +48,11 @@ _SKIP = const(2)  # discarding up to the next delimiter
 # function that fails where a 32-bit board would allocate.
 _crc32 = binascii.crc32
 
+# Tables of the pure-Python CRC, filled by _crc_tables() only when that CRC is
+# in use (1 KiB that a port with viper does not need).
+_CRC_LO = array("H")
+_CRC_HI = array("H")
+
 
 def _crc_tables():
     """CRC-32 (reflected 0xEDB88320) lookup tables, split in 16-bit halves."""
@@ -64,7 +73,53 @@ def _crc_tables():
     return lo_t, hi_t
 
 
-_CRC_LO, _CRC_HI = _crc_tables()
+# Pure-Python twins of the viper functions of _crc.py (same arguments, same
+# results), used when _crc cannot be imported. They allocate nothing either,
+# apart from the big int of _py_residue_ok for a bad packet (module docstring).
+def _py_crc_into(data, n, out, off):
+    """out[off:off + 4] = crc32(data[0:n]), little-endian, in 16-bit halves."""
+    lo_t = _CRC_LO
+    hi_t = _CRC_HI
+    lo = 0xFFFF
+    hi = 0xFFFF
+    for i in range(n):
+        t = (lo ^ data[i]) & 0xFF
+        lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ lo_t[t]
+        hi = (hi >> 8) ^ hi_t[t]
+    lo ^= 0xFFFF
+    hi ^= 0xFFFF
+    out[off] = lo & 0xFF
+    out[off + 1] = lo >> 8
+    out[off + 2] = hi & 0xFF
+    out[off + 3] = hi >> 8
+
+
+def _py_residue_ok(data, n):
+    """crc32(data) == the residue; data must be exactly n bytes long."""
+    try:
+        return _crc32(data) == _RESIDUE
+    except MemoryError:
+        # Only a CRC of 2**30 or more allocates (a big int on a 32-bit board,
+        # here with the heap locked): never the residue.
+        return False
+
+
+_crc_into = _py_crc_into
+_residue_ok = _py_residue_ok
+VIPER = False
+if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
+    try:
+        from . import _crc
+
+        _crc_into = _crc.crc_into
+        _residue_ok = _crc.residue_ok
+        VIPER = True
+    except (ImportError, SyntaxError, ValueError):
+        # SyntaxError: this port has no viper emitter; ValueError: an .mpy
+        # built for another architecture. The Python twins stay in place.
+        pass
+if not VIPER:
+    _CRC_LO, _CRC_HI = _crc_tables()
 
 
 def wire_size(n: int) -> int:
@@ -75,49 +130,46 @@ def wire_size(n: int) -> int:
 def encode_into(frame: ReadableBuffer, n: int, out: WriteableBuffer) -> int:
     """Write the wire form of frame[0:n] into out[0:L] and return L.
 
-    One pass over the frame computes its CRC (in 16-bit halves: every value
-    stays a small int on any port) and COBS-encodes it; the 4 CRC bytes
-    follow through the same COBS step. Canonical COBS: no code byte after a
-    final block of 254 non-zero bytes.
+    The CRC is written first into the last 4 bytes of out (the COBS output
+    never catches up with them before they are read), then one pass
+    COBS-encodes the frame and those 4 bytes. out[L:] is left undefined.
+    Canonical COBS: no code byte after a final block of 254 non-zero bytes.
     """
     if n < 0 or n > len(frame) or len(out) < wire_size(n):
         raise ValueError("frame length or buffer size")
-    lo_t = _CRC_LO
-    hi_t = _CRC_HI
-    lo = 0xFFFF
-    hi = 0xFFFF
-    out[0] = 0  # leading delimiter
+    # When the COBS step reads CRC byte k, it has written at most up to
+    # out[n + k + 2 + (n + k) // 254], below p + k + 1 >= wire_size(n) - 3 + k.
+    out[0] = 0  # leading delimiter; first, so that a read-only out raises here:
+    # viper would write into a bytes object as well
+    p = len(out) - _CRC_LEN
+    _crc_into(frame, n, out, p)
     cp = 1  # where the current block's code byte goes
     o = 2  # next free byte of out
     code = 1  # 1 + the number of bytes in the current block
     b = 0
-    for i in range(n + _CRC_LEN):
-        if i < n:
-            b = frame[i]
-            t = (lo ^ b) & 0xFF
-            lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ lo_t[t]
-            hi = (hi >> 8) ^ hi_t[t]
-        else:
-            if i == n:  # final XOR: hi:lo is now the CRC
-                lo ^= 0xFFFF
-                hi ^= 0xFFFF
-            b = lo & 0xFF  # CRC bytes, least significant first
-            lo = (lo >> 8) | ((hi & 0xFF) << 8)
-            hi >>= 8
-        if b:
-            out[o] = b
-            o += 1
-            code += 1
-            if code == 0xFF:
-                out[cp] = 0xFF
+    src = frame
+    start = 0
+    stop = n
+    for _ in range(2):  # the frame, then its CRC
+        for i in range(start, stop):
+            b = src[i]
+            if b:
+                out[o] = b
+                o += 1
+                code += 1
+                if code == 0xFF:
+                    out[cp] = 0xFF
+                    cp = o
+                    o += 1
+                    code = 1
+            else:
+                out[cp] = code
                 cp = o
                 o += 1
                 code = 1
-        else:
-            out[cp] = code
-            cp = o
-            o += 1
-            code = 1
+        src = out
+        start = p
+        stop = p + _CRC_LEN
     if code == 1 and b:
         o -= 1  # the packet ended with a full 0xFF block: no code byte follows
     else:
@@ -257,13 +309,7 @@ class LinkRx:
         elif n < _CRC_LEN:
             self.runts = (self.runts + 1) & _MASK
         else:
-            try:
-                good = _crc32(frame) == _RESIDUE
-            except MemoryError:
-                # Only a CRC of 2**30 or more allocates (a big int on a 32-bit
-                # board, here with the heap locked): never the residue.
-                good = False
-            if good:
+            if _residue_ok(frame, n):
                 frame[n - _CRC_LEN :] = b""
                 self.frames_ok = (self.frames_ok + 1) & _MASK
                 return True

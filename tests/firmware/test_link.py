@@ -1,5 +1,9 @@
 """ephkey.link inside MicroPython: vectors, noise, resync, zero allocation.
 
+The CRC runs on two paths: the viper code of ephkey._crc (in use on the unix
+port, as on every target board) and link.py's pure-Python twins (the fallback
+of a port without viper). Tests that concern the CRC run on both.
+
 Run from the repository root:
 MICROPYPATH=firmware:tests/firmware micropython tests/firmware/mpunit.py test_link
 """
@@ -16,6 +20,8 @@ from ephkey.link import MAX_FRAME, LinkRx, LinkTx, encode_into, wire_size
 VECTORS = "tests/vectors/link.json"
 COUNTERS = ("frames_ok", "crc_errors", "too_long", "cobs_errors", "runts", "discarded")
 SMALL_INT_LIMIT_32BIT = 1 << 30  # small ints on a 32-bit board are below this
+
+FALLBACK_TABLES_AT_IMPORT = len(link._CRC_LO)
 
 _vectors = None
 
@@ -46,6 +52,66 @@ def run_locked(fn, arg):
         err = e
     micropython.heap_unlock()
     return err
+
+
+def python_crc(fn, arg):
+    """Call fn(arg) with link.py's pure-Python CRC in place of the viper one."""
+    saved = (link._crc_into, link._residue_ok)
+    if not len(link._CRC_LO):  # built at import only on a port without viper
+        link._CRC_LO, link._CRC_HI = link._crc_tables()
+    link._crc_into = link._py_crc_into
+    link._residue_ok = link._py_residue_ok
+    try:
+        return fn(arg)
+    finally:
+        link._crc_into, link._residue_ok = saved
+
+
+def both_crc_paths(fn, arg):
+    """fn(arg) on the viper path, then on the pure-Python one: both results."""
+    return fn(arg), python_crc(fn, arg)
+
+
+def le32(v):
+    return bytes([v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF, v >> 24])
+
+
+def ref_wire(frame):
+    """The wire form of docs/link.md 2.3, written the obvious way (binascii.crc32)."""
+    packet = bytes(frame) + le32(binascii.crc32(frame))
+    out = bytearray(b"\x00")
+    block = bytearray()
+    full = False  # the last block written was a full one (code 0xFF)
+    for b in packet:
+        if b:
+            block.append(b)
+            full = False
+            if len(block) == 254:
+                out.append(0xFF)
+                out += block
+                block = bytearray()
+                full = True
+        else:
+            out.append(len(block) + 1)
+            out += block
+            block = bytearray()
+            full = False
+    if not full:  # canonical: nothing after a final full block
+        out.append(len(block) + 1)
+        out += block
+    out.append(0)
+    return bytes(out)
+
+
+def random_frames(seed):
+    """Frames of every length 0..300: random bytes, and non-zero bytes only
+    (full COBS blocks: the output runs closest to the CRC kept at out's end)."""
+    random.seed(seed)
+    frames = []
+    for n in range(301):
+        frames.append(bytes(random.getrandbits(8) for _ in range(n)))
+        frames.append(bytes(random.randrange(1, 256) for _ in range(n)))
+    return frames
 
 
 def feed_all(rx, data, start, end, frames):
@@ -97,21 +163,64 @@ def test_crc_constants():
         assert binascii.crc32(packet) == v["residue"]
 
 
-def test_crc_halves_match_binascii():
-    # the transmitter's table CRC (two 16-bit halves) against binascii.crc32,
-    # through the CRC bytes of the wire form of frames with no 0x00 in them
-    random.seed(7)
-    out = bytearray(wire_size(MAX_FRAME))
-    for n in (0, 1, 2, 3, 50, 253, 276):
-        frame = bytes(random.randrange(1, 256) for _ in range(n))
-        crc = binascii.crc32(frame)
-        length = encode_into(frame, n, out)
-        rx = LinkRx()
-        assert rx.feed(out, 0, length) == length
-        assert bytes(rx.frame) == frame
-        tail = bytes([crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, crc >> 24])
-        if 0 not in tail and n < 250:  # then the CRC bytes sit verbatim before the delimiter
-            assert bytes(out[length - 5 : length - 1]) == tail
+def test_viper_crc_is_in_use():
+    # The unix port has the viper emitter: the fast path must be the default one.
+    assert link.VIPER
+    assert link._crc_into is link._crc.crc_into and link._residue_ok is link._crc.residue_ok
+    assert not FALLBACK_TABLES_AT_IMPORT  # not built for nothing (python_crc builds them)
+
+
+def crc_checks(frames):
+    """Run link's CRC functions (whichever path is in place) over frames."""
+    buf = bytearray(9)
+    for frame in frames:
+        n = len(frame)
+        want = le32(binascii.crc32(frame))
+        buf[:] = b"\xee" * 9
+        # the return value, if any, must not be an int a board would allocate
+        assert link._crc_into(frame, n, buf, 3) is None
+        assert bytes(buf) == b"\xee" * 3 + want + b"\xee" * 2, n
+        # frame[0:n] of a longer buffer, through a memoryview at an offset
+        padded = bytearray(b"\x55" + frame + b"\xaa\x00")
+        link._crc_into(memoryview(padded)[1:], n, buf, 0)
+        assert bytes(buf[0:4]) == want, n
+        packet = bytearray(frame + want)
+        assert link._residue_ok(packet, len(packet)) is True, n
+        packet[random.randrange(len(packet))] ^= 1 << random.randrange(8)
+        assert link._residue_ok(packet, len(packet)) is False, n
+    return True
+
+
+def test_both_crc_paths_match_binascii():
+    frames = random_frames(7)
+    assert both_crc_paths(crc_checks, frames) == (True, True)
+    # CRC-32/ISO-HDLC check value, and the residue constant the viper code builds
+    v = vectors()["crc"]
+    buf = bytearray(4)
+    link._crc_into(h(v["check_input"]), 9, buf, 0)
+    assert buf == le32(v["check"])
+    assert link._residue_ok(h(v["check_input"]) + buf, 13) is True
+
+
+def encode_frames(frames):
+    out = bytearray(wire_size(300))
+    wires = []
+    for frame in frames:
+        # out of exactly wire_size(n): the CRC sits in out's last 4 bytes
+        tight = bytearray(wire_size(len(frame)))
+        length = encode_into(frame, len(frame), tight)
+        assert encode_into(frame, len(frame), out) == length
+        assert out[:length] == tight[:length]
+        wires.append(bytes(tight[:length]))
+    return wires
+
+
+def test_both_crc_paths_encode_like_the_reference():
+    frames = random_frames(8)
+    wires = both_crc_paths(encode_frames, frames)
+    assert wires[0] == wires[1]
+    for frame, wire in zip(frames, wires[0]):
+        assert wire == ref_wire(frame), len(frame)
 
 
 # ---------------------------------------------------------------- transmitter
@@ -160,6 +269,15 @@ def test_encode_rejects_bad_sizes():
             pass
         else:
             raise AssertionError("accepted %r" % (args,))
+    # a read-only out is refused before the viper CRC could write into it
+    ro = bytes(20)
+    try:
+        encode_into(b"abc", 3, ro)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("wrote into bytes")
+    assert ro == bytes(20)
     tx = LinkTx(8)
     assert len(tx.out) == wire_size(8)
     tx.encode(bytes(8))
@@ -372,6 +490,26 @@ def encode_all(env):
         tx.encode(f)
 
 
+def encode_long(env):
+    out, frames = env[6], env[7]
+    for f in frames:
+        encode_into(f, len(f), out)
+
+
+def no_allocation(env):
+    """Every feed and encode of env, warmed up and then with the heap locked."""
+    rx, streams = env[0], env[1]
+    for fn in (feed_whole, feed_bytewise, feed_noisy, encode_all, encode_long):
+        fn(env)  # warm up
+        before = rx.frames_ok
+        err = run_locked(fn, env)
+        assert err is None, (fn, err)
+        if fn is feed_whole or fn is feed_bytewise or fn is feed_noisy:
+            assert rx.frames_ok == before + len(streams), fn
+    assert rx.too_long >= 1 and rx.crc_errors + rx.cobs_errors >= 1
+    return True
+
+
 def test_no_allocation_per_byte_or_frame():
     # Module-level functions, arguments in a list: calling a closure with more
     # than 5 cells and arguments allocates in MicroPython itself.
@@ -385,33 +523,27 @@ def test_no_allocation_per_byte_or_frame():
     bad = bytearray(streams[3])
     bad[5] ^= 0x10
     garbage = noise(300) + b"\x00" + b"\x33" * 400  # noise, then an overflow
-    env = [rx, streams, tx, garbage, bad, frames]
-    for fn in (feed_whole, feed_bytewise, feed_noisy, encode_all):
-        fn(env)  # warm up
-        before = rx.frames_ok
-        err = run_locked(fn, env)
-        assert err is None, (fn, err)
-        if fn is not encode_all:
-            assert rx.frames_ok == before + len(streams), fn
-    assert rx.too_long >= 1 and rx.crc_errors + rx.cobs_errors >= 1
+    env = [rx, streams, tx, garbage, bad, frames, bytearray(wire_size(300)), random_frames(5)]
+    assert both_crc_paths(no_allocation, env) == (True, True)
 
 
-def test_32bit_board_crc_emulated():
-    """A stand-in crc32 that fails (like an allocation with the heap locked)
-    wherever a 32-bit board would return a big int: good frames never hit it,
-    bad ones are counted as CRC errors."""
-    real = link._crc32
-    raised = [0]
+def crc32_32bit_env():
+    """A stream of good and damaged frames, and a stand-in for binascii.crc32
+    that fails (like an allocation with the heap locked) wherever a 32-bit
+    board would return a big int; env[2][0] counts its calls, env[2][1] the
+    failures."""
+    real = binascii.crc32
+    calls = [0, 0]
 
     def crc32_32bit(data):
+        calls[0] += 1
         v = real(data)
         if v >= SMALL_INT_LIMIT_32BIT:
-            raised[0] += 1
+            calls[1] += 1
             raise MemoryError
         return v
 
     tx = LinkTx()
-    rx = LinkRx()
     frames = make_frames(30, 77)
     stream = bytearray()
     for f in frames:
@@ -420,11 +552,19 @@ def test_32bit_board_crc_emulated():
         stream += w
         w[len(w) // 2] ^= 0x01  # a damaged copy: a CRC error (or a COBS one)
         stream += w
-    stream = bytes(stream)
+    return [bytes(stream), frames, calls, crc32_32bit]
+
+
+def decode_32bit(env):
+    """Decode env's stream with the heap locked and link._crc32 emulating a board."""
+    stream, frames, calls, crc32_32bit = env[0], env[1], env[2], env[3]
+    rx = LinkRx()
+    real = link._crc32
+    calls[0] = calls[1] = 0
     link._crc32 = crc32_32bit
     try:
-        got = []
         err = run_locked(feed_whole, [rx, [stream]])
+        got = []
         feed_all(LinkRx(), stream, 0, len(stream), got)
     finally:
         link._crc32 = real
@@ -433,4 +573,21 @@ def test_32bit_board_crc_emulated():
     assert rx.frames_ok == len(frames)
     assert rx.crc_errors + rx.cobs_errors + rx.runts + rx.too_long == len(frames)
     assert rx.crc_errors > len(frames) // 2
-    assert raised[0] > len(frames) // 4  # the MemoryError path did run
+    return rx.crc_errors
+
+
+def test_32bit_board_crc_emulated_python_path():
+    """The fallback receiver: good frames never hit a big int, bad ones are
+    counted as CRC errors when the big int cannot be allocated."""
+    env = crc32_32bit_env()
+    python_crc(decode_32bit, env)
+    assert env[2][1] > len(env[1]) // 4  # the MemoryError path did run
+
+
+def test_32bit_board_crc_viper_path_never_makes_the_int():
+    """The viper receiver never asks binascii for the CRC as an int at all."""
+    env = crc32_32bit_env()
+    errors = decode_32bit(env)
+    assert env[2][0] == 0
+    # the same CRC errors as the fallback, which does call it
+    assert python_crc(decode_32bit, env) == errors and env[2][0] > 0
