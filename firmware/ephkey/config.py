@@ -5,6 +5,9 @@ configuration stops at start-up instead of running outside the claims.
 """
 
 SUITE_1 = 1
+SUITE_2 = 2  # X25519 SRKs, forward secrecy (docs/protocol.md 3.9)
+SUITES = (SUITE_1, SUITE_2)
+DEFAULT_SUITES = (SUITE_2, SUITE_1)  # suite 2 where the board can afford it
 LIFETIME_LIMIT_MS = 90000  # claim 7: lifetime under about 90 s
 M_LIMIT = 10  # claim 6: removal after M x lifetime, M <= 10
 
@@ -18,11 +21,15 @@ def _int(name, value, lo, hi=None):
 
 
 def _suites(name, suites):
+    if not isinstance(suites, (tuple, list)):
+        raise ValueError("%s must be a tuple of suites, got %r" % (name, suites))
     for s in suites:
-        if s not in (1,):  # suite 2 (X25519) comes with issue 6
-            raise ValueError("%s: unsupported suite %r" % (name, s))
+        if s not in SUITES:
+            raise ValueError("%s: unsupported suite %r (known: 1, 2)" % (name, s))
     if not suites:
         raise ValueError("%s: at least one suite" % name)
+    if len(set(suites)) != len(suites):
+        raise ValueError("%s: suite listed twice in %r" % (name, suites))
     return tuple(suites)
 
 
@@ -32,7 +39,7 @@ class FirstConfig:
     def __init__(self, interval_ms=10000, lifetime_ms=20000, m=3, ring_slots=8,
                  sessions=8, idrks=4, rotate_frames=64, rotate_ms=600000,
                  rekey_retry_ms=1000, rekey_tries=4, idle_ms=300000,
-                 max_payload=256, suites=(1,)):
+                 max_payload=256, suites=DEFAULT_SUITES):
         self.lifetime_ms = _int("lifetime_ms", lifetime_ms, 1, LIFETIME_LIMIT_MS - 1)
         self.m = _int("m", m, 1, M_LIMIT)
         self.interval_ms = _int("interval_ms", interval_ms, 1)
@@ -54,7 +61,7 @@ class FirstConfig:
 
 
 class SecondConfig:
-    def __init__(self, retry_ms=1000, max_tries=5, max_payload=256, offer=(1,)):
+    def __init__(self, retry_ms=1000, max_tries=5, max_payload=256, offer=DEFAULT_SUITES):
         self.retry_ms = _int("retry_ms", retry_ms, 1)
         self.max_tries = _int("max_tries", max_tries, 1)
         self.max_payload = _int("max_payload", max_payload, 0, 65000)

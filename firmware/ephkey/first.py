@@ -10,6 +10,11 @@ are injected (``rng(n)`` returns n random bytes, ``now_ms`` is a
     ev = st.next_event()              # events.*, details in ev_sid / ev_arg
     st.send(sid, payload, n, now)     # one DATA frame
     st.poll(now)                      # timers
+    st.prepare(now)                   # idle time: next interval's suite-2 key pair
+
+Suites 1 and 2 (docs/protocol.md 3.9) share everything but the handshake's
+SRK and PROOF frames and the key-schedule labels; the table remembers each
+session's suite.
 """
 
 from time import ticks_diff  # type: ignore[attr-defined]
@@ -21,6 +26,7 @@ from .crypto import CcmEngine, aes_key_wrap, ccm_decrypt, ct_equal
 from .outq import OutQueue
 from .sessions import FREE, OPEN, WAIT_PROOF, SessionTable
 from .srk_ring import SrkRing
+from .x25519 import x25519
 
 _SID_MASK = const(0x3FFFFFFF)
 
@@ -32,10 +38,12 @@ class FirstStation:
         self.cfg = config
         self.pairings = list(pairings)
         self.rng = rng
+        self.suite2 = wire.SUITE_2 in config.suites
         self.ring = SrkRing(config.ring_slots, config.interval_ms,
-                            config.lifetime_ms, config.m, now_ms)
+                            config.lifetime_ms, config.m, now_ms, self.suite2)
         self.table = SessionTable(config.sessions, config.idrks)
-        frame_size = max(wire.LEN_SRK, wire.PROT_HDR + config.max_payload + wire.TAG)
+        hs_size = wire.LEN_SRK2 if self.suite2 else wire.LEN_SRK
+        frame_size = max(hs_size, wire.PROT_HDR + config.max_payload + wire.TAG)
         self.outq = OutQueue(config.sessions + 4, frame_size)
         self.events = events.EventQueue(config.sessions + 4)
         self.engine = CcmEngine(max(config.max_payload, wire.REKEY_PT), wire.PROT_HDR)
@@ -43,6 +51,7 @@ class FirstStation:
         self.payload = bytearray(max(config.max_payload, wire.REKEY_PT))
         self._nonce = bytearray(13)
         self._pt = bytearray(wire.REKEY_PT)
+        self._dh = bytearray(wire.PUB_LEN)  # suite 2's DH, only while MS is derived
         self._data_len = 0
         self.out = self.outq.frame
         self.ev_sid = 0
@@ -108,6 +117,18 @@ class FirstStation:
                 elif ticks_diff(now_ms, t.key_at[slot]) >= cfg.rotate_ms:
                     self._rotate(slot, now_ms)
 
+    def prepare(self, now_ms):
+        """Idle work: make the next interval's suite-2 key pair ahead of time.
+
+        Spec 3.9, pre-generation: at most one X25519 per interval, so that no
+        request waits for one. Return True if a key pair was made; when none
+        is due this is a clock advance and a scan of the ring. Emits nothing.
+        """
+        if not self.suite2:
+            return False
+        self.ring.advance(now_ms)
+        return self.ring.prepare(self.rng) >= 0
+
     # -- frames in ----------------------------------------------------------
 
     def receive(self, buf, n, now_ms):
@@ -160,7 +181,10 @@ class FirstStation:
         if not (ftype == wire.REQ or ftype == wire.PROOF or ftype == wire.DATA
                 or ftype == wire.KEY_ACK or ftype == wire.CLOSE or ftype == wire.ERROR):
             return errors.UNEXPECTED
-        if not wire.frame_len_ok(ftype, n, self.cfg.max_payload):
+        suite = buf[wire.OFF_SUITE]
+        if ftype == wire.PROOF and not wire.suite_known(suite):
+            return errors.BAD_SUITE  # its length depends on it (4.4 item 2)
+        if not wire.frame_len_ok(ftype, n, self.cfg.max_payload, suite):
             return errors.MALFORMED
         if wire.PROT_FIRST <= ftype <= wire.PROT_LAST and wire.seq_of(buf) < 0:
             return errors.MALFORMED
@@ -217,8 +241,11 @@ class FirstStation:
         if t.state[slot] != FREE:
             t.free(slot)
 
-        # draws in the order of spec 4.2
-        srk_slot = self.ring.current(self.rng)
+        # draws in the order of spec 4.2 (3.9: suite 2's srk_priv, 32 bytes)
+        if suite == wire.SUITE_2:
+            srk_slot = self.ring.current_pair(self.rng)
+        else:
+            srk_slot = self.ring.current(self.rng)
         sid = 0
         while sid == 0 or t.find_sid(sid) >= 0:
             r = self.rng(4)
@@ -255,9 +282,10 @@ class FirstStation:
 
     def _send_srk_frame(self, slot, req):
         t = self.table
+        suite = t.suite[slot]
         ps = self.pairings[t.peer[slot]].ps
         out = self.outq.slot()
-        wire.put_header(out, wire.SRK, t.suite[slot], t.sid[slot])
+        wire.put_header(out, wire.SRK, suite, t.sid[slot])
         out[wire.OFF_N_F:wire.OFF_N_F + 16] = t.n_f[16 * slot:16 * slot + 16]
         k = t.interval[slot] & 0xFFFF
         out[wire.OFF_INTERVAL] = k >> 8
@@ -265,44 +293,66 @@ class FirstStation:
         n_s = t.n_s[16 * slot:16 * slot + 16]
         n_f = t.n_f[16 * slot:16 * slot + 16]
         th_1 = keyschedule.th1(req[:wire.LEN_REQ])
-        kek = keyschedule.kek2(ps, n_s, n_f, th_1, out[:wire.OFF_WRAPPED_SRK])
-        srk = self.ring.views[t.srk_slot[slot]]
-        out[wire.OFF_WRAPPED_SRK:wire.LEN_SRK] = aes_key_wrap(kek, srk)
-        t.th[32 * slot:32 * slot + 32] = keyschedule.chain(th_1, out[:wire.LEN_SRK])
-        self.outq.commit(wire.LEN_SRK)
+        if suite == wire.SUITE_2:
+            # srk_pub in clear, authenticated under PS and bound to TH1 (3.9)
+            out[wire.OFF_SRK_PUB:wire.OFF_AUTH] = self.ring.pub_views[t.srk_slot[slot]]
+            ka = keyschedule.ka2(ps, n_s, n_f, th_1)
+            out[wire.OFF_AUTH:wire.LEN_SRK2] = keyschedule.srk_auth(ka, out[:wire.OFF_AUTH])
+            n = wire.LEN_SRK2
+        else:
+            kek = keyschedule.kek2(ps, n_s, n_f, th_1, out[:wire.OFF_WRAPPED_SRK])
+            srk = self.ring.views[t.srk_slot[slot]]
+            out[wire.OFF_WRAPPED_SRK:wire.LEN_SRK] = aes_key_wrap(kek, srk)
+            n = wire.LEN_SRK
+        t.th[32 * slot:32 * slot + 32] = keyschedule.chain(th_1, out[:n])
+        self.outq.commit(n)
 
     def _on_proof(self, slot, buf, now_ms):
         t = self.table
+        suite = t.suite[slot]
+        ct = wire.OFF_CT_TAG2 if suite == wire.SUITE_2 else wire.OFF_CT_TAG
+        n = ct + wire.CT_TAG_LEN
         if t.state[slot] == OPEN:
             if not t.confirmed[slot] and wire.same(
-                    t.proof, 24 * slot, buf, wire.OFF_CT_TAG, 24):
+                    t.proof, 24 * slot, buf, ct, wire.CT_TAG_LEN):
                 self._send_key_frame(slot)  # S did not get our KEY: repeat it
                 return 0
             return errors.UNEXPECTED
         if ticks_diff(now_ms, t.req_time[slot]) >= self.cfg.lifetime_ms:
             return errors.SRK_EXPIRED
-        if not self.ring.holds(t.srk_slot[slot], t.interval[slot]):
+        if not self.ring.holds(t.srk_slot[slot], t.interval[slot], suite):
             return errors.SRK_EXPIRED
-        srk = self.ring.views[t.srk_slot[slot]]
+        ps = self.pairings[t.peer[slot]].ps
         n_s = t.n_s[16 * slot:16 * slot + 16]
         n_f = t.n_f[16 * slot:16 * slot + 16]
         th_2 = t.th[32 * slot:32 * slot + 32]
-        k3 = keyschedule.k3(srk, n_s, n_f, th_2)
         nonce = bytearray(13)
         wire.put_nonce(nonce, t.sid[slot], wire.DIR_S2F, 0, 0)
+        dh = self._dh
         try:
-            spv = ccm_decrypt(k3, nonce, buf[:wire.HDR], buf[wire.OFF_CT_TAG:wire.LEN_PROOF],
-                              wire.TAG)
-        except ValueError:
-            return errors.AUTH_FAILED
-        ps = self.pairings[t.peer[slot]].ps
-        if not ct_equal(spv, keyschedule.spv(ps, th_2)):
-            return errors.BAD_PROOF
-
-        th_3 = keyschedule.chain(th_2, buf[:wire.LEN_PROOF])
-        t.ms[32 * slot:32 * slot + 32] = keyschedule.master(th_3, ps, srk)
+            if suite == wire.SUITE_2:
+                try:
+                    dh[:] = x25519(self.ring.priv_views[t.srk_slot[slot]],
+                                   buf[wire.OFF_E_PUB:wire.OFF_CT_TAG2])
+                except ValueError:
+                    return errors.AUTH_FAILED  # all-zero DH: a low-order e_pub
+                secret = dh
+                k3 = keyschedule.k3_dh(dh, ps, n_s, n_f, th_2)
+            else:
+                secret = self.ring.views[t.srk_slot[slot]]
+                k3 = keyschedule.k3(secret, n_s, n_f, th_2)
+            try:
+                spv = ccm_decrypt(k3, nonce, buf[:ct], buf[ct:n], wire.TAG)
+            except ValueError:
+                return errors.AUTH_FAILED
+            if not ct_equal(spv, keyschedule.spv(ps, th_2, suite)):
+                return errors.BAD_PROOF
+            th_3 = keyschedule.chain(th_2, buf[:n])
+            t.ms[32 * slot:32 * slot + 32] = keyschedule.master(th_3, ps, secret)
+        finally:
+            wire.zero(dh, 0, wire.PUB_LEN)  # MS carries on; DH is not kept
         t.th[32 * slot:32 * slot + 32] = th_3
-        t.proof[24 * slot:24 * slot + 24] = buf[wire.OFF_CT_TAG:wire.LEN_PROOF]
+        t.proof[24 * slot:24 * slot + 24] = buf[ct:n]
         t.state[slot] = OPEN
         t.send_idx[slot] = 0
         t.recv_idx[slot] = 0
@@ -321,7 +371,7 @@ class FirstStation:
         t = self.table
         out = self.outq.slot()
         wire.put_header(out, wire.KEY, t.suite[slot], t.sid[slot])
-        kek = keyschedule.kek(t.ms[32 * slot:32 * slot + 32], 0)
+        kek = keyschedule.kek(t.ms[32 * slot:32 * slot + 32], 0, t.suite[slot])
         out[wire.OFF_WRAPPED_IDRK:wire.LEN_KEY] = aes_key_wrap(kek, t.key(slot, 0))
         self.outq.commit(wire.LEN_KEY)
 
@@ -389,7 +439,7 @@ class FirstStation:
     def _send_rekey(self, slot, now_ms):
         t = self.table
         nxt = t.pending[slot]
-        kek = keyschedule.kek(t.ms[32 * slot:32 * slot + 32], nxt)
+        kek = keyschedule.kek(t.ms[32 * slot:32 * slot + 32], nxt, t.suite[slot])
         self._pt[0] = nxt
         self._pt[1:wire.REKEY_PT] = aes_key_wrap(kek, t.key(slot, nxt))
         self._seal(slot, wire.REKEY, self._pt, wire.REKEY_PT)

@@ -2,7 +2,9 @@
 
 The station stays sans-IO; the node feeds it frames from the link and
 ``ticks_ms()``, polls its timers, writes what it queued and hands its
-events to the application (``app.on_event(node, code)``).
+events to the application (``app.on_event(node, code)``). After each poll, a
+first station's ``prepare`` makes the next interval's suite-2 key pair
+(docs/protocol.md 3.9) so that no request waits for it.
 """
 
 import asyncio
@@ -37,10 +39,14 @@ class Node:
             self._task.cancel()
 
     async def _timers(self):
+        # a first station makes the next interval's suite-2 key pair when idle
+        prepare = getattr(self.st, "prepare", None)
         while True:
             await sleep_ms(self.poll_ms)
             self.st.poll(ticks_ms())
             await self.flush()
+            if prepare is not None:
+                prepare(ticks_ms())  # one X25519 per interval, else a ring scan
 
     async def flush(self):
         """Send what the station queued, then deliver its events."""

@@ -19,7 +19,8 @@ VBOARD = "vboard.json"
 
 
 def max_frame(cfg):
-    return max(cfg.max_payload + 20, 49)
+    # a DATA frame, or the longest handshake frame (suite 2's SRK, 73 bytes)
+    return max(cfg.max_payload + 20, 73)
 
 
 def build(board, rng=os.urandom, pairing_path=pairing_store.PATH):

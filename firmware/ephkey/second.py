@@ -7,6 +7,10 @@ Sans-IO like FirstStation; one session at a time.
     st.receive(frame, n, now)
     n = st.next_output(); ev = st.next_event()
     st.send(payload, n, now)          # once ESTABLISHED
+
+Suite 2 (docs/protocol.md 3.9): S checks the SRK frame's auth, draws its own
+ephemeral X25519 key, answers with e_pub and the proof under a key from DH,
+and overwrites e_priv and DH as soon as MS is derived.
 """
 
 from time import ticks_diff  # type: ignore[attr-defined]
@@ -14,8 +18,9 @@ from time import ticks_diff  # type: ignore[attr-defined]
 from micropython import const
 
 from . import channel, errors, events, keyschedule, wire
-from .crypto import CcmEngine, CcmKey, aes_key_unwrap, ccm_encrypt
+from .crypto import CcmEngine, CcmKey, aes_key_unwrap, ccm_encrypt, ct_equal
 from .outq import OutQueue
+from .x25519 import x25519, x25519_base
 
 IDLE = const(0)
 WAIT_SRK = const(1)
@@ -36,16 +41,21 @@ class SecondStation:
         self.offer = 0
         for s in config.offer:
             self.offer |= 1 << (s - 1)
-        frame_size = max(wire.LEN_SRK, wire.PROT_HDR + config.max_payload + wire.TAG)
+        suite2 = wire.SUITE_2 in config.offer
+        hs_size = wire.LEN_PROOF2 if suite2 else wire.LEN_REQ
+        frame_size = max(hs_size, wire.PROT_HDR + config.max_payload + wire.TAG)
         self.outq = OutQueue(4, frame_size)
         self.events = events.EventQueue(4)
         self.engine = CcmEngine(max(config.max_payload, wire.REKEY_PT), wire.PROT_HDR)
         self.payload = bytearray(max(config.max_payload, wire.REKEY_PT))
-        self._hs = bytearray(wire.LEN_REQ)  # the handshake frame to repeat
+        self._hs = bytearray(hs_size)  # the handshake frame to repeat
         self._hs_len = 0
         self._th = bytearray(32)
         self._ms = bytearray(32)
         self._n_s = bytearray(16)
+        # suite 2: S's ephemeral key and DH, overwritten once MS is derived
+        self._e_priv = bytearray(wire.PUB_LEN if suite2 else 0)
+        self._dh = bytearray(wire.PUB_LEN if suite2 else 0)
         self._keys = bytearray(32)  # IDRKs by index parity
         self._ck = (CcmKey(), CcmKey())
         self._nonce = bytearray(13)
@@ -86,7 +96,7 @@ class SecondStation:
         hs[wire.OFF_N_S:wire.OFF_N_S + 16] = self._n_s
         hs[wire.OFF_OFFER] = self.offer
         self._hs_len = wire.LEN_REQ
-        self._th[:] = keyschedule.th1(hs)
+        self._th[:] = keyschedule.th1(hs[:wire.LEN_REQ])
         self.state = WAIT_SRK
         self._send_hs(now_ms, True)
 
@@ -136,7 +146,10 @@ class SecondStation:
         if not (ftype == wire.SRK or ftype == wire.KEY or ftype == wire.DATA
                 or ftype == wire.REKEY or ftype == wire.CLOSE or ftype == wire.ERROR):
             return errors.UNEXPECTED
-        if not wire.frame_len_ok(ftype, n, self.cfg.max_payload):
+        suite = buf[wire.OFF_SUITE]
+        if ftype == wire.SRK and not wire.suite_known(suite):
+            return errors.BAD_SUITE  # its length depends on it (4.4 item 2)
+        if not wire.frame_len_ok(ftype, n, self.cfg.max_payload, suite):
             return errors.MALFORMED
         if wire.PROT_FIRST <= ftype <= wire.PROT_LAST and wire.seq_of(buf) < 0:
             return errors.MALFORMED
@@ -164,6 +177,20 @@ class SecondStation:
             return errors.BAD_SUITE
         if sid <= 0:
             return errors.MALFORMED
+        if suite == wire.SUITE_2:
+            code = self._proof2(buf, sid)
+        else:
+            code = self._proof1(buf, sid)
+        if code:
+            return code
+        self.sid = sid
+        self.suite = suite
+        self.state = WAIT_KEY
+        self._send_hs(now_ms, True)
+        return 0
+
+    def _proof1(self, buf, sid):
+        """Suite 1: unwrap the SRK, write PROOF into _hs, derive MS."""
         ps = self.pairing.ps
         n_f = buf[wire.OFF_N_F:wire.OFF_N_F + 16]
         kek = keyschedule.kek2(ps, self._n_s, n_f, self._th, buf[:wire.OFF_WRAPPED_SRK])
@@ -174,7 +201,7 @@ class SecondStation:
         th_2 = keyschedule.chain(self._th, buf[:wire.LEN_SRK])
         k3 = keyschedule.k3(srk, self._n_s, n_f, th_2)
         hs = self._hs
-        wire.put_header(hs, wire.PROOF, suite, sid)
+        wire.put_header(hs, wire.PROOF, wire.SUITE_1, sid)
         wire.put_nonce(self._nonce, sid, wire.DIR_S2F, 0, 0)
         hs[wire.OFF_CT_TAG:wire.LEN_PROOF] = ccm_encrypt(
             k3, self._nonce, hs[:wire.HDR], keyschedule.spv(ps, th_2), wire.TAG)
@@ -183,14 +210,50 @@ class SecondStation:
         self._ms[:] = keyschedule.master(th_3, ps, srk)
         wire.zero(srk, 0, 16)  # S needs the SRK no longer: MS carries on
         self._th[:] = th_3
-        self.sid = sid
-        self.suite = suite
-        self.state = WAIT_KEY
-        self._send_hs(now_ms, True)
+        return 0
+
+    def _proof2(self, buf, sid):
+        """Suite 2: check auth, draw e_priv, DH; write PROOF into _hs, derive MS."""
+        ps = self.pairing.ps
+        n_f = buf[wire.OFF_N_F:wire.OFF_N_F + 16]
+        ka = keyschedule.ka2(ps, self._n_s, n_f, self._th)
+        auth = keyschedule.srk_auth(ka, buf[:wire.OFF_AUTH])
+        if not ct_equal(auth, buf[wire.OFF_AUTH:wire.LEN_SRK2]):
+            return errors.AUTH_FAILED
+        e_priv = self._e_priv
+        dh = self._dh
+        try:
+            r = self.rng(wire.PUB_LEN)  # the only draw besides n_s (3.9)
+            if len(r) != wire.PUB_LEN:
+                raise ValueError("rng gave %d bytes" % len(r))
+            e_priv[:] = r
+            e_pub = x25519_base(e_priv)
+            try:
+                dh[:] = x25519(e_priv, buf[wire.OFF_SRK_PUB:wire.OFF_AUTH])
+            except ValueError:
+                return errors.AUTH_FAILED  # a low-order srk_pub: all-zero DH
+            # every check passed: _hs (the REQ until now) becomes the PROOF
+            hs = self._hs
+            wire.put_header(hs, wire.PROOF, wire.SUITE_2, sid)
+            hs[wire.OFF_E_PUB:wire.OFF_CT_TAG2] = e_pub
+            th_2 = keyschedule.chain(self._th, buf[:wire.LEN_SRK2])
+            k3 = keyschedule.k3_dh(dh, ps, self._n_s, n_f, th_2)
+            wire.put_nonce(self._nonce, sid, wire.DIR_S2F, 0, 0)
+            hs[wire.OFF_CT_TAG2:wire.LEN_PROOF2] = ccm_encrypt(
+                k3, self._nonce, hs[:wire.OFF_CT_TAG2], keyschedule.spv(ps, th_2, 2),
+                wire.TAG)
+            self._hs_len = wire.LEN_PROOF2
+            th_3 = keyschedule.chain(th_2, hs[:wire.LEN_PROOF2])
+            self._ms[:] = keyschedule.master(th_3, ps, dh)
+            self._th[:] = th_3
+        finally:
+            # forward secrecy: from here on only MS (and the IDRKs) remain
+            wire.zero(e_priv, 0, wire.PUB_LEN)
+            wire.zero(dh, 0, wire.PUB_LEN)
         return 0
 
     def _on_key(self, buf):
-        kek = keyschedule.kek(self._ms, 0)
+        kek = keyschedule.kek(self._ms, 0, self.suite)
         try:
             idrk = aes_key_unwrap(kek, buf[wire.OFF_WRAPPED_IDRK:wire.LEN_KEY])
         except ValueError:
@@ -265,7 +328,8 @@ class SecondStation:
         if j != self.send_idx + 1:
             return errors.BAD_KEY_INDEX
         try:
-            return aes_key_unwrap(keyschedule.kek(self._ms, j), self.payload[1:wire.REKEY_PT])
+            return aes_key_unwrap(keyschedule.kek(self._ms, j, self.suite),
+                                  self.payload[1:wire.REKEY_PT])
         except ValueError:
             return errors.AUTH_FAILED
 
@@ -296,5 +360,7 @@ class SecondStation:
         wire.zero(self._th, 0, 32)
         wire.zero(self._ms, 0, 32)
         wire.zero(self._keys, 0, 32)
+        wire.zero(self._e_priv, 0, len(self._e_priv))
+        wire.zero(self._dh, 0, len(self._dh))
         self._ck[0].wipe()
         self._ck[1].wipe()

@@ -44,8 +44,20 @@ LEN_SRK = const(49)
 # PROOF (3.5), KEY (3.6)
 OFF_CT_TAG = const(7)
 LEN_PROOF = const(31)
+CT_TAG_LEN = const(24)  # SPV (16) || tag (8)
 OFF_WRAPPED_IDRK = const(7)
 LEN_KEY = const(31)
+
+# suite 2 (3.9): SRK carries srk_pub and an HMAC, PROOF carries e_pub
+SUITE_1 = const(1)
+SUITE_2 = const(2)
+OFF_SRK_PUB = const(25)
+OFF_AUTH = const(57)
+LEN_SRK2 = const(73)
+OFF_E_PUB = const(7)
+OFF_CT_TAG2 = const(39)
+LEN_PROOF2 = const(63)
+PUB_LEN = const(32)
 
 # protected frames (3.7)
 OFF_KIDX = const(7)
@@ -75,13 +87,19 @@ def known_type(t):
     return 1 <= t <= 8 or t == ERROR
 
 
-def frame_len_ok(t, n, max_payload):
+def suite_known(suite):
+    """SRK and PROOF take their length from their suite byte (4.4 item 2)."""
+    return suite == SUITE_1 or suite == SUITE_2
+
+
+def frame_len_ok(t, n, max_payload, suite=SUITE_1):
+    """``suite`` (the header's, checked with suite_known first) matters for SRK, PROOF."""
     if t == REQ:
         return n == LEN_REQ
     if t == SRK:
-        return n == LEN_SRK
+        return n == (LEN_SRK2 if suite == SUITE_2 else LEN_SRK)
     if t == PROOF:
-        return n == LEN_PROOF
+        return n == (LEN_PROOF2 if suite == SUITE_2 else LEN_PROOF)
     if t == KEY:
         return n == LEN_KEY
     if t == DATA:

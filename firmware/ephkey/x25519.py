@@ -42,6 +42,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
+    from circuitpython_typing import ReadableBuffer
+
 _P = (1 << 255) - 19
 _LOW255 = (1 << 255) - 1  # t = hi * 2**255 + lo and 2**255 = 19 (mod p)
 _TAG = 1 << 257  # a bit above every reduced ladder value (all < 2**256)
@@ -159,7 +161,7 @@ def _invert(z):
     return _sqr_n(e250, 5) * z11 % p
 
 
-def x25519(scalar: bytes, u: bytes) -> bytes:
+def x25519(scalar: "ReadableBuffer", u: "ReadableBuffer") -> bytes:
     """RFC 7748 X25519: the u-coordinate of clamp(scalar) * u, 32 bytes LE.
 
     Raises ValueError for inputs that are not 32 bytes long and when the
@@ -173,6 +175,8 @@ def x25519(scalar: bytes, u: bytes) -> bytes:
     # Mask bit 255; non-canonical u (p <= u < 2**255) is taken mod p.
     x = (int.from_bytes(u, "little") & _LOW255) % _P
     x2, z2 = _ladder(k, x)
+    for i in range(32):  # our copy of the scalar; the big ints go to the GC
+        k[i] = 0
     out = x2 * _invert(z2 % _P) % _P
     if out == 0:
         raise ValueError("x25519: low-order point")
@@ -182,7 +186,7 @@ def x25519(scalar: bytes, u: bytes) -> bytes:
 _BASE = b"\x09" + bytes(31)
 
 
-def x25519_base(scalar: bytes) -> bytes:
+def x25519_base(scalar: "ReadableBuffer") -> bytes:
     """The public key of ``scalar``: X25519(scalar, 9)."""
     return x25519(scalar, _BASE)
 

@@ -3,7 +3,7 @@
 An independent second implementation, written from the spec, that drives the
 shared vectors in ``tests/vectors/`` and cross-checks the MicroPython firmware.
 
-Modules: ``wire`` (frame codec), ``crypto`` and ``keyschedule`` (suite 1),
+Modules: ``wire`` (frame codec), ``crypto`` and ``keyschedule`` (suites 1 and 2),
 ``drbg`` (section 12 RNG), ``ticks`` (wrapping tick arithmetic), ``errors`` and
 ``events`` (sections 6 and 7), ``config`` (station settings, pairings),
 ``first`` and ``second`` (the two sans-IO roles), ``transcript`` (validator of

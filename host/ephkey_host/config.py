@@ -3,6 +3,10 @@
 Constructors validate like section 4.1 says: anything outside the rules raises
 ``ValueError`` naming the parameter. Field names are the keys of the vector
 files (tests/vectors/README.md).
+
+``suites`` (F: the suites it accepts) and ``offer`` (S: the suites it offers)
+default to both suites, 2 and 1 (3.9: suite 2 is the default; F picks the
+highest common one). The order of the list means nothing.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -45,7 +49,7 @@ class FirstConfig:
     rekey_tries: int = 4
     idle_ms: int = 300_000
     max_payload: int = 256
-    suites: list[int] = field(default_factory=lambda: [1])
+    suites: list[int] = field(default_factory=lambda: [2, 1])
 
     def __post_init__(self) -> None:
         _int("m", self.m, 1, 10)
@@ -85,7 +89,7 @@ class SecondConfig:
     retry_ms: int = 1_000
     max_tries: int = 5
     max_payload: int = 256
-    offer: list[int] = field(default_factory=lambda: [1])
+    offer: list[int] = field(default_factory=lambda: [2, 1])
 
     def __post_init__(self) -> None:
         _int("retry_ms", self.retry_ms, 1)

@@ -1,11 +1,18 @@
-"""Thin wrappers on ``cryptography`` for suite 1 (protocol.md section 2).
+"""Thin wrappers on ``cryptography`` for suites 1 and 2 (protocol.md section 2).
 
 Every function takes and returns ``bytes``. Failed integrity checks return
-``None`` instead of raising, so callers map them to ``AUTH_FAILED`` explicitly.
+``None`` instead of raising, so callers map them to ``AUTH_FAILED`` explicitly;
+so does :func:`x25519` for an all-zero result (a low-order point, 3.9).
+
+X25519 key objects of ``cryptography`` are built, used and dropped inside one
+call: nothing here keeps a private key. Their copies inside OpenSSL cannot be
+overwritten from Python (like the AES key schedules of section 9's erasure
+note); callers keep scalars in ``bytearray`` buffers they zero themselves.
 """
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import constant_time, hashes, hmac as _hmac
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
@@ -70,3 +77,29 @@ def kw_unwrap(kek: bytes, wrapped: bytes) -> bytes | None:
 
 def ct_equal(a: bytes, b: bytes) -> bool:
     return constant_time.bytes_eq(bytes(a), bytes(b))
+
+
+X25519_LEN = 32
+
+
+def x25519_base(scalar: bytes | bytearray) -> bytes:
+    """``X25519(scalar, 9)``: the public key of a 32-byte private key (RFC 7748)."""
+    return X25519PrivateKey.from_private_bytes(bytes(scalar)).public_key().public_bytes_raw()
+
+
+def x25519(scalar: bytes | bytearray, u: bytes | bytearray) -> bytes | None:
+    """``X25519(scalar, u)``, or None when the result is all zeros (``u`` of low order)."""
+    priv = X25519PrivateKey.from_private_bytes(bytes(scalar))
+    try:
+        return priv.exchange(X25519PublicKey.from_public_bytes(bytes(u)))
+    except ValueError:
+        return None
+
+
+def x25519_low_order(u: bytes | bytearray) -> bool:
+    """True if ``X25519(k, u)`` is all zeros for every clamped k (u of low order).
+
+    A clamped scalar is 8 times a number below the prime order of either the
+    curve's or the twist's large subgroup, so any one scalar tells.
+    """
+    return x25519(b"\x01" * 32, u) is None

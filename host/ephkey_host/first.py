@@ -7,6 +7,7 @@ API::
     f.send_data(sid, payload, now_ms) # protect and queue one DATA frame
     f.close(sid, now_ms)              # CLOSE(0), free the session, no event
     f.poll(now_ms)                    # run the timers of 4.4 item 7
+    f.prepare(now_ms) -> bool         # pre-generate the next interval's key pair (3.9)
     f.next_output() -> bytes | None   # frames to send, in order
     f.next_event() -> Event | None    # events, in order
 
@@ -18,6 +19,29 @@ without sending anything.
 
 F holds a ring of ``ring_slots`` SRK slots and a table of ``sessions`` slots,
 both allocated here and reused; freeing either overwrites its key bytes.
+
+Ring slots (4.1, 3.9) hold, per interval k, the suite-1 SRK and the suite-2 key
+pair ``(srk_priv, srk_pub)``, each drawn on first use by its suite; removal
+``M x L`` after ``t_k`` overwrites both. A new slot is the first slot that is
+not live, looking from ``head`` on (``head`` then moves past it). Without
+``prepare`` slots are taken in interval order and that is always the slot at
+``head``; ``prepare`` can make a slot for k+1 before one for k is taken, and
+the first-free rule then keeps a live key from being overwritten.
+
+Pre-generation (3.9), the exact rule of :meth:`FirstStation.prepare`: after
+the clock advance of 4.1 (k is the current interval), ``prepare`` is *due*
+when F accepts suite 2 and no live ring slot tagged k+1 holds a key pair; it
+then draws ``srk_priv`` (32 bytes, its only draw) for interval k+1 and tags the
+slot ``(k+1, t_k + interval_ms)``, in a new slot (first-free rule above; none
+can exist for k+1 without a key pair). It is due at any tick of interval k,
+its first one included. Otherwise it draws nothing and changes nothing but the
+clock advance and removals. It never makes a key pair for the current
+interval k (a request does that, 4.2), never for k+2 or later, emits no frame
+and reports no event.
+
+Suite 2 erasure (3.9): ``srk_priv`` lives only in its ring slot (sessions keep
+the slot index and interval, not a copy); DH is computed into a buffer that is
+zeroed once MS is derived, or as soon as the PROOF is rejected.
 """
 
 from collections.abc import Iterable
@@ -42,18 +66,27 @@ def _zero(buf: bytearray) -> None:
 
 
 class _RingSlot:
-    """One SRK of the circular buffer (4.1): key, interval k, its start tick."""
+    """One interval of the circular buffer (4.1, 3.9): its suite-1 SRK and its
+    suite-2 key pair (each present once drawn), interval k, its start tick."""
 
-    __slots__ = ("srk", "k", "t_k", "live")
+    __slots__ = ("srk", "has_srk", "srk_priv", "srk_pub", "has_pair", "k", "t_k", "live")
 
     def __init__(self) -> None:
         self.srk = bytearray(16)
+        self.has_srk = False
+        self.srk_priv = bytearray(32)
+        self.srk_pub = bytearray(32)
+        self.has_pair = False
         self.k = 0
         self.t_k = 0
         self.live = False
 
     def erase(self) -> None:
         _zero(self.srk)
+        _zero(self.srk_priv)
+        _zero(self.srk_pub)
+        self.has_srk = False
+        self.has_pair = False
         self.live = False
 
 
@@ -133,6 +166,17 @@ class FirstStation(Station):
         """Per ring slot: (k, t_k) of its live SRK, or None. Slot order."""
         return [(r.k, r.t_k) if r.live else None for r in self._ring]
 
+    def ring_keys(self) -> list[tuple[int, bool, bool] | None]:
+        """Per ring slot: (k, holds a suite-1 SRK, holds a suite-2 key pair), or None."""
+        return [(r.k, r.has_srk, r.has_pair) if r.live else None for r in self._ring]
+
+    def srk_pub_of(self, k: int) -> bytes | None:
+        """The suite-2 public key of interval k, if the ring holds one."""
+        i = self._ring_slot_of(k)
+        if i is None or not self._ring[i].has_pair:
+            return None
+        return bytes(self._ring[i].srk_pub)
+
     @property
     def ring_head(self) -> int:
         return self._head
@@ -144,6 +188,10 @@ class FirstStation(Station):
     def session_key_index(self, sid: int) -> int | None:
         s = self._find(sid)
         return s.key_idx if s is not None and s.state == OPEN else None
+
+    def session_suite(self, sid: int) -> int | None:
+        s = self._find(sid)
+        return s.suite if s is not None else None
 
     # -- public verbs -------------------------------------------------------------
     def receive(self, frame: bytes, now_ms: int) -> None:
@@ -207,6 +255,31 @@ class FirstStation(Station):
                 elif self._diff(now, s.key_time) >= cfg.rotate_ms:
                     self._start_rotation(s, now)
 
+    def prepare(self, now_ms: int) -> bool:
+        """Pre-generate the suite-2 key pair of interval k+1 if due (3.9).
+
+        Due when F accepts suite 2 and no live ring slot tagged k+1 holds a key
+        pair (see the module docstring). Returns True if it drew one. An RNG
+        failure raises :class:`~.errors.UsageError` (``RNG_FAILURE``) and leaves
+        the ring as it was; a request then draws the key pair itself.
+        """
+        now = self._tick(now_ms)
+        self._advance(now)
+        if 2 not in self.config.suites:
+            return False
+        nxt = self._k + 1
+        index = self._ring_slot_of(nxt)
+        if index is not None and self._ring[index].has_pair:
+            return False
+        try:
+            priv = self._draw(32)
+        except RngError as exc:
+            raise UsageError(Code.RNG_FAILURE, str(exc)) from exc
+        if index is None:
+            index = self._take_slot(nxt, self._add(self._t_k, self.config.interval_ms))
+        self._put_pair(self._ring[index], priv)
+        return True
+
     # -- clock and ring (4.1) -----------------------------------------------------
     def _advance(self, now: int) -> None:
         cfg = self.config
@@ -225,6 +298,28 @@ class FirstStation(Station):
             if r.live and r.k == k:
                 return i
         return None
+
+    def _take_slot(self, k: int, t_k: int) -> int:
+        """A new slot for interval k: the first one not live from ``head`` on."""
+        n = len(self._ring)
+        index = self._head
+        for step in range(n):
+            if not self._ring[(self._head + step) % n].live:
+                index = (self._head + step) % n
+                break
+        r = self._ring[index]
+        r.erase()  # not live with a valid config (4.1); erase anyway
+        r.k = k
+        r.t_k = t_k
+        r.live = True
+        self._head = (index + 1) % n
+        return index
+
+    @staticmethod
+    def _put_pair(r: _RingSlot, priv: bytes) -> None:
+        r.srk_priv[:] = priv
+        r.srk_pub[:] = crypto.x25519_base(priv)
+        r.has_pair = True
 
     # -- receiving ----------------------------------------------------------------
     def _find(self, sid: int) -> _Session | None:
@@ -276,11 +371,16 @@ class FirstStation(Station):
         if target is None:
             raise ProtocolError(Code.BUSY, "", 0)
 
-        # Draw everything first (normative order, 4.2) so an RNG failure leaves
-        # no trace; the reused slot's sid no longer counts as live.
+        # Draw everything first (normative order, 4.2, 3.9) so an RNG failure
+        # leaves no trace; the reused slot's sid no longer counts as live.
         ring_index = self._ring_slot_of(self._k)
+        slot = self._ring[ring_index] if ring_index is not None else None
+        if suite == 2:
+            need = slot is None or not slot.has_pair
+        else:
+            need = slot is None or not slot.has_srk
         try:
-            new_srk = self._draw(16) if ring_index is None else None
+            new_key = self._draw(32 if suite == 2 else 16) if need else None
             live = {s.sid for s in self._slots if s.state != FREE and s is not target}
             while True:
                 sid = int.from_bytes(self._draw(4), "big") & _SID_MASK
@@ -291,17 +391,15 @@ class FirstStation(Station):
         except RngError:
             raise ProtocolError(Code.RNG_FAILURE, "", 0) from None
 
-        if new_srk is not None:
-            ring_index = self._head
-            r = self._ring[ring_index]
-            r.erase()  # cannot be live with a valid config; erase anyway
-            r.srk[:] = new_srk
-            r.k = self._k
-            r.t_k = self._t_k
-            r.live = True
-            self._head = (self._head + 1) % len(self._ring)
-        assert ring_index is not None
-        srk = bytes(self._ring[ring_index].srk)
+        if ring_index is None:
+            ring_index = self._take_slot(self._k, self._t_k)
+        r = self._ring[ring_index]
+        if new_key is not None:
+            if suite == 2:
+                self._put_pair(r, new_key)
+            else:
+                r.srk[:] = new_key
+                r.has_srk = True
 
         s = target
         s.clear()
@@ -315,13 +413,18 @@ class FirstStation(Station):
         s.ring_index = ring_index
         s.k = self._k
         s.request_time = now
-        s.srk[:] = srk
         for buf, val in zip(s.idrks, idrks, strict=True):
             buf[:] = val
-        head = wire.srk_head(suite, sid, n_f, self._k)
         th1 = ks.th1(fr.raw)
-        kek2 = ks.kek2(n_s, n_f, pairing.ps, th1, head)
-        s.srk_frame = head + crypto.kw_wrap(kek2, srk)
+        if suite == 2:
+            head57 = wire.srk2_head(sid, n_f, self._k, bytes(r.srk_pub))
+            auth = ks.srk_auth(ks.ka2(n_s, n_f, pairing.ps, th1), head57)
+            s.srk_frame = head57 + auth
+        else:
+            s.srk[:] = r.srk  # suite 1: a copy until PROOF is accepted
+            head = wire.srk_head(suite, sid, n_f, self._k)
+            kek2 = ks.kek2(n_s, n_f, pairing.ps, th1, head)
+            s.srk_frame = head + crypto.kw_wrap(kek2, bytes(r.srk))
         s.th[:] = ks.th2(th1, s.srk_frame)
         self._emit(s.srk_frame)
 
@@ -349,19 +452,23 @@ class FirstStation(Station):
                 return
             raise ProtocolError(Code.UNEXPECTED, "type", sid)
         r = self._ring[s.ring_index]
-        if not r.live or r.k != s.k or self._diff(now, s.request_time) >= self.config.lifetime_ms:
+        if not r.live or r.k != s.k or not (r.has_pair if s.suite == 2 else r.has_srk) \
+                or self._diff(now, s.request_time) >= self.config.lifetime_ms:
             raise ProtocolError(Code.SRK_EXPIRED, "", sid)
         th2 = bytes(s.th)
-        k3 = ks.k3(s.n_s, s.n_f, bytes(s.srk), th2)
-        got = ks.open_proof(k3, sid, fr.raw[:wire.HEADER_LEN], fr.data("ct_tag"))
-        if got is None:
-            raise ProtocolError(Code.AUTH_FAILED, "ct_tag", sid)
-        if not crypto.ct_equal(got, ks.spv(s.ps, th2)):
-            raise ProtocolError(Code.BAD_PROOF, "ct_tag", sid)
-
+        if s.suite == 2:
+            ms = self._proof_suite2(s, fr, r, th2)
+        else:
+            k3 = ks.k3(s.n_s, s.n_f, bytes(s.srk), th2)
+            got = ks.open_proof(k3, sid, fr.raw[:wire.HEADER_LEN], fr.data("ct_tag"))
+            if got is None:
+                raise ProtocolError(Code.AUTH_FAILED, "ct_tag", sid)
+            if not crypto.ct_equal(got, ks.spv(s.ps, th2)):
+                raise ProtocolError(Code.BAD_PROOF, "ct_tag", sid)
+            ms = ks.master_secret(ks.th3(th2, fr.raw), s.ps, bytes(s.srk))
         th3 = ks.th3(th2, fr.raw)
-        ms = ks.master_secret(th3, s.ps, bytes(s.srk))
-        s.key_frame = wire.build_key(s.suite, sid, crypto.kw_wrap(ks.kek(ms, 0), bytes(s.idrks[0])))
+        kek0 = ks.kek(ms, 0, s.suite)
+        s.key_frame = wire.build_key(s.suite, sid, crypto.kw_wrap(kek0, bytes(s.idrks[0])))
         s.proof_frame = fr.raw
         s.th[:] = th3
         s.ms[:] = ms
@@ -375,6 +482,25 @@ class FirstStation(Station):
         s.last_rx = now
         self._emit(s.key_frame)
         self._report(ESTABLISHED, sid, 0)
+
+    @staticmethod
+    def _proof_suite2(s: _Session, fr: wire.Frame, r: _RingSlot, th2: bytes) -> bytes:
+        """Check a suite-2 PROOF (3.9) and return MS; DH is zeroed whatever happens."""
+        sid = s.sid
+        shared = crypto.x25519(r.srk_priv, fr.data("e_pub"))
+        if shared is None:  # low-order e_pub: rejected like a wrong tag
+            raise ProtocolError(Code.AUTH_FAILED, "e_pub", sid)
+        dh = bytearray(shared)
+        try:
+            k3 = ks.k3_dh(s.n_s, s.n_f, dh, s.ps, th2)
+            got = ks.open_proof(k3, sid, fr.raw[:ks.PROOF2_AAD_LEN], fr.data("ct_tag"))
+            if got is None:
+                raise ProtocolError(Code.AUTH_FAILED, "ct_tag", sid)
+            if not crypto.ct_equal(got, ks.spv(s.ps, th2, 2)):
+                raise ProtocolError(Code.BAD_PROOF, "ct_tag", sid)
+            return ks.master_secret_dh(ks.th3(th2, fr.raw), s.ps, dh)
+        finally:
+            _zero(dh)
 
     def _on_protected(self, s: _Session, fr: wire.Frame, now: int) -> None:
         sid = s.sid
@@ -416,7 +542,7 @@ class FirstStation(Station):
         if j + 1 >= self.config.idrks:
             self._close_session(s, Code.KEYS_EXHAUSTED)
             return
-        wrapped = crypto.kw_wrap(ks.kek(bytes(s.ms), j + 1), bytes(s.idrks[j + 1]))
+        wrapped = crypto.kw_wrap(ks.kek(bytes(s.ms), j + 1, s.suite), bytes(s.idrks[j + 1]))
         s.rekey_pt = bytes((j + 1,)) + wrapped
         if self._send(s, wire.REKEY, s.rekey_pt):
             s.pending = True

@@ -15,6 +15,14 @@ send; S never sends ERROR frames, it only reports ERROR events. ``connect``,
 ``send_data`` and ``close`` raise :class:`~.errors.UsageError` when the state
 does not allow them (``connect`` without pairing: ``NOT_PAIRED``). ``close``
 during a handshake abandons it silently.
+
+Suite 2 (3.9): on an SRK frame whose ``auth`` verifies, S draws ``e_priv``
+(32 bytes, its only draw besides ``n_s``), computes ``e_pub``, DH, K3, PROOF and
+MS in one step, and overwrites ``e_priv`` and DH before PROOF is queued: only
+MS and the transcript hash survive the step. An RNG failure there rejects the
+SRK frame (event ERROR(RNG_FAILURE), nothing changes: S's REQ timer asks
+again). A low-order ``srk_pub`` (all-zero DH; only a holder of PS can send one)
+is AUTH_FAILED, after ``e_priv`` was drawn.
 """
 
 from . import crypto, keyschedule as ks, wire
@@ -50,6 +58,8 @@ class SecondStation(Station):
         self.pairing = pairing
         self._offer = wire.suites_to_offer(config.offer)
         self._srk = bytearray(16)
+        self._e_priv = bytearray(32)  # suite 2: zeroed before PROOF is sent
+        self._dh = bytearray(32)
         self._th = bytearray(32)  # TH1, then TH2, then TH3
         self._ms = bytearray(32)
         self._keys: dict[int, bytearray] = {}
@@ -57,7 +67,8 @@ class SecondStation(Station):
         self._reset()
 
     def _reset(self) -> None:
-        for buf in (self._srk, self._th, self._ms, *self._keys.values()):
+        for buf in (self._srk, self._e_priv, self._dh, self._th, self._ms,
+                    *self._keys.values()):
             _zero(buf)
         self._keys = {}
         self._state = IDLE
@@ -85,6 +96,11 @@ class SecondStation(Station):
     @property
     def send_key_index(self) -> int:
         return self._send_idx
+
+    @property
+    def suite(self) -> int:
+        """The session's suite, 0 before an SRK frame was accepted."""
+        return self._suite
 
     # -- public verbs -----------------------------------------------------------------
     def connect(self, now_ms: int) -> None:
@@ -174,6 +190,9 @@ class SecondStation(Station):
             raise ProtocolError(Code.UNEXPECTED, "type", fr.sid)
 
     def _on_srk(self, fr: wire.Frame, now: int) -> None:
+        if fr.suite == 2:
+            self._on_srk2(fr, now)
+            return
         assert self.pairing is not None
         ps = self.pairing.ps
         sid = fr.sid
@@ -196,8 +215,44 @@ class SecondStation(Station):
         self._state = WAIT_KEY
         self._send_handshake(proof, now)
 
+    def _on_srk2(self, fr: wire.Frame, now: int) -> None:
+        """Suite 2's SRK frame (3.9): check ``auth``, draw ``e_priv``, send PROOF."""
+        assert self.pairing is not None
+        ps = self.pairing.ps
+        sid = fr.sid
+        n_f = fr.data("n_f")
+        th1 = bytes(self._th)
+        ka2 = ks.ka2(self._n_s, n_f, ps, th1)
+        if not crypto.ct_equal(ks.srk_auth(ka2, fr.raw[:ks.SRK2_AUTH_OFFSET]), fr.data("auth")):
+            raise ProtocolError(Code.AUTH_FAILED, "auth", sid)
+        try:
+            self._e_priv[:] = self._draw(32)
+        except RngError:
+            raise ProtocolError(Code.RNG_FAILURE, "", sid) from None
+        try:
+            shared = crypto.x25519(self._e_priv, fr.data("srk_pub"))
+            if shared is None:
+                raise ProtocolError(Code.AUTH_FAILED, "srk_pub", sid)
+            self._dh[:] = shared
+            e_pub = crypto.x25519_base(self._e_priv)
+            th2 = ks.th2(th1, fr.raw)
+            k3 = ks.k3_dh(self._n_s, n_f, self._dh, ps, th2)
+            head = wire.proof2_head(sid, e_pub)
+            proof = head + ks.seal_proof(k3, sid, head, ks.spv(ps, th2, 2))
+            th3 = ks.th3(th2, proof)
+            ms = ks.master_secret_dh(th3, ps, self._dh)
+        finally:
+            _zero(self._e_priv)  # 3.9: e_priv and DH go when PROOF is sent
+            _zero(self._dh)
+        self._th[:] = th3
+        self._ms[:] = ms
+        self._sid = sid
+        self._suite = 2
+        self._state = WAIT_KEY
+        self._send_handshake(proof, now)
+
     def _on_key(self, fr: wire.Frame) -> None:
-        idrk = crypto.kw_unwrap(ks.kek(bytes(self._ms), 0), fr.data("wrapped_idrk"))
+        idrk = crypto.kw_unwrap(ks.kek(bytes(self._ms), 0, self._suite), fr.data("wrapped_idrk"))
         if idrk is None:
             raise ProtocolError(Code.AUTH_FAILED, "wrapped_idrk", fr.sid)
         _zero(self._srk)
@@ -228,7 +283,7 @@ class SecondStation(Station):
             if n != kidx + 1:
                 raise ProtocolError(Code.MALFORMED, "ciphertext", sid)
             if n != self._send_idx:  # not a repeat: a key we do not hold yet
-                new_idrk = crypto.kw_unwrap(ks.kek(bytes(self._ms), n), pt[1:])
+                new_idrk = crypto.kw_unwrap(ks.kek(bytes(self._ms), n, self._suite), pt[1:])
                 if new_idrk is None:
                     raise ProtocolError(Code.AUTH_FAILED, "ciphertext", sid)
 

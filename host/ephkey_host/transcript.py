@@ -1,6 +1,7 @@
 """Validator of one session's transcript (a capture of frames in order).
 
-``validate(frames, pairing=None)`` takes ``(direction, bytes)`` pairs, where
+``validate(frames, pairing=None, *, e_priv=None, srk_priv=None)`` takes
+``(direction, bytes)`` pairs, where
 direction is ``keyschedule.DIR_F2S`` (1, also ``"F2S"``) or ``DIR_S2F``
 (2, ``"S2F"``), and returns a :class:`Report` with one :class:`FrameCheck` per
 frame: ok, or the error code and the field at fault, with the decoded fields.
@@ -8,7 +9,8 @@ frame: ok, or the error code and the field at fault, with the decoded fields.
 What is checked, in the receivers' order (4.4, 5.2):
 
 * always: lengths, ``ver``, types and the direction each may travel, REQ's
-  zero suite/sid and offer, ``seq`` < 2**30, the handshake order
+  zero suite/sid and offer (and a suite in common with ``suites``, F's
+  accepted suites, when given), ``seq`` < 2**30, the handshake order
   REQ -> SRK -> PROOF -> KEY -> protected frames, one sid and one suite for the
   session (from the first SRK), retransmissions (a handshake frame repeated
   byte for byte is fine while its sender may still repeat it), key indexes
@@ -18,6 +20,19 @@ What is checked, in the receivers' order (4.4, 5.2):
 * with the pairing: ``id_s``, KEK2 and the SRK unwrap, the PROOF tag and SPV,
   the IDRK_0 unwrap, each protected frame's tag, each REKEY's announced index
   and IDRK unwrap. ``Report.intermediates`` then holds every derived value.
+
+Suite 2 (3.9). Without secrets: the same structure, with suite 2's SRK and
+PROOF layouts, plus that ``srk_pub`` and ``e_pub`` are not of low order (a
+station would reject them with AUTH_FAILED: that needs no secret). With PS
+alone: ``id_s`` and the SRK frame's ``auth`` (KA2 needs only PS, the nonces
+and TH1), so a rewritten offer, nonce, sid, interval or ``srk_pub`` is caught.
+Everything after that needs DH, which PS alone cannot give (that is forward
+secrecy): the PROOF's tag and SPV, MS, the KEY unwrap, the protected frames'
+tags and REKEY contents are then left unchecked and listed in
+``Report.unverified``. Given also one private key of the handshake,
+``e_priv`` (S's) or ``srk_priv`` (the interval's, F's), the validator computes
+DH and checks everything, as for suite 1; a key that does not match the
+frame's public key is reported in ``Report.unverified`` and not used.
 
 A frame that fails is reported and otherwise ignored, as a station drops it.
 What needs a clock or F's table (SRK_EXPIRED, BUSY, timeouts) is out of reach.
@@ -49,6 +64,8 @@ class FrameCheck:
 class Report:
     checks: list[FrameCheck]
     intermediates: dict[str, str]
+    # What could not be checked for want of a secret (PS, or in suite 2 DH).
+    unverified: list[str] = dc_field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -67,10 +84,17 @@ class _Fail(Exception):
 
 
 class _Checker:
-    def __init__(self, pairing: Pairing | None, max_payload: int):
+    def __init__(self, pairing: Pairing | None, max_payload: int,
+                 e_priv: bytes | None = None, srk_priv: bytes | None = None,
+                 suites: Iterable[int] = wire.IMPLEMENTED_SUITES):
         self.pairing = pairing
+        self.accepted = wire.suites_to_offer(suites)
         self.max_payload = max_payload
+        self.e_priv = e_priv
+        self.srk_priv = srk_priv
         self.inter: dict[str, str] = {}
+        self.unverified: list[str] = []
+        self.srk_pub = b""
         self.req: bytes | None = None
         self.n_s = b""
         self.offer = 0
@@ -90,6 +114,10 @@ class _Checker:
         self.s_send = 0
         self.announced: set[int] = set()
         self.last_seq: dict[tuple[int, int], int] = {}
+
+    def _unverified(self, what: str) -> None:
+        if what not in self.unverified:
+            self.unverified.append(what)
 
     def check(self, direction: int, raw: bytes) -> wire.Frame:
         accepts = wire.ACCEPTED_BY_S if direction == ks.DIR_F2S else wire.ACCEPTED_BY_F
@@ -136,8 +164,8 @@ class _Checker:
         # F's order: peer, suite, then retransmission (4.4 item 3, 4.2).
         if self.pairing is not None and fr.data("id_s") != self.pairing.id_s:
             raise _Fail(Code.UNKNOWN_PEER, "id_s", "id_s is not the pairing's")
-        if not fr.num("offer") & wire.suites_to_offer(wire.IMPLEMENTED_SUITES):
-            raise _Fail(Code.BAD_SUITE, "offer", "no implemented suite offered")
+        if not fr.num("offer") & self.accepted:
+            raise _Fail(Code.BAD_SUITE, "offer", "no suite F accepts is offered")
         if self.req is not None:
             if fr.raw != self.req:
                 raise _Fail(Code.UNEXPECTED, "n_s", "a second REQ: another session")
@@ -158,7 +186,9 @@ class _Checker:
         if not 0 < fr.sid < wire.SID_LIMIT:
             raise _Fail(Code.MALFORMED, "sid", "sid 0 or above 2**30")
         th2 = ks.th2(self.th, fr.raw)
-        if self.pairing is not None:
+        if fr.suite == 2:
+            self._srk2(fr)
+        elif self.pairing is not None:
             kek2 = ks.kek2(self.n_s, fr.data("n_f"), self.pairing.ps, self.th, fr.raw[:25])
             srk = crypto.kw_unwrap(kek2, fr.data("wrapped_srk"))
             if srk is None:
@@ -172,13 +202,70 @@ class _Checker:
         self.th = th2
         self.inter["th2"] = th2.hex()
 
+    def _srk2(self, fr: wire.Frame) -> None:
+        """Suite 2's SRK frame: ``auth`` with PS (S's order: auth, then srk_pub)."""
+        srk_pub = fr.data("srk_pub")
+        self.inter["srk_pub"] = srk_pub.hex()
+        if self.pairing is not None:
+            ka2 = ks.ka2(self.n_s, fr.data("n_f"), self.pairing.ps, self.th)
+            if not crypto.ct_equal(ks.srk_auth(ka2, fr.raw[:ks.SRK2_AUTH_OFFSET]),
+                                   fr.data("auth")):
+                raise _Fail(Code.AUTH_FAILED, "auth", "auth does not verify under KA2")
+            self.inter["ka2"] = ka2.hex()
+        else:
+            self._unverified("SRK auth (needs PS)")
+        if crypto.x25519_low_order(srk_pub):
+            raise _Fail(Code.AUTH_FAILED, "srk_pub", "srk_pub of low order: DH is all zeros")
+        if self.srk_priv is not None and crypto.x25519_base(self.srk_priv) != srk_pub:
+            self._unverified("srk_priv given is not the key of this srk_pub: not used")
+            self.srk_priv = None
+        self.srk_pub = srk_pub
+
+    def _dh(self, e_pub: bytes) -> bytes | None:
+        """DH from whichever private key was given, or None."""
+        if self.e_priv is not None:
+            if crypto.x25519_base(self.e_priv) != e_pub:
+                self._unverified("e_priv given is not the key of this e_pub: not used")
+                self.e_priv = None
+            else:
+                return crypto.x25519(self.e_priv, self.srk_pub)
+        if self.srk_priv is not None:
+            return crypto.x25519(self.srk_priv, e_pub)
+        return None
+
+    def _proof2(self, fr: wire.Frame, th3: bytes) -> None:
+        e_pub = fr.data("e_pub")
+        self.inter["e_pub"] = e_pub.hex()
+        if crypto.x25519_low_order(e_pub):
+            raise _Fail(Code.AUTH_FAILED, "e_pub", "e_pub of low order: DH is all zeros")
+        dh = self._dh(e_pub) if self.pairing is not None else None
+        if self.pairing is None or dh is None:
+            self._unverified("PROOF ct_tag and SPV, MS, KEY, protected frames "
+                             "(suite 2 needs DH: give e_priv or srk_priv, and PS)")
+            return
+        assert self.pairing is not None
+        k3 = ks.k3_dh(self.n_s, self.n_f, dh, self.pairing.ps, self.th)
+        got = ks.open_proof(k3, self.sid, fr.raw[:ks.PROOF2_AAD_LEN], fr.data("ct_tag"))
+        if got is None:
+            raise _Fail(Code.AUTH_FAILED, "ct_tag", "PROOF tag")
+        spv = ks.spv(self.pairing.ps, self.th, 2)
+        if not crypto.ct_equal(got, spv):
+            raise _Fail(Code.BAD_PROOF, "ct_tag", "SPV differs")
+        self.ms = ks.master_secret_dh(th3, self.pairing.ps, dh)
+        self.inter.update(dh=dh.hex(), k3=k3.hex(), spv=spv.hex(), th3=th3.hex(),
+                          ms=self.ms.hex())
+
     def _proof(self, fr: wire.Frame) -> None:
         if self.proof is not None:
             self._repeat(fr.raw, self.proof, ks.DIR_S2F in self.protected_from,
                          "PROOF after S sent protected frames")
             return
         th3 = ks.th3(self.th, fr.raw)
-        if self.pairing is not None:
+        if self.suite == 2:
+            self._proof2(fr, th3)
+            if not self.ms:
+                self.inter["th3"] = th3.hex()
+        elif self.pairing is not None:
             k3 = ks.k3(self.n_s, self.n_f, self.srk, self.th)
             got = ks.open_proof(k3, self.sid, fr.raw[:7], fr.data("ct_tag"))
             if got is None:
@@ -197,8 +284,8 @@ class _Checker:
         if self.key_frame is not None:
             self._repeat(fr.raw, self.key_frame, False, "")
             return
-        if self.pairing is not None:
-            kek0 = ks.kek(self.ms, 0)
+        if self.ms:
+            kek0 = ks.kek(self.ms, 0, self.suite)
             idrk = crypto.kw_unwrap(kek0, fr.data("wrapped_idrk"))
             if idrk is None:
                 raise _Fail(Code.AUTH_FAILED, "wrapped_idrk", "IDRK_0 unwrap failed")
@@ -218,7 +305,7 @@ class _Checker:
             raise _Fail(Code.BAD_KEY_INDEX, "kidx", "S sends under %d" % self.s_send)
         pt = b""
         new_key: bytes | None = None
-        if self.pairing is not None:
+        if self.ms:
             key = self.keys.get(kidx)
             opened = ks.open_frame(key, self.sid, d, fr.raw) if key is not None else None
             if opened is None:
@@ -227,11 +314,11 @@ class _Checker:
         seq = fr.num("seq")
         if seq <= self.last_seq.get((d, kidx), -1):
             raise _Fail(Code.REPLAY, "seq", "seq %d not above the last one" % seq)
-        if fr.type == wire.REKEY and self.pairing is not None:
+        if fr.type == wire.REKEY and self.ms:
             if pt[0] != kidx + 1:
                 raise _Fail(Code.MALFORMED, "ciphertext",
                             "REKEY announces %d under %d" % (pt[0], kidx))
-            kek = ks.kek(self.ms, kidx + 1)
+            kek = ks.kek(self.ms, kidx + 1, self.suite)
             new_key = crypto.kw_unwrap(kek, pt[1:])
             if new_key is None:
                 raise _Fail(Code.AUTH_FAILED, "ciphertext", "IDRK_%d unwrap failed" % (kidx + 1))
@@ -262,8 +349,12 @@ def _direction(d: int | str) -> int:
 
 
 def validate(frames: Iterable[tuple[int | str, bytes]], pairing: Pairing | None = None,
-             *, max_payload: int = 256) -> Report:
-    chk = _Checker(pairing, max_payload)
+             *, max_payload: int = 256, e_priv: bytes | None = None,
+             srk_priv: bytes | None = None, suites: Iterable[int] | None = None) -> Report:
+    """Check one session's frames. ``e_priv`` / ``srk_priv`` only matter in
+    suite 2; ``suites`` are F's accepted suites if known (default: all)."""
+    chk = _Checker(pairing, max_payload, e_priv, srk_priv,
+                   wire.IMPLEMENTED_SUITES if suites is None else suites)
     checks = []
     for i, (d, raw) in enumerate(frames):
         direction = _direction(d)
@@ -274,7 +365,9 @@ def validate(frames: Iterable[tuple[int | str, bytes]], pairing: Pairing | None 
             checks.append(FrameCheck(i, direction, name, True, fields=fr.describe()))
         except _Fail as e:
             checks.append(FrameCheck(i, direction, name, False, e.code, e.field, e.detail))
-    return Report(checks, dict(chk.inter))
+    if pairing is None:
+        chk._unverified("everything keyed (needs PS)")
+    return Report(checks, dict(chk.inter), list(chk.unverified))
 
 
 Capture = list[tuple[int | str, bytes]]

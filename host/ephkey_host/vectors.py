@@ -65,8 +65,10 @@ class Harness:
                                   [p for _, _, p, _ in specs], self.f_rng, t0)
         self.stations: dict[str, Station] = {"F": self.first}
         self.seconds: dict[str, SecondStation] = {}
+        self.s_rngs: dict[str, _LoggingRng] = {}
         for name, cfg, pairing, seed in specs:
-            s = SecondStation(cfg, pairing, Drbg(seed), t0)
+            self.s_rngs[name] = _LoggingRng(Drbg(seed))
+            s = SecondStation(cfg, pairing, self.s_rngs[name], t0)
             self.stations[name] = self.seconds[name] = s
 
     def apply(self, step: Step) -> tuple[list[bytes], list[Event]]:
@@ -81,6 +83,8 @@ class Harness:
                 st.close(int(step["sid"]), t)
             elif op == "poll":
                 st.poll(t)
+            elif op == "prepare":
+                st.prepare(t)
             else:
                 raise ValueError("op %r is not for F" % op)
         else:
@@ -195,15 +199,21 @@ class Recorder:
         self.h = Harness(self.vec)
         self.labels: dict[str, int] = {}
         self.f_draws: list[tuple[int, list[bytes]]] = []  # (step, F's draws in it)
+        self.s_draws: list[tuple[int, str, list[bytes]]] = []  # (step, station, its draws)
 
     def _do(self, step: Step) -> list[bytes]:
         before = len(self.h.f_rng.log)
+        s_before = {name: len(rng.log) for name, rng in self.h.s_rngs.items()}
         outs, events = self.h.apply(step)
         step["out"] = [o.hex() for o in outs]
         step["events"] = [e.to_json() for e in events]
         self.vec["steps"].append(step)
+        i = len(self.vec["steps"]) - 1
         if len(self.h.f_rng.log) > before:
-            self.f_draws.append((len(self.vec["steps"]) - 1, self.h.f_rng.log[before:]))
+            self.f_draws.append((i, self.h.f_rng.log[before:]))
+        for name, rng in self.h.s_rngs.items():
+            if len(rng.log) > s_before[name]:
+                self.s_draws.append((i, name, rng.log[s_before[name]:]))
         return outs
 
     def mark(self, label: str) -> int:
@@ -232,6 +242,9 @@ class Recorder:
 
     def poll(self, st: str, t: int) -> list[bytes]:
         return self._do({"station": st, "op": "poll", "t": t})
+
+    def prepare(self, t: int) -> list[bytes]:
+        return self._do({"station": "F", "op": "prepare", "t": t})
 
     def last_events(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = self.vec["steps"][-1]["events"]

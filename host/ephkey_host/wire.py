@@ -5,6 +5,11 @@ offset, size and value) or raises :class:`~.errors.ProtocolError` with the
 code and field of the first rule broken, in the order of section 4.4 items
 1-3 (the parts that need no station state). The ``build_*`` functions make
 each frame type; they do no crypto, callers pass wrapped/sealed parts.
+
+SRK and PROOF have one layout per suite (3.4, 3.5, 3.9): their length is the
+one of the suite their header names, and a suite byte other than 1 or 2 there
+is ``BAD_SUITE``, checked before the length (4.4 item 2). Every other type has
+one layout for both suites.
 """
 
 from collections.abc import Iterable
@@ -35,6 +40,7 @@ TAG_LEN = 8
 DATA_MIN_LEN = PROT_HEAD_LEN + TAG_LEN
 REKEY_PT_LEN = 25
 LENGTHS = {REQ: 32, SRK: 49, PROOF: 31, KEY: 31, REKEY: 45, KEY_ACK: 20, CLOSE: 21, ERROR: 8}
+LENGTHS_SUITE2 = {SRK: 73, PROOF: 63}  # types whose layout depends on the suite
 PROTECTED = frozenset((DATA, REKEY, KEY_ACK, CLOSE))
 
 # Types each role may receive (3.2); the others are UNEXPECTED there.
@@ -43,7 +49,9 @@ ACCEPTED_BY_S = frozenset((SRK, KEY, DATA, REKEY, CLOSE, ERROR))
 
 SID_LIMIT = 1 << 30
 SEQ_LIMIT = 1 << 30
-IMPLEMENTED_SUITES = (1,)
+IMPLEMENTED_SUITES = (1, 2)
+SUITED_TYPES = frozenset(LENGTHS_SUITE2)
+LAYOUT_SUITES = (1, 2)  # suite bytes that name a layout of SRK and PROOF (4.4 item 2)
 MAX_OFFER = 0x7F  # bits above bit 6 are MALFORMED
 
 # (name, offset, size, is_int) of each type's body; protected frames are
@@ -55,6 +63,11 @@ _BODIES: dict[int, tuple[tuple[str, int, int, bool], ...]] = {
     PROOF: (("ct_tag", 7, 24, False),),
     KEY: (("wrapped_idrk", 7, 24, False),),
     ERROR: (("code", 7, 1, True),),
+}
+_BODIES_SUITE2: dict[int, tuple[tuple[str, int, int, bool], ...]] = {
+    SRK: (("n_f", 7, 16, False), ("interval", 23, 2, True), ("srk_pub", 25, 32, False),
+          ("auth", 57, 16, False)),
+    PROOF: (("e_pub", 7, 32, False), ("ct_tag", 39, 24, False)),
 }
 
 
@@ -133,9 +146,11 @@ def _fields(raw: bytes, layout: Iterable[tuple[str, int, int, bool]]) -> tuple[F
     return tuple(out)
 
 
-def length_ok(ftype: int, length: int, max_payload: int) -> bool:
+def length_ok(ftype: int, length: int, max_payload: int, suite: int = 1) -> bool:
     if ftype == DATA:
         return DATA_MIN_LEN <= length <= DATA_MIN_LEN + max_payload
+    if suite == 2 and ftype in SUITED_TYPES:
+        return length == LENGTHS_SUITE2[ftype]
     return length == LENGTHS[ftype]
 
 
@@ -143,7 +158,8 @@ def decode(raw: bytes, accepts: frozenset[int] | None = None, max_payload: int =
     """Check and split one frame.
 
     Order (4.4 items 1-3): short frame, ``ver``, ``type`` known, type in
-    ``accepts`` (UNEXPECTED), length, then field rules that need no state:
+    ``accepts`` (UNEXPECTED), for SRK and PROOF a suite byte that names a
+    layout (BAD_SUITE), length, then field rules that need no state:
     ``seq`` < 2**30 for protected frames, and REQ's zero suite and sid and
     valid offer.
     """
@@ -158,9 +174,17 @@ def decode(raw: bytes, accepts: frozenset[int] | None = None, max_payload: int =
         raise ProtocolError(Code.BAD_TYPE, "type", sid)
     if accepts is not None and ftype not in accepts:
         raise ProtocolError(Code.UNEXPECTED, "type", sid)
-    if not length_ok(ftype, len(raw), max_payload):
+    suite = raw[2]
+    if ftype in SUITED_TYPES and suite not in LAYOUT_SUITES:
+        raise ProtocolError(Code.BAD_SUITE, "suite", sid)
+    if not length_ok(ftype, len(raw), max_payload, suite):
         raise ProtocolError(Code.MALFORMED, "length", sid)
-    body = _protected_layout(len(raw)) if ftype in PROTECTED else _BODIES[ftype]
+    if ftype in PROTECTED:
+        body = _protected_layout(len(raw))
+    elif suite == 2 and ftype in SUITED_TYPES:
+        body = _BODIES_SUITE2[ftype]
+    else:
+        body = _BODIES[ftype]
     frame = Frame(raw, _fields(raw, _HEADER + body))
     if ftype in PROTECTED and frame.num("seq") >= SEQ_LIMIT:
         raise ProtocolError(Code.MALFORMED, "seq", sid)
@@ -209,6 +233,28 @@ def build_srk(suite: int, sid: int, n_f: bytes, interval: int, wrapped_srk: byte
 def build_proof(suite: int, sid: int, ct_tag: bytes) -> bytes:
     assert len(ct_tag) == 24
     return header(PROOF, suite, sid) + ct_tag
+
+
+def srk2_head(sid: int, n_f: bytes, interval: int, srk_pub: bytes) -> bytes:
+    """Suite 2's ``SRK_frame[0:57]``, the part ``auth`` covers."""
+    assert len(srk_pub) == 32
+    return srk_head(2, sid, n_f, interval) + bytes(srk_pub)
+
+
+def build_srk2(sid: int, n_f: bytes, interval: int, srk_pub: bytes, auth: bytes) -> bytes:
+    assert len(auth) == 16
+    return srk2_head(sid, n_f, interval, srk_pub) + bytes(auth)
+
+
+def proof2_head(sid: int, e_pub: bytes) -> bytes:
+    """Suite 2's ``PROOF_frame[0:39]``, the AAD of its ``ct_tag``."""
+    assert len(e_pub) == 32
+    return header(PROOF, 2, sid) + bytes(e_pub)
+
+
+def build_proof2(sid: int, e_pub: bytes, ct_tag: bytes) -> bytes:
+    assert len(ct_tag) == 24
+    return proof2_head(sid, e_pub) + bytes(ct_tag)
 
 
 def build_key(suite: int, sid: int, wrapped_idrk: bytes) -> bytes:

@@ -3,7 +3,8 @@
 Shared by the vector tests (in-process) and by the host's cross-implementation
 tests, which start ``micropython tests/firmware/step_driver.py`` and talk JSON
 lines over stdin/stdout. A step has the shape of a vector step
-(tests/vectors/README.md): ``{"t", "op", "in"|"payload"|"sid"}``; the answer
+(tests/vectors/README.md): ``{"t", "op", "in"|"payload"|"sid"}``, op one of
+connect, receive, send, close, poll, prepare; the answer
 is ``{"out": [hex frames], "events": [{"event", "sid", "arg", "payload"?}]}``.
 The first line configures the station:
 ``{"role": "F"|"S", "config": {...}, "pairings": [...]|"pairing": {...},
@@ -63,6 +64,8 @@ def step(st, role, s):
             st.close(t)
     elif op == "poll":
         st.poll(t)
+    elif op == "prepare":  # F only: pre-generate the next interval's key pair (3.9)
+        st.prepare(t)
     else:
         raise ValueError("unknown op %r" % op)
     out = []

@@ -1,11 +1,25 @@
-"""Both roles inside MicroPython, joined in memory, the clock driven by the test."""
+"""Both roles inside MicroPython, joined in memory, the clock driven by the test.
+
+These are suite-1 stations (16-byte SRKs); suite 2 is in test_suite2.py.
+"""
 
 import micropython
 
+import pair
 from ephkey import errors
 from ephkey.config import FirstConfig, SecondConfig
 from ephkey.sessions import OPEN
-from pair import deliver, drain, first, handshake, outputs, pairing, second
+from pair import deliver, drain, handshake, outputs, pairing
+
+
+def first(**kw):
+    kw.setdefault("suites", (1,))
+    return pair.first(**kw)
+
+
+def second(i=0, **kw):
+    kw.setdefault("offer", (1,))
+    return pair.second(i, **kw)
 
 
 def _raises_value_error(fn):

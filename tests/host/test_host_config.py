@@ -16,6 +16,13 @@ def test_defaults_are_valid() -> None:
     SecondConfig()
 
 
+def test_both_suites_by_default_suite_2_preferred() -> None:
+    assert sorted(FirstConfig().suites) == [1, 2] and sorted(SecondConfig().offer) == [1, 2]
+    FirstConfig(suites=[1])
+    FirstConfig(suites=[2])
+    SecondConfig(offer=[2])
+
+
 @pytest.mark.parametrize(("kwargs", "name"), [
     ({"m": 11}, "m"),
     ({"m": 0}, "m"),
@@ -35,7 +42,8 @@ def test_defaults_are_valid() -> None:
     ({"max_payload": -1}, "max_payload"),
     ({"max_payload": 65536}, "max_payload"),
     ({"suites": []}, "suites"),
-    ({"suites": [2]}, "suites"),  # reserved, not implemented
+    ({"suites": [3]}, "suites"),  # not a suite of this protocol version
+    ({"suites": [1, 3]}, "suites"),
 ])
 def test_first_config_refused(kwargs: dict[str, object], name: str) -> None:
     with pytest.raises(ValueError, match=name):
@@ -52,7 +60,7 @@ def test_edges_accepted() -> None:
     ({"retry_ms": 0}, "retry_ms"),
     ({"max_tries": 0}, "max_tries"),
     ({"offer": []}, "offer"),
-    ({"offer": [1, 2]}, "offer"),
+    ({"offer": [1, 3]}, "offer"),
     ({"max_payload": 70000}, "max_payload"),
 ])
 def test_second_config_refused(kwargs: dict[str, object], name: str) -> None:

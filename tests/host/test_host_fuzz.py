@@ -14,7 +14,7 @@ from ephkey_host import Drbg, FirstConfig, FirstStation, Pairing, SecondConfig, 
 from ephkey_host.events import ERROR, NAMES, PEER_ERROR
 
 P = Pairing(b"F-ident1", b"S-ident1", b"p" * 16)
-FCFG = FirstConfig(rotate_frames=3, idrks=3, sessions=2)
+FCFG = FirstConfig(rotate_frames=3, idrks=3, sessions=2, suites=[1])  # suite 2: test_host_suite2
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 

@@ -290,12 +290,15 @@ def test_rng_failure_refuses_the_req_and_changes_nothing() -> None:
 
 
 def test_highest_common_suite_and_no_common_suite() -> None:
-    f = FirstStation(FirstConfig(), PAIRS[:1], Drbg(b"F"), 0)
+    f = FirstStation(FirstConfig(suites=[1]), PAIRS[:1], Drbg(b"F"), 0)
     f.receive(wire.build_req(PAIRS[0].id_s, b"a" * 16, 0x7F), 0)
     assert f.outputs()[0][2] == 1
     req = wire.build_req(PAIRS[0].id_s, b"b" * 16, 0x06)
     f.receive(req, 0)
     assert f.outputs() == [wire.build_error(req, Code.BAD_SUITE)]
+    both = FirstStation(FirstConfig(), PAIRS[:1], Drbg(b"F"), 0)  # default: suites 1 and 2
+    both.receive(wire.build_req(PAIRS[0].id_s, b"c" * 16, 0x7F), 0)
+    assert both.outputs()[0][2] == 2
 
 
 # -- local misuse -------------------------------------------------------------------------
@@ -381,7 +384,8 @@ def test_idle_timer_counts_only_valid_frames_from_s() -> None:
     net = Net(FirstConfig(idle_ms=10_000, rotate_ms=10_000))
     sid = net.connect()
     net.f.send_data(sid, b"F talking does not count", 5000)
-    net.f.receive(wire.protected_head(wire.DATA, 1, sid, 0, 5) + bytes(8), 9000)  # bad tag
+    suite = net.s[0].suite  # the default configs negotiate suite 2
+    net.f.receive(wire.protected_head(wire.DATA, suite, sid, 0, 5) + bytes(8), 9000)  # bad tag
     net.f.poll(9999)
     assert names(net.f.events()) == [("ERROR", Code.AUTH_FAILED)]
     net.f.poll(10_000)

@@ -24,10 +24,22 @@ STATE_ONLY = {
     "close_reflected_to_s": Code.AUTH_FAILED,
 }
 # The tampered field, when it is not the one the rule names: a DATA retyped as
-# CLOSE breaks CLOSE's length rule.
-FIELD_AT_FAULT = {"data_s2f_type_close": "length"}
+# CLOSE breaks CLOSE's length rule; an SRK or PROOF whose suite byte names the
+# other suite has that suite's length (4.4 item 2).
+FIELD_AT_FAULT = {"data_s2f_type_close": "length", "srk_suite_2": "length",
+                  "proof_suite": "length", "s2_srk_suite_1": "length",
+                  "s2_proof_suite_1": "length"}
 # Integrity failures are reported on the field that carries the check.
-AUTH_FIELDS = {"wrapped_srk", "ct_tag", "wrapped_idrk", "tag", "ciphertext"}
+AUTH_FIELDS = {"wrapped_srk", "ct_tag", "wrapped_idrk", "tag", "ciphertext", "auth", "e_pub",
+               "srk_pub"}
+
+
+def secrets(vec: dict[str, Any]) -> dict[str, bytes]:
+    """For a suite-2 base, the interval's srk_priv: without DH the validator
+    cannot check a PROOF, a KEY or a protected frame."""
+    if vec["suite"] != 2:
+        return {}
+    return {"srk_priv": bytes.fromhex(vec["intermediates"]["srk_priv"])}
 
 
 def sessions() -> list[tuple[str, str, Pairing, int]]:
@@ -71,7 +83,8 @@ def test_pinpoints_negative_case(case: dict[str, Any]) -> None:
     frames = transcript(vec, station, upto=case["after_step"])
     direction = ks.DIR_S2F if case["station"] == "F" else ks.DIR_F2S
     frames.append((direction, bytes.fromhex(case["in"])))
-    rep = validate(frames, pairing, max_payload=vec["first"]["max_payload"])
+    rep = validate(frames, pairing, max_payload=vec["first"]["max_payload"],
+                   suites=vec["first"]["suites"], **secrets(vec))
     assert all(c.ok for c in rep.checks[:-1])
     last = rep.checks[-1]
     want = STATE_ONLY.get(case["name"], Code[case["error"]])
