@@ -24,6 +24,7 @@ from micropython import const
 from . import channel, errors, events, keyschedule, wire
 from .crypto import CcmEngine, aes_key_wrap, ccm_decrypt, ct_equal
 from .outq import OutQueue
+from .rng_health import RngFailure
 from .sessions import FREE, OPEN, WAIT_PROOF, SessionTable
 from .srk_ring import SrkRing
 from .x25519 import x25519
@@ -127,7 +128,10 @@ class FirstStation:
         if not self.suite2:
             return False
         self.ring.advance(now_ms)
-        return self.ring.prepare(self.rng) >= 0
+        try:
+            return self.ring.prepare(self.rng) >= 0
+        except (RngFailure, OSError):
+            return False  # the next REQ reports RNG_FAILURE
 
     # -- frames in ----------------------------------------------------------
 
@@ -238,21 +242,27 @@ class FirstStation:
         slot = half_open if half_open >= 0 else self._free_slot(now_ms)
         if slot < 0:
             return errors.BUSY
-        if t.state[slot] != FREE:
-            t.free(slot)
 
-        # draws in the order of spec 4.2 (3.9: suite 2's srk_priv, 32 bytes)
-        if suite == wire.SUITE_2:
-            srk_slot = self.ring.current_pair(self.rng)
-        else:
-            srk_slot = self.ring.current(self.rng)
-        sid = 0
-        while sid == 0 or t.find_sid(sid) >= 0:
-            r = self.rng(4)
-            sid = ((r[0] & 0x3F) << 24) | (r[1] << 16) | (r[2] << 8) | r[3]
-        t.n_f[16 * slot:16 * slot + 16] = self.rng(16)
+        # draws in the order of spec 4.2 (3.9: suite 2's srk_priv, 32 bytes),
+        # all before the table changes, so a failing RNG leaves it as it was
+        try:
+            if suite == wire.SUITE_2:
+                srk_slot = self.ring.current_pair(self.rng)
+            else:
+                srk_slot = self.ring.current(self.rng)
+            sid = 0
+            while sid == 0 or t.find_sid(sid) not in (-1, slot):
+                r = self.rng(4)
+                sid = ((r[0] & 0x3F) << 24) | (r[1] << 16) | (r[2] << 8) | r[3]
+            n_f = self.rng(16)
+            idrks = [self.rng(16) for _ in range(t.idrks)]
+        except (RngFailure, OSError):
+            return errors.RNG_FAILURE
+        if t.state[slot] != FREE:
+            t.free(slot)  # a same-peer or evicted half-open handshake
+        t.n_f[16 * slot:16 * slot + 16] = n_f
         for j in range(t.idrks):
-            t.key(slot, j)[:] = self.rng(16)
+            t.key(slot, j)[:] = idrks[j]
 
         t.state[slot] = WAIT_PROOF
         t.sid[slot] = sid

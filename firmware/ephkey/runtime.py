@@ -13,6 +13,7 @@ from . import board as board_mod, pairing_store
 from .apps import EchoApp, ExchangeApp, log
 from .first import FirstStation
 from .node import Node
+from .rng_health import HealthyRng, RngFailure
 from .second import SecondStation
 
 VBOARD = "vboard.json"
@@ -23,8 +24,10 @@ def max_frame(cfg):
     return max(cfg.max_payload + 20, 73)
 
 
-def build(board, rng=os.urandom, pairing_path=pairing_store.PATH):
-    """(role, station, app) for each role of the board; raises NotPaired."""
+def build(board, rng_source=os.urandom, pairing_path=pairing_store.PATH):
+    """(role, station, app) for each role of the board; raises NotPaired,
+    or RngFailure when the hardware RNG fails its start-up test."""
+    rng = HealthyRng(rng_source)  # every key of every role comes through it
     out: list = []
     now = ticks_ms()
     for role in board.roles:
@@ -77,6 +80,9 @@ def main(board_path=board_mod.PATH, pairing_path=pairing_store.PATH):
         parts = build(b, pairing_path=pairing_path)
     except (board_mod.BoardError, pairing_store.NotPaired) as e:
         log("stopped", reason=str(e))
+        return False
+    except RngFailure as e:
+        log("stopped", reason="hardware RNG failed its health test: %s" % e)
         return False
     asyncio.run(run(b, parts))
     return True

@@ -20,6 +20,7 @@ from micropython import const
 from . import channel, errors, events, keyschedule, wire
 from .crypto import CcmEngine, CcmKey, aes_key_unwrap, ccm_encrypt, ct_equal
 from .outq import OutQueue
+from .rng_health import RngFailure
 from .x25519 import x25519, x25519_base
 
 IDLE = const(0)
@@ -89,7 +90,11 @@ class SecondStation:
     def connect(self, now_ms):
         """Start a handshake (drops any session in progress)."""
         self._forget()
-        self._n_s[:] = self.rng(16)
+        try:
+            self._n_s[:] = self.rng(16)
+        except (RngFailure, OSError):
+            self.events.push(events.HANDSHAKE_FAILED, 0, errors.RNG_FAILURE)
+            return
         hs = self._hs
         wire.put_header(hs, wire.REQ, 0, 0)
         hs[wire.OFF_ID_S:wire.OFF_ID_S + 8] = self.pairing.id_s
@@ -223,9 +228,12 @@ class SecondStation:
         e_priv = self._e_priv
         dh = self._dh
         try:
-            r = self.rng(wire.PUB_LEN)  # the only draw besides n_s (3.9)
+            try:
+                r = self.rng(wire.PUB_LEN)  # the only draw besides n_s (3.9)
+            except (RngFailure, OSError):
+                return errors.RNG_FAILURE
             if len(r) != wire.PUB_LEN:
-                raise ValueError("rng gave %d bytes" % len(r))
+                return errors.RNG_FAILURE
             e_priv[:] = r
             e_pub = x25519_base(e_priv)
             try:

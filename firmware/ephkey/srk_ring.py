@@ -16,6 +16,7 @@ from time import ticks_add, ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 
+from .rng_health import RngFailure
 from .x25519 import x25519_base
 
 _KEY = const(16)
@@ -64,20 +65,24 @@ class SrkRing:
 
     def current(self, rng):
         """The slot of the current interval's suite-1 SRK, drawn on first use."""
-        i = self._slot_for(self.k, self.k_start)
-        if not self.has1[i]:
-            self.keys[i * _KEY:(i + 1) * _KEY] = rng(_KEY)
-            self.has1[i] = 1
-            self.created += 1
+        i = self._find(self.k)
+        if i >= 0 and self.has1[i]:
+            return i
+        key = rng(_KEY)  # drawn first: a failing RNG changes nothing
+        if i < 0:
+            i = self._tag(self.k, self.k_start)
+        self.keys[i * _KEY:(i + 1) * _KEY] = key
+        self.has1[i] = 1
+        self.created += 1
         return i
 
     def current_pair(self, rng):
         """The slot of the current interval's suite-2 key pair, made on first use
         (one X25519 now, unless ``prepare`` made it ahead of time)."""
-        i = self._slot_for(self.k, self.k_start)
-        if not self.has2[i]:
-            self._generate(i, rng)
-        return i
+        i = self._find(self.k)
+        if i >= 0 and self.has2[i]:
+            return i
+        return self._generate(i, self.k, self.k_start, rng)
 
     def prepare(self, rng):
         """Make the key pair of interval k+1 now if it is not made yet.
@@ -89,8 +94,7 @@ class SrkRing:
         for i in range(self.slots):
             if self.live[i] and self.interval[i] == k and self.has2[i]:
                 return -1
-        i = self._slot_for(k, ticks_add(self.k_start, self.interval_ms))
-        self._generate(i, rng)
+        i = self._generate(self._find(k), k, ticks_add(self.k_start, self.interval_ms), rng)
         self.prepared += 1
         return i
 
@@ -106,11 +110,15 @@ class SrkRing:
             n += self.live[i]
         return n
 
-    def _slot_for(self, k, start):
-        """The live slot of interval k, else a newly tagged one (circular from head)."""
+    def _find(self, k):
+        """The live slot of interval k, or -1."""
         for i in range(self.slots):
             if self.live[i] and self.interval[i] == k:
                 return i
+        return -1
+
+    def _tag(self, k, start):
+        """A newly tagged slot for interval k (circular from head)."""
         i = self._take()
         self.live[i] = 1
         self.interval[i] = k
@@ -135,15 +143,19 @@ class SrkRing:
         self._erase(oldest)
         return oldest
 
-    def _generate(self, i, rng):
-        p = i * _X
-        r = rng(_X)
+    def _generate(self, i, k, start, rng):
+        """Draw a key pair for interval k into slot i (tagged now if i < 0)."""
+        r = rng(_X)  # drawn first: a failing RNG changes nothing
         if len(r) != _X:
-            raise ValueError("rng gave %d bytes" % len(r))
+            raise RngFailure("short read: %d of %d bytes" % (len(r), _X))
+        if i < 0:
+            i = self._tag(k, start)
+        p = i * _X
         self.priv[p:p + _X] = r
         self.pub[p:p + _X] = x25519_base(self.priv_views[i])
         self.has2[i] = 1
         self.created2 += 1
+        return i
 
     def _erase(self, i):
         base = i * _KEY

@@ -73,3 +73,48 @@ def test_short_read_fails():
         return os.urandom(n if calls[0] == 1 else n - 1)
     why = _fails(src)
     assert why and "short" in why, why
+
+
+class _Breakable:
+    """os.urandom until told to fail, then a stuck generator."""
+
+    def __init__(self):
+        self.broken = False
+
+    def __call__(self, n):
+        return bytes(n) if self.broken else os.urandom(n)
+
+
+def test_a_failing_rng_stops_key_generation_at_both_stations():
+    from ephkey import errors
+    from ephkey.config import FirstConfig, SecondConfig
+    from ephkey.first import FirstStation
+    from ephkey.second import SecondStation
+    from pair import drain, outputs, pairing
+
+    src_f, src_s = _Breakable(), _Breakable()
+    f = FirstStation(FirstConfig(), [pairing(0)], HealthyRng(src_f), 0)
+    s = SecondStation(SecondConfig(), pairing(0), HealthyRng(src_s), 0)
+    s.connect(0)
+    req = outputs(s)[0]
+    src_f.broken = True
+    f.receive(req, len(req), 1)
+    assert drain(f) == [("ERROR", 0, errors.RNG_FAILURE)]
+    err = outputs(f)
+    assert len(err) == 1 and err[0][1] == 15 and err[0][-1] == errors.RNG_FAILURE
+    assert f.table.count_state(1) == 0 and f.ring.live_count() == 0  # nothing kept
+    src_s.broken = True
+    s.connect(2)
+    assert drain(s) == [("HANDSHAKE_FAILED", 0, errors.RNG_FAILURE)]
+    assert outputs(s) == [] and s.state == 0
+
+
+def test_runtime_stops_when_the_rng_fails_its_start_up_test():
+    from ephkey import runtime
+
+    try:
+        runtime.build(None, rng_source=lambda n: bytes(n))
+    except RngFailure as e:
+        assert "repetition" in str(e)
+    else:
+        raise AssertionError("a stuck RNG passed the start-up test")
