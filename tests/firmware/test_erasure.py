@@ -1,0 +1,186 @@
+"""Erasure: key buffers read back after they leave use (spec 4.1, 5.3, 5.4, 9).
+
+Expired SRKs (and suite 2's srk_priv), the IDRKs, MS, transcript hash and
+accepted PROOF of every finished session, at F and at S, whatever ended it:
+a CLOSE either way, F's idle timer, keys exhausted, the WAIT_PROOF timer, a
+half-open slot displaced, a handshake that S gave up; and the old key of a
+rotation on both sides.
+"""
+
+from pair import deliver, drain, first, handshake, outputs, pairing, second
+
+
+def _zero(buf, off=0, n=-1):
+    if n < 0:
+        n = len(buf) - off
+    for i in range(off, off + n):
+        if buf[i]:
+            return False
+    return True
+
+
+def _slot_clear(f, slot):
+    t = f.table
+    k = 16 * t.idrks
+    return (_zero(t.idrk, k * slot, k) and _zero(t.ms, 32 * slot, 32)
+            and _zero(t.th, 32 * slot, 32) and _zero(t.proof, 24 * slot, 24)
+            and not t.ck[2 * slot].loaded and not t.ck[2 * slot + 1].loaded)
+
+
+def _slot_keys_set(f, slot):
+    t = f.table
+    k = 16 * t.idrks
+    return not _zero(t.idrk, k * slot, k) and not _zero(t.ms, 32 * slot, 32)
+
+
+def _s_clear(s):
+    ok = _zero(s._keys) and _zero(s._ms) and _zero(s._th)
+    ok = ok and not s._ck[0].loaded and not s._ck[1].loaded
+    for name in ("_e_priv", "_dh"):  # suite 2
+        ok = ok and _zero(getattr(s, name, b""))
+    return ok
+
+
+def _open(suite=1, **kw):
+    f = first(suites=(suite,), **kw)
+    s = second(offer=(suite,))
+    sid = handshake(f, s)
+    slot = f.table.find_sid(sid)
+    assert _slot_keys_set(f, slot)
+    return f, s, sid, slot
+
+
+def test_srks_zeroed_after_m_times_lifetime_both_suites():
+    for suite in (1, 2):
+        f = first(pairings=[pairing(0), pairing(1)], interval_ms=10000, lifetime_ms=20000,
+                  m=3, suites=(suite,))
+        handshake(f, second(0, offer=(suite,)), now=5)
+        handshake(f, second(1, offer=(suite,)), now=10005)
+        ring = f.ring
+        live = [i for i in range(ring.slots) if ring.live[i]]
+        assert len(live) == 2, live
+        assert not _zero(ring.keys) or not _zero(getattr(ring, "priv", b""))
+        f.poll(60000 - 1)  # interval 0 started at 0: erased at 3 x 20 s
+        assert ring.live_count() == 2
+        f.poll(60000)
+        assert ring.live_count() == 1
+        i0 = live[0]
+        assert _zero(ring.keys, 16 * i0, 16)
+        if suite == 2:
+            assert _zero(ring.priv, 32 * i0, 32)
+        f.poll(70000)
+        assert ring.live_count() == 0
+        assert _zero(ring.keys) and _zero(getattr(ring, "priv", b""))
+
+
+def test_close_by_s_zeroes_both_sides():
+    for suite in (1, 2):
+        f, s, sid, slot = _open(suite)
+        s.close(5)
+        deliver(outputs(s), f, 5)
+        assert drain(f) == [("CLOSED", sid, 0)]
+        assert _slot_clear(f, slot) and _s_clear(s)
+
+
+def test_close_by_f_zeroes_both_sides():
+    f, s, sid, slot = _open()
+    f.close(sid, 5)
+    deliver(outputs(f), s, 5)
+    assert drain(s) == [("CLOSED", sid, 0)]
+    assert _slot_clear(f, slot) and _s_clear(s)
+
+
+def test_idle_timeout_zeroes_the_slot():
+    f, s, sid, slot = _open(idle_ms=1000)
+    f.poll(1000)
+    assert drain(f) == [("CLOSED", sid, 14)]
+    assert _slot_clear(f, slot)
+    deliver(outputs(f), s, 1000)  # CLOSE(TIMEOUT)
+    assert drain(s) == [("CLOSED", sid, 14)] and _s_clear(s)
+
+
+def test_keys_exhausted_zeroes_both_sides():
+    f, s, sid, slot = _open(rotate_frames=2, idrks=2)
+    seen = []
+    for i in range(10):
+        if s.state != 3:
+            break
+        s.send(b"x", 1, i)
+        deliver(outputs(s), f, i)
+        deliver(outputs(f), s, i)
+        deliver(outputs(s), f, i)
+        seen += drain(f) + drain(s)
+    assert ("CLOSED", sid, 13) in seen, seen
+    assert _slot_clear(f, slot) and _s_clear(s)
+
+
+def test_rotation_zeroes_the_old_key_on_both_sides():
+    f, s, sid, slot = _open(rotate_frames=2, idrks=4)
+    t = f.table
+    key0 = bytes(t.key(slot, 0))
+    for i in range(2):
+        s.send(b"x", 1, i)
+        deliver(outputs(s), f, i)   # the second DATA triggers REKEY(1)
+        deliver(outputs(f), s, i)   # S switches to key 1, KEY_ACK
+        deliver(outputs(s), f, i)   # F completes the rotation
+    evs = drain(f)
+    assert ("ROTATED", sid, 1) in evs, evs
+    assert _zero(t.key(slot, 0)) and not _zero(t.key(slot, 1))
+    assert key0 not in bytes(t.idrk)
+    # S drops key 0 once F's first frame under key 1 arrives
+    f.send(sid, b"y", 1, 5)
+    deliver(outputs(f), s, 5)
+    assert ("DATA", sid, 0, b"y") in drain(s)
+    assert s.recv_idx == 1 and _zero(s._keys, 0, 16) and not _zero(s._keys, 16, 16)
+
+
+def test_handshake_timeout_zeroes_the_half_open_slot():
+    f = first(lifetime_ms=20000)
+    s = second()
+    s.connect(0)
+    deliver(outputs(s), f, 0)
+    deliver(outputs(f), s, 0)
+    sid = s.sid
+    slot = f.table.find_sid(sid)
+    assert not _zero(f.table.idrk, 16 * f.table.idrks * slot, 16 * f.table.idrks)
+    f.poll(20000)
+    assert drain(f) == [("HANDSHAKE_FAILED", sid, 14)]
+    assert _slot_clear(f, slot)
+    # S gives up on its own timer and forgets MS and TH
+    for k in range(1, 6):
+        s.poll(1000 * k)
+    assert [e[0] for e in drain(s)] == ["HANDSHAKE_FAILED"]
+    assert _s_clear(s)
+
+
+def test_displaced_half_open_slots_are_zeroed():
+    # rule 2: the same peer asks again; rule 4: the table is full
+    pairings = [pairing(i) for i in range(3)]
+    f = first(pairings=pairings, sessions=1)
+    s0 = second(0)
+    s0.connect(0)
+    deliver(outputs(s0), f, 0)
+    slot = 0
+    old = bytes(f.table.idrk)
+    s0b = second(0, seed=b"again")
+    s0b.connect(1)
+    deliver(outputs(s0b), f, 1)  # same peer, new nonce: the slot is reused
+    new = bytes(f.table.idrk)
+    assert old != new and not any(old[i:i + 16] in new for i in range(0, len(old), 16))
+    s1 = second(1)
+    s1.connect(2)
+    deliver(outputs(s1), f, 2)   # another peer: the oldest half-open slot goes
+    assert not any(new[i:i + 16] in bytes(f.table.idrk) for i in range(0, len(new), 16))
+    assert f.table.state[slot] == 1  # s1's handshake holds it now
+
+
+def test_s_close_during_handshake_forgets_everything():
+    for suite in (1, 2):
+        f = first(suites=(suite,))
+        s = second(offer=(suite,))
+        s.connect(0)
+        deliver(outputs(s), f, 0)
+        deliver(outputs(f), s, 0)   # S holds MS (and suite 2's e_priv is gone already)
+        assert not _zero(s._ms)
+        s.close(1)
+        assert _s_clear(s)

@@ -1,0 +1,180 @@
+"""The hostile peer (ephkey_host.hostile) against both implementations.
+
+Each attack of the issue, with the outcome the spec gives it, against the
+firmware (inside MicroPython, tests/firmware/step_driver.py) and the host
+stations: every injected frame rejected with the code of the spec (4.4, 5.2),
+ERROR frames only where 3.8 / 4.4 item 5 allow them, 0 wrong accepts, and the
+legitimate sessions still working afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ephkey_host import hostile as H, wire
+from ephkey_host.config import Pairing
+
+pytestmark = pytest.mark.timeout(120)
+
+CFG_F = {"suites": [1], "rotate_frames": 4, "idrks": 8}
+CFG_S = {"offer": [1]}
+
+
+@pytest.fixture(params=["firmware", "host"])
+def factory(request: pytest.FixtureRequest, micropython_bin: str) -> H.TargetFactory:
+    if request.param == "host":
+        return lambda role, cfg, pairs, seed: H.HostTarget(role, cfg, pairs, seed)
+    return lambda role, cfg, pairs, seed: H.MpTarget(micropython_bin, role, cfg, pairs, seed)
+
+
+def clean(out: H.Outcome) -> None:
+    assert out.tried > 0
+    assert out.unexpected == [], out.as_dict()
+    assert out.wrong_accepts == 0, out.as_dict()
+    assert out.survived, out.as_dict()
+
+
+ROLES = pytest.mark.parametrize("role", ["F", "S"])
+
+
+def cfg(role: str) -> dict[str, Any]:
+    return CFG_F if role == "F" else CFG_S
+
+
+@ROLES
+def test_replay_into_the_existing_session(factory: H.TargetFactory, role: str) -> None:
+    """REQ: REPLAY, unanswered (4.2 rule 1); PROOF after S spoke: UNEXPECTED,
+    answered; protected frames: REPLAY or BAD_KEY_INDEX (5.2); SRK/KEY at S:
+    UNEXPECTED (5.1)."""
+    out = H.attack_replay_existing(factory, role, cfg(role))
+    clean(out)
+    if role == "F":
+        assert out.codes["REPLAY"] >= 1 and out.answers == {"UNEXPECTED": 1}, out.as_dict()
+
+
+@ROLES
+def test_replay_into_a_new_session(factory: H.TargetFactory, role: str) -> None:
+    """A finished session's frames: UNKNOWN_SESSION as recorded; sid rewritten
+    to the new session: AUTH_FAILED / BAD_KEY_INDEX / UNEXPECTED; a replayed
+    REQ is a fresh request (new SRK frame, new sid), nothing more."""
+    out = H.attack_replay_new(factory, role, cfg(role))
+    clean(out)
+    assert out.codes["UNKNOWN_SESSION"] >= 5, out.as_dict()
+
+
+@ROLES
+def test_replay_into_a_waiting_handshake(factory: H.TargetFactory, role: str) -> None:
+    """An old PROOF (F) / old SRK and KEY (S) into a handshake waiting for
+    exactly that frame: AUTH_FAILED (fresh nonces); the handshake completes."""
+    clean(H.attack_replay_into_handshake(factory, role, cfg(role)))
+
+
+@ROLES
+def test_reflected_frames(factory: H.TargetFactory, role: str) -> None:
+    """A station's own frames back to it: UNEXPECTED by type (3.2), and the
+    protected ones fail on the direction byte of the nonce; never answered."""
+    out = H.attack_reflect(factory, role, cfg(role))
+    clean(out)
+    assert not out.answers
+
+
+@ROLES
+def test_frames_spliced_between_two_sessions(factory: H.TargetFactory, role: str) -> None:
+    clean(H.attack_splice(factory, role, cfg(role)))
+
+
+@ROLES
+def test_every_single_bit_flip(factory: H.TargetFactory, role: str) -> None:
+    """Every bit of REQ/PROOF (F) or SRK/KEY (S), and of a DATA frame, flipped:
+    the exact code of 4.4's order of checks (hostile.expected_flip_code)."""
+    out = H.attack_flipped_bits(factory, role, cfg(role))
+    clean(out)
+    assert out.tried > 500
+
+
+def test_proof_under_a_stale_srk(factory: H.TargetFactory) -> None:
+    """After its interval but within L: accepted (4.1). At request + L:
+    SRK_EXPIRED, then the timer frees the slot (HANDSHAKE_FAILED(TIMEOUT)) and
+    the proof is UNKNOWN_SESSION. After M x L: SRK_EXPIRED. Under an earlier
+    interval's SRK: AUTH_FAILED, and the real proof still succeeds."""
+    outs = H.attack_stale_srk(factory, CFG_F)
+    assert len(outs) == 4
+    for out in outs:
+        assert out.unexpected == [] and out.wrong_accepts == 0 and out.survived, out.as_dict()
+    assert outs[1].answers == {"SRK_EXPIRED": 1, "UNKNOWN_SESSION": 1}
+    assert outs[2].codes == {"SRK_EXPIRED": 1}
+
+
+def test_guessing_the_shared_parameter(factory: H.TargetFactory) -> None:
+    """Random PROOFs: AUTH_FAILED; with the SRK compromised, SPV guesses:
+    BAD_PROOF; the real PROOF is accepted afterwards; KEY stays closed."""
+    no_srk, with_srk = H.attack_guess_parameter(factory, CFG_F, tries=100)
+    clean(no_srk)
+    clean(with_srk)
+    assert no_srk.codes == {"AUTH_FAILED": 100} and no_srk.answers == {"AUTH_FAILED": 100}
+    assert with_srk.codes == {"BAD_PROOF": 100}
+
+
+@ROLES
+def test_version_and_suite_downgrade(factory: H.TargetFactory, role: str) -> None:
+    """ver != 1: BAD_VERSION, never answered; another suite byte in a session:
+    BAD_SUITE; offers with no common suite: BAD_SUITE, invalid bits: MALFORMED."""
+    out = H.attack_downgrade(factory, role, cfg(role))
+    clean(out)
+    assert "BAD_VERSION" not in out.answers
+
+
+def test_offer_rewrite_cannot_pick_the_suite_host() -> None:
+    """Host F and S: a rewritten offer makes the handshake fail (AUTH_FAILED
+    at S, then the same SRK frame for every retransmitted REQ): DoS only."""
+    def host(role: str, c: dict[str, Any], p: list[Pairing], s: bytes | None) -> H.Target:
+        return H.HostTarget(role, c, p, s)
+    suites = list(wire.IMPLEMENTED_SUITES)
+    out = H.attack_offer_rewrite(host, host, suites, 0x03 if suites == [1] else 0x01)
+    assert out.unexpected == [] and out.wrong_accepts == 0, out.as_dict()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "firmware first.py _on_req: a REQ with the same id_s and n_s as a half-open slot "
+    "is taken as a retransmission, but _send_srk_frame recomputes KEK2/auth from the "
+    "new REQ's TH1 while keeping the suite chosen from the first REQ: rewriting the "
+    "offer of S's first REQ downgrades suite 2 to suite 1 (spec 4.2 rule 1 says 'the "
+    "same SRK frame'; 3.9 says a changed offer fails)"))
+def test_offer_rewrite_cannot_downgrade_suite_2_firmware(micropython_bin: str) -> None:
+    def fw(role: str, c: dict[str, Any], p: list[Pairing], s: bytes | None) -> H.Target:
+        return H.MpTarget(micropython_bin, role, c, p, s)
+    out = H.attack_offer_rewrite(fw, fw, [2, 1], 0x01)
+    assert out.unexpected == [] and out.wrong_accepts == 0, out.as_dict()
+
+
+def test_flood_from_unknown_identities(factory: H.TargetFactory) -> None:
+    """Thousands of REQs in one interval from claimed identities: one 8-byte
+    ERROR(UNKNOWN_PEER) each and no state; an established session keeps
+    working and a handshake started mid-flood completes (section 9)."""
+    out = H.attack_flood(factory, CFG_F, n=2000)
+    clean(out)
+    assert out.codes == {"UNKNOWN_PEER": 2000} and out.answers == {"UNKNOWN_PEER": 2000}
+
+
+def test_flood_with_paired_identities(factory: H.TargetFactory) -> None:
+    """Paired identities in the flood hold at most one half-open slot each
+    (4.2 rule 2): with fewer of them than free slots the legitimate handshake
+    still completes and no established session is evicted."""
+    out = H.attack_flood(factory, CFG_F, n=2000, paired_flooders=5)
+    clean(out)
+
+
+def test_flipped_bit_oracle_matches_the_spec_examples() -> None:
+    """The oracle itself, on hand-made cases from 4.4."""
+    srk = bytes((1, 2, 1)) + (5).to_bytes(4, "big") + bytes(42)
+    assert H.expected_flip_code(b"\x01\x02", "S", "WAIT_SRK", 0, 1) == 1  # short
+    assert H.expected_flip_code(bytes((2,)) + srk[1:], "S", "WAIT_SRK", 0, 1) == 2
+    assert H.expected_flip_code(srk[:1] + b"\x0a" + srk[2:], "S", "WAIT_SRK", 0, 1) == 4
+    assert H.expected_flip_code(srk[:1] + b"\x03" + srk[2:], "S", "WAIT_SRK", 0, 1) == 5
+    assert H.expected_flip_code(srk[:1] + b"\x06" + srk[2:], "S", "WAIT_SRK", 0, 1) == 1
+    assert H.expected_flip_code(srk[:2] + b"\x00" + srk[3:], "S", "WAIT_SRK", 0, 1) == 3
+    assert H.expected_flip_code(srk[:3] + b"\x40" + srk[4:], "S", "WAIT_SRK", 0, 1) == 1
+    assert H.expected_flip_code(srk, "S", "WAIT_SRK", 0, 1) == 8
+

@@ -1,0 +1,316 @@
+"""Install the firmware on a board with mpremote.
+
+    python tools/deploy.py --board NAME --port DEV_OR_URL [--source] [--role first|second]
+                           [--messages N] [--set SECTION.KEY=VALUE ...] [--no-reset]
+    python tools/deploy.py --board NAME --dir FOLDER ...   (the same files into a folder)
+
+1. Reads ``boards/NAME/board.json`` (``--board auto`` asks the board which it
+   is) and applies the overrides: ``--role`` (the board runs that one role),
+   ``--messages`` (``app.messages``), ``--set first.rotate_frames=16`` (any
+   key of any section) or ``--set transport=ble`` (a top-level key); VALUE
+   is JSON, else a string. The result is checked with the host's station
+   settings before anything is copied.
+2. Compiles ``firmware/ephkey/*.py`` with mpy-cross for the board's ``arch``
+   into ``build/mpy/<arch>/ephkey/`` (only what changed), unless ``--source``.
+3. With one mpremote connection: removes from the board's ``/ephkey`` every
+   file that is not part of this deployment (so a stale ``.py`` cannot shadow
+   a new ``.mpy``: MicroPython imports ``x.py`` before ``x.mpy``), copies
+   the package to ``:ephkey/``, ``firmware/main.py`` to ``:main.py`` and the
+   board file to ``:ephkey_board.json``, then resets the board (hard reset:
+   ``main.py`` starts) unless ``--no-reset``.
+
+The pairing file ``:ephkey_pairing.json`` is not touched: make it with
+``python -m ephkey_host pair``. ``make deploy BOARD=... PORT=... [ROLE=...]
+[SOURCE=1]`` runs this script. tools/demo.py and the tests call
+:func:`deploy` the same way on virtual boards.
+
+Exit codes: 0 done, 1 compile or copy failed, 2 usage or board-file error,
+3 the board could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+try:
+    from ephkey_host.devices import PortError, RemoteError, find_tool, mpremote
+except ImportError:  # run as a script without the venv's .pth: use the checkout
+    sys.path.insert(0, str(REPO / "host"))
+    from ephkey_host.devices import PortError, RemoteError, find_tool, mpremote
+
+FIRMWARE = REPO / "firmware"
+PACKAGE = FIRMWARE / "ephkey"
+BOARDS = REPO / "boards"
+BUILD = REPO / "build" / "mpy"
+
+Log = Callable[[str], None]
+
+
+class DeployError(Exception):
+    """Bad board name, board file or override (exit code 2)."""
+
+
+def board_names() -> list[str]:
+    return sorted(p.parent.name for p in BOARDS.glob("*/board.json"))
+
+
+def load_board(name: str) -> dict[str, Any]:
+    path = BOARDS / name / "board.json"
+    if not path.is_file():
+        raise DeployError(f"no board {name!r}: boards/ has {', '.join(board_names())}")
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text())
+    except ValueError as e:
+        raise DeployError(f"{path.relative_to(REPO)} is not valid JSON: {e}") from None
+    return doc
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["first.rotate_frames=16", "transport=ble"]`` -> ``{"first": {...}, "transport": "ble"}``.
+
+    SECTION.KEY=VALUE sets a key of a section (first, second, app, uart, ble,
+    tcp); KEY=VALUE a top-level key. VALUE is JSON, else a string.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not eq or not section or (dot and not name):
+            raise DeployError(f"--set {item!r}: expected SECTION.KEY=VALUE (e.g. "
+                              "first.idrks=8) or KEY=VALUE (e.g. transport=ble)")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        if dot:
+            if not isinstance(out.setdefault(section, {}), dict):
+                raise DeployError(f"--set {item!r}: {section} was set as a value")
+            out[section][name] = value
+        else:
+            out[section] = value
+    return out
+
+
+def board_file(
+    doc: dict[str, Any],
+    role: str | None = None,
+    messages: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The board file to install: ``doc`` with the overrides applied, checked."""
+    out = copy.deepcopy(doc)
+    if role is not None:
+        if role not in ("first", "second"):
+            raise DeployError(f"role {role!r}: first or second")
+        out["roles"] = [role]
+        out.pop("role", None)
+    for section, values in (overrides or {}).items():
+        current = out.get(section)
+        if isinstance(current, dict) and isinstance(values, dict):
+            current.update(values)
+        else:
+            out[section] = copy.deepcopy(values)
+    if messages is not None:
+        out.setdefault("app", {})["messages"] = messages
+    check_board(out)
+    return out
+
+
+def check_board(doc: dict[str, Any]) -> None:
+    """The station settings of each role, checked by the host's rules (spec 4.1, 11)."""
+    from ephkey_host.config import FirstConfig, SecondConfig
+
+    roles = doc.get("roles", [doc.get("role")])
+    if not roles or any(r not in ("first", "second") for r in roles):
+        raise DeployError(f"board {doc.get('name')!r}: roles {roles!r} (first and/or second)")
+    if doc.get("transport") not in ("uart", "ble", "tcp"):
+        raise DeployError(f"board {doc.get('name')!r}: transport {doc.get('transport')!r} "
+                          "(uart, ble or tcp)")
+    if not doc.get("arch"):
+        raise DeployError(f"board {doc.get('name')!r} has no 'arch' for mpy-cross")
+    for role in roles:
+        cls: Any = FirstConfig if role == "first" else SecondConfig
+        try:
+            cls(**doc.get(role, {}))
+        except (TypeError, ValueError) as e:
+            raise DeployError(f"board {doc.get('name')!r}, {role} station settings: {e}") from None
+    app = doc.get("app", {})
+    if not isinstance(app.get("messages", 0), int) or app.get("messages", 0) < 0:
+        raise DeployError("app.messages must be an integer >= 0")
+
+
+def sources() -> list[Path]:
+    return sorted(PACKAGE.glob("*.py"))
+
+
+def compile_package(arch: str, build: Path = BUILD, log: Log | None = None) -> list[Path]:
+    """firmware/ephkey/*.py -> build/mpy/<arch>/ephkey/*.mpy (only what is out of date)."""
+    tool = find_tool("mpy-cross", "MPY_CROSS")
+    out_dir = build / arch / "ephkey"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = []
+    compiled = 0
+    for src in sources():
+        dst = out_dir / (src.stem + ".mpy")
+        if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
+            proc = subprocess.run(
+                [*tool, f"-march={arch}", "-s", f"ephkey/{src.name}", "-o", str(dst), str(src)],
+                capture_output=True,
+                text=True,
+            )
+            if proc.returncode != 0:
+                raise RemoteError(f"mpy-cross -march={arch} {src.name}: {proc.stderr.strip()}")
+            compiled += 1
+        outputs.append(dst)
+    if log:
+        log(f"mpy-cross: {len(outputs)} modules for {arch} in {out_dir.relative_to(REPO)}"
+            f" ({compiled} compiled)")
+    return outputs
+
+
+# Runs on the board: keep only the files of this deployment in /ephkey.
+_PRUNE = """\
+import os
+keep = set(%r)
+try:
+    os.mkdir('/ephkey')
+except OSError:
+    pass
+for n in os.listdir('/ephkey'):
+    if n not in keep:
+        try:
+            os.remove('/ephkey/' + n)
+            print('removed /ephkey/' + n)
+        except OSError:
+            print('cannot remove /ephkey/' + n)
+try:
+    os.stat('/ephkey_pairing.json')
+    print('paired: yes')
+except OSError:
+    print('paired: no')
+"""
+
+
+def detect_board(port: str) -> str:
+    """The boards/ name matching what the board says it is (sys.implementation._machine)."""
+    out = mpremote(port, "exec", "import sys; print(sys.implementation._machine)", timeout=60)
+    machine = out.strip().splitlines()[-1] if out.strip() else ""
+    for needle, name in (
+        ("Pico 2 W", "rpi_pico2_w"),
+        ("Pico W", "rpi_pico_w"),
+        ("PYBD-SF6", "pybd_sf6"),
+        ("ESP32", "esp32"),
+        ("linux", "unix"),
+    ):
+        if needle.lower() in machine.lower():
+            return name
+    raise DeployError(f"board on {port} says {machine!r}: name it with --board "
+                      f"({', '.join(board_names())})")
+
+
+def deploy(
+    port: str,
+    doc: dict[str, Any],
+    *,
+    source: bool = False,
+    reset: bool = True,
+    log: Log = print,
+) -> None:
+    """Install the firmware and ``doc`` (a checked board file) on the board at ``port``."""
+    files = sources() if source else compile_package(doc["arch"], log=log)
+    with tempfile.TemporaryDirectory(prefix="ephkey-deploy-") as tmp:
+        board_json = Path(tmp) / "ephkey_board.json"
+        board_json.write_text(json.dumps(doc, indent=1) + "\n")
+        args = ["exec", _PRUNE % sorted(f.name for f in files)]
+        args += ["+", "fs", "cp", *map(str, files), ":ephkey/"]
+        args += ["+", "fs", "cp", str(FIRMWARE / "main.py"), ":main.py"]
+        args += ["+", "fs", "cp", str(board_json), ":ephkey_board.json"]
+        if reset:
+            args += ["+", "reset"]
+        kind = "sources" if source else f".mpy ({doc['arch']})"
+        log(f"deploy: {len(files)} ephkey modules as {kind}, main.py, board file "
+            f"{doc.get('name')!r} (roles {', '.join(doc.get('roles', []))}) -> {port}")
+        out = mpremote(port, *args, timeout=600)
+    for line in out.splitlines():
+        if line.startswith("removed "):
+            log("deploy: " + line)
+    if "paired: no" in out:
+        log("deploy: this board has no ephkey_pairing.json yet: pair it with "
+            "`python -m ephkey_host pair` (README, Pairing)")
+    log("deploy: done" + (", board reset" if reset else " (no reset)"))
+
+
+def install_to_folder(folder: str | Path, doc: dict[str, Any], *, source: bool = False,
+                      log: Log = print) -> None:
+    """Write the same files into a folder that is a board's filesystem (a virtual
+    board's flash, or a folder to copy to a board by other means)."""
+    import shutil
+
+    folder = Path(folder)
+    files = sources() if source else compile_package(doc["arch"], log=log)
+    pkg = folder / "ephkey"
+    pkg.mkdir(parents=True, exist_ok=True)
+    keep = {f.name for f in files}
+    for old in pkg.iterdir():
+        if old.name not in keep and old.is_file():
+            old.unlink()
+    for f in files:
+        shutil.copyfile(f, pkg / f.name)
+    shutil.copyfile(FIRMWARE / "main.py", folder / "main.py")
+    (folder / "ephkey_board.json").write_text(json.dumps(doc, indent=1) + "\n")
+    log(f"deploy: {len(files)} ephkey modules, main.py, board file {doc.get('name')!r} "
+        f"(roles {', '.join(doc.get('roles', []))}) -> {folder}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tools/deploy.py",
+        description="Compile the ephkey firmware for a board and install it with mpremote.",
+        epilog="Boards: " + ", ".join(board_names()) + ". Exit codes: 0 done, 1 compile or copy "
+        "failed, 2 usage or board-file error, 3 board not reachable.",
+    )
+    parser.add_argument("--board", required=True, help="a folder of boards/, or 'auto'")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", help="serial device or pyserial URL of the board's REPL")
+    where.add_argument("--dir", help="write the files into this folder instead (a virtual "
+                       "board's flash folder)")
+    parser.add_argument("--source", action="store_true", help="install .py sources, not .mpy")
+    parser.add_argument("--role", choices=("first", "second"), help="run this station role")
+    parser.add_argument("--messages", type=int, help="app.messages (second station exchanges)")
+    parser.add_argument("--set", dest="sets", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE",
+                        help="override a board-file value (KEY=VALUE: a top-level key)")
+    parser.add_argument("--no-reset", action="store_true", help="do not reset the board at the end")
+    args = parser.parse_args(argv)
+    try:
+        if args.board == "auto" and not args.port:
+            raise DeployError("--board auto asks a board: it needs --port")
+        name = detect_board(args.port) if args.board == "auto" else args.board
+        doc = board_file(load_board(name), args.role, args.messages, parse_set(args.sets))
+        if args.dir:
+            install_to_folder(args.dir, doc, source=args.source)
+        else:
+            deploy(args.port, doc, source=args.source, reset=not args.no_reset)
+    except DeployError as e:
+        print(f"deploy: {e}", file=sys.stderr)
+        return 2
+    except PortError as e:
+        print(f"deploy: {e}", file=sys.stderr)
+        return 3
+    except (RemoteError, FileNotFoundError) as e:
+        print(f"deploy: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
