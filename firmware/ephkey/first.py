@@ -232,7 +232,8 @@ class FirstStation:
         for i in range(t.n):
             if t.state[i] == FREE or t.peer[i] != peer:
                 continue
-            if wire.same(t.n_s, 16 * i, buf, wire.OFF_N_S, wire.NONCE_LEN):
+            if wire.same(t.n_s, 16 * i, buf, wire.OFF_N_S, wire.NONCE_LEN) and not (
+                    t.state[i] == WAIT_PROOF and t.offer[i] != offer):
                 if t.state[i] == WAIT_PROOF:
                     self._send_srk_frame(i, buf)  # a retransmitted REQ
                     return 0
@@ -268,6 +269,7 @@ class FirstStation:
         t.sid[slot] = sid
         t.peer[slot] = peer
         t.suite[slot] = suite
+        t.offer[slot] = offer
         t.n_s[16 * slot:16 * slot + 16] = buf[wire.OFF_N_S:wire.OFF_N_S + 16]
         t.srk_slot[slot] = srk_slot
         t.interval[slot] = self.ring.k

@@ -24,6 +24,7 @@ class SessionTable:
         self.peer = [0] * n
         self.suite = bytearray(n)
         self.n_s = bytearray(16 * n)
+        self.offer = bytearray(n)  # a repeat of the REQ must repeat it too
         self.n_f = bytearray(16 * n)
         self.srk_slot = bytearray(n)
         self.interval = [0] * n

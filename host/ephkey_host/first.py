@@ -109,6 +109,7 @@ class _Session:
         self.suite = 0
         self.id_s = b""
         self.n_s = b""
+        self.offer = 0
         self.n_f = b""
         self.ps = b""
         self.ring_index = 0
@@ -363,6 +364,8 @@ class FirstStation(Station):
         # 4.2 step 1: a retransmitted REQ.
         for s in self._slots:
             if s.state != FREE and s.id_s == id_s and s.n_s == n_s:
+                if s.state == WAIT_PROOF and s.offer != fr.num("offer"):
+                    break  # not a retransmission: a new request (rule 2)
                 if s.state == WAIT_PROOF:
                     self._emit(s.srk_frame)
                     return
@@ -408,6 +411,7 @@ class FirstStation(Station):
         s.suite = suite
         s.id_s = id_s
         s.n_s = n_s
+        s.offer = fr.num("offer")
         s.n_f = n_f
         s.ps = pairing.ps
         s.ring_index = ring_index

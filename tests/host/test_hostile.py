@@ -127,8 +127,8 @@ def test_version_and_suite_downgrade(factory: H.TargetFactory, role: str) -> Non
 
 
 def test_offer_rewrite_cannot_pick_the_suite_host() -> None:
-    """Host F and S: a rewritten offer makes the handshake fail (AUTH_FAILED
-    at S, then the same SRK frame for every retransmitted REQ): DoS only."""
+    """Host F and S: a rewritten offer fails S's check (AUTH_FAILED); S's
+    genuine REQ is then a new request and the session uses the best suite."""
     def host(role: str, c: dict[str, Any], p: list[Pairing], s: bytes | None) -> H.Target:
         return H.HostTarget(role, c, p, s)
     suites = list(wire.IMPLEMENTED_SUITES)
@@ -136,12 +136,6 @@ def test_offer_rewrite_cannot_pick_the_suite_host() -> None:
     assert out.unexpected == [] and out.wrong_accepts == 0, out.as_dict()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "firmware first.py _on_req: a REQ with the same id_s and n_s as a half-open slot "
-    "is taken as a retransmission, but _send_srk_frame recomputes KEK2/auth from the "
-    "new REQ's TH1 while keeping the suite chosen from the first REQ: rewriting the "
-    "offer of S's first REQ downgrades suite 2 to suite 1 (spec 4.2 rule 1 says 'the "
-    "same SRK frame'; 3.9 says a changed offer fails)"))
 def test_offer_rewrite_cannot_downgrade_suite_2_firmware(micropython_bin: str) -> None:
     def fw(role: str, c: dict[str, Any], p: list[Pairing], s: bytes | None) -> H.Target:
         return H.MpTarget(micropython_bin, role, c, p, s)
