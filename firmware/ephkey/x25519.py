@@ -1,8 +1,18 @@
 """X25519 (RFC 7748) in pure MicroPython on big ints.
 
-API: ``x25519(scalar, u)``, ``x25519_base(scalar)`` and ``keypair(rng)``; keys
-and results are 32-byte little-endian strings (bytes, bytearray or memoryview
-in). The scalar is clamped and the top bit of ``u`` is masked as RFC 7748
+API: keys and results are 32-byte little-endian strings (bytes, bytearray or
+memoryview in).
+
+- ``x25519_into(out, scalar, u)`` / ``x25519_base_into(out, scalar)`` write
+  the result into the caller's 32-byte buffer ``out`` (so the caller owns,
+  and zeroes, every copy of a secret result);
+- ``X25519Job``: the same computation in slices, for an event loop that must
+  not stall: ``job.start(out, scalar, u)``, then ``job.step(budget)`` until it
+  returns True; ``job.ok`` is then False for an all-zero result;
+- ``x25519(scalar, u)``, ``x25519_base(scalar)`` and ``keypair(rng)`` return
+  new ``bytes`` (tests and tools).
+
+The scalar is clamped and the top bit of ``u`` is masked as RFC 7748
 section 5 says; an all-zero result (``u`` of small order) raises ValueError,
 the check of section 6.1.
 
@@ -42,7 +52,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
-    from circuitpython_typing import ReadableBuffer
+    from circuitpython_typing import ReadableBuffer, WriteableBuffer
 
 _P = (1 << 255) - 19
 _LOW255 = (1 << 255) - 1  # t = hi * 2**255 + lo and 2**255 = 19 (mod p)
@@ -200,3 +210,60 @@ def keypair(rng: "Callable[[int], bytes]") -> "tuple[bytes, bytes]":
     if len(private) != 32:
         raise ValueError("x25519: rng gave %d bytes" % len(private))
     return private, x25519_base(private)
+
+
+def x25519_into(out: "WriteableBuffer", scalar: "ReadableBuffer", u: "ReadableBuffer") -> None:
+    """X25519 into ``out`` (32 bytes). On an all-zero result ``out`` is zeroed
+    and ValueError raised, as x25519() does."""
+    if len(out) != 32:
+        raise ValueError("x25519: 32-byte output")
+    try:
+        out[:] = x25519(scalar, u)
+    except ValueError:
+        for i in range(32):
+            out[i] = 0
+        raise
+
+
+def x25519_base_into(out: "WriteableBuffer", scalar: "ReadableBuffer") -> None:
+    x25519_into(out, scalar, _BASE)
+
+
+class X25519Job:
+    """One X25519 run in slices: ``start``, then ``step`` until it returns True.
+
+    ``budget`` is a number of ladder steps (255 in all, plus the inversion).
+    This big-int version does the whole computation in its first step.
+    """
+
+    def __init__(self):
+        self.out = None
+        self.ok = False
+        self.done = True
+        self._k = bytearray(32)
+        self._u = bytearray(32)
+
+    def start(self, out, scalar, u=None):
+        if len(scalar) != 32 or len(out) != 32 or (u is not None and len(u) != 32):
+            raise ValueError("x25519: 32-byte inputs")
+        self.out = out
+        self._k[:] = scalar
+        self._u[:] = _BASE if u is None else u
+        self.ok = False
+        self.done = False
+
+    def step(self, budget=255):
+        if self.done:
+            return True
+        try:
+            x25519_into(self.out, self._k, self._u)
+            self.ok = True
+        except ValueError:
+            self.ok = False
+        self.wipe()
+        self.done = True
+        return True
+
+    def wipe(self):
+        for i in range(32):
+            self._k[i] = 0

@@ -8,7 +8,7 @@ MICROPYPATH=firmware:tests/firmware micropython tests/firmware/mpunit.py test_x2
 import json
 import time
 
-from ephkey.x25519 import keypair, x25519, x25519_base
+from ephkey.x25519 import X25519Job, keypair, x25519, x25519_base, x25519_base_into, x25519_into
 
 with open("tests/vectors/x25519.json") as _f:
     V = json.load(_f)
@@ -104,3 +104,34 @@ def test_time_per_x25519():
         x25519(k, u)
     us = time.ticks_diff(time.ticks_us(), t0)
     print("  x25519: %.2f ms per call (mean of %d)" % (us / n / 1000, n))
+
+
+def test_into_and_job_match_the_vectors():
+    """The buffer-writing API and the sliced job give the RFC 7748 results."""
+    out = bytearray(32)
+    job = X25519Job()
+    for case in V["rfc7748"]:
+        x25519_into(out, h(case["scalar"]), h(case["u"]))
+        assert out.hex() == case["out"], case["source"]
+        out[:] = bytes(32)
+        job.start(out, h(case["scalar"]), h(case["u"]))
+        steps = 0
+        while not job.step(16):
+            steps += 1
+            assert steps < 1000, "the job never finishes"
+        assert job.ok and out.hex() == case["out"], case["source"]
+    k = h(V["rfc7748"][0]["scalar"])
+    x25519_base_into(out, k)
+    assert out == x25519_base(k)
+
+
+def test_into_and_job_refuse_low_order_points():
+    out = bytearray(b"\xff" * 32)
+    _raises_value_error(x25519_into, out, bytes(range(32)), bytes(32))
+    assert out == bytearray(32), "a refused result leaves no partial copy"
+    job = X25519Job()
+    out[:] = b"\xff" * 32
+    job.start(out, bytes(range(32)), bytes(32))
+    while not job.step(64):
+        pass
+    assert not job.ok and out == bytearray(32)
