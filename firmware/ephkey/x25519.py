@@ -52,7 +52,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable
 
-    from circuitpython_typing import ReadableBuffer, WriteableBuffer
+    from circuitpython_typing import ReadableBuffer
 
 _P = (1 << 255) - 19
 _LOW255 = (1 << 255) - 1  # t = hi * 2**255 + lo and 2**255 = 19 (mod p)
@@ -212,7 +212,7 @@ def keypair(rng: "Callable[[int], bytes]") -> "tuple[bytes, bytes]":
     return private, x25519_base(private)
 
 
-def x25519_into(out: "WriteableBuffer", scalar: "ReadableBuffer", u: "ReadableBuffer") -> None:
+def x25519_into(out: bytearray, scalar: "ReadableBuffer", u: "ReadableBuffer") -> None:
     """X25519 into ``out`` (32 bytes). On an all-zero result ``out`` is zeroed
     and ValueError raised, as x25519() does."""
     if len(out) != 32:
@@ -225,7 +225,7 @@ def x25519_into(out: "WriteableBuffer", scalar: "ReadableBuffer", u: "ReadableBu
         raise
 
 
-def x25519_base_into(out: "WriteableBuffer", scalar: "ReadableBuffer") -> None:
+def x25519_base_into(out: bytearray, scalar: "ReadableBuffer") -> None:
     x25519_into(out, scalar, _BASE)
 
 
