@@ -237,7 +237,7 @@ class X25519Job:
     """
 
     def __init__(self):
-        self.out = None
+        self.out = bytearray(0)
         self.ok = False
         self.done = True
         self._k = bytearray(32)
