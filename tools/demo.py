@@ -56,6 +56,7 @@ import deploy  # noqa: E402
 from ephkey_host import pairing as pairing_mod  # noqa: E402
 from ephkey_host.devices import Console, PortError, RemoteError, parse_event  # noqa: E402
 from ephkey_host.errors import code_name  # noqa: E402
+from ephkey_host.peer import HEAD  # noqa: E402
 from ephkey_host.sniff import (  # noqa: E402
     HEADER,
     DropRecord,
@@ -170,7 +171,27 @@ class _Job:
             raise self.error
 
 
-def run(args: argparse.Namespace) -> int:
+def board_docs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two board files, checked; raises deploy.DeployError on a bad option."""
+    if args.messages < 0:
+        raise deploy.DeployError("--messages must be >= 0")
+    if args.timeout <= 0 or args.show < 0:
+        raise deploy.DeployError("--timeout must be > 0 and --show >= 0")
+    base = deploy.load_board(BOARD)
+    doc_f = deploy.board_file(base, "first", overrides={
+        "first": {"rotate_frames": args.rotate_frames, "idrks": args.idrks,
+                  "suites": [args.suite]}})
+    doc_s = deploy.board_file(base, "second", args.messages, overrides={
+        "second": {"offer": [args.suite]}, "app": {"size": args.size}})
+    max_payload = doc_s["second"].get("max_payload", 256)
+    if not HEAD <= args.size <= max_payload:
+        # the same bounds as `peer --size`: a payload carries a 4-byte number
+        raise deploy.DeployError("--size must be %d..%d (max_payload), not %d"
+                                 % (HEAD, max_payload, args.size))
+    return doc_f, doc_s
+
+
+def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -> int:
     clock = Clock()
     work = Path(args.workdir)
     for sub in ("first", "second"):
@@ -203,12 +224,7 @@ def run(args: argparse.Namespace) -> int:
                                   json.dumps(pair.pairing().to_json()) + "\n")
         _say(clock, "pair: id_f=%s id_s=%s, pairing secret %d bytes from os.urandom (not shown)"
              % (pair.id_f.hex(), pair.id_s.hex(), len(pair.ps)))
-        base = deploy.load_board(BOARD)
-        doc_f = deploy.board_file(base, "first", overrides={
-            "first": {"rotate_frames": args.rotate_frames, "idrks": args.idrks,
-                      "suites": [args.suite]}})
-        doc_s = deploy.board_file(base, "second", args.messages, overrides={
-            "second": {"offer": [args.suite]}, "app": {"size": args.size}})
+        doc_f, doc_s = docs
         if not args.source:
             deploy.compile_package(doc_f["arch"], log=lambda line: _say(clock, line))
         _say(clock, "deploy: pairing files and firmware onto both boards with mpremote "
@@ -380,9 +396,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not Path(args.workdir).is_absolute():
         args.workdir = str(REPO / args.workdir)
+    try:  # every option is checked before anything starts
+        docs = board_docs(args)
+    except deploy.DeployError as e:
+        parser.print_usage(sys.stderr)
+        print("demo: %s" % e, file=sys.stderr, flush=True)
+        return 2
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return run(args)
+        return run(args, docs)
     except KeyboardInterrupt:
         print("demo: interrupted; boards and link stopped", file=sys.stderr, flush=True)
         return 130

@@ -100,6 +100,51 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
+# The second station's exchange settings the firmware reads from a board
+# file's "app" section (firmware/ephkey/apps.py, ExchangeApp.from_board).
+APP_KEYS = ("messages", "size", "reconnects", "handshakes", "echo_timeout_ms", "resends",
+            "tick_ms", "quiet", "attempts", "interval_ms")
+
+
+def known_keys() -> dict[str, set[str]]:
+    """Keys --set may change: section -> keys ("" holds the top-level keys).
+
+    The schema is what the boards in boards/ use, the station settings of the
+    spec (section 11, the host's config classes) and the app's settings.
+    """
+    from dataclasses import fields
+
+    from ephkey_host.config import FirstConfig, SecondConfig
+
+    keys: dict[str, set[str]] = {"": set(), "first": set(), "second": set(), "app": set(APP_KEYS)}
+    for name in board_names():
+        for top, value in load_board(name).items():
+            keys[""].add(top)
+            if isinstance(value, dict):
+                keys.setdefault(top, set()).update(value)
+    keys["first"] = {f.name for f in fields(FirstConfig)}
+    keys["second"] = {f.name for f in fields(SecondConfig)}
+    keys[""].update(("first", "second", "app"))
+    return keys
+
+
+def check_set(overrides: dict[str, Any]) -> None:
+    """Refuse a --set key that no board uses and no setting names (a typo)."""
+    keys = known_keys()
+    for section, values in overrides.items():
+        if section not in keys[""]:
+            raise DeployError(f"--set {section}: not a board-file key; valid: "
+                              f"{', '.join(sorted(keys['']))}")
+        if isinstance(values, dict):
+            valid = keys.get(section)
+            if valid is None:
+                raise DeployError(f"--set {section}.*: {section} is a value, not a section")
+            for k in values:
+                if k not in valid:
+                    raise DeployError(f"--set {section}.{k}: not a {section} setting; valid: "
+                                      f"{', '.join(sorted(valid))}")
+
+
 def board_file(
     doc: dict[str, Any],
     role: str | None = None,
@@ -295,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.board == "auto" and not args.port:
             raise DeployError("--board auto asks a board: it needs --port")
         name = detect_board(args.port) if args.board == "auto" else args.board
-        doc = board_file(load_board(name), args.role, args.messages, parse_set(args.sets))
+        overrides = parse_set(args.sets)
+        check_set(overrides)
+        doc = board_file(load_board(name), args.role, args.messages, overrides)
         if args.dir:
             install_to_folder(args.dir, doc, source=args.source)
         else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -67,6 +68,16 @@ board connecting to the host) is out of scope.
 """
 
 
+def setting_names(role: str) -> list[str]:
+    """The station settings a role takes (docs/protocol.md section 11)."""
+    from dataclasses import fields
+
+    from .config import FirstConfig, SecondConfig
+
+    cls: Any = FirstConfig if role == "first" else SecondConfig
+    return [f.name for f in fields(cls)]
+
+
 def _settings(args: argparse.Namespace, role: str) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     if args.board:
@@ -75,20 +86,39 @@ def _settings(args: argparse.Namespace, role: str) -> dict[str, Any]:
         except (OSError, ValueError) as e:
             raise UsageFailure(f"--board {args.board}: {e}") from None
         settings.update(doc.get(role, {}))
+    names = setting_names(role)
+    other = "second" if role == "first" else "first"
     for item in args.set:
         key, eq, text = item.partition("=")
         if not eq or not key:
-            raise UsageFailure(f"--set {item!r}: expected KEY=VALUE, e.g. rotate_frames=16")
+            raise UsageFailure(f"--set {item!r}: expected KEY=VALUE, e.g. "
+                               f"{names[0]}={getattr(_defaults(role), names[0])}")
+        if key not in names:
+            hint = (f" ({key} is a {other} station setting: the host is the {role} station)"
+                    if key in setting_names(other) else "")
+            raise UsageFailure(f"--set {key}: not a {role} station setting{hint}; "
+                               f"valid keys: {', '.join(names)}")
         try:
             settings[key] = json.loads(text)
         except ValueError:
             settings[key] = text
+    for key in settings:
+        if key not in names:
+            raise UsageFailure(f"--board {args.board}: {role}.{key} is not a {role} station "
+                               f"setting; valid keys: {', '.join(names)}")
     return settings
+
+
+def _defaults(role: str) -> Any:
+    from .config import FirstConfig, SecondConfig
+
+    return FirstConfig() if role == "first" else SecondConfig()
 
 
 def cmd_peer(args: argparse.Namespace) -> int:
     from .pairing import PairingFileError, load_station_file
     from .peer import (
+        HEAD,
         BleTransport,
         EchoApp,
         ExchangeApp,
@@ -107,8 +137,9 @@ def cmd_peer(args: argparse.Namespace) -> int:
                            "second station (host as BLE peripheral is out of scope)")
     if bool(args.port) == bool(args.ble):
         raise UsageFailure("peer: give exactly one of --port DEV_OR_URL and --ble NAME")
-    if args.messages < 0 or args.size < 4:
-        raise UsageFailure("peer: --messages must be >= 0 and --size >= 4")
+    if args.messages < 0 or args.size < HEAD:
+        raise UsageFailure(f"peer: --messages must be >= 0 and --size >= {HEAD} "
+                           "(a payload starts with its 4-byte number)")
     try:
         pairings = load_station_file(args.pairing, role)
     except PairingFileError as e:
@@ -116,7 +147,7 @@ def cmd_peer(args: argparse.Namespace) -> int:
     settings = _settings(args, role)
     try:
         station = make_station(role, settings, pairings)
-    except (TypeError, ValueError) as e:
+    except ValueError as e:  # a value out of range: the config names it
         raise UsageFailure(f"{role} station settings: {e}") from None
     max_payload = settings.get("max_payload", 256)
     if role == "second" and args.size > max_payload:
@@ -163,6 +194,8 @@ def cmd_peer(args: argparse.Namespace) -> int:
         _out("summary: " + json.dumps(summary))
         if summary.get("timeout"):
             _out(f"peer: timed out after {args.timeout} s")
+    if summary.get("hint"):
+        _err("peer: " + summary["hint"])
         _out("peer: " + ("OK" if summary["ok"] else "FAILED"))
     return EXIT_OK if summary["ok"] else EXIT_FAILED
 
@@ -294,6 +327,19 @@ A board keeps one pairing file: pairing it again replaces its pairing.
 """
 
 
+def _unwritable(d: Path) -> str:
+    """Why files cannot be created in ``d`` (made if missing), or ""."""
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return e.strerror or str(e)
+    if not d.is_dir():
+        return "not a directory"
+    if not os.access(d, os.W_OK | os.X_OK):
+        return "permission denied"
+    return ""
+
+
 def cmd_pair(args: argparse.Namespace) -> int:
     from .devices import PortError, RemoteError
     from .pairing import FILENAME, dumps, install_on_board, new_pair, parse_id, write_private
@@ -315,6 +361,16 @@ def cmd_pair(args: argparse.Namespace) -> int:
         raise UsageFailure(f"pair --ids: {e}") from None
     if id_f is not None and id_f == id_s:
         raise UsageFailure("pair --ids: the two identities must differ")
+    # every local destination is checked before anything is written anywhere,
+    # so an unwritable place fails before a board was changed
+    targets = [Path(args.host_file).parent] if args.host_as else []
+    if args.out:
+        targets += [Path(args.out) / role for role in ("first", "second")
+                    if role != args.host_as]
+    for d in targets:
+        problem = _unwritable(d)
+        if problem:
+            raise UsageFailure(f"pair: cannot write pairing files into {d}: {problem}")
     pair = new_pair(id_f, id_s)
     _out(f"pair: first station id_f={pair.id_f.hex()}, second station id_s={pair.id_s.hex()}, "
          f"pairing secret: {len(pair.ps)} bytes from os.urandom (not shown)")
@@ -328,7 +384,11 @@ def cmd_pair(args: argparse.Namespace) -> int:
             board_role = "first" if args.host_as == "second" else "second"
             install_on_board(args.port, docs[board_role])
             _out(f"pair: {board_role} station's {FILENAME} -> {args.port}")
-            path = write_private(args.host_file, dumps(docs[args.host_as]))
+            try:
+                path = write_private(args.host_file, dumps(docs[args.host_as]))
+            except OSError as e:  # checked above; the disk may still fill up
+                _err(f"pair: cannot write {e.filename}: {e.strerror}")
+                return EXIT_USAGE
             _out(f"pair: host ({args.host_as} station) file -> {path}")
     except PortError as e:
         _err(f"pair: {e}")
@@ -340,7 +400,11 @@ def cmd_pair(args: argparse.Namespace) -> int:
         for role, doc in docs.items():
             if args.host_as and role == args.host_as:
                 continue  # that one is the host's file, already written
-            path = write_private(Path(args.out) / role / FILENAME, dumps(doc))
+            try:
+                path = write_private(Path(args.out) / role / FILENAME, dumps(doc))
+            except OSError as e:
+                _err(f"pair: cannot write {e.filename}: {e.strerror}")
+                return EXIT_USAGE
             _out(f"pair: {role} station file -> {path}")
     return EXIT_OK
 

@@ -326,8 +326,10 @@ class ExchangeApp:
         self.peer_errors = 0
         self.handshake_ms = -1
         self.hs_ms_total = 0
+        self.hint = ""
         self.done = False
         self.ok = False
+        self._peer_error = 0  # the last ERROR code F sent during this handshake
         self._session_msgs = 0
         self._awaiting = False
         self._tries = 0
@@ -344,6 +346,7 @@ class ExchangeApp:
         self.handshakes_started += 1
         self._session_msgs = 0
         self._awaiting = False
+        self._peer_error = 0
         st.connect(self._t_connect)
         peer.log({"ev": "connect", "n": self.handshakes_started})
 
@@ -420,11 +423,21 @@ class ExchangeApp:
                 self._failed(peer, "CLOSED_" + code_name(e.arg))
         elif e.name == ev.HANDSHAKE_FAILED:
             self.hs_failed += 1
-            self._failed(peer, "HANDSHAKE_" + code_name(e.arg))
+            reason = "HANDSHAKE_" + code_name(e.arg)
+            if self._peer_error == Code.UNKNOWN_PEER:
+                # F does not know our identity: retrying cannot help, pairing can
+                self.reasons[reason + "/UNKNOWN_PEER"] = 1
+                self.hint = ("the first station does not know this host's identity "
+                             "(ERROR UNKNOWN_PEER): pair the two again, e.g. "
+                             "`ephkey pair --port BOARD --host-as second`")
+                self._finish(peer, False)
+                return
+            self._failed(peer, reason)
         elif e.name == ev.ERROR:
             self.rejected += 1
         elif e.name == ev.PEER_ERROR:
             self.peer_errors += 1
+            self._peer_error = e.arg
 
     def _on_echo(self, peer: Peer, payload: bytes) -> None:
         number = number_of(payload)
@@ -461,7 +474,8 @@ class ExchangeApp:
             reasons=self.reasons, hs_ms_total=self.hs_ms_total,
             resent=self.resent, duplicates=self.duplicates, corrupt=self.corrupt,
             rotations=self.rotations, lost=self.lost, rejected=self.rejected,
-            peer_errors=self.peer_errors, **peer.io_summary())
+            peer_errors=self.peer_errors, **({"hint": self.hint} if self.hint else {}),
+            **peer.io_summary())
 
 
 App = EchoApp | ExchangeApp

@@ -80,6 +80,21 @@ def test_deploy_errors(tmp_path: Path) -> None:
     assert proc.returncode == 3 and "cannot reach a board" in proc.stderr
 
 
+@pytest.mark.parametrize("item, says", [
+    ("bogus.key=1", "--set bogus: not a board-file key"),
+    ("first.rotate_frame=16", "--set first.rotate_frame: not a first setting"),
+    ("uart.baud=9600", "--set uart.baud: not a uart setting"),
+    ("app.mesages=3", "--set app.mesages: not a app setting"),
+    ("name.x=1", "name is a value, not a section"),
+])
+def test_deploy_set_refuses_unknown_keys(tmp_path: Path, item: str, says: str) -> None:
+    """A mistyped --set key is refused with the valid keys, before anything is written."""
+    proc = run_deploy("--board", "unix", "--dir", str(tmp_path / "flash"), "--set", item)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert says in proc.stderr and "valid" in proc.stderr or "is a value" in proc.stderr
+    assert not (tmp_path / "flash").exists()
+
+
 def test_deploy_to_a_folder(tmp_path: Path) -> None:
     proc = run_deploy("--board", "rpi_pico_w", "--dir", str(tmp_path), "--role", "second")
     assert proc.returncode == 0, proc.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -71,3 +72,32 @@ def test_pair_unreachable_board(tmp_path: Path) -> None:
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "cannot reach a board" in proc.stderr
     assert not (tmp_path / "host.json").exists()  # nothing half-done on the host
+
+
+def test_pair_out_unwritable_is_a_usage_error(tmp_path: Path) -> None:
+    """An --out or --host-file that cannot be written ends with exit 2 and a
+    sentence, before any board is contacted and before anything is written."""
+    (tmp_path / "afile").write_text("x")  # a file where a directory must go
+    proc = cli("pair", "--out", str(tmp_path / "afile"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "cannot write pairing files into" in proc.stderr and "Traceback" not in proc.stderr
+    proc = cli("pair", "--port", "socket://127.0.0.1:1", "--host-as", "second",
+               "--host-file", str(tmp_path / "afile" / "host.json"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "cannot reach" not in proc.stderr  # refused before the board was contacted
+
+
+def test_pair_out_without_permission(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("this user can write into a mode-0500 directory (root): "
+                        "permissions cannot be tested here")
+        proc = cli("pair", "--out", str(locked / "pairs"))
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "cannot write pairing files into" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    finally:
+        locked.chmod(0o700)

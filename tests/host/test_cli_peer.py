@@ -154,3 +154,58 @@ def test_peer_port_and_config_errors(tmp_path: Path) -> None:
     assert cli("peer", "--role", "second", "--port", closed, "--pairing", host_file,
                "--set", "max_tries=0").returncode == 2
     assert cli("peer", "--port", closed, "--pairing", host_file).returncode == 2
+
+
+def test_peer_set_names_the_valid_keys(tmp_path: Path) -> None:
+    """An unknown --set key is a usage error that lists the role's keys (no
+    Python internals), and a key of the other role says so."""
+    pairs = tmp_path / "pairs"
+    assert cli("pair", "--out", str(pairs)).returncode == 0
+    host_file = str(pairs / "second" / "ephkey_pairing.json")
+    closed = f"socket://127.0.0.1:{free_port()}"
+    proc = cli("peer", "--role", "second", "--port", closed, "--pairing", host_file,
+               "--set", "rotate_frames=16")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "rotate_frames is a first station setting" in proc.stderr
+    assert "valid keys: retry_ms" in proc.stderr
+    proc = cli("peer", "--role", "second", "--port", closed, "--pairing", host_file,
+               "--set", "bogus=1")
+    assert proc.returncode == 2 and "valid keys:" in proc.stderr
+    for text in ("TypeError", "unexpected keyword", "Traceback", "__init__"):
+        assert text not in proc.stderr, proc.stderr
+    board = tmp_path / "board.json"
+    board.write_text(json.dumps({"second": {"bogus": 1}}))
+    proc = cli("peer", "--role", "second", "--port", closed, "--pairing", host_file,
+               "--board", str(board))
+    assert proc.returncode == 2 and "second.bogus is not a second station setting" in proc.stderr
+
+
+def test_peer_unknown_to_the_board_fails_fast_with_a_hint(tmp_path: Path, sim: LinkSim,
+                                                          micropython_bin: str) -> None:
+    """A host whose identity the board does not know stops after one handshake's
+    retries (not at --timeout) and says to pair again."""
+    board_pairs, host_pairs = tmp_path / "board", tmp_path / "host"
+    assert cli("pair", "--out", str(board_pairs)).returncode == 0
+    assert cli("pair", "--out", str(host_pairs)).returncode == 0  # another pair altogether
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "ephkey_pairing.json").write_bytes(
+        (board_pairs / "first" / "ephkey_pairing.json").read_bytes())
+    doc = deploy.board_file(deploy.load_board("unix"), "first")
+    deploy.install_to_folder(flash, doc, log=lambda _line: None)
+    board = VirtualBoard(flash, uart_port=sim.port_a, name="peer-unknown",
+                         micropython=[micropython_bin]).start()
+    try:
+        wait_event(board, "up")
+        t0 = time.monotonic()
+        proc = cli("peer", "--role", "second", "--port", f"socket://127.0.0.1:{sim.port_b}",
+                   "--pairing", str(host_pairs / "second" / "ephkey_pairing.json"),
+                   "--set", "retry_ms=300", "--timeout", "60", "--json")
+        elapsed = time.monotonic() - t0
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert elapsed < 15, elapsed  # 5 tries x 300 ms, not the 60 s timeout
+        s = summary_of(proc.stdout)
+        assert s["handshakes_started"] == 1 and "UNKNOWN_PEER" in s["hint"]
+        assert "pair the two again" in proc.stderr
+    finally:
+        board.stop()

@@ -64,3 +64,22 @@ def test_demo_interrupted_cleans_up(tmp_path: Path, micropython_bin: str) -> Non
     while processes_in(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.1)  # mpremote children notice their board is gone
     assert not processes_in(tmp_path)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--size", "0"], "--size must be 4..256"),
+    (["--size", "300"], "--size must be 4..256"),
+    (["--messages", "-1"], "--messages must be >= 0"),
+    (["--rotate-frames", "0"], "rotate_frames"),
+    (["--idrks", "0"], "idrks"),
+    (["--suite", "3"], "invalid choice"),
+])
+def test_demo_usage_errors_stop_before_anything_starts(tmp_path: Path, args: list[str],
+                                                        says: str) -> None:
+    """A bad option exits 2 with the reason, before any link or board is started."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "demo.py"), "--workdir", str(tmp_path / "w"),
+         *args], capture_output=True, text=True, timeout=30, env=env())
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert says in proc.stderr, proc.stderr
+    assert "link:" not in proc.stdout and not (tmp_path / "w").exists()
