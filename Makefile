@@ -68,14 +68,11 @@ all: test
 
 # ---------------------------------------------------------------- venv
 
-# `python -m ephkey_host` works from the venv without PYTHONPATH: a .pth file
-# in its site-packages names this checkout's host/ (rewritten if it moved).
-HOST_PTH_CODE := import pathlib, sys, sysconfig; p = pathlib.Path(sysconfig.get_paths()["purelib"], "ephkey_host.pth"); w = sys.argv[1] + "\n"; (p.exists() and p.read_text() == w) or p.write_text(w)
-
 venv: $(VENV_STAMP)
-	@$(PY) -c '$(HOST_PTH_CODE)' "$(CURDIR)/host"
 
-$(VENV_STAMP): requirements.txt
+# The host package is installed editable (pip install -e .): `ephkey` and
+# `python -m ephkey_host` in the venv run this checkout's host/.
+$(VENV_STAMP): requirements.txt pyproject.toml
 	@py="$(BOOTSTRAP_PYTHON)"; \
 	if [ -z "$$py" ]; then \
 		echo "error: no Python >= 3.10 found (tried: $(PYTHON_CANDIDATES))" >&2; exit 1; \
@@ -92,6 +89,7 @@ $(VENV_STAMP): requirements.txt
 	@echo "venv: installing requirements.txt into $(VENV) (takes a few minutes the first time)"
 	@start=$$(date +%s); \
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt || exit 1; \
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . || exit 1; \
 	echo "venv: ready in $$(( $$(date +%s) - start )) s"
 	@touch $@
 

@@ -277,7 +277,8 @@ def serial_fuzz(workdir: Path, n: int, *, seed: bytes = b"serial fuzz", baud: in
     crashes (tracebacks on its console), and whether the sessions held."""
     import shutil
 
-    from ephkey_host import Drbg, Pairing, SecondConfig, SecondStation, hostile as H
+    import hostile as H
+    from ephkey_host import Drbg, Pairing, SecondConfig, SecondStation
     from vboard import VirtualBoard
 
     mp = micropython or find_micropython()

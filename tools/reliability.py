@@ -50,7 +50,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "host"), str(REPO / "tools")]
 
-from ephkey_host import hostile as H  # noqa: E402
+import hostile as H  # noqa: E402
 from frame_faults import FrameFaults  # noqa: E402
 from rel_boards import find_micropython, run_pairs, serial_fuzz  # noqa: E402
 

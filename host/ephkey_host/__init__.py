@@ -10,6 +10,8 @@ Modules: ``wire`` (frame codec), ``crypto`` and ``keyschedule`` (suites 1 and 2)
 captured sessions), ``vectors`` (load, record and run vector files).
 """
 
+__version__ = "0.1.0"  # the project's one version: tests/host/test_version.py
+
 from .config import FirstConfig, Pairing, SecondConfig
 from .drbg import Drbg
 from .errors import Code, ProtocolError, RngError, UsageError

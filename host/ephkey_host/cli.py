@@ -1,13 +1,13 @@
-"""``python -m ephkey_host``: the host's command line.
+"""The `ephkey` command (also `python -m ephkey_host`): the host's command line.
 
-    python -m ephkey_host peer    --role first|second --port DEV_OR_URL --pairing FILE ...
-    python -m ephkey_host sniff   --tap HOST:PORT | --tap-file FILE [--pairing FILE]
-    python -m ephkey_host pair    --out DIR | --port A --port2 B | --port A --host-as ROLE
-    python -m ephkey_host vectors [--dir tests/vectors]
+    ephkey peer    --role first|second --port DEV_OR_URL --pairing FILE ...
+    ephkey sniff   --tap HOST:PORT | --tap-file FILE [--pairing FILE]
+    ephkey pair    --out DIR | --port A --port2 B | --port A --host-as ROLE
+    ephkey vectors [--dir tests/vectors]
 
 Exit codes: 0 success, 1 protocol or session failure (or, for sniff, an
 invalid frame or a link drop seen), 2 usage or configuration error, 3 link
-or port error. ``python -m ephkey_host COMMAND --help`` explains each command.
+or port error. ``ephkey COMMAND --help`` explains each command.
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LINK = 3
 
-REPO = Path(__file__).resolve().parents[2]
+def default_vectors_dir() -> Path:
+    """tests/vectors of the checkout this package runs from, else of the working
+    directory (an installed package carries no vectors: give --dir)."""
+    checkout = Path(__file__).resolve().parents[2] / "tests" / "vectors"
+    return checkout if checkout.is_dir() else Path("tests") / "vectors"
 
 
 class UsageFailure(Exception):
@@ -443,7 +447,7 @@ def cmd_vectors(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="python -m ephkey_host",
+        prog="ephkey",
         description="ephkey host tools: be a peer of a board, sniff a link, pair stations, "
         "replay the shared vectors.",
         epilog="Exit codes: 0 ok, 1 protocol/session failure, 2 usage/config error, "
@@ -498,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("vectors", help="replay the shared test vectors with the host code",
                        description="Replay every tests/vectors/*.json file with the host "
                        "implementation; PASS/FAIL per file. Exit 1 if any file fails.")
-    p.add_argument("--dir", default=str(REPO / "tests" / "vectors"),
+    p.add_argument("--dir", default=str(default_vectors_dir()),
                    help="vector folder (default: the checkout's tests/vectors)")
     p.add_argument("--max-failures", type=int, default=5, help="mismatches shown per file")
     p.set_defaults(func=cmd_vectors)

@@ -51,7 +51,7 @@ def test_missing_vector_dir(tmp_path: Path) -> None:
 def test_help_of_each_command(command: str) -> None:
     proc = cli(command, "--help")
     assert proc.returncode == 0
-    assert proc.stdout.startswith("usage: python -m ephkey_host " + command)
+    assert proc.stdout.startswith("usage: ephkey " + command)
 
 
 def test_usage_errors_exit_2() -> None:

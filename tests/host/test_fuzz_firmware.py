@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ephkey_host import hostile as H
+import hostile as H
 from rel_boards import serial_fuzz
 
 pytestmark = pytest.mark.timeout(180)

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from ephkey_host import hostile as H, wire
+import hostile as H
+from ephkey_host import wire
 from ephkey_host.config import Pairing
 
 pytestmark = pytest.mark.timeout(120)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ephkey_host import hostile as H
+import hostile as H
 from ephkey_host.config import SecondConfig
 from ephkey_host.second import SecondStation
 

@@ -30,15 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import crypto, keyschedule as ks, wire
-from .config import FirstConfig, Pairing, SecondConfig
-from .drbg import Drbg
-from .errors import Code, UsageError
-from .events import DATA, ERROR, ESTABLISHED, PEER_ERROR, Event
-from .first import FirstStation
-from .second import SecondStation
+from ephkey_host import crypto, keyschedule as ks, wire
+from ephkey_host.config import FirstConfig, Pairing, SecondConfig
+from ephkey_host.drbg import Drbg
+from ephkey_host.errors import Code, UsageError
+from ephkey_host.events import DATA, ERROR, ESTABLISHED, PEER_ERROR, Event
+from ephkey_host.first import FirstStation
+from ephkey_host.second import SecondStation
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 F2S = "F2S"
 S2F = "S2F"
