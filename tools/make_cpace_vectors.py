@@ -100,7 +100,8 @@ def draft_vectors(md: str) -> dict:
     utils["lv_cat"].append({"in": ["31323334", "35", "", "363738"],
                             "out": lv["lv_cat(b'1234',b'5',b'',b'678')"].lower()})
     oc = json_after["Test vectors ordered concatenation"]
-    utils["o_cat"].append({"a": "41424344", "b": "424344", "out": oc["o_cat(b'ABCD',b'BCD')"].lower()})
+    utils["o_cat"].append({"a": "41424344", "b": "424344",
+                           "out": oc["o_cat(b'ABCD',b'BCD')"].lower()})
     utils["o_cat"].append({"a": "424344", "b": "4142434445",
                            "out": oc["o_cat(b'BCD',b'ABCDE')"].lower()})
     for name, title in (("transcript_ir", "Test vectors transcript\\_ir function"),

@@ -61,12 +61,18 @@ def compress(st: ptr8, blk: ptr8, off: int, nblocks: int, w: ptr32, k: ptr32):
             xl = uint(w[i - 29])
             # s0 = rotr1 ^ rotr8 ^ shr7
             s0h = (((xh >> 1) | (xl << 31)) ^ ((xh >> 8) | (xl << 24)) ^ (xh >> 7)) & m
-            s0l = (((xl >> 1) | (xh << 31)) ^ ((xl >> 8) | (xh << 24)) ^ ((xl >> 7) | (xh << 25))) & m
+            s0l = (
+                ((xl >> 1) | (xh << 31)) ^ ((xl >> 8) | (xh << 24))
+                ^ ((xl >> 7) | (xh << 25))
+            ) & m
             xh = uint(w[i - 4])
             xl = uint(w[i - 3])
             # s1 = rotr19 ^ rotr61 ^ shr6 (rotr61: halves swapped, then rotr29)
             s1h = (((xh >> 19) | (xl << 13)) ^ ((xl >> 29) | (xh << 3)) ^ (xh >> 6)) & m
-            s1l = (((xl >> 19) | (xh << 13)) ^ ((xh >> 29) | (xl << 3)) ^ ((xl >> 6) | (xh << 26))) & m
+            s1l = (
+                ((xl >> 19) | (xh << 13)) ^ ((xh >> 29) | (xl << 3))
+                ^ ((xl >> 6) | (xh << 26))
+            ) & m
             al = uint(w[i - 13])
             bl = uint(w[i - 31])
             x = (s1l & lm) + (al & lm) + (s0l & lm) + (bl & lm)
@@ -95,8 +101,14 @@ def compress(st: ptr8, blk: ptr8, off: int, nblocks: int, w: ptr32, k: ptr32):
         i = 0
         while i < 160:
             # T1 = h + S1(e) + Ch(e, f, g) + K[t] + W[t]; S1 = rotr14 ^ rotr18 ^ rotr41
-            s1h = (((eh >> 14) | (el << 18)) ^ ((eh >> 18) | (el << 14)) ^ ((el >> 9) | (eh << 23))) & m
-            s1l = (((el >> 14) | (eh << 18)) ^ ((el >> 18) | (eh << 14)) ^ ((eh >> 9) | (el << 23))) & m
+            s1h = (
+                ((eh >> 14) | (el << 18)) ^ ((eh >> 18) | (el << 14))
+                ^ ((el >> 9) | (eh << 23))
+            ) & m
+            s1l = (
+                ((el >> 14) | (eh << 18)) ^ ((el >> 18) | (eh << 14))
+                ^ ((eh >> 9) | (el << 23))
+            ) & m
             chh = gh ^ (eh & (fh ^ gh))
             chl = gl ^ (el & (fl ^ gl))
             kl = uint(k[i + 1])
@@ -106,8 +118,14 @@ def compress(st: ptr8, blk: ptr8, off: int, nblocks: int, w: ptr32, k: ptr32):
             t1l = ((y << 16) | (x & lm)) & m
             t1h = (hh + s1h + chh + uint(k[i]) + uint(w[i]) + (y >> 16)) & m
             # T2 = S0(a) + Maj(a, b, c); S0 = rotr28 ^ rotr34 ^ rotr39
-            s0h = (((ah >> 28) | (al << 4)) ^ ((al >> 2) | (ah << 30)) ^ ((al >> 7) | (ah << 25))) & m
-            s0l = (((al >> 28) | (ah << 4)) ^ ((ah >> 2) | (al << 30)) ^ ((ah >> 7) | (al << 25))) & m
+            s0h = (
+                ((ah >> 28) | (al << 4)) ^ ((al >> 2) | (ah << 30))
+                ^ ((al >> 7) | (ah << 25))
+            ) & m
+            s0l = (
+                ((al >> 28) | (ah << 4)) ^ ((ah >> 2) | (al << 30))
+                ^ ((ah >> 7) | (al << 25))
+            ) & m
             mjh = (ah & bh) | (ch & (ah | bh))
             mjl = (al & bl) | (cl & (al | bl))
             hh = gh
@@ -162,7 +180,10 @@ def compress(st: ptr8, blk: ptr8, off: int, nblocks: int, w: ptr32, k: ptr32):
                 vl = hl
             q = 8 * j
             oh = uint(st[q]) << 24 | uint(st[q + 1]) << 16 | uint(st[q + 2]) << 8 | uint(st[q + 3])
-            ol = uint(st[q + 4]) << 24 | uint(st[q + 5]) << 16 | uint(st[q + 6]) << 8 | uint(st[q + 7])
+            ol = (
+                uint(st[q + 4]) << 24 | uint(st[q + 5]) << 16 | uint(st[q + 6]) << 8
+                | uint(st[q + 7])
+            )
             x = (ol & lm) + (vl & lm)
             y = (ol >> 16) + (vl >> 16) + (x >> 16)
             nl = (y << 16) | (x & lm)

@@ -86,7 +86,7 @@ class Hash:
             factory = sha512._native
         self._factory = factory
         self._own = sha512.SHA512() if factory is None else None
-        self._h: "Any" = None
+        self._h: Any = None
 
     def start(self):
         if self._own is not None:
@@ -100,9 +100,10 @@ class Hash:
     def finish_into(self, out: "WriteableBuffer", n: int) -> None:
         h = self._h
         self._h = None
-        if h is self._own:
-            h.digest_into(out, n)
-            h.wipe()
+        own = self._own
+        if own is not None and h is own:
+            own.digest_into(out, n)
+            own.wipe()
         else:
             d = h.digest()  # a heap copy we cannot zero (native hashlib only)
             for i in range(n):
@@ -256,9 +257,9 @@ class CPace:
         self._g = bytearray(32)
         self._k = bytearray(32)
         self._hash = Hash() if hash_ is None else hash_
-        self._sid: "Any" = b""
-        self._ad: "Any" = b""
-        self._peer_ad: "Any" = b""
+        self._sid: Any = b""
+        self._ad: Any = b""
+        self._peer_ad: Any = b""
         self._state = _IDLE
 
     def start(self, prs, ci, sid, ad, rng: "Callable[[int], Any]") -> bytearray:

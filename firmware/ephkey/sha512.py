@@ -32,12 +32,17 @@ from micropython import const
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from circuitpython_typing import ReadableBuffer, WriteableBuffer
 
+_native: "Any" = None
 try:
-    from hashlib import sha512 as _native  # type: ignore[attr-defined,unused-ignore]
+    from hashlib import sha512 as _hashlib_sha512
+
+    _native = _hashlib_sha512
 except ImportError:
-    _native = None
+    pass
 
 DIGEST_SIZE = const(64)
 BLOCK_SIZE = const(128)
@@ -98,7 +103,7 @@ def _py_compress(st, blk, off, nblocks, w, k):
             st[8 * j:8 * j + 8] = ((hs[j] + v) & mask).to_bytes(8, "big")
 
 
-_py_k_cache = []
+_py_k_cache: "list[int]" = []
 
 
 def _py_k():

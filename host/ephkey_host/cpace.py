@@ -67,7 +67,7 @@ def lv_cat(*args: bytes) -> bytes:
 
 
 def lexiographically_larger(bytes1: bytes, bytes2: bytes) -> bool:
-    for x, y in zip(bytes1, bytes2):
+    for x, y in zip(bytes1, bytes2, strict=False):  # up to the shorter one
         if x != y:
             return x > y
     return len(bytes1) > len(bytes2)

@@ -129,7 +129,10 @@ def test_generator():
 
 
 def test_shares_k_isk_and_sid_output_in_both_modes():
-    for mode, isk_key, sido_key in ((IR, "ISK_IR", "sid_output_ir"), (OC, "ISK_OC", "sid_output_oc")):
+    for mode, isk_key, sido_key in (
+        (IR, "ISK_IR", "sid_output_ir"),
+        (OC, "ISK_OC", "sid_output_oc"),
+    ):
         isk_a, isk_b, a, b = _run(mode)
         assert a.share.hex() == X["Ya"] and b.share.hex() == X["Yb"]
         assert a.peer.hex() == X["Yb"] and b.peer.hex() == X["Ya"]
@@ -146,16 +149,11 @@ def test_k_and_the_isk_hash_input():
     assert k.hex() == X["K"]
     assert cpace.scalar_mult_vfy_into(k, h(X["yb"]), h(X["Ya"])) and k.hex() == X["K"]
     for mode, key in ((IR, "isk_input_ir"), (OC, "isk_input_oc")):
-        rec = []
-
-        def factory():
-            rec.append(Recorder())
-            return rec[-1]
-
+        rec = Recorder()
         out = bytearray(64)
         cpace.isk_into(out, k, h(X["sid"]), mode, h(X["Ya"]), h(X["ADa"]), h(X["Yb"]),
-                       h(X["ADb"]), cpace.Hash(factory))
-        assert rec[0].data.hex() == X[key], key
+                       h(X["ADb"]), cpace.Hash(lambda rec=rec: rec))
+        assert rec.data.hex() == X[key], key
         assert out.hex() == X["ISK_IR" if mode == IR else "ISK_OC"]
 
 

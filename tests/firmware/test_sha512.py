@@ -11,6 +11,7 @@ import json
 import time
 
 import micropython
+
 from ephkey import sha512
 from ephkey.sha512 import SHA512
 
