@@ -11,7 +11,10 @@ One :class:`FileResult` per file, by kind (from the file name):
 * ``primitives.json``: ``ephkey_host.crypto`` (AES-CCM, key wrap, HKDF, HMAC;
   CCM vectors with another tag length than suite 1's 8 go to ``cryptography``
   directly, which the host's crypto wraps);
-* ``x25519.json``: ``ephkey_host.crypto.x25519``.
+* ``x25519.json``: ``ephkey_host.crypto.x25519``;
+* ``cpace.json``: ``ephkey_host.cpace`` (the draft's CPACE-X25519-SHA512 run
+  in both transcript modes, the scalar_mult_vfy table, RFC 9380's Elligator 2);
+* ``sha512.json``: ``hashlib.sha512`` (the vectors of the firmware's SHA-512).
 
 Any other ``*.json`` is reported as skipped.
 """
@@ -179,12 +182,49 @@ def _x25519(path: Path, res: FileResult) -> None:
             res.failures.append("x25519 low-order u %s accepted" % u[:16])
 
 
+def _cpace(path: Path, res: FileResult) -> None:
+    from . import cpace
+
+    v = vectors.load(path)
+    x = v["x25519_sha512"]
+    for mode, tag in ((cpace.IR, "IR"), (cpace.OC, "OC")):
+        res.cases += 1
+        a, b = cpace.CPace(True, mode), cpace.CPace(False, mode)
+        ya = a.start(_h(x["PRS"]), _h(x["CI"]), _h(x["sid"]), _h(x["ADa"]), lambda n: _h(x["ya"]))
+        yb = b.start(_h(x["PRS"]), _h(x["CI"]), _h(x["sid"]), _h(x["ADb"]), lambda n: _h(x["yb"]))
+        if (ya.hex(), yb.hex()) != (x["Ya"], x["Yb"]) or not (
+                a.finish(yb, _h(x["ADb"])).hex() == b.finish(ya, _h(x["ADa"])).hex()
+                == x["ISK_" + tag]):
+            res.failures.append("cpace run %s" % tag)
+    s = _h(v["scalar_mult_vfy"]["s"])
+    for c in v["scalar_mult_vfy"]["cases"]:
+        res.cases += 1
+        if cpace.scalar_mult_vfy(s, _h(c["u"])).hex() != c["q"]:
+            res.failures.append("cpace scalar_mult_vfy %s" % c["name"])
+    for c in v["elligator2_rfc9380"]:
+        res.cases += 1
+        if cpace.elligator2(int.from_bytes(_h(c["u"]), "little")).hex() != c["x"]:
+            res.failures.append("elligator2 %s %r" % (c["suite"], c["msg"]))
+
+
+def _sha512(path: Path, res: FileResult) -> None:
+    import hashlib
+
+    v = vectors.load(path)
+    for c in v["nist"] + v["random"]:
+        res.cases += 1
+        if hashlib.sha512(_h(c["msg"]) * c.get("repeat", 1)).hexdigest() != c["digest"]:
+            res.failures.append("sha512 %s" % c.get("name", len(c["msg"]) // 2))
+
+
 _KINDS: list[tuple[str, str, Callable[[Path, FileResult], None]]] = [
     ("session_", "session", _sessions),
     ("negative", "negative", _negative),
     ("link", "link", _link),
     ("primitives", "primitives", _primitives),
     ("x25519", "x25519", _x25519),
+    ("cpace", "cpace", _cpace),
+    ("sha512", "sha512", _sha512),
 ]
 
 
