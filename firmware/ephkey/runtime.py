@@ -12,8 +12,9 @@ from time import ticks_ms  # type: ignore[attr-defined]
 from . import board as board_mod, pairing_store
 from .apps import EchoApp, ExchangeApp, log
 from .first import FirstStation
+from .hmac_drbg import station_rng
 from .node import Node
-from .rng_health import HealthyRng, RngFailure
+from .rng_health import RngFailure
 from .second import SecondStation
 
 VBOARD = "vboard.json"
@@ -27,7 +28,9 @@ def max_frame(cfg):
 def build(board, rng_source=os.urandom, pairing_path=pairing_store.PATH):
     """(role, station, app) for each role of the board; raises NotPaired,
     or RngFailure when the hardware RNG fails its start-up test."""
-    rng = HealthyRng(rng_source)  # every key of every role comes through it
+    # raw source -> health tests -> HMAC_DRBG -> stations: every key of every
+    # role comes through it (hmac_drbg.py; on an ESP32 the radio is on while seeding)
+    rng = station_rng(rng_source, getattr(board, "port", None))
     out: list = []
     now = ticks_ms()
     for role in board.roles:
