@@ -45,6 +45,7 @@ class Board:
             if not isinstance(self.tcp.get("port"), int):
                 raise BoardError("tcp.port: an integer TCP port is required")
         self.ble = doc.get("ble", {})
+        self.wdt_ms = _wdt_ms(self.port, doc.get("wdt_ms", 0))
         self.app = doc.get("app", {})
         self.first = None
         self.second = None
@@ -82,6 +83,20 @@ def _params(d):
         v = d[k]
         out[k] = tuple(v) if isinstance(v, list) else v
     return out
+
+
+def _wdt_ms(port, ms):
+    """The watchdog timeout: 0 (off) or what the port's machine.WDT takes."""
+    from .watchdog import MAX_MS
+    if not isinstance(ms, int) or ms < 0:
+        raise BoardError("wdt_ms %r: a timeout in ms, or 0 for no watchdog" % (ms,))
+    if ms == 0:
+        return 0
+    if port not in MAX_MS:
+        raise BoardError("wdt_ms: the %s port has no machine.WDT; use 0" % port)
+    if ms < 100 or ms > MAX_MS[port]:
+        raise BoardError("wdt_ms %d: between 100 and %d on %s" % (ms, MAX_MS[port], port))
+    return ms
 
 
 def _check_uart(port, u, doc):
