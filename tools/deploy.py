@@ -230,7 +230,11 @@ def deploy(
     with tempfile.TemporaryDirectory(prefix="ephkey-deploy-") as tmp:
         board_json = Path(tmp) / "ephkey_board.json"
         board_json.write_text(json.dumps(doc, indent=1) + "\n")
-        args = ["exec", _PRUNE % sorted(f.name for f in files)]
+        # resume: no soft reset on connecting. Ctrl-C alone stops main.py, and its
+        # watchdog (wdt_ms) is then fed by a timer until the reset at the end; a
+        # soft reset would stop that timer and let the watchdog reset the board
+        # in the middle of the copy (firmware/ephkey/watchdog.py).
+        args = ["resume", "exec", _PRUNE % sorted(f.name for f in files)]
         args += ["+", "fs", "cp", *map(str, files), ":ephkey/"]
         args += ["+", "fs", "cp", str(FIRMWARE / "main.py"), ":main.py"]
         args += ["+", "fs", "cp", str(board_json), ":ephkey_board.json"]
