@@ -36,8 +36,10 @@ control) would make the window unnecessary, but MicroPython enables them
 only with NimBLE: the Pico W and Pico 2 W run BTstack, and the host's bleak
 has no L2CAP API. See docs/link.md section 5.
 
-The link's own code allocates once per connection (tasks) and not per chunk;
-aioble itself allocates per chunk (the values it copies out of the stack).
+Memory: the link's buffers (frames queued for sending, chunk and link
+receivers) are allocated once per link. The data path is not allocation-free
+as the UART one is: aioble copies every value out of the stack into a new
+object, and each wait with a timeout and each write is a new coroutine.
 """
 
 import asyncio
@@ -87,7 +89,7 @@ class BleLink:
         self.role = role
         self.name = cfg.get("name", "ephkey")
         self.peer_name = cfg.get("peer", self.name)
-        self.window = cfg.get("window", WINDOW)
+        self.window = cfg.get("window", WINDOW)  # docs/link.md fixes 4; other values: tests
         self.rx = LinkRx(max_frame)
         self.crx = ChunkRx(self.rx)
         self.ctx = ChunkTx(window=self.window)

@@ -234,7 +234,10 @@ def station_rng(raw_source, port=None, radio=None):
     ESP32 the radio is on during the start-up test and every (re)seed.
     """
     if radio is None and port == "esp32":
-        radio = Esp32Radio()
+        try:
+            radio = Esp32Radio()
+        except ImportError:  # a build without `network`: esp_random() stays a PRNG
+            raise RngFailure("esp32: no network module to switch the radio on") from None
     if radio is not None:
         radio.on()
     try:

@@ -337,3 +337,14 @@ def test_cavp_vectors_without_viper():
             assert run_case(c).hex() == c["returned"], (c["file"], c["line"])
     finally:
         hmac_drbg._xor_to = saved
+
+
+def test_esp32_without_network_refuses_to_seed():
+    # no `network` module (the unix port has none): no radio, so no seeding from a PRNG
+    assert "network" not in sys.modules
+    try:
+        station_rng(os.urandom, "esp32")
+    except RngFailure as e:
+        assert "network" in str(e), e
+    else:
+        raise AssertionError("seeded from esp_random() with the radio off")
