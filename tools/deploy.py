@@ -12,8 +12,9 @@
    settings before anything is copied.
 2. Compiles ``firmware/ephkey/*.py`` with mpy-cross for the board's ``arch``
    into ``build/mpy/<arch>/ephkey/`` (only what changed), unless ``--source``.
-3. With one mpremote connection: removes from the board's ``/ephkey`` every
-   file that is not part of this deployment (so a stale ``.py`` cannot shadow
+3. With one mpremote connection (``resume``: no soft reset, which would let
+   a running watchdog reset the board mid-copy): removes from the board's
+   ``/ephkey`` every file that is not part of this deployment (so a stale ``.py`` cannot shadow
    a new ``.mpy``: MicroPython imports ``x.py`` before ``x.mpy``), copies
    the package to ``:ephkey/``, ``firmware/main.py`` to ``:main.py`` and the
    board file to ``:ephkey_board.json``, then resets the board (hard reset:
