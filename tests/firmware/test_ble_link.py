@@ -263,3 +263,28 @@ def test_after_a_drop_nothing_is_sent_and_send_raises():
     asyncio.run(main())
     assert [e[0] for e in errors] == ["first", "second", "first", "second"], errors
     assert errors[0][1] == "disconnected" and errors[0][2] <= POLL_MS + 200, errors
+
+
+def test_a_peer_that_stops_answering_during_set_up_is_given_up():
+    # aioble's discovery has no timeout: the link bounds the whole set-up, drops
+    # the connection and scans again; the peripheral sees the drop and advertises again
+    import ephkey.ble_link as bl
+    air = Air()
+    air.discovery_hangs = True
+
+    def unhang(dev_f, dev_s, link_f, link_s):
+        async def later():
+            await asyncio.sleep_ms(700)
+            air.discovery_hangs = False
+        asyncio.create_task(later())
+    saved = bl.SETUP_MS, bl.BACKOFF_MS
+    bl.SETUP_MS = 300
+    bl.BACKOFF_MS = (100,)
+    try:
+        done, log, devs, links, nodes, app = run_exchange(air, messages=2, setup=unhang)
+    finally:
+        bl.SETUP_MS, bl.BACKOFF_MS = saved
+    retries = [x for x in log.lines if x["ev"] == "link_retry"]
+    assert retries and retries[0]["role"] == "second" and retries[0]["reason"] == "timeout"
+    assert done and app.ok and app.echoed == 2
+    assert links[1].connections == 1 and links[0].connections >= 2
