@@ -12,8 +12,9 @@
    settings before anything is copied.
 2. Compiles ``firmware/ephkey/*.py`` with mpy-cross for the board's ``arch``
    into ``build/mpy/<arch>/ephkey/`` (only what changed), unless ``--source``.
-3. With one mpremote connection: removes from the board's ``/ephkey`` every
-   file that is not part of this deployment (so a stale ``.py`` cannot shadow
+3. With one mpremote connection (``resume``: no soft reset, which would let
+   a running watchdog reset the board mid-copy): removes from the board's
+   ``/ephkey`` every file that is not part of this deployment (so a stale ``.py`` cannot shadow
    a new ``.mpy``: MicroPython imports ``x.py`` before ``x.mpy``), copies
    the package to ``:ephkey/``, ``firmware/main.py`` to ``:main.py`` and the
    board file to ``:ephkey_board.json``, then resets the board (hard reset:
@@ -275,7 +276,11 @@ def deploy(
     with tempfile.TemporaryDirectory(prefix="ephkey-deploy-") as tmp:
         board_json = Path(tmp) / "ephkey_board.json"
         board_json.write_text(json.dumps(doc, indent=1) + "\n")
-        args = ["exec", _PRUNE % sorted(f.name for f in files)]
+        # resume: no soft reset on connecting. Ctrl-C alone stops main.py, and its
+        # watchdog (wdt_ms) is then fed by a timer until the reset at the end; a
+        # soft reset would stop that timer and let the watchdog reset the board
+        # in the middle of the copy (firmware/ephkey/watchdog.py).
+        args = ["resume", "exec", _PRUNE % sorted(f.name for f in files)]
         args += ["+", "fs", "cp", *map(str, files), ":ephkey/"]
         args += ["+", "fs", "cp", str(FIRMWARE / "main.py"), ":main.py"]
         args += ["+", "fs", "cp", str(board_json), ":ephkey_board.json"]

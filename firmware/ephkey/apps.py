@@ -91,11 +91,19 @@ class EchoApp:
         self.bad = 0
         self.unsent = 0
         self.rejected = {}
+        self.links_lost = 0
+        self._stats_task = None
 
     async def start(self, node):
-        if self.stats_ms > 0:
+        if self.stats_ms > 0 and self._stats_task is None:  # once, not per (re)connection
             import asyncio
-            asyncio.create_task(self._stats(node))
+            self._stats_task = asyncio.create_task(self._stats(node))
+
+    def on_link_lost(self, node, sids):
+        """The BLE connection dropped: the node ended these sessions."""
+        self.links_lost += 1
+        for sid in sids:
+            log("closed", role=self.role, sid=sid, reason="LINK_LOST")
 
     async def _stats(self, node):
         from asyncio import sleep_ms  # type: ignore[attr-defined]
@@ -188,6 +196,8 @@ class ExchangeApp:
         self._t_start = 0
         self.handshake_ms = -1
         self.hs_ms_total = 0
+        self.links_lost = 0
+        self._watching = False
         self._msg = bytearray(self.size)
 
     @classmethod
@@ -201,12 +211,27 @@ class ExchangeApp:
         return cls(**kw)
 
     async def start(self, node):
-        self._t_start = self.clock()
+        """At start-up, and again on every new BLE connection: a new handshake."""
+        if self.done:
+            return
+        if not self._t_start:
+            self._t_start = self.clock()
         self._connect(node)
-        if self.echo_timeout_ms > 0:
+        if self.echo_timeout_ms > 0 and not self._watching:
             import asyncio
+            self._watching = True
             asyncio.create_task(self._watch(node))
         await node.flush()
+
+    def on_link_lost(self, node, sids):
+        """The BLE connection dropped mid-run: the node ended the session; the
+        exchange goes on with the next message once ``start`` runs again. Not
+        counted against ``reconnects``: the link, not the protocol, failed."""
+        self.links_lost += 1
+        self._awaiting = False
+        self.reasons["LINK_LOST"] = self.reasons.get("LINK_LOST", 0) + 1
+        for sid in sids:
+            log("closed", role="second", sid=sid, reason="LINK_LOST")
 
     async def _watch(self, node):
         from asyncio import sleep_ms  # type: ignore[attr-defined]
@@ -361,7 +386,7 @@ class ExchangeApp:
             sessions_lost=self.sessions_lost, reasons=self.reasons,
             hs_ms_total=self.hs_ms_total, resent=self.resent, duplicates=self.duplicates,
             corrupt=self.corrupt, rotations=self.rotations, lost=self.lost,
-            rejected=self.rejected, peer_errors=self.peer_errors,
+            rejected=self.rejected, peer_errors=self.peer_errors, links_lost=self.links_lost,
             frames_out=node.frames_out, frames_in=node.frames_in,
             bytes_out=getattr(node.link, "bytes_out", 0),
             bytes_in=getattr(node.link, "bytes_in", 0), link=link,

@@ -7,23 +7,15 @@ which field is wrong.
 """
 
 import json
+import sys
 
+from . import uart_pins
 from .config import FirstConfig, SecondConfig
 
 PATH = "ephkey_board.json"
 
 ROLES = ("first", "second")
 TRANSPORTS = ("uart", "ble", "tcp")
-
-# UART pins each port allows (TX, RX) per UART id; None: fixed by the id.
-_RP2_PINS: dict = {
-    0: ((0, 12, 16, 28), (1, 13, 17, 29)),
-    1: ((4, 8, 20, 24), (5, 9, 21, 25)),
-}
-_ESP32_OUTPUT_PINS = tuple(p for p in range(34) if p not in (6, 7, 8, 9, 10, 11, 20, 24, 28, 29,
-                                                               30, 31))
-_ESP32_INPUT_PINS = _ESP32_OUTPUT_PINS + (34, 35, 36, 37, 38, 39)
-
 
 class BoardError(Exception):
     pass
@@ -47,12 +39,13 @@ class Board:
             raise BoardError("transport 'uart': the unix port has no machine.UART; use 'tcp'")
         self.uart = doc.get("uart", {})
         if self.transport == "uart":
-            _check_uart(self.port, self.uart)
+            _check_uart(self.port, self.uart, doc)
         self.tcp = doc.get("tcp", {})
         if self.transport == "tcp":
             if not isinstance(self.tcp.get("port"), int):
                 raise BoardError("tcp.port: an integer TCP port is required")
         self.ble = doc.get("ble", {})
+        self.wdt_ms = _wdt_ms(self.port, doc.get("wdt_ms", 0))
         self.app = doc.get("app", {})
         self.first = None
         self.second = None
@@ -92,28 +85,40 @@ def _params(d):
     return out
 
 
-def _check_uart(port, u):
+def _wdt_ms(port, ms):
+    """The watchdog timeout: 0 (off) or what the port's machine.WDT takes."""
+    from .watchdog import MAX_MS
+    if not isinstance(ms, int) or ms < 0:
+        raise BoardError("wdt_ms %r: a timeout in ms, or 0 for no watchdog" % (ms,))
+    if ms == 0:
+        return 0
+    if port not in MAX_MS:
+        raise BoardError("wdt_ms: the %s port has no machine.WDT; use 0" % port)
+    if ms < 100 or ms > MAX_MS[port]:
+        raise BoardError("wdt_ms %d: between 100 and %d on %s" % (ms, MAX_MS[port], port))
+    return ms
+
+
+def _check_uart(port, u, doc):
     uid = u.get("id")
     if not isinstance(uid, int):
         raise BoardError("uart.id: an integer UART id is required")
     if not isinstance(u.get("baudrate", 115200), int):
         raise BoardError("uart.baudrate must be an integer")
-    if port == "stm32":
-        if "tx" in u or "rx" in u:
-            raise BoardError("uart.tx/rx: stm32 UART pins are fixed by the id; remove them")
-        return
-    tx, rx = u.get("tx"), u.get("rx")
-    if port == "rp2":
-        if uid not in _RP2_PINS:
-            raise BoardError("uart.id %r: rp2 has UART 0 and 1" % uid)
-        txs, rxs = _RP2_PINS[uid]
-    else:
-        txs, rxs = _ESP32_OUTPUT_PINS, _ESP32_INPUT_PINS
-        if uid not in (0, 1, 2):
-            raise BoardError("uart.id %r: esp32 has UART 0, 1 and 2" % uid)
-    if tx not in txs:
-        raise BoardError("uart.tx %r: not a TX pin of UART %d on %s (one of %s)"
-                         % (tx, uid, port, ", ".join(str(p) for p in txs)))
-    if rx not in rxs:
-        raise BoardError("uart.rx %r: not an RX pin of UART %d on %s (one of %s)"
-                         % (rx, uid, port, ", ".join(str(p) for p in rxs)))
+    # per chip, from the ports' sources: uart_pins.py
+    why = uart_pins.check(port, _chip(doc), doc.get("micropython_board"), uid,
+                          u.get("tx"), u.get("rx"))
+    if why:
+        raise BoardError(why)
+
+
+def _chip(doc):
+    """The board file's mcu ("RP2040 ..."), else what the running board reports."""
+    mcu = doc.get("mcu")
+    if mcu:
+        return mcu.split()[0]
+    machine = getattr(sys.implementation, "_machine", "")
+    for chip in ("RP2040", "RP2350", "ESP32"):
+        if chip in machine:
+            return chip
+    return None

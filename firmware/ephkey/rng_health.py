@@ -1,9 +1,14 @@
 """Health tests on the hardware RNG, in the spirit of NIST SP 800-90B 4.4.
 
-``HealthyRng(source)`` is what the stations draw from. It runs a start-up
-test over 1024 bytes, then checks every byte it hands out, and latches into
+``HealthyRng(source)`` wraps the raw source (``os.urandom``): raw source ->
+health tests -> HMAC_DRBG (hmac_drbg.py) -> stations. It runs a start-up
+test over 1024 bytes, then checks every raw byte the DRBG takes (its seeds,
+reseeds and the 16 bytes mixed into every request), and latches into
 failure: once a test fails every draw raises ``RngFailure`` until the board
-restarts, so no key is ever made from a suspect generator.
+restarts, so no key is ever made from a suspect generator. The tests catch a
+broken source (stuck, biased, repeating); they cannot tell a PRNG from noise,
+which is why the stations draw from the DRBG and the budget of hmac_drbg.py
+counts only what this module's claim allows.
 
 Tests (bytes as 8-bit samples; we claim only H = 4 bits of min-entropy per
 byte, so the cut-offs are loose for a good source: false alarms below 2**-20

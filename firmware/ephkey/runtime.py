@@ -9,11 +9,12 @@ import json
 import os
 from time import ticks_ms  # type: ignore[attr-defined]
 
-from . import board as board_mod, pairing_store
+from . import board as board_mod, pairing_store, watchdog
 from .apps import EchoApp, ExchangeApp, log
 from .first import FirstStation
+from .hmac_drbg import station_rng
 from .node import Node
-from .rng_health import HealthyRng, RngFailure
+from .rng_health import RngFailure
 from .second import SecondStation
 
 VBOARD = "vboard.json"
@@ -27,7 +28,9 @@ def max_frame(cfg):
 def build(board, rng_source=os.urandom, pairing_path=pairing_store.PATH):
     """(role, station, app) for each role of the board; raises NotPaired,
     or RngFailure when the hardware RNG fails its start-up test."""
-    rng = HealthyRng(rng_source)  # every key of every role comes through it
+    # raw source -> health tests -> HMAC_DRBG -> stations: every key of every
+    # role comes through it (hmac_drbg.py; on an ESP32 the radio is on while seeding)
+    rng = station_rng(rng_source, getattr(board, "port", None))
     out: list = []
     now = ticks_ms()
     for role in board.roles:
@@ -43,9 +46,7 @@ def build(board, rng_source=os.urandom, pairing_path=pairing_store.PATH):
 async def open_link(board, role, mf):
     if board.transport == "ble":
         from .ble_link import BleLink
-        link = BleLink(role, board.ble, mf)
-        await link.connect()
-        return link
+        return BleLink(role, board.ble, mf)  # connects in serve(), again after each drop
     from .stream_link import StreamLink
     if board.transport == "uart":
         from .uart import open_uart
@@ -64,13 +65,20 @@ def _vboard_uart():
         return None
 
 
-async def run(board, parts):
+async def run(board, parts, wdt=None):
     tasks = []
+    nodes: list = []
+    if wdt is not None:  # fed while every running node's timers go round
+        tasks.append(asyncio.create_task(watchdog.feed_loop(wdt, nodes)))
     for role, st, app in parts:
         cfg = board.first if role == "first" else board.second
         link = await open_link(board, role, max_frame(cfg))
         log("up", role=role, board=board.name, transport=board.transport)
-        tasks.append(asyncio.create_task(Node(st, link, app).run()))
+        node = Node(st, link, app)
+        nodes.append(node)
+        # a BLE link serves the node for as long as the board runs, reconnecting
+        serve = getattr(link, "serve", None)
+        tasks.append(asyncio.create_task(serve(node) if serve else node.run()))
     await asyncio.gather(*tasks)
 
 
@@ -84,5 +92,11 @@ def main(board_path=board_mod.PATH, pairing_path=pairing_store.PATH):
     except RngFailure as e:
         log("stopped", reason="hardware RNG failed its health test: %s" % e)
         return False
-    asyncio.run(run(b, parts))
+    wdt = watchdog.start(b)  # only now: a board that stopped above stays at its REPL
+    try:
+        asyncio.run(run(b, parts, wdt))
+    except KeyboardInterrupt:
+        if wdt is not None:
+            wdt.hold()  # Ctrl-C: a timer feeds it, the REPL stays usable (watchdog.py)
+        raise
     return True

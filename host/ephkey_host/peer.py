@@ -7,8 +7,9 @@ A :class:`Peer` joins a sans-IO station (``first.FirstStation`` or
   ``/dev/ttyUSB0`` or a URL such as ``socket://127.0.0.1:7001``; the byte
   stream of docs/link.md through ``link.encode_frame`` / ``LinkDecoder``) and
   :class:`BleTransport` (bleak, the host as BLE central of a first-station
-  board's Nordic UART Service; the stream is cut into the counted chunks of
-  docs/link.md section 5 by ``ble_chunks``);
+  board's Nordic UART Service; the stream is cut into the counted and
+  acknowledged chunks of docs/link.md section 5 by ``ble_chunks``, at most
+  ``WINDOW`` of them unacknowledged);
 * applications, twins of the firmware's (``firmware/ephkey/apps.py``):
   :class:`EchoApp` (first station: every payload goes back) and
   :class:`ExchangeApp` (second station: opens a session, sends ``messages``
@@ -35,7 +36,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from . import events as ev
-from .ble_chunks import ChunkReceiver, ChunkSender
+from .ble_chunks import ChunkReceiver, FlowSender, ack_field
 from .config import FirstConfig, Pairing, SecondConfig
 from .errors import Code, UsageError, code_name
 from .events import Event
@@ -156,7 +157,8 @@ class BleTransport:
         self.max_frame = max_frame
         self.decoder = LinkDecoder(max_frame)
         self.chunks_in = ChunkReceiver(self.decoder)
-        self.chunks_out = ChunkSender()
+        self.flow = FlowSender()  # holds chunks back while the board has WINDOW unacknowledged
+        self._ack_sent = 0
         self.bytes_in = 0
         self.bytes_out = 0
         self._q: queue.Queue[bytes | None] = queue.Queue()
@@ -187,36 +189,52 @@ class BleTransport:
         await client.connect()
         self._client = client
         mtu = getattr(client, "mtu_size", 23) or 23
-        self.chunks_out.mtu = max(23, min(int(mtu), 247))
+        self.flow.sender.mtu = max(23, min(int(mtu), 247))
         await client.start_notify(NUS_TX, self._notified)
 
     def _notified(self, _char: Any, data: bytearray) -> None:
         self._q.put(bytes(data))
 
-    def send(self, frame: bytes) -> None:
+    def _write(self, chunk: bytes) -> None:
         if self._client is None:
             raise LinkError("BLE %s: not connected" % self.name)
-        for chunk in self.chunks_out.split(encode_frame(frame, self.max_frame)):
-            try:
-                self._call(self._client.write_gatt_char(NUS_RX, chunk, response=False), 10)
-            except Exception as e:
-                raise LinkError("BLE %s: write failed: %s" % (self.name, e)) from None
-            self.bytes_out += len(chunk)
+        try:
+            self._call(self._client.write_gatt_char(NUS_RX, chunk, response=False), 10)
+        except Exception as e:
+            raise LinkError("BLE %s: write failed: %s" % (self.name, e)) from None
+        self.bytes_out += len(chunk)
+
+    def _pump(self) -> None:
+        """Write what the window lets out; acknowledge alone if nothing went."""
+        ack = self.chunks_in.ack
+        for chunk in self.flow.take(ack):
+            self._write(chunk)
+            self._ack_sent = ack
+        if self._ack_sent != ack:
+            self._write(self.flow.sender.ack_only(ack))
+            self._ack_sent = ack
+
+    def send(self, frame: bytes) -> None:
+        self.flow.queue(encode_frame(frame, self.max_frame))
+        self._pump()
 
     def receive(self, timeout: float) -> list[bytes]:
         frames: list[bytes] = []
         try:
             item = self._q.get(timeout=timeout)
         except queue.Empty:
+            self._pump()
             return frames
         while True:
             if item is None:
                 raise LinkError("BLE %s: disconnected" % self.name)
             self.bytes_in += len(item)
+            self.flow.on_ack(ack_field(item))
             frames += self.chunks_in.feed(item)
             try:
                 item = self._q.get_nowait()
             except queue.Empty:
+                self._pump()  # chunks the acknowledgements let out, and our own ack
                 return frames
 
     def counters(self) -> dict[str, int]:

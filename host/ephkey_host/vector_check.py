@@ -14,7 +14,9 @@ One :class:`FileResult` per file, by kind (from the file name):
 * ``x25519.json``: ``ephkey_host.crypto.x25519``;
 * ``cpace.json``: ``ephkey_host.cpace`` (the draft's CPACE-X25519-SHA512 run
   in both transcript modes, the scalar_mult_vfy table, RFC 9380's Elligator 2);
-* ``sha512.json``: ``hashlib.sha512`` (the vectors of the firmware's SHA-512).
+* ``sha512.json``: ``hashlib.sha512`` (the vectors of the firmware's SHA-512);
+* ``hmac_drbg_sha256.json``: NIST CAVP HMAC_DRBG cases (the firmware's RNG),
+  replayed with the stdlib's ``hmac`` (SP 800-90A 10.1.2, written here).
 
 Any other ``*.json`` is reported as skipped.
 """
@@ -22,6 +24,8 @@ Any other ``*.json`` is reported as skipped.
 from __future__ import annotations
 
 import binascii
+import hashlib
+import hmac
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from . import crypto, link, vectors
-from .ble_chunks import ChunkReceiver, ChunkSender
+from .ble_chunks import ChunkReceiver, ChunkSender, FlowSender
 
 
 @dataclass
@@ -100,8 +104,9 @@ def _link(path: Path, res: FileResult) -> None:
         res.cases += 1
         sender = ChunkSender(c["mtu"])
         chunks: list[bytes] = []
-        for send in c["sends"]:
-            chunks += sender.split(b"".join(link.encode_frame(_h(f)) for f in send))
+        acks = c.get("acks") or [0] * len(c["sends"])
+        for send, ack in zip(c["sends"], acks, strict=True):
+            chunks += sender.split(b"".join(link.encode_frame(_h(f)) for f in send), ack)
         if [x.hex() for x in chunks] != c["chunks"]:
             res.failures.append("chunks %s: sender output differs" % c["name"])
             continue
@@ -115,6 +120,22 @@ def _link(path: Path, res: FileResult) -> None:
         elif not (_counters_match(rx.counters.as_dict(), c["rx"])
                   and _counters_match(dec.counters.as_dict(), c["link"])):
             res.failures.append("chunks %s: counters differ" % c["name"])
+    for f in v.get("flow", []):
+        res.cases += 1
+        fs = FlowSender(f["mtu"], window=f["window"])
+        stamp = 0
+        outs = []
+        for op in f["ops"]:
+            if op[0] == "send":
+                fs.queue(link.encode_frame(_h(op[1])))
+            elif op[0] == "ack":
+                fs.on_ack(op[1])
+            else:
+                stamp = op[1]
+            outs.append([x.hex() for x in fs.take(stamp)])
+        if outs != f["out"] or (fs.in_flight, fs.acked, fs.bad_acks) != (
+                f["in_flight"], f["acked"], f["bad_acks"]):
+            res.failures.append("flow %s: sender output differs" % f["name"])
 
 
 def _primitives(path: Path, res: FileResult) -> None:
@@ -217,6 +238,50 @@ def _sha512(path: Path, res: FileResult) -> None:
             res.failures.append("sha512 %s" % c.get("name", len(c["msg"]) // 2))
 
 
+class _HmacDrbg:
+    """SP 800-90A Rev. 1 10.1.2 with SHA-256, only to replay the CAVP cases."""
+
+    def __init__(self, entropy: bytes, nonce: bytes, pers: bytes) -> None:
+        self.k = bytes(32)
+        self.v = b"\x01" * 32
+        self._update(entropy + nonce + pers)
+
+    def _mac(self, data: bytes) -> bytes:
+        return hmac.new(self.k, data, hashlib.sha256).digest()
+
+    def _update(self, data: bytes) -> None:
+        self.k = self._mac(self.v + b"\x00" + data)
+        self.v = self._mac(self.v)
+        if data:
+            self.k = self._mac(self.v + b"\x01" + data)
+            self.v = self._mac(self.v)
+
+    def reseed(self, entropy: bytes, add: bytes) -> None:
+        self._update(entropy + add)
+
+    def generate(self, n: int, add: bytes) -> bytes:
+        if add:
+            self._update(add)
+        out = b""
+        while len(out) < n:
+            self.v = self._mac(self.v)
+            out += self.v
+        self._update(add)
+        return out[:n]
+
+
+def _hmac_drbg(path: Path, res: FileResult) -> None:
+    for c in vectors.load(path)["cases"]:
+        res.cases += 1
+        d = _HmacDrbg(_h(c["entropy"]), _h(c["nonce"]), _h(c["personalization"]))
+        if "entropy_reseed" in c:
+            d.reseed(_h(c["entropy_reseed"]), _h(c["additional_reseed"]))
+        n = len(c["returned"]) // 2
+        d.generate(n, _h(c["additional"][0]))
+        if d.generate(n, _h(c["additional"][1])).hex() != c["returned"]:
+            res.failures.append("%s line %d: returned bits differ" % (c["file"], c["line"]))
+
+
 _KINDS: list[tuple[str, str, Callable[[Path, FileResult], None]]] = [
     ("session_", "session", _sessions),
     ("negative", "negative", _negative),
@@ -225,6 +290,7 @@ _KINDS: list[tuple[str, str, Callable[[Path, FileResult], None]]] = [
     ("x25519", "x25519", _x25519),
     ("cpace", "cpace", _cpace),
     ("sha512", "sha512", _sha512),
+    ("hmac_drbg", "hmac_drbg", _hmac_drbg),
 ]
 
 

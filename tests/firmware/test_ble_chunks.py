@@ -1,5 +1,5 @@
 """ephkey.ble_chunks inside MicroPython: vectors at MTU 23/185/247, loss,
-duplication, zero allocation per chunk.
+duplication, acknowledgements and the window, zero allocation per chunk.
 
 Run from the repository root:
 MICROPYPATH=firmware:tests/firmware micropython tests/firmware/mpunit.py test_ble_chunks
@@ -9,22 +9,30 @@ import json
 
 import micropython
 
-from ephkey.ble_chunks import MTU_MAX, MTU_MIN, ChunkRx, ChunkTx
+from ephkey.ble_chunks import HEADER, MTU_MAX, MTU_MIN, WINDOW, ChunkRx, ChunkTx, ack_of
 from ephkey.link import MAX_FRAME, LinkRx, LinkTx
 
 VECTORS = "tests/vectors/link.json"
 LINK_COUNTERS = ("frames_ok", "crc_errors", "too_long", "cobs_errors", "runts", "discarded")
-RX_COUNTERS = ("chunks", "duplicates", "gaps", "lost", "empty")
+RX_COUNTERS = ("chunks", "acks", "duplicates", "gaps", "lost", "empty")
 
-_vectors = None
+_doc = None
+
+
+def _load():
+    global _doc
+    if _doc is None:
+        with open(VECTORS) as f:
+            _doc = json.load(f)
+    return _doc
 
 
 def vectors():
-    global _vectors
-    if _vectors is None:
-        with open(VECTORS) as f:
-            _vectors = json.load(f)["chunks"]
-    return _vectors
+    return _load()["chunks"]
+
+
+def flow_vectors():
+    return _load()["flow"]
 
 
 def h(s):
@@ -46,7 +54,7 @@ def run_locked(fn, arg):
     return err
 
 
-def send_chunks(ctx, tx, frames):
+def send_chunks(ctx, tx, frames, ack=0):
     """The chunks of one send: the wire forms of frames, concatenated."""
     stream = bytearray()
     for f in frames:
@@ -55,7 +63,7 @@ def send_chunks(ctx, tx, frames):
     chunks = []
     i = 0
     while i < len(stream):
-        i = ctx.fill(stream, i, len(stream))
+        i = ctx.fill(stream, i, len(stream), ack)
         assert len(ctx.chunk) <= ctx.mtu - 3
         chunks.append(bytes(ctx.chunk))
     return chunks
@@ -74,8 +82,9 @@ def test_sender_matches_vectors():
         tx = LinkTx(v["max_frame"])
         ctx = ChunkTx(v["mtu"])
         chunks = []
-        for group in v["sends"]:
-            chunks += send_chunks(ctx, tx, [h(f) for f in group])
+        acks = v.get("acks") or [0] * len(v["sends"])
+        for group, ack in zip(v["sends"], acks):
+            chunks += send_chunks(ctx, tx, [h(f) for f in group], ack)
         assert chunks == [h(c) for c in v["chunks"]], v["name"]
 
 
@@ -99,13 +108,13 @@ def test_receiver_matches_vectors():
 def test_chunk_sizes_follow_the_mtu():
     tx = LinkTx()
     frame = bytes(range(1, 256)) + bytes(21)
-    for mtu, per_chunk, count in ((23, 19, 15), (185, 181, 2), (247, 243, 2), (517, 243, 2)):
+    for mtu, per_chunk, count in ((23, 18, 16), (185, 180, 2), (247, 242, 2), (517, 242, 2)):
         ctx = ChunkTx(mtu)
         n = tx.encode(frame)
         assert n == 284
         chunks = send_chunks(ctx, tx, [frame])
         assert len(chunks) == count, mtu
-        assert all(len(c) - 1 == per_chunk for c in chunks[:-1]), mtu
+        assert all(len(c) - HEADER == per_chunk for c in chunks[:-1]), mtu
         assert [c[0] for c in chunks] == list(range(count))
     ctx = ChunkTx(MTU_MIN, max_mtu=100)
     ctx.set_mtu(185)
@@ -173,7 +182,7 @@ def test_reset_for_a_new_connection():
     assert again[0][0] == 0
     for c in again:
         receive(crx, rx, c, got)
-    assert got == [b"after"] and crx.gaps == 0 and rx.discarded == len(first[0]) - 2
+    assert got == [b"after"] and crx.gaps == 0 and rx.discarded == len(first[0]) - 3
 
 
 def pump(env):
@@ -223,12 +232,70 @@ def test_empty_and_short_chunks():
     rx = LinkRx()
     crx = ChunkRx(rx)
     assert crx.accept(b"") == -1 and crx.empty == 1
-    assert crx.accept(b"\x00") == 1  # header only: accepted, nothing to feed
-    assert crx.accept(b"\x00") == -1 and crx.duplicates == 1
-    assert crx.accept(b"\x05\x00", 1) == 1 and crx.gaps == 1 and crx.lost == 4
+    assert crx.accept(b"\x00") == -1 and crx.empty == 2  # shorter than the header
+    assert crx.accept(b"\x00\x07") == -1 and crx.acks == 1 and crx.chunks == 0  # ack alone
+    assert ack_of(b"\x00\x07") == 7 and ack_of(b"\x00") == -1
+    assert crx.accept(b"\x00\x00\x00") == HEADER and crx.chunks == 1 and crx.ack == 1
+    assert crx.accept(b"\x00\x00\x00") == -1 and crx.duplicates == 1
+    assert crx.accept(b"\x05\x00\x00\x00", 3) == HEADER and crx.gaps == 1 and crx.lost == 4
     try:
         ChunkTx().fill(b"abc", 3)
     except ValueError:
         pass
     else:
         raise AssertionError("empty chunk made")
+
+
+def run_flow(v):
+    """The sender of docs/link.md 5.2 with the window, op by op (as ble_link's writer)."""
+    ctx = ChunkTx(v["mtu"], window=v["window"])
+    tx = LinkTx()
+    queue = []  # wire forms waiting, and how far each was sent
+    stamp = 0
+    outs = []
+    for op in v["ops"]:
+        if op[0] == "send":
+            n = tx.encode(h(op[1]))
+            queue.append([bytes(tx.out[:n]), 0])
+        elif op[0] == "ack":
+            ctx.on_ack(op[1])
+        else:
+            stamp = op[1]
+        out = []
+        while queue and ctx.can_send():
+            w = queue[0]
+            w[1] = ctx.fill(w[0], w[1], len(w[0]), stamp)
+            out.append(ctx.chunk.hex())
+            if w[1] >= len(w[0]):
+                queue.pop(0)
+        outs.append(out)
+    return ctx, outs
+
+
+def test_flow_vectors():
+    for v in flow_vectors():
+        ctx, outs = run_flow(v)
+        assert outs == v["out"], v["name"]
+        assert (ctx.in_flight(), ctx.acked, ctx.bad_acks) == (
+            v["in_flight"], v["acked"], v["bad_acks"]), v["name"]
+    assert WINDOW == 4 and any(v["bad_acks"] for v in flow_vectors())
+
+
+def test_window_counts_and_ack_only():
+    ctx = ChunkTx(23)
+    data = bytes(range(1, 100))
+    i = 0
+    sent = 0
+    while ctx.can_send():
+        i = ctx.fill(data, i, len(data), 9)
+        assert ctx.chunk[1] == 9
+        sent += 1
+    assert sent == WINDOW and ctx.in_flight() == WINDOW
+    ctx.ack_only(3)
+    assert bytes(ctx.chunk) == bytes((WINDOW, 3)) and ctx.seq == WINDOW  # no seq used
+    assert not ctx.on_ack(0)  # nothing new
+    assert ctx.on_ack(2) and ctx.in_flight() == 2 and ctx.can_send()
+    assert not ctx.on_ack(5) and ctx.bad_acks == 1  # acknowledges chunk 4, never sent
+    assert not ctx.on_ack(1) and ctx.bad_acks == 2  # older than what was acknowledged
+    ctx.reset()
+    assert ctx.seq == 0 and ctx.acked == 0 and ctx.in_flight() == 0

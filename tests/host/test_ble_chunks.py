@@ -9,20 +9,29 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ephkey_host.ble_chunks import ATT_MTU_MAX, ChunkReceiver, ChunkSender
+from ephkey_host.ble_chunks import (
+    ATT_MTU_MAX,
+    HEADER_LEN,
+    WINDOW,
+    ChunkReceiver,
+    ChunkSender,
+    FlowSender,
+    ack_field,
+)
 from ephkey_host.link import MAX_FRAME, LinkDecoder, encode_frame
 
-VECTORS: list[dict[str, Any]] = json.loads(
-    (Path(__file__).resolve().parents[1] / "vectors" / "link.json").read_text()
-)["chunks"]
+_DOC = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "link.json").read_text())
+VECTORS: list[dict[str, Any]] = _DOC["chunks"]
+FLOWS: list[dict[str, Any]] = _DOC["flow"]
 
 
 def sent_chunks(v: dict[str, Any]) -> list[bytes]:
     sender = ChunkSender(v["mtu"])
     chunks: list[bytes] = []
-    for group in v["sends"]:
+    acks = v.get("acks") or [0] * len(v["sends"])
+    for group, ack in zip(v["sends"], acks, strict=True):
         stream = b"".join(encode_frame(bytes.fromhex(f), v["max_frame"]) for f in group)
-        chunks += sender.split(stream)
+        chunks += sender.split(stream, ack)
     return chunks
 
 
@@ -53,10 +62,43 @@ def test_vectors_cover_the_three_mtus_loss_and_duplication() -> None:
         assert any(v["rx"]["duplicates"] for v in mine)
         assert any(len(v["sends"][0]) > 1 for v in mine)  # several frames per send
     assert any(len(v["chunks"]) > 256 for v in VECTORS)  # the counter wraps
+    assert any(v["rx"]["acks"] for v in VECTORS)  # acknowledgements alone
+    assert any(any(v.get("acks", [])) for v in VECTORS)  # acks carried by data chunks
+
+
+@pytest.mark.parametrize("v", FLOWS, ids=lambda v: v["name"])
+def test_flow_vectors(v: dict[str, Any]) -> None:
+    fs = FlowSender(v["mtu"], window=v["window"])
+    stamp = 0
+    outs = []
+    for op in v["ops"]:
+        if op[0] == "send":
+            fs.queue(encode_frame(bytes.fromhex(op[1])))
+        elif op[0] == "ack":
+            fs.on_ack(op[1])
+        else:
+            stamp = op[1]
+        outs.append([c.hex() for c in fs.take(stamp)])
+        assert fs.in_flight <= v["window"]
+    assert outs == v["out"]
+    assert (fs.in_flight, fs.acked, fs.bad_acks) == (v["in_flight"], v["acked"], v["bad_acks"])
+
+
+def test_window_and_acks() -> None:
+    fs = FlowSender(23)
+    fs.queue(encode_frame(bytes(range(1, 120))))
+    first = fs.take(5)
+    assert len(first) == WINDOW and all(c[1] == 5 for c in first)
+    assert fs.take(5) == [] and fs.pending
+    assert not fs.on_ack(WINDOW + 1) and fs.bad_acks == 1
+    assert fs.on_ack(WINDOW) and fs.in_flight == 0
+    assert [c[0] for c in fs.take(0)] == [4, 5, 6]  # 126 wire bytes: 7 chunks
+    assert fs.sender.ack_only(9) == bytes([7, 9]) and fs.sender.seq == 7
+    assert ack_field(b"\x01") is None and ack_field(b"\x01\x02") == 2
 
 
 @pytest.mark.parametrize(
-    ("mtu", "data", "count"), [(23, 19, 15), (185, 181, 2), (247, 243, 2), (517, 243, 2)]
+    ("mtu", "data", "count"), [(23, 18, 16), (185, 180, 2), (247, 242, 2), (517, 242, 2)]
 )
 def test_chunk_sizes(mtu: int, data: int, count: int) -> None:
     wire = encode_frame(bytes(range(1, 256)) + bytes(21))
@@ -64,9 +106,9 @@ def test_chunk_sizes(mtu: int, data: int, count: int) -> None:
     sender = ChunkSender(mtu)
     chunks = sender.split(wire)
     assert len(chunks) == count
-    assert all(len(c) == data + 1 for c in chunks[:-1])
+    assert all(len(c) == data + HEADER_LEN for c in chunks[:-1])
     assert [c[0] for c in chunks] == list(range(count))
-    assert b"".join(c[1:] for c in chunks) == wire
+    assert b"".join(c[HEADER_LEN:] for c in chunks) == wire
 
 
 def test_mtu_limits() -> None:
@@ -92,16 +134,18 @@ def test_reset_for_a_new_connection() -> None:
     assert again[0][0] == 0
     assert [f for c in again for f in receiver.feed(c)] == [b"after"]
     assert receiver.counters.gaps == 0
-    assert receiver.decoder.counters.discarded == len(first[0]) - 2
+    assert receiver.decoder.counters.discarded == len(first[0]) - 3
 
 
 def test_empty_and_header_only_chunks() -> None:
     receiver = ChunkReceiver(LinkDecoder())
     assert receiver.feed(b"") == [] and receiver.counters.empty == 1
-    assert receiver.feed(b"\x00") == [] and receiver.counters.chunks == 1
-    assert receiver.feed(b"\x00") == [] and receiver.counters.duplicates == 1
-    assert receiver.feed(b"\x05") == [] and receiver.counters.gaps == 1
-    assert receiver.counters.lost == 4
+    assert receiver.feed(b"\x00") == [] and receiver.counters.empty == 2
+    assert receiver.feed(b"\x00\x03") == [] and receiver.counters.acks == 1
+    assert receiver.feed(b"\x00\x00\x01") == [] and receiver.counters.chunks == 1
+    assert receiver.feed(b"\x00\x00\x01") == [] and receiver.counters.duplicates == 1
+    assert receiver.feed(b"\x05\x00\x01") == [] and receiver.counters.gaps == 1
+    assert receiver.counters.lost == 4 and receiver.ack == 6
 
 
 @settings(max_examples=200)
