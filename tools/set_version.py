@@ -5,7 +5,7 @@
 Writes it into firmware/ephkey/__init__.py, host/ephkey_host/__init__.py
 (which pip reads), package.json (which mip reads) and every
 boards/*/manifest.py (which a frozen image records).
-tests/host/test_packaging.py checks that they agree.
+tests/host/test_host_install.py checks that they agree.
 """
 
 from __future__ import annotations
