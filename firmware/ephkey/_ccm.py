@@ -28,9 +28,10 @@ blocks, B0 and the MAC blocks are written as words; payload passes move 16
 bytes a turn as words, through pointers that advance (constant offsets are
 what viper compiles best), when the caller's buffers are word aligned too,
 and bytes otherwise, because the Cortex-M0+ faults on an unaligned word
-access. Word order is little-endian, as on every port here. Words read from
-memory may be negative on a 32-bit port: they are masked before any shift
-right.
+access. Word order is little-endian, as on every port here. Words loaded
+from memory are only XORed and stored, never shifted or compared, so the
+32-bit ports (where a word may load as a negative int) and the 64-bit unix
+port write the same bytes.
 
 Viper does no bounds checks: every length is checked here before the first
 write (ValueError), and a read-only output is refused (TypeError). The
