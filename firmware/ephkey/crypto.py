@@ -211,12 +211,6 @@ if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoRetu
         pass
 
 
-def _writable(buf):
-    # Viper writes through any buffer, even bytes: refuse read-only ones here.
-    if len(buf):
-        buf[0] = buf[0]
-
-
 def _check_tag_len(tag_len):
     if tag_len & 1 or not 4 <= tag_len <= 16:
         raise ValueError("tag_len")
