@@ -1,20 +1,45 @@
 """The link on the console (ephkey.console, "transport": "usb"): frames in and
 out over two streams, and the escape that gives the console back.
 
-The console is stood in by files (pollable, as sys.stdin.buffer is): the
-board's input is a file of wire bytes, its output a file read back after.
+The console is stood in by a Python stream (pollable, as sys.stdin.buffer is):
+the board's input is a buffer of wire bytes, its output is collected.
 """
 
 import asyncio
-import os
+import io
 import random
 
 from ephkey import apps, console
 from ephkey.console import ESCAPE, ConsoleLink, Escape
 from ephkey.link import LinkRx, LinkTx
 
-TMP = "console_test.bin"
-TMP_OUT = "console_test_out.bin"
+_POLLIN = 1
+
+
+class FakeConsole(io.IOBase):
+    """Input from ``data`` (then end of stream), output collected in ``out``."""
+
+    def __init__(self, data=b""):
+        self.data = data
+        self.pos = 0
+        self.out = bytearray()
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self.data) - self.pos)
+        buf[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+    def write(self, buf, off=0, n=-1):
+        if n < 0:
+            n = len(buf) - off
+        self.out += memoryview(buf)[off:off + n]
+        return n
+
+    def ioctl(self, req, arg):
+        if req == 3:  # MP_STREAM_POLL: always readable (the end reads as 0 bytes)
+            return arg & _POLLIN
+        return 0
 
 
 def _wire(frames, max_frame=276):
@@ -47,19 +72,9 @@ def _run(coro):
 
 def _with_input(data, fn):
     """fn(stdin, stdout) with data as the input; returns (its result, the output)."""
-    with open(TMP, "wb") as f:
-        f.write(data)
-    try:
-        with open(TMP, "rb") as stdin, open(TMP_OUT, "wb") as stdout:
-            result = fn(stdin, stdout)
-        with open(TMP_OUT, "rb") as f:
-            return result, f.read()
-    finally:
-        for p in (TMP, TMP_OUT):
-            try:
-                os.remove(p)
-            except OSError:
-                pass
+    con = FakeConsole(data)
+    result = fn(con, con)
+    return result, bytes(con.out)
 
 
 def _receive_all(data, max_frame=276):

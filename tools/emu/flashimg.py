@@ -58,7 +58,7 @@ def main(argv):
     size_kib = int(argv[2]) if len(argv) > 2 else 1024
     dev = RamBlockDev(size_kib * 1024 // BLOCK)
     os.VfsLfs2.mkfs(dev)
-    vfs = os.VfsLfs2(dev)
+    vfs = os.VfsLfs2(dev, mtime=False)  # no host times: the same files give the same image
     vfs.mount(False, False)
     copy_tree(vfs, src.rstrip("/"), "")
     vfs.umount()

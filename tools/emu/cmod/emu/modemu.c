@@ -8,8 +8,10 @@
 //   emu.urandom(n)   n bytes from the host's /dev/urandom: the emulator's raw
 //                    RNG, which only this board has (the board file names it
 //                    "rng": "emulator" and the firmware refuses it elsewhere);
-//   emu.debug(s)     writes s to QEMU's standard output: a debug port beside
-//                    the console UART, for a board whose console carries the link.
+//   emu.debug(s)     writes s to QEMU's standard error: a debug port beside
+//                    the console UART, for a board whose console carries the link;
+//   emu.exit(code)   ends QEMU (exit status 0 for code 0, else 1): a script run
+//                    on a fresh board (tools/emuboard.py run) says it is done.
 //
 // Importing it (the frozen _boot.py does, at every reset) also turns on the
 // console UART's receive interrupt, so that an idle VM waiting in WFI (see
@@ -29,10 +31,13 @@
 #define SYS_SEEK (0x0a)
 #define SYS_FLEN (0x0c)
 #define SYS_TIME (0x11)
+#define SYS_EXIT (0x18)
+#define ADP_STOPPED_APPLICATION_EXIT (0x20026)
+#define ADP_STOPPED_RUN_TIME_ERROR (0x20023)
 
 #define MODE_RB (1)      // "rb"
 #define MODE_RPLUSB (3)  // "r+b"
-#define MODE_W (4)       // "w"
+#define MODE_A (8)       // "a": ":tt" opened for append is QEMU's standard error
 
 #define FLASH_FILE "flash.bin"
 #define FLASH_BLOCK (4096)
@@ -108,11 +113,23 @@ static MP_DEFINE_CONST_FUN_OBJ_1(emu_urandom_obj, emu_urandom);
 static mp_obj_t emu_debug(mp_obj_t s_in) {
     mp_buffer_info_t b;
     mp_get_buffer_raise(s_in, &b, MP_BUFFER_READ);
-    int h = open_or_raise(&debug_handle, ":tt", MODE_W);
+    int h = open_or_raise(&debug_handle, ":tt", MODE_A);
     write_or_raise(h, b.buf, b.len);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(emu_debug_obj, emu_debug);
+
+// ---------------------------------------------------------------- emu.exit
+
+static mp_obj_t emu_exit(mp_obj_t code_in) {
+    mp_int_t code = mp_obj_get_int(code_in);
+    semihost(SYS_EXIT, (const void *)(code == 0 ? ADP_STOPPED_APPLICATION_EXIT
+        : ADP_STOPPED_RUN_TIME_ERROR));
+    for (;;) {
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(emu_exit_obj, emu_exit);
 
 // ---------------------------------------------------------------- emu.Flash
 
@@ -237,6 +254,7 @@ static const mp_rom_map_elem_t emu_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_Flash), MP_ROM_PTR(&emu_flash_type) },
     { MP_ROM_QSTR(MP_QSTR_urandom), MP_ROM_PTR(&emu_urandom_obj) },
     { MP_ROM_QSTR(MP_QSTR_debug), MP_ROM_PTR(&emu_debug_obj) },
+    { MP_ROM_QSTR(MP_QSTR_exit), MP_ROM_PTR(&emu_exit_obj) },
 };
 static MP_DEFINE_CONST_DICT(emu_module_globals, emu_module_globals_table);
 
