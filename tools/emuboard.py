@@ -62,8 +62,9 @@ FLASH_KIB = 1024
 PREFIX = "EPHKEY "
 
 
-class EmuError(Exception):
-    """The emulator or its image is missing, or a board did not start."""
+class EmuError(OSError):
+    """The emulator or its image is missing, or a board did not start (an OSError,
+    so that tools catching those, e.g. tools/demo.py, report it)."""
 
 
 def image(path: str | os.PathLike[str] | None = None) -> Path:

@@ -7,7 +7,8 @@ and its RNG is the emulator's). The host runs `python -m ephkey_host peer` on
 the console's TCP port, in the other role, for each suite: 100 echoed
 messages, keys rotating every 32 DATA frames (at least 2 rotations). Then the
 console escape gives the REPL back, with the board's kept event lines, and
-mpremote works on it.
+mpremote works on it. And two emulated boards talk through tools/linksim.py
+at 115200 baud (tools/demo.py --emu).
 
 Skipped, saying why, without the Debian packages or MicroPython's sources.
 """
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 from emukit import board_doc, flash_tree
-from hostkit import cli, env, summary_of
+from hostkit import REPO, cli, env, processes_in, summary_of
 
 import emuboard
 from ephkey_host import pairing as pairing_mod
@@ -93,3 +94,22 @@ def test_host_is_the_peer_of_the_emulated_board(board_role: str, suite: int, emu
         assert "qemu at the REPL" in out
     finally:
         board.stop()
+
+
+def test_two_emulated_boards_through_the_link_simulator(emu_image: Path, tmp_path: Path) -> None:
+    """tools/demo.py --emu: two emulated boards, each console wired to one side of
+    tools/linksim.py at 115200 8N1; the sniffer validates every frame with the pairing."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "demo.py"), "--emu", "--workdir", str(tmp_path),
+         "--messages", "100", "--rotate-frames", "32", "--timeout", "120"],
+        capture_output=True, text=True, timeout=300, env=env())
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert "two emulated Cortex-M3 boards" in out
+    assert "at 115200 baud 8N1" in out
+    assert "sniffer: verdict: all frames valid, no link drops" in out
+    second = json.loads(out.split("second station: EPHKEY ", 1)[1].splitlines()[0])
+    assert second["ok"] and second["messages"] == 100 and second["rotations"] >= 2, second
+    assert second["link"]["crc_errors"] == 0 and second["link"]["cobs_errors"] == 0, second
+    assert "demo: OK" in out
+    assert not processes_in(tmp_path)
