@@ -679,9 +679,8 @@ class Bench:
         same = "identical in both boots" if emu["identical"] else "DIFFERENT in the two boots"
         for f in bench_emu.figures(emu, state_floor):
             if f["unit"] == "instructions":
-                est = bench_emu.rp2040_ms(f["value"])
                 note = (f"{f['what']}; run 2: {f['run2']:.0f} ({same}); est. RP2040 "
-                        f"{est['mid']:.3g} ms ({est['low']:.3g}-{est['high']:.3g})")
+                        f"{bench_report.rp2040_text(f['value'])}")
             else:
                 note = f"{f['what']}; in the image's own heap, {emu['heap']['step']} B steps"
             self.rec(f["name"], "emulated Cortex-M3", f["value"], f["unit"], f["baseline"],

@@ -348,6 +348,16 @@ def _table(recs: list[dict[str, Any]], label: str = "figure") -> list[str]:
     return out
 
 
+def rp2040_text(count: float) -> str:
+    """'17.8 ms (13.6-23.7)' or '1.72 s (1.31-2.29)': the estimate and its range."""
+    import bench_emu
+
+    e = bench_emu.rp2040_ms(count)
+    if e["high"] >= 1000:
+        return f"{e['mid'] / 1000:.3g} s ({e['low'] / 1000:.3g}-{e['high'] / 1000:.3g})"
+    return f"{e['mid']:.3g} ms ({e['low']:.3g}-{e['high']:.3g})"
+
+
 def emu_section(doc: dict[str, Any]) -> list[str]:
     """The emulated Cortex-M3 section: instruction counts of two boots side by side,
     an estimated RP2040 time beside each, the peak heap (tools/bench_emu.py)."""
@@ -384,12 +394,10 @@ def emu_section(doc: dict[str, Any]) -> list[str]:
     for f in bench_emu.figures(emu, lambda c, s: 0):
         if f["unit"] != "instructions":
             continue
-        est = bench_emu.rp2040_ms(f["value"])
         r = recs.get(f["name"])
         base = f"{fmt(f['baseline'])}: {f['baseline_label']}"
         L.append(f"| {f['what']} | {fmt(f['run1'])} | {fmt(f['run2'])} | "
-                 f"{est['mid']:.3g} ms ({est['low']:.3g}-{est['high']:.3g}) | {base} | "
-                 f"{ratio(r) if r else ''} |")
+                 f"{rp2040_text(f['value'])} | {base} | {ratio(r) if r else ''} |")
     heap = emu["heap"]
     L += ["", f"Peak heap of a first station serving 8 sessions (ring 8, IDRKs 4) on this "
           f"32-bit VM, in the image's own heap ({fmt(heap['free_at_boot'], 'B')} free at "
