@@ -253,7 +253,10 @@ def prepare_sources(src: Path, key: str, log=print) -> Path:
     if src.is_file():
         log(f"emu: unpacking {src.name}")
         with tarfile.open(src) as tar:
-            tar.extractall(tree, filter="data")
+            try:
+                tar.extractall(tree, filter="data")
+            except TypeError:  # Python before 3.10.12 / 3.11.4: no extraction filters
+                tar.extractall(tree)
         top = _top_dir(tree)
     else:
         log(f"emu: copying the sources from {src}")
