@@ -15,7 +15,10 @@ from .config import FirstConfig, SecondConfig
 PATH = "ephkey_board.json"
 
 ROLES = ("first", "second")
-TRANSPORTS = ("uart", "ble", "tcp")
+TRANSPORTS = ("uart", "ble", "tcp", "usb")
+# Raw random sources (``rng``): "os" is os.urandom, the board's hardware RNG;
+# "emulator" is the emulated board's host-fed source, refused on any other board.
+RNGS = ("os", "emulator")
 
 class BoardError(Exception):
     pass
@@ -26,7 +29,7 @@ class Board:
 
     def __init__(self, doc):
         self.name = doc.get("name", "?")
-        self.port = _pick(doc, "port", ("rp2", "esp32", "stm32", "unix"))
+        self.port = _pick(doc, "port", ("rp2", "esp32", "stm32", "unix", "qemu"))
         roles = doc.get("roles", [doc.get("role", "")])
         for r in roles:
             if r not in ROLES:
@@ -37,6 +40,24 @@ class Board:
             raise BoardError("transport 'ble': the unix port has no bluetooth")
         if self.transport == "uart" and self.port == "unix":
             raise BoardError("transport 'uart': the unix port has no machine.UART; use 'tcp'")
+        if self.transport == "usb":
+            if self.port == "unix":
+                raise BoardError("transport 'usb': the unix port's console is a terminal; "
+                                 "use 'tcp'")
+            if len(self.roles) != 1:
+                raise BoardError("transport 'usb': one console carries one link, so one role")
+        elif self.port == "qemu":
+            raise BoardError("transport %r: the emulated board has only its console; use 'usb'"
+                             % self.transport)
+        self.rng = doc.get("rng", "os")
+        if self.rng not in RNGS:
+            raise BoardError("rng %r: expected one of %s" % (self.rng, ", ".join(RNGS)))
+        if (self.rng == "emulator") != (self.port == "qemu"):
+            if self.port == "qemu":
+                raise BoardError("rng %r: the emulated board has no hardware RNG; use 'emulator'"
+                                 % self.rng)
+            raise BoardError("rng 'emulator' is the emulated board's only (port qemu): "
+                             "a %s board uses its hardware RNG ('os')" % self.port)
         self.uart = doc.get("uart", {})
         if self.transport == "uart":
             _check_uart(self.port, self.uart, doc)
