@@ -56,8 +56,10 @@ class Driver:
         out: dict[str, Any] = {}
         for at in STATIONS:
             m = self.m[at]
-            ok = m is not None and m.ps is not None and m.peer_id is not None
-            out[at] = {"peer": m.peer_id.hex(), "ps": m.ps.hex()} if ok and m else None
+            if m is not None and m.ps is not None and m.peer_id is not None:
+                out[at] = {"peer": m.peer_id.hex(), "ps": m.ps.hex()}
+            else:
+                out[at] = None
         return out
 
     def fails(self) -> dict[str, int]:
