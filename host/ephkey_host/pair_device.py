@@ -22,6 +22,7 @@ import hashlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from . import crypto
 from .cpace import IR, CPace, CPaceAbort, lv_cat
@@ -60,6 +61,7 @@ BACKOFF_BASE_MS, BACKOFF_MAX_MS = 30_000, 3_600_000
 CODE_LIMIT = 4_294_000_000  # 4294 x 10^6: u32 values at or above it are drawn again
 
 LABEL = b"ephkey v2 pair"
+MAX_PEERS = 32  # a first station's pairing file (15.7)
 
 
 def code_name(code: int) -> str:
@@ -482,3 +484,38 @@ class PairingMachine:
 def hash_frames(*frames: bytes) -> bytes:
     """SHA-256 of the concatenation (TH_s, TH_f of 15.4), for vectors and tests."""
     return hashlib.sha256(b"".join(frames)).digest()
+
+
+# -- the host's loop and its pairing file --------------------------------------------
+
+def run(machine: PairingMachine, transport: Any, on_event: Callable[[Event], None],
+        now: Callable[[], int], tick_s: float = 0.01) -> None:
+    """Drive ``machine`` over ``transport`` (``peer.SerialTransport``'s interface)
+    until it disarms: frames in, ``poll`` every ``tick_s``, frames out, events."""
+
+    def flush() -> None:
+        for frame in machine.outputs():
+            transport.send(frame)
+        for e in machine.events():
+            on_event(e)
+
+    flush()
+    while machine.armed:
+        for frame in transport.receive(tick_s):
+            machine.receive(frame, now())
+            flush()
+        machine.poll(now())
+        flush()
+
+
+def record(doc: dict[str, Any] | None, initiator: bool, self_id: bytes, peer_id: bytes,
+           ps: bytes) -> dict[str, Any]:
+    """The pairing file after a pairing (15.7): the first station adds or replaces
+    the peer's entry, the second station keeps only its new first station."""
+    peers: list[dict[str, str]] = []
+    if doc is not None and not initiator:
+        peers = [p for p in doc.get("peers", []) if p.get("id") != peer_id.hex()]
+        if len(peers) >= MAX_PEERS:
+            raise ValueError("the pairing file already lists %d peers" % MAX_PEERS)
+    peers.append({"id": peer_id.hex(), "ps": ps.hex()})
+    return {"format": 1, "self": self_id.hex(), "peers": peers}
