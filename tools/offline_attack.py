@@ -53,7 +53,6 @@ from ephkey_host import cpace, crypto  # noqa: E402
 from ephkey_host.link import LinkDecoder  # noqa: E402
 from ephkey_host.pair_device import channel_id, derive, tag  # noqa: E402
 
-
 # -- device pairing ------------------------------------------------------------------
 
 class Recording:

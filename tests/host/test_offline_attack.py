@@ -15,11 +15,11 @@ import random
 import time
 
 import pytest
-from offline_attack import attack_pairing, attack_v1_user_secret, v1_exchange
 
 from ephkey_host import cpace
 from ephkey_host.drbg import Drbg
 from ephkey_host.pair_device import PairingMachine, channel_id
+from offline_attack import attack_pairing, attack_v1_user_secret, v1_exchange
 
 pytestmark = pytest.mark.timeout(120)
 
