@@ -184,3 +184,18 @@ def test_run_loop_until_disarmed() -> None:
     assert seen == ["PAIRED", "DISARMED"] and not s.armed
     assert [fr[0] for fr in wire.sent] == [0x29, 0x2B]
     assert s.ps == f.ps is not None
+
+
+def test_vectors_file_is_what_the_generator_writes() -> None:
+    """tests/vectors/pairing.json is current: the generator (host code) rewrites it
+    byte for byte, and the host replays it (``ephkey vectors`` does the same)."""
+    import json
+
+    import make_pairing_vectors
+    from ephkey_host import pair_vectors
+
+    doc = make_pairing_vectors.build()
+    text = json.dumps(doc, indent=1) + "\n"
+    assert make_pairing_vectors.VECTORS.read_text() == text
+    n, bad = pair_vectors.check(doc)
+    assert n == 13 and bad == []
