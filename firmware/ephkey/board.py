@@ -68,6 +68,7 @@ class Board:
         self.ble = doc.get("ble", {})
         self.wdt_ms = _wdt_ms(self.port, doc.get("wdt_ms", 0))
         self.app = doc.get("app", {})
+        self.pairing = _pairing(doc.get("pairing", {}))
         self.first = None
         self.second = None
         try:
@@ -103,6 +104,24 @@ def _params(d):
     for k in d:
         v = d[k]
         out[k] = tuple(v) if isinstance(v, list) else v
+    return out
+
+
+def _pairing(d):
+    """The ``pairing`` section (docs/protocol.md 15.2): device pairing's settings."""
+    out = {"enabled": d.get("enabled", True), "window_s": d.get("window_s", 120),
+           "retry_ms": d.get("retry_ms", 1000)}
+    if out["enabled"] is not True and out["enabled"] is not False:
+        raise BoardError("pairing.enabled: true or false")
+    w = out["window_s"]
+    if not isinstance(w, int) or not 10 <= w <= 600:
+        raise BoardError("pairing.window_s %r: seconds, 10..600" % (w,))
+    r = out["retry_ms"]
+    if not isinstance(r, int) or not 100 <= r <= 10000:
+        raise BoardError("pairing.retry_ms %r: 100..10000" % (r,))
+    for k in d:
+        if k not in out:
+            raise BoardError("pairing.%s: unknown (enabled, window_s, retry_ms)" % k)
     return out
 
 

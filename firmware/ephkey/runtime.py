@@ -115,6 +115,24 @@ async def run(board, parts, wdt=None):
     await asyncio.gather(*tasks)
 
 
+def pair(code=None, window_s=None, board_path=board_mod.PATH,
+         pairing_path=pairing_store.PATH, rng_source=os.urandom):
+    """Arm this board for device pairing at its REPL (docs/protocol.md 15.2):
+    ``pair("042917")`` with a typed code, ``pair()`` to draw and show one.
+    True once the new pairing is in the pairing file; reset to use it."""
+    from .pair_node import arm_and_run
+    try:
+        b = board_mod.load(board_path)
+        rng = station_rng(rng_source, b.port)
+    except board_mod.BoardError as e:
+        log("pair_failed", reason=str(e))
+        return False
+    except RngFailure as e:
+        log("pair_failed", reason="hardware RNG failed its health test: %s" % e)
+        return False
+    return arm_and_run(b, code, window_s, pairing_path, rng, open_link)
+
+
 def main(board_path=board_mod.PATH, pairing_path=pairing_store.PATH):
     try:
         b = board_mod.load(board_path)
