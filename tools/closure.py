@@ -1,0 +1,287 @@
+"""Which firmware modules a board needs: the import closure of its entry point.
+
+    python tools/closure.py --role first --transport uart [--no-pairing] [--native]
+
+tools/deploy.py ships only these modules. They are found by reading the
+firmware's own imports (Python's ``ast``), so the list follows the code:
+
+* the entry point is what ``firmware/main.py`` imports and calls
+  (``ephkey.runtime.main``), plus ``ephkey.runtime.pair`` where the board
+  file allows device pairing (its ``pairing.enabled``, true by default);
+* in the entry module only the functions those entry functions reach (by
+  name, within the module) count, with the module's top-level code; every
+  other module counts whole: its top-level imports and those inside its
+  functions;
+* an ``if`` that compares a role or a transport with string constants
+  (``role == "first"``, ``board.transport == "ble"``, ``x in ("a", "b")``,
+  ``!=``, ``not in``) follows only the branch(es) the board can take, and
+  code after a taken branch that ends in ``return`` or ``raise`` is not
+  reached;
+* ``try: import X`` with an ``except ImportError`` fallback: the fallback's
+  imports count only when X is not shipped (the native X25519 module,
+  ``_ephkey_x25519``, replaces ``_x25519_viper`` and ``_fe25519``).
+
+Imports of modules outside ``ephkey`` (asyncio, machine, aioble, emu, ...)
+are the port's business and are not followed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FIRMWARE = REPO / "firmware"
+PACKAGE = FIRMWARE / "ephkey"
+PKG = "ephkey"
+NATIVE = "_ephkey_x25519"  # a top-level module (tools/natmod.py)
+ROLES = ("first", "second")
+TRANSPORTS = ("uart", "ble", "tcp", "usb")
+# names whose comparison with string constants an `if` is decided on
+_KEYS = {"role": "role", "roles": "role", "transport": "transport"}
+
+
+def module_names() -> set[str]:
+    return {p.stem for p in PACKAGE.glob("*.py")}
+
+
+def _parse(name: str) -> ast.Module:
+    path = FIRMWARE / "main.py" if name == "main" else PACKAGE / f"{name}.py"
+    return ast.parse(path.read_text(), str(path))
+
+
+@dataclass
+class Env:
+    """What the board can be: its roles and transport, what is shipped."""
+
+    roles: frozenset[str]
+    transports: frozenset[str]
+    shipped_native: frozenset[str] = frozenset()
+
+    def values(self, key: str) -> frozenset[str]:
+        return self.roles if key == "role" else self.transports
+
+
+@dataclass
+class Found:
+    modules: set[str] = field(default_factory=set)  # ephkey modules
+    native: set[str] = field(default_factory=set)  # top-level native modules
+    calls: set[str] = field(default_factory=set)  # names used (entry module's reach)
+
+
+def _key_of(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return _KEYS.get(node.id)
+    if isinstance(node, ast.Attribute):
+        return _KEYS.get(node.attr)
+    return None
+
+
+def _strings(node: ast.expr) -> set[str] | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        out = set()
+        for elt in node.elts:
+            if not (isinstance(elt, ast.Constant) and isinstance(elt.value, str)):
+                return None
+            out.add(elt.value)
+        return out
+    return None
+
+
+def decide(test: ast.expr, env: Env) -> tuple[bool, bool]:
+    """(can be true, can be false) for this board; (True, True) when unknown."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        t, f = decide(test.operand, env)
+        return f, t
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return True, True
+    key, consts = _key_of(test.left), _strings(test.comparators[0])
+    if key is None or consts is None:
+        return True, True
+    op = test.ops[0]
+    if isinstance(op, (ast.Eq, ast.In)):
+        hits = {v in consts for v in env.values(key)}
+    elif isinstance(op, (ast.NotEq, ast.NotIn)):
+        hits = {v not in consts for v in env.values(key)}
+    else:
+        return True, True
+    return True in hits, False in hits
+
+
+def _import_targets(node: ast.Import | ast.ImportFrom, pkg_modules: set[str]
+                    ) -> tuple[set[str], set[str]]:
+    """(ephkey modules, other top-level modules) that an import statement loads."""
+    mods: set[str] = set()
+    other: set[str] = set()
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            parts = alias.name.split(".")
+            if parts[0] == PKG and len(parts) > 1:
+                mods.add(parts[1])
+            else:
+                other.add(parts[0])
+        return mods, other
+    base = node.module or ""
+    if node.level == 0 and base.split(".")[0] != PKG:
+        other.add(base.split(".")[0])
+        return mods, other
+    sub = base.split(".")[1] if node.level == 0 and "." in base else (base if node.level else "")
+    if sub:
+        mods.add(sub.split(".")[0])
+    else:  # from . import a, b: modules of the package (or names of __init__)
+        for alias in node.names:
+            if alias.name in pkg_modules:
+                mods.add(alias.name)
+    return mods, other
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    t = handler.type
+    names = t.elts if isinstance(t, ast.Tuple) else [t] if t is not None else []
+    return any(isinstance(n, ast.Name) and n.id == "ImportError" for n in names)
+
+
+def scan(stmts: Iterable[ast.stmt], env: Env, found: Found, pkg_modules: set[str],
+         *, into_defs: bool) -> bool:
+    """Collect the imports of a block that this board reaches; True if the block
+    certainly ends (return/raise) on the way. Function bodies are scanned only
+    with into_defs (the entry module scans the reachable ones itself)."""
+    for st in stmts:
+        if isinstance(st, (ast.Import, ast.ImportFrom)):
+            mods, other = _import_targets(st, pkg_modules)
+            found.modules |= mods
+            found.native |= {o for o in other if o == NATIVE}
+        elif isinstance(st, ast.If):
+            can_t, can_f = decide(st.test, env)
+            ended_t = can_t and scan(st.body, env, found, pkg_modules, into_defs=into_defs)
+            ended_f = can_f and scan(st.orelse, env, found, pkg_modules, into_defs=into_defs)
+            if (ended_t or not can_t) and (ended_f or not can_f):
+                return True  # every branch this board can take returns or raises
+        elif isinstance(st, ast.Try):
+            inner = Found()
+            scan(st.body, env, inner, pkg_modules, into_defs=into_defs)
+            found.modules |= inner.modules
+            found.native |= inner.native
+            fallback_needed = not (inner.native and inner.native <= env.shipped_native)
+            for h in st.handlers:
+                if fallback_needed or not _catches_import_error(h):
+                    scan(h.body, env, found, pkg_modules, into_defs=into_defs)
+            scan(st.orelse, env, found, pkg_modules, into_defs=into_defs)
+            scan(st.finalbody, env, found, pkg_modules, into_defs=into_defs)
+        elif isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if into_defs:
+                scan(st.body, env, found, pkg_modules, into_defs=True)
+        elif isinstance(st, ast.ClassDef):
+            scan(st.body, env, found, pkg_modules, into_defs=into_defs)
+        elif isinstance(st, (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)):
+            scan(st.body, env, found, pkg_modules, into_defs=into_defs)
+            scan(getattr(st, "orelse", []), env, found, pkg_modules, into_defs=into_defs)
+        elif isinstance(st, (ast.Return, ast.Raise)):
+            return True
+    return False
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def entry_imports(module: str, entries: set[str], env: Env, pkg_modules: set[str]) -> Found:
+    """The entry module: its top-level code, and the functions `entries` reach."""
+    tree = _parse(module)
+    defs = {st.name: st for st in tree.body
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    found = Found()
+    scan(tree.body, env, found, pkg_modules, into_defs=False)
+    todo = [e for e in entries if e in defs]
+    if len(todo) != len(entries):
+        raise ValueError(f"{module} has no {sorted(entries - set(defs))}")
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        fn = defs[name]
+        scan(fn.body, env, found, pkg_modules, into_defs=True)
+        todo += [n for n in _names_used(fn) if n in defs and n not in seen]
+    found.calls = seen
+    return found
+
+
+def _main_entry() -> tuple[str, set[str]]:
+    """(ephkey module, function) that firmware/main.py imports and calls."""
+    tree = _parse("main")
+    imported: dict[str, str] = {}
+    for st in tree.body:
+        if isinstance(st, ast.ImportFrom) and (st.module or "").startswith(PKG + "."):
+            for alias in st.names:
+                imported[alias.asname or alias.name] = st.module.split(".")[1]  # type: ignore[union-attr]
+    called = {n.func.id for n in ast.walk(tree)
+              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    hits = [(mod, name) for name, mod in imported.items() if name in called]
+    if len(hits) != 1:
+        raise ValueError(f"firmware/main.py: expected one ephkey entry call, found {hits}")
+    mod, name = hits[0]
+    return mod, {name}
+
+
+@dataclass
+class Closure:
+    modules: list[str]  # ephkey module names, sorted
+    native: list[str]  # top-level native modules to ship
+    entry: str
+
+
+def closure(roles: Iterable[str], transport: str, *, pairing: bool = True,
+            native: Iterable[str] = ()) -> Closure:
+    """The ephkey modules (and native modules) a board with these roles and this
+    transport runs; ``native``: the native modules that can be shipped (built
+    for the board's arch)."""
+    env = Env(frozenset(roles), frozenset([transport]), frozenset(native))
+    pkg_modules = module_names()
+    mod, entries = _main_entry()
+    if pairing:
+        entries = entries | {"pair"}
+    first = entry_imports(mod, entries, env, pkg_modules)
+    need = {"__init__", mod} | first.modules
+    natives = set(first.native)
+    todo = sorted(first.modules)
+    while todo:
+        name = todo.pop()
+        if name not in pkg_modules:
+            raise ValueError(f"ephkey.{name} is imported but firmware/ephkey/{name}.py "
+                             "does not exist")
+        found = Found()
+        scan(_parse(name).body, env, found, pkg_modules, into_defs=True)
+        natives |= found.native
+        for m in found.modules - need:
+            need.add(m)
+            todo.append(m)
+    return Closure(sorted(need), sorted(natives & set(native)),
+                   f"{PKG}.{mod}.{'/'.join(sorted(entries))}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--role", action="append", choices=ROLES, required=True)
+    parser.add_argument("--transport", choices=TRANSPORTS, required=True)
+    parser.add_argument("--no-pairing", action="store_true", help="device pairing disabled")
+    parser.add_argument("--native", action="store_true",
+                        help=f"the native X25519 module ({NATIVE}) is shipped")
+    args = parser.parse_args(argv)
+    c = closure(args.role, args.transport, pairing=not args.no_pairing,
+                native=[NATIVE] if args.native else [])
+    print(f"entry {c.entry}: {len(c.modules)} modules")
+    for m in c.modules + c.native:
+        print(" ", m)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
