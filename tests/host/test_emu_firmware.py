@@ -80,7 +80,8 @@ def _compile(src: Path, dst: Path) -> None:
 
 @pytest.fixture(scope="session")
 def board_tree(emu_image: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What every board's flash holds: ephkey and the tests as armv6m .mpy, the vectors."""
+    """What every board's flash holds: ephkey and the tests as armv6m .mpy, the vectors,
+    the board files."""
     tree = tmp_path_factory.mktemp("emu-fw") / "common"
     (tree / "ephkey").mkdir(parents=True)
     for f in deploy.compile_package("armv6m"):
@@ -89,6 +90,12 @@ def board_tree(emu_image: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         _compile(src, tree / (src.stem + ".mpy"))
     shutil.copytree(REPO / "tests" / "vectors", tree / "tests" / "vectors",
                     ignore=shutil.ignore_patterns("*.md"))
+    # the shipped board files some tests check, and /tmp for their scratch files,
+    # at the paths they have from the repository's root on the unix port
+    for board in sorted((REPO / "boards").glob("*/board.json")):
+        (tree / "boards" / board.parent.name).mkdir(parents=True)
+        shutil.copyfile(board, tree / "boards" / board.parent.name / "board.json")
+    (tree / "tmp").mkdir()
     return tree
 
 
