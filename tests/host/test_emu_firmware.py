@@ -1,17 +1,21 @@
 """The firmware test modules of tests/firmware/ on the emulated board (make emu).
 
 MicroPython v1.28.0 on QEMU's Cortex-M3 (tools/emuboard.py), with ``ephkey``
-compiled for armv6m, the RP2040's instruction set, as .mpy files on the
-board's flash (as tools/deploy.py installs it on a Pico W), so its code and
-every test's data live in the board's own 140 KiB heap; viper code runs as
-Thumb code, ints are 31-bit small ints.
+compiled for armv6m, the RP2040's instruction set, and frozen into the image
+as a board's manifest.py freezes it (boards/qemu_mps2_an385/manifest.py);
+the test modules are armv6m .mpy files on the board's flash, so every test's
+code and data live in the board's own 140 KiB heap; viper code runs as Thumb
+code, ints are 31-bit small ints. (Loaded as .mpy from flash, ephkey's code
+alone would take some 85 KB of that heap: tests/host/test_emu_link.py runs
+the firmware that way, as tools/deploy.py installs it.)
 
 One pytest item per module, as tests/test_firmware_under_micropython.py does
 for the unix port: a fresh board boots, its main.py runs the module with
-tests/firmware/mpunit.py and ends the emulator. The boards run two at a time
-(the machine has 2 cores). A test that cannot fit in the board's heap is a
-stated skip (SKIPS: the test and why), counted and printed in the summary;
-a stated skip that names no existing test fails.
+tests/firmware/mpunit.py and ends the emulator, also when the module fails to
+import. The boards run two at a time (the machine has 2 cores). A test that
+cannot fit in the board's heap is a stated skip (SKIPS: the test and why),
+counted and printed in the summary; a stated skip that names no existing test
+fails.
 
 Skipped, saying why, without the Debian packages or MicroPython's sources.
 """
@@ -63,11 +67,17 @@ HEAP = re.compile(r"^EMU-HEAP free=(\d+)")
 
 MAIN = """\
 import gc
+import sys
 import emu
 gc.collect()
 print("EMU-HEAP free=%d" % gc.mem_free())
-import mpunit
-emu.exit(mpunit.main([{module!r}], {skips!r}))
+try:
+    import mpunit
+    code = mpunit.main([{module!r}], {skips!r})
+except BaseException as e:  # e.g. the module does not import: say so and end the board
+    sys.print_exception(e)
+    code = 3
+emu.exit(code)
 """
 
 
@@ -80,12 +90,10 @@ def _compile(src: Path, dst: Path) -> None:
 
 @pytest.fixture(scope="session")
 def board_tree(emu_image: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What every board's flash holds: ephkey and the tests as armv6m .mpy, the vectors,
-    the board files."""
+    """What every board's flash holds: the tests as armv6m .mpy, the vectors, the board
+    files (ephkey is the image's, frozen)."""
     tree = tmp_path_factory.mktemp("emu-fw") / "common"
-    (tree / "ephkey").mkdir(parents=True)
-    for f in deploy.compile_package("armv6m"):
-        shutil.copyfile(f, tree / "ephkey" / f.name)
+    tree.mkdir()
     for src in sorted(FIRMWARE_TESTS.glob("*.py")):
         _compile(src, tree / (src.stem + ".mpy"))
     shutil.copytree(REPO / "tests" / "vectors", tree / "tests" / "vectors",
