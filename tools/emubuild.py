@@ -112,6 +112,11 @@ PATCHES: tuple[tuple[str, str, str], ...] = (
      r"            MP_NATIVE_ARCH_ARMV6,\n            MP_NATIVE_ARCH_XTENSA,\n",
      "            MP_NATIVE_ARCH_ARMV6,\n            MP_NATIVE_ARCH_ARMV6M,\n"
      "            MP_NATIVE_ARCH_XTENSA,\n"),
+    # A fault (HardFault, ...) ends QEMU once the registers are printed, instead of
+    # spinning until a test's timeout (tools/emu/cmod/emu/modemu.c).
+    ("ports/qemu/mcu/arm/errorhandler.c",
+     r"    #endif\n\n    for \(;;\) \{\}\n\}\n",
+     "    #endif\n\n    extern void emu_fault_exit(void);\n    emu_fault_exit();\n}\n"),
     # machine.reset() resets the board (SYSRESETREQ: QEMU restarts the guest
     # and keeps its serial connection) instead of ending the emulator.
     ("ports/qemu/modmachine.c",
