@@ -178,7 +178,7 @@ def _emu_summary(terminalreporter: Any, config: pytest.Config) -> None:
     passed = sum(m[0] for m in mods.values())
     failed = sum(m[1] for m in mods.values())
     skipped = sum(m[2] for m in mods.values())
-    line = (f"firmware tests on the emulated Cortex-M3 (armv6m .mpy, its 140 KiB heap): "
+    line = (f"firmware tests on the emulated Cortex-M3 (armv6m, ephkey frozen, its 140 KiB heap): "
             f"{passed} passed")
     if failed:
         line += f", {failed} failed"

@@ -101,6 +101,22 @@ PATCHES: tuple[tuple[str, str, str], ...] = (
      r"        #if USE_SEMIHOSTING\n        char str\[1\];",
      "        MICROPY_INTERNAL_WFE(-1);\n"
      "        #if USE_SEMIHOSTING\n        char str[1];"),
+    # Frozen armv6m native code must be word aligned: the armv6m emitter loads
+    # 32-bit constants with `ldr rX, [pc, #0]`, whose base is the PC rounded down
+    # to a word, and places each literal assuming the code starts on a word (as
+    # code loaded from a .mpy into the heap does). v1.28.0's mpy-tool.py freezes
+    # all ARMv*M code 2-byte aligned, so a viper function that lands at 2 mod 4
+    # reads every such constant 2 bytes off: wrong results, no error. Found when
+    # the frozen _ccm.seal sealed frames the peer could not open.
+    ("tools/mpy-tool.py",
+     r"            MP_NATIVE_ARCH_ARMV6,\n            MP_NATIVE_ARCH_XTENSA,\n",
+     "            MP_NATIVE_ARCH_ARMV6,\n            MP_NATIVE_ARCH_ARMV6M,\n"
+     "            MP_NATIVE_ARCH_XTENSA,\n"),
+    # A fault (HardFault, ...) ends QEMU once the registers are printed, instead of
+    # spinning until a test's timeout (tools/emu/cmod/emu/modemu.c).
+    ("ports/qemu/mcu/arm/errorhandler.c",
+     r"    #endif\n\n    for \(;;\) \{\}\n\}\n",
+     "    #endif\n\n    extern void emu_fault_exit(void);\n    emu_fault_exit();\n}\n"),
     # machine.reset() resets the board (SYSRESETREQ: QEMU restarts the guest
     # and keeps its serial connection) instead of ending the emulator.
     ("ports/qemu/modmachine.c",
@@ -297,6 +313,36 @@ def run(cmd: list[str], cwd: Path, log_path: Path) -> None:
                          f"{log_path.relative_to(REPO)})\n" + "\n".join(tail))
 
 
+NATIVE_SCOPE = re.compile(r"^// frozen native code for file \S+, scope (\w+)$", re.M)
+
+
+def frozen_native_code(frozen_c: Path, elf: Path) -> dict[str, int]:
+    """Address of every frozen native (viper) function of the image, by its symbol."""
+    names = {"fun_data_" + m for m in NATIVE_SCOPE.findall(frozen_c.read_text())}
+    nm = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True,
+                        check=True).stdout
+    found = {}
+    for line in nm.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] in names:
+            found[parts[2]] = int(parts[0], 16)
+    if found.keys() != names:
+        raise BuildError(f"emu: frozen native code not in {elf.name}: "
+                         + ", ".join(sorted(names - found.keys())))
+    return found
+
+
+def check_native_alignment(frozen_c: Path, elf: Path) -> int:
+    """The number of frozen native functions; BuildError if one is not word aligned
+    (its 32-bit constants would load wrong: see the mpy-tool.py patch)."""
+    code = frozen_native_code(frozen_c, elf)
+    bad = sorted(f"{name} at {addr:#x}" for name, addr in code.items() if addr & 3)
+    if bad:
+        raise BuildError("emu: frozen armv6m native code not word aligned (its 32-bit "
+                         "constants load 2 bytes off): " + ", ".join(bad))
+    return len(code)
+
+
 def build(src_arg: str | None = None, jobs: int = 2, force: bool = False, log=print) -> Path:
     """Build (or find up to date) the image; returns build/emu/image/."""
     missing = missing_packages()
@@ -330,6 +376,7 @@ def build(src_arg: str | None = None, jobs: int = 2, force: bool = False, log=pr
     run(["make", "-C", "ports/qemu", f"-j{jobs}", *make_vars()], top, log_path)
     flags.write_text("\n".join(make_vars()))
     elf = top / "ports" / "qemu" / f"build-{MP_BOARD}" / "firmware.elf"
+    native = check_native_alignment(elf.parent / "frozen_content.c", elf)
     IMAGE.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(elf, IMAGE / "firmware.elf")
     shutil.copyfile(mpy_cross, IMAGE / "mpy-cross")
@@ -342,6 +389,7 @@ def build(src_arg: str | None = None, jobs: int = 2, force: bool = False, log=pr
         "source_key": skey,
         "board": MP_BOARD,
         "frozen_arch": FROZEN_ARCH,
+        "frozen_native_functions": native,  # each word aligned (check_native_alignment)
         "build_seconds": seconds,
         "size": size.stdout.strip().splitlines()[-1].split()[:4] if size.stdout else [],
     }

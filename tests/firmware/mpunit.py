@@ -7,7 +7,19 @@ exception (``AssertionError`` included). The last line is the summary the
 pytest bridge (tests/test_firmware_under_micropython.py) parses.
 """
 
+import gc
 import sys
+
+
+def _fresh_state():
+    """Between tests: an empty asyncio event loop and a collected heap. MicroPython's
+    asyncio.run() leaves the tasks it did not await in the loop's queue; they would
+    keep a test's stations alive (some 30 KB a test on the 140 KiB board) and run
+    inside the next test."""
+    aio = sys.modules.get("asyncio")
+    if aio is not None and hasattr(aio, "new_event_loop"):
+        aio.new_event_loop()
+    gc.collect()
 
 
 def run_module(name, skip=None):
@@ -23,6 +35,7 @@ def run_module(name, skip=None):
             print("SKIP", name + "." + attr, "--", skip[name + "." + attr])
             continue
         fn = getattr(mod, attr)
+        _fresh_state()
         try:
             fn()
         except Exception as e:  # report every failure, keep going

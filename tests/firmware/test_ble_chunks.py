@@ -5,10 +5,9 @@ Run from the repository root:
 MICROPYPATH=firmware:tests/firmware micropython tests/firmware/mpunit.py test_ble_chunks
 """
 
-import json
-
 import micropython
 
+import jsonstream
 from ephkey.ble_chunks import HEADER, MTU_MAX, MTU_MIN, WINDOW, ChunkRx, ChunkTx, ack_of
 from ephkey.link import MAX_FRAME, LinkRx, LinkTx
 
@@ -16,23 +15,13 @@ VECTORS = "tests/vectors/link.json"
 LINK_COUNTERS = ("frames_ok", "crc_errors", "too_long", "cobs_errors", "runts", "discarded")
 RX_COUNTERS = ("chunks", "acks", "duplicates", "gaps", "lost", "empty")
 
-_doc = None
-
-
-def _load():
-    global _doc
-    if _doc is None:
-        with open(VECTORS) as f:
-            _doc = json.load(f)
-    return _doc
-
-
-def vectors():
-    return _load()["chunks"]
-
-
-def flow_vectors():
-    return _load()["flow"]
+def each_case(key, check):
+    """check(case) for every case of link.json's array key, parsed one at a time.
+    A chunk case takes up to 50 KB of the board's heap parsed; two at once do not
+    fit, so a case lives only in check's frame (a loop variable would still hold
+    it while the next one is parsed)."""
+    for i in range(jsonstream.count(VECTORS, key)):
+        check(next(jsonstream.items(VECTORS, key, i, i + 1)))
 
 
 def h(s):
@@ -77,31 +66,37 @@ def receive(crx, rx, chunk, frames):
             frames.append(bytes(rx.frame))
 
 
+def check_sender(v):
+    tx = LinkTx(v["max_frame"])
+    ctx = ChunkTx(v["mtu"])
+    chunks = []
+    acks = v.get("acks") or [0] * len(v["sends"])
+    for group, ack in zip(v["sends"], acks):
+        chunks += send_chunks(ctx, tx, [h(f) for f in group], ack)
+    assert chunks == [h(c) for c in v["chunks"]], v["name"]
+
+
 def test_sender_matches_vectors():
-    for v in vectors():
-        tx = LinkTx(v["max_frame"])
-        ctx = ChunkTx(v["mtu"])
-        chunks = []
-        acks = v.get("acks") or [0] * len(v["sends"])
-        for group, ack in zip(v["sends"], acks):
-            chunks += send_chunks(ctx, tx, [h(f) for f in group], ack)
-        assert chunks == [h(c) for c in v["chunks"]], v["name"]
+    each_case("chunks", check_sender)
+
+
+def check_receiver(v, mtus):
+    mtus.add(v["mtu"])
+    rx = LinkRx(v["max_frame"])
+    crx = ChunkRx(rx)
+    chunks = [h(c) for c in v["chunks"]]
+    frames = []
+    for item in v["receive"]:
+        chunk = chunks[item] if isinstance(item, int) else h(item)
+        receive(crx, rx, chunk, frames)
+    assert frames == [h(f) for f in v["frames"]], v["name"]
+    assert counters(crx, RX_COUNTERS) == v["rx"], (v["name"], counters(crx, RX_COUNTERS))
+    assert counters(rx, LINK_COUNTERS) == v["link"], (v["name"], counters(rx, LINK_COUNTERS))
 
 
 def test_receiver_matches_vectors():
     mtus = set()
-    for v in vectors():
-        mtus.add(v["mtu"])
-        rx = LinkRx(v["max_frame"])
-        crx = ChunkRx(rx)
-        chunks = [h(c) for c in v["chunks"]]
-        frames = []
-        for item in v["receive"]:
-            chunk = chunks[item] if isinstance(item, int) else h(item)
-            receive(crx, rx, chunk, frames)
-        assert frames == [h(f) for f in v["frames"]], v["name"]
-        assert counters(crx, RX_COUNTERS) == v["rx"], (v["name"], counters(crx, RX_COUNTERS))
-        assert counters(rx, LINK_COUNTERS) == v["link"], (v["name"], counters(rx, LINK_COUNTERS))
+    each_case("chunks", lambda v: check_receiver(v, mtus))
     assert mtus == {23, 185, 247}
 
 
@@ -272,13 +267,18 @@ def run_flow(v):
     return ctx, outs
 
 
+def check_flow(v, bad_acks):
+    ctx, outs = run_flow(v)
+    assert outs == v["out"], v["name"]
+    assert (ctx.in_flight(), ctx.acked, ctx.bad_acks) == (
+        v["in_flight"], v["acked"], v["bad_acks"]), v["name"]
+    bad_acks.append(v["bad_acks"])
+
+
 def test_flow_vectors():
-    for v in flow_vectors():
-        ctx, outs = run_flow(v)
-        assert outs == v["out"], v["name"]
-        assert (ctx.in_flight(), ctx.acked, ctx.bad_acks) == (
-            v["in_flight"], v["acked"], v["bad_acks"]), v["name"]
-    assert WINDOW == 4 and any(v["bad_acks"] for v in flow_vectors())
+    bad_acks = []
+    each_case("flow", lambda v: check_flow(v, bad_acks))
+    assert WINDOW == 4 and len(bad_acks) == jsonstream.count(VECTORS, "flow") and any(bad_acks)
 
 
 def test_window_counts_and_ack_only():

@@ -17,7 +17,7 @@ ON_EMULATOR = sys.platform == "qemu"
 
 
 def _doc(**kw):
-    d = {"name": "t", "port": "rp2", "roles": ["first"], "transport": "uart",
+    d = {"name": "t", "port": "rp2", "mcu": "RP2040", "roles": ["first"], "transport": "uart",
          "uart": {"id": 0, "tx": 0, "rx": 1}}
     d.update(kw)
     return d

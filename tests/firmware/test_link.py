@@ -9,30 +9,19 @@ MICROPYPATH=firmware:tests/firmware micropython tests/firmware/mpunit.py test_li
 """
 
 import binascii
-import json
 import random
 
 import micropython
 
 from ephkey import link
 from ephkey.link import MAX_FRAME, LinkRx, LinkTx, encode_into, wire_size
+from jsonstream import items, value
 
 VECTORS = "tests/vectors/link.json"
 COUNTERS = ("frames_ok", "crc_errors", "too_long", "cobs_errors", "runts", "discarded")
 SMALL_INT_LIMIT_32BIT = 1 << 30  # small ints on a 32-bit board are below this
 
 FALLBACK_TABLES_AT_IMPORT = len(link._CRC_LO)
-
-_vectors = None
-
-
-def vectors():
-    global _vectors
-    if _vectors is None:
-        with open(VECTORS) as f:
-            _vectors = json.load(f)
-    return _vectors
-
 
 def h(s):
     return bytes.fromhex(s)
@@ -104,14 +93,21 @@ def ref_wire(frame):
 
 
 def random_frames(seed):
-    """Frames of every length 0..300: random bytes, and non-zero bytes only
-    (full COBS blocks: the output runs closest to the CRC kept at out's end)."""
+    """Frames of every length 0..300, one at a time: random bytes, and non-zero
+    bytes only (full COBS blocks: the output runs closest to the CRC kept at out's
+    end). All 602 at once would be 90 KB, most of a board's heap."""
     random.seed(seed)
-    frames = []
     for n in range(301):
-        frames.append(bytes(random.getrandbits(8) for _ in range(n)))
-        frames.append(bytes(random.randrange(1, 256) for _ in range(n)))
-    return frames
+        yield bytes(random.getrandbits(8) for _ in range(n))
+        yield bytes(random.randrange(1, 256) for _ in range(n))
+
+
+def longest_frames(seed):
+    """A random frame and a non-zero one of 300 bytes: their prefixes are frames of
+    every length 0..300 (encode_into takes frame[0:n]) that need no allocation."""
+    random.seed(seed)
+    return [bytes(random.getrandbits(8) for _ in range(300)),
+            bytes(random.randrange(1, 256) for _ in range(300))]
 
 
 def feed_all(rx, data, start, end, frames):
@@ -151,7 +147,7 @@ def decode_bytewise(stream, max_frame, resets):
 
 
 def test_crc_constants():
-    v = vectors()["crc"]
+    v = value(VECTORS, "crc")
     assert binascii.crc32(h(v["check_input"])) == v["check"] == 0xCBF43926
     assert v["residue"] == 0x2144DF1C
     # the one CRC value a good frame makes the receiver build is a small int on a board
@@ -170,10 +166,10 @@ def test_viper_crc_is_in_use():
     assert not FALLBACK_TABLES_AT_IMPORT  # not built for nothing (python_crc builds them)
 
 
-def crc_checks(frames):
-    """Run link's CRC functions (whichever path is in place) over frames."""
+def crc_checks(seed):
+    """Run link's CRC functions (whichever path is in place) over random_frames(seed)."""
     buf = bytearray(9)
-    for frame in frames:
+    for frame in random_frames(seed):
         n = len(frame)
         want = le32(binascii.crc32(frame))
         buf[:] = b"\xee" * 9
@@ -192,35 +188,29 @@ def crc_checks(frames):
 
 
 def test_both_crc_paths_match_binascii():
-    frames = random_frames(7)
-    assert both_crc_paths(crc_checks, frames) == (True, True)
+    assert both_crc_paths(crc_checks, 7) == (True, True)
     # CRC-32/ISO-HDLC check value, and the residue constant the viper code builds
-    v = vectors()["crc"]
+    v = value(VECTORS, "crc")
     buf = bytearray(4)
     link._crc_into(h(v["check_input"]), 9, buf, 0)
     assert buf == le32(v["check"])
     assert link._residue_ok(h(v["check_input"]) + buf, 13) is True
 
 
-def encode_frames(frames):
+def encode_frame(frame):
     out = bytearray(wire_size(300))
-    wires = []
-    for frame in frames:
-        # out of exactly wire_size(n): the CRC sits in out's last 4 bytes
-        tight = bytearray(wire_size(len(frame)))
-        length = encode_into(frame, len(frame), tight)
-        assert encode_into(frame, len(frame), out) == length
-        assert out[:length] == tight[:length]
-        wires.append(bytes(tight[:length]))
-    return wires
+    # out of exactly wire_size(n): the CRC sits in out's last 4 bytes
+    tight = bytearray(wire_size(len(frame)))
+    length = encode_into(frame, len(frame), tight)
+    assert encode_into(frame, len(frame), out) == length
+    assert out[:length] == tight[:length]
+    return bytes(tight[:length])
 
 
 def test_both_crc_paths_encode_like_the_reference():
-    frames = random_frames(8)
-    wires = both_crc_paths(encode_frames, frames)
-    assert wires[0] == wires[1]
-    for frame, wire in zip(frames, wires[0]):
-        assert wire == ref_wire(frame), len(frame)
+    for frame in random_frames(8):
+        wires = both_crc_paths(encode_frame, frame)
+        assert wires[0] == wires[1] == ref_wire(frame), len(frame)
 
 
 # ---------------------------------------------------------------- transmitter
@@ -229,7 +219,7 @@ def test_both_crc_paths_encode_like_the_reference():
 def test_encode_vectors():
     out = bytearray(wire_size(MAX_FRAME) + 10)
     tx = LinkTx()
-    for v in vectors()["encode"]:
+    for v in items(VECTORS, "encode"):
         frame = h(v["frame"])
         wire = h(v["wire"])
         n = encode_into(frame, len(frame), out)
@@ -293,14 +283,14 @@ def test_encode_rejects_bad_sizes():
 
 
 def test_decode_vectors_whole_buffer():
-    for v in vectors()["decode"]:
+    for v in items(VECTORS, "decode"):
         got = decode_pieces(h(v["stream"]), v["max_frame"], v["resets"], [])
         assert got[0] == [h(f) for f in v["frames"]], v["name"]
         assert got[1] == v["counters"], (v["name"], got[1], v["counters"])
 
 
 def test_decode_vectors_byte_at_a_time():
-    for v in vectors()["decode"]:
+    for v in items(VECTORS, "decode"):
         got = decode_bytewise(h(v["stream"]), v["max_frame"], v["resets"])
         assert got[0] == [h(f) for f in v["frames"]], v["name"]
         assert got[1] == v["counters"], (v["name"], got[1], v["counters"])
@@ -308,7 +298,7 @@ def test_decode_vectors_byte_at_a_time():
 
 def test_decode_vectors_random_pieces():
     random.seed(11)
-    for v in vectors()["decode"]:
+    for v in items(VECTORS, "decode"):
         stream = h(v["stream"])
         for _ in range(3):
             cuts = [random.randrange(len(stream) + 1) for _ in range(random.randrange(1, 12))]
@@ -493,7 +483,8 @@ def encode_all(env):
 def encode_long(env):
     out, frames = env[6], env[7]
     for f in frames:
-        encode_into(f, len(f), out)
+        for n in range(len(f) + 1):
+            encode_into(f, n, out)
 
 
 def no_allocation(env):
@@ -523,7 +514,7 @@ def test_no_allocation_per_byte_or_frame():
     bad = bytearray(streams[3])
     bad[5] ^= 0x10
     garbage = noise(300) + b"\x00" + b"\x33" * 400  # noise, then an overflow
-    env = [rx, streams, tx, garbage, bad, frames, bytearray(wire_size(300)), random_frames(5)]
+    env = [rx, streams, tx, garbage, bad, frames, bytearray(wire_size(300)), longest_frames(5)]
     assert both_crc_paths(no_allocation, env) == (True, True)
 
 

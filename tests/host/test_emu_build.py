@@ -4,11 +4,14 @@ emu_image fixture (tests/conftest.py) of the emulated-board tests."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hostkit import REPO
@@ -75,3 +78,47 @@ def test_the_cache_key_covers_every_input(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(emubuild, "MANIFEST", REPO / "boards" / "qemu_mps2_an385" / "manifest.py")
     monkeypatch.setattr(emubuild, "FROZEN_ARCH", "armv7m")  # a flag
     assert emubuild.image_key("src") != base
+
+
+def test_frozen_armv6m_native_code_is_word_aligned(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # the armv6m emitter's `ldr rX, [pc, #0]` constants are right only on a word
+    # aligned code start: the patched mpy-tool.py asks for 4, and every build checks it
+    with tarfile.open(_tarball()) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/tools/mpy-tool.py"))
+        stock = tar.extractfile(member).read().decode()  # type: ignore[union-attr]
+    _rel, pattern, repl = next(p for p in emubuild.PATCHES if p[0] == "tools/mpy-tool.py")
+    patched, n = re.subn(pattern, repl, stock)
+    assert n == 1
+
+    def four_byte_archs(text: str) -> str:  # the arch list that gets aligned (4)
+        return text[text.index("MP_NATIVE_ARCH_ARMV6,"):text.index("aligned (4)")]
+
+    assert "ARMV6M" not in four_byte_archs(stock)  # v1.28.0: 2-byte aligned
+    assert "MP_NATIVE_ARCH_ARMV6M," in four_byte_archs(patched)
+    # the check after the build: names from frozen_content.c, addresses from nm
+    frozen = tmp_path / "frozen_content.c"
+    frozen.write_text("// frozen native code for file a/_x.py, scope a__x_f\n"
+                      "// frozen native code for file a/_x.py, scope a__x_f2\n"
+                      "// frozen bytecode for file a/_x.py, scope a__x_g\n")
+
+    def nm(addr2: int) -> Any:
+        out = (f"0001d97c t fun_data_a__x_f\n{addr2:08x} t fun_data_a__x_f2\n"
+               "00040719 t fun_data_a__x_g\n")
+        return lambda *a, **k: subprocess.CompletedProcess(a, 0, out, "")
+
+    monkeypatch.setattr(emubuild.subprocess, "run", nm(0x1CC28))
+    assert emubuild.check_native_alignment(frozen, tmp_path / "firmware.elf") == 2
+    monkeypatch.setattr(emubuild.subprocess, "run", nm(0x1D97A))  # v1.28.0's _ccm.seal
+    with pytest.raises(emubuild.BuildError, match="fun_data_a__x_f2 at 0x1d97a"):
+        emubuild.check_native_alignment(frozen, tmp_path / "firmware.elf")
+
+
+def test_the_built_image_has_its_native_code_word_aligned(emu_image: Path) -> None:
+    info = json.loads((emu_image.parent / "image.json").read_text())
+    assert info["frozen_native_functions"] >= 10  # _ccm, _crc, _fe25519, _sha512, _xor
+    frozen = next(emubuild.BUILD.glob(f"src-*/*/ports/qemu/build-{emubuild.MP_BOARD}/"
+                                      "frozen_content.c"))
+    code = emubuild.frozen_native_code(frozen, emu_image)
+    assert len(code) == info["frozen_native_functions"]
+    assert all(addr % 4 == 0 for addr in code.values()), code

@@ -36,7 +36,7 @@ FRAMES = 11000
 TOLERANCE = 256
 
 MAIN = """\
-import gc, json, time
+import gc, json, sys, time
 import emu
 from test_soak import soak, _check
 
@@ -49,19 +49,27 @@ def log(h, alloc):
     at[0] += 1
 
 
-gc.collect()
-free_start = gc.mem_free()
-t0 = time.ticks_ms()
-r = soak(%d, %d, suite=1, checkpoints=20, log=log)
-r["ms"] = time.ticks_diff(time.ticks_ms(), t0)
-gc.collect()
-r["free_start"] = free_start
-r["free_checkpoints"] = free[:at[0]]
-r["free_end"] = gc.mem_free()
-r["heap"] = gc.mem_free() + gc.mem_alloc()
-print("SOAK " + json.dumps(r))
-_check(r, %d)
-print("SOAK-CHECK ok")
+def main():
+    gc.collect()
+    free_start = gc.mem_free()
+    t0 = time.ticks_ms()
+    r = soak(%d, %d, suite=1, checkpoints=20, log=log)
+    r["ms"] = time.ticks_diff(time.ticks_ms(), t0)
+    gc.collect()
+    r["free_start"] = free_start
+    r["free_checkpoints"] = free[:at[0]]
+    r["free_end"] = gc.mem_free()
+    r["heap"] = gc.mem_free() + gc.mem_alloc()
+    print("SOAK " + json.dumps(r))
+    _check(r, %d)
+    print("SOAK-CHECK ok")
+
+
+try:
+    main()
+except BaseException as e:  # a failed check ends the board now, not at the timeout
+    sys.print_exception(e)
+    emu.exit(1)
 emu.exit(0)
 """
 
@@ -75,7 +83,7 @@ def test_soak_on_the_emulated_board(emu_image: Path, tmp_path: Path) -> None:
         subprocess.run([*tool, "-march=armv6m", "-o", str(tree / f"{name}.mpy"), str(src)],
                        check=True)
     (tree / "main.py").write_text(MAIN % (HANDSHAKES, FRAMES, TOLERANCE))
-    r = emuboard.run(tree, timeout=350, elf=emu_image)
+    r = emuboard.run(tree, timeout=150, elf=emu_image)
     assert r.status == 0 and "SOAK-CHECK ok" in r.output, r.output[-4000:]
     line = next(ln for ln in r.output.splitlines() if ln.startswith("SOAK "))
     s = json.loads(line[len("SOAK "):])

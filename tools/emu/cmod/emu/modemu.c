@@ -131,6 +131,15 @@ static mp_obj_t emu_exit(mp_obj_t code_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(emu_exit_obj, emu_exit);
 
+// The port's fault handler (mcu/arm/errorhandler.c, patched by tools/emubuild.py)
+// calls this once it has printed the registers: QEMU ends with status 1, so a
+// run waits for no timeout after a HardFault (a board would hang, or reset).
+void emu_fault_exit(void) {
+    semihost(SYS_EXIT, (const void *)ADP_STOPPED_RUN_TIME_ERROR);
+    for (;;) {
+    }
+}
+
 // ---------------------------------------------------------------- emu.Flash
 
 typedef struct _emu_flash_obj_t {
