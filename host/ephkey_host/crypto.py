@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives import constant_time, hashes, hmac as _hmac
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 TAG_LEN = 8
@@ -44,11 +43,6 @@ def hkdf_extract(salt: bytes, ikm: bytes) -> bytes:
 
 def hkdf_expand(prk: bytes, info: bytes, length: int = 16) -> bytes:
     return HKDFExpand(algorithm=hashes.SHA256(), length=length, info=info).derive(prk)
-
-
-def pbkdf2_sha256(password: bytes, salt: bytes, iterations: int, length: int) -> bytes:
-    kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=length, salt=salt, iterations=iterations)
-    return kdf.derive(password)
 
 
 def ccm_seal(key: bytes, nonce: bytes, aad: bytes, pt: bytes) -> bytes:
