@@ -1095,7 +1095,8 @@ def ratchet() -> Recorder:
         "every key; the intermediates' chain gives, per REKEY(j), KEK_j from CK_j and "
         "CK_{j+1} (3.6: each chain key is erased once the next one is derived). Then M x L "
         "passes (the key pair leaves the ring), the session goes on under key 3, and F's "
-        "second DATA under it uses the set up: CLOSE(KEYS_EXHAUSTED).", FirstConfig(suites=[2], rotate_frames=2, idrks=4),
+        "second DATA under it uses the set up: CLOSE(KEYS_EXHAUSTED).",
+        FirstConfig(suites=[2], rotate_frames=2, idrks=4),
         [(SecondConfig(offer=[2]), p)], 0, suite=2))
     ready_pair(r, 0)
     sid, _ = handshake(r, "S", 10)
@@ -1450,7 +1451,6 @@ def negatives(bases: dict[str, Recorder]) -> list[dict[str, Any]]:
           "UNEXPECTED", True)
     c.add("proof_t_changed_in_wait_confirm", "basic", "key", "F", flip(proof, 26), "type",
           "UNEXPECTED", True)
-    ms = bytes.fromhex(inter["ms"])
     idrk0 = bytes.fromhex(inter["idrks"][0])
     c.add("key_wrapped_under_ck_1", "basic", "key", "S",
           wire.build_key(sid, crypto.kw_wrap(ks.kek(bytes.fromhex(inter["ck_1"]), 1, 0), idrk0)),
@@ -1629,13 +1629,13 @@ def suite2_negatives(c: Cases, bases: dict[str, Recorder]) -> None:
           with_sid(srk, sid ^ 1), "sid", "UNKNOWN_SESSION")
 
     # KEY at S (waiting for it).
-    c.add("s2_key_wrapped_idrk", "suite2_basic", "proof", "S", flip(key, 20), "wrapped_idrk",
+    c.add("s2_key_wrapped_idrk", "suite2_basic", "f_checking", "S", flip(key, 20), "wrapped_idrk",
           "AUTH_FAILED")
-    c.add("s2_key_sid", "suite2_basic", "proof", "S", with_sid(key, sid ^ 1), "sid",
+    c.add("s2_key_sid", "suite2_basic", "f_checking", "S", with_sid(key, sid ^ 1), "sid",
           "UNKNOWN_SESSION")
     ms = bytes.fromhex(inter["ms"])
     idrk0 = bytes.fromhex(inter["idrks"][0])
-    c.add("s2_key_suite1_kek_label", "suite2_basic", "proof", "S",
+    c.add("s2_key_suite1_kek_label", "suite2_basic", "f_checking", "S",
           wire.build_key(sid, crypto.kw_wrap(ks.kek(ms, 1, 0), idrk0)), "wrapped_idrk",
           "AUTH_FAILED")
 

@@ -145,7 +145,7 @@ class _Checker:
                 raise _Fail(Code.UNKNOWN_SESSION, "sid",
                             "sid %d, the session is %d" % (fr.sid, self.sid))
             if t == wire.SRK:
-                self._repeat(fr.raw, self.srk_frame, self.proof is not None, "SRK after PROOF")
+                self._repeat(fr.raw, self.srk_frame, self.key_frame is not None, "SRK after KEY")
             elif t == wire.PROOF:
                 self._proof(fr)
             elif t == wire.KEY:
