@@ -163,7 +163,12 @@ def snapshot(obj: Any, depth: int = 0) -> Any:
     if fields is None:
         fields = {k: getattr(obj, k) for k in getattr(obj, "__slots__", ())}
     return {k: snapshot(v, depth + 1) for k, v in fields.items()
-            if k not in ("_rng", "_out", "_events", "config", "pairing", "_pairings", "fails", "session")}
+            if k not in SKIP}
+
+
+# Not state: the RNG and queues, settings; a job's session (a cycle); the failed-PROOF
+# count, compared on its own.
+SKIP = ("_rng", "_out", "_events", "config", "pairing", "_pairings", "fails", "session")
 
 
 def fails_of(station: Any) -> int:
