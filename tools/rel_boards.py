@@ -258,6 +258,7 @@ class HostEnd:
             for f in self.dec.feed(data):
                 self.st.receive(f, self.now())
             self.st.poll(self.now())
+            self.st.run_jobs(self.now())  # suite 2's X25519 jobs (protocol.md 4.7)
             self.events += self.st.events()
             self.flush()
             if until and until():
