@@ -12,6 +12,8 @@ copies ``bytes`` and OpenSSL keep, 9.3).
 
 from . import crypto
 
+Buf = bytes | bytearray  # secrets live in bytearrays the stations zero
+
 DIR_F2S = 0x01
 DIR_S2F = 0x02
 
@@ -25,89 +27,89 @@ def lbl(suite: int, name: str) -> bytes:
     return b"ephkey v2 s%d %s" % (suite, name.encode("ascii"))
 
 
-def extract(salt: bytes, ikm: bytes) -> bytes:
+def extract(salt: Buf, ikm: Buf) -> bytes:
     return crypto.hmac_sha256(salt, ikm)
 
 
-def expand(prk: bytes, info: bytes, length: int) -> bytes:
+def expand(prk: Buf, info: Buf, length: int) -> bytes:
     assert 0 < length <= 32
     return crypto.hmac_sha256(prk, bytes(info) + b"\x01")[:length]
 
 
-def th1(req: bytes) -> bytes:
+def th1(req: Buf) -> bytes:
     return crypto.sha256(req)
 
 
-def prk(n_s: bytes, n_f: bytes, ps: bytes) -> bytes:
+def prk(n_s: Buf, n_f: Buf, ps: Buf) -> bytes:
     """PRK = Extract(salt = n_s || n_f, ikm = PS)."""
     return extract(bytes(n_s) + bytes(n_f), ps)
 
 
-def kek2(prk_: bytes, th1_: bytes, srk_head4: bytes) -> bytes:
+def kek2(prk_: Buf, th1_: Buf, srk_head4: Buf) -> bytes:
     """Suite 1: KEK2 = Expand(PRK, Lbl(1, "srk") || TH1 || SRK_frame[0:4], 16)."""
     assert len(srk_head4) == 4
     return expand(prk_, lbl(1, "srk") + th1_ + bytes(srk_head4), 16)
 
 
-def ka(prk_: bytes, th1_: bytes) -> bytes:
+def ka(prk_: Buf, th1_: Buf) -> bytes:
     """Suite 2: KA = Expand(PRK, Lbl(2, "auth") || TH1, 32)."""
     return expand(prk_, lbl(2, "auth") + th1_, 32)
 
 
-def auth(ka_: bytes, srk_head48: bytes) -> bytes:
+def auth(ka_: Buf, srk_head48: Buf) -> bytes:
     """Suite 2: ``auth`` = HMAC(KA, SRK_frame[0:48])[0:16]."""
     assert len(srk_head48) == 48
     return crypto.hmac_sha256(ka_, srk_head48)[:AUTH_LEN]
 
 
-def th2(th1_: bytes, srk_frame: bytes) -> bytes:
+def th2(th1_: Buf, srk_frame: Buf) -> bytes:
     return crypto.sha256(bytes(th1_) + bytes(srk_frame))
 
 
-def kp(prk_: bytes, suite: int, th2_: bytes) -> bytes:
+def kp(prk_: Buf, suite: int, th2_: Buf) -> bytes:
     """KP = Expand(PRK, Lbl(s, "pmac") || TH2, 32): the key of PROOF's ``t``."""
     return expand(prk_, lbl(suite, "pmac") + bytes(th2_), 32)
 
 
-def spv(prk_: bytes, suite: int, th2_: bytes) -> bytes:
+def spv(prk_: Buf, suite: int, th2_: Buf) -> bytes:
     """SPV = Expand(PRK, Lbl(s, "sp") || TH2, 16)."""
     return expand(prk_, lbl(suite, "sp") + bytes(th2_), 16)
 
 
-def prk3(th2_: bytes, x: bytes, ps: bytes) -> bytes:
+def prk3(th2_: Buf, x: Buf, ps: Buf) -> bytes:
     """PRK3 = Extract(salt = TH2, ikm = X || PS); X is the SRK or DH."""
     return extract(bytes(th2_), bytes(x) + bytes(ps))
 
 
-def pad(prk3_: bytes, suite: int) -> bytes:
+def pad(prk3_: Buf, suite: int) -> bytes:
     return expand(prk3_, lbl(suite, "pad"), 16)
 
 
-def xor(a: bytes, b: bytes) -> bytes:
+def xor(a: Buf, b: Buf) -> bytes:
     assert len(a) == len(b)
     return bytes(x ^ y for x, y in zip(a, b, strict=True))
 
 
-def proof_t(kp_: bytes, body: bytes) -> bytes:
+def proof_t(kp_: Buf, body: Buf) -> bytes:
     """``t`` = HMAC(KP, PROOF_frame[0:n-8])[0:8]."""
     return crypto.hmac_sha256(kp_, body)[:T_LEN]
 
 
-def th3(th2_: bytes, proof_frame: bytes) -> bytes:
+def th3(th2_: Buf, proof_frame: Buf) -> bytes:
     return crypto.sha256(bytes(th2_) + bytes(proof_frame))
 
 
-def ms(prk3_: bytes, suite: int, th3_: bytes) -> bytes:
+def ms(prk3_: Buf, suite: int, th3_: Buf) -> bytes:
     """MS = CK_0 = Expand(PRK3, Lbl(s, "ms") || TH3, 32)."""
     return expand(prk3_, lbl(suite, "ms") + bytes(th3_), 32)
 
 
-def kek(ck: bytes, suite: int, j: int) -> bytes:
+def kek(ck: Buf, suite: int, j: int) -> bytes:
     """KEK_j = Expand(CK_j, Lbl(s, "kek") || u8(j), 16)."""
     return expand(ck, lbl(suite, "kek") + bytes((j,)), 16)
 
 
-def chain(ck: bytes, suite: int, j_next: int) -> bytes:
+def chain(ck: Buf, suite: int, j_next: int) -> bytes:
     """CK_{j+1} = Expand(CK_j, Lbl(s, "chain") || u8(j+1), 32)."""
     return expand(ck, lbl(suite, "chain") + bytes((j_next,)), 32)
 
@@ -117,15 +119,16 @@ def nonce(sid: int, direction: int, kidx: int, seq: int) -> bytes:
     return sid.to_bytes(4, "big") + bytes((direction, kidx, 0, 0, 0)) + seq.to_bytes(4, "big")
 
 
-def seal_frame(key: bytes, sid: int, direction: int, head8: bytes, pt: bytes) -> bytes:
+def seal_frame(key: Buf, sid: int, direction: int, head8: Buf, pt: Buf) -> bytes:
     """Protected frame (3.7): ``head8`` (header, kidx, seq) is the AAD."""
     kidx = head8[3]
     seq = int.from_bytes(head8[4:8], "big")
     return bytes(head8) + crypto.ccm_seal(bytes(key), nonce(sid, direction, kidx, seq),
-                                          bytes(head8), pt)
+                                          bytes(head8), bytes(pt))
 
 
-def open_frame(key: bytes, sid: int, direction: int, frame: bytes) -> bytes | None:
+def open_frame(key: Buf, sid: int, direction: int, frame: Buf) -> bytes | None:
     kidx = frame[3]
     seq = int.from_bytes(frame[4:8], "big")
-    return crypto.ccm_open(bytes(key), nonce(sid, direction, kidx, seq), frame[:8], frame[8:])
+    return crypto.ccm_open(bytes(key), nonce(sid, direction, kidx, seq), bytes(frame[:8]),
+                           bytes(frame[8:]))
