@@ -2,25 +2,18 @@
 
 Both roles build and open them here, through a CcmEngine whose buffers were
 allocated at start-up, so a frame in the steady state allocates nothing.
+
+    seal(engine, ck, nonce, out, ftype, suite, sid, direction, kidx, seq, pt, pt_len)
+        writes the whole frame (12-byte header, ciphertext of pt[0:pt_len],
+        8-byte tag) into out and returns its length;
+    open_(engine, ck, nonce, buf, n, sid, direction, kidx, seq, pt_out)
+        checks the frame buf[0:n] and returns the plaintext length, with the
+        plaintext in pt_out, or -1 (pt_out zeroed).
+
+Each is one call into crypto (viper: _ccm.py), which builds the nonce
+sid | dir | kidx | 00 00 00 | seq from the fields; ``nonce`` is not used.
 """
 
-from micropython import const
+from .crypto import open_frame as open_, seal_frame as seal
 
-from . import wire
-
-_TAG = const(8)
-
-
-def seal(engine, ck, nonce, out, ftype, suite, sid, direction, kidx, seq, pt, pt_len):
-    """Write a whole protected frame into ``out``; return its length."""
-    wire.put_header(out, ftype, suite, sid)
-    out[wire.OFF_KIDX] = kidx
-    wire.put_u32(out, wire.OFF_SEQ, seq)
-    wire.put_nonce(nonce, sid, direction, kidx, seq)
-    return engine.seal(ck, nonce, out, wire.PROT_HDR, pt, pt_len, _TAG)
-
-
-def open_(engine, ck, nonce, buf, n, sid, direction, kidx, seq, pt_out):
-    """Check the tag of a protected frame; plaintext length, or -1."""
-    wire.put_nonce(nonce, sid, direction, kidx, seq)
-    return engine.open(ck, nonce, buf, wire.PROT_HDR, n, pt_out, _TAG)
+__all__ = ("open_", "seal")
