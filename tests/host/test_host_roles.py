@@ -473,3 +473,59 @@ def test_dir_keeps_nonce_spaces_apart() -> None:
     up, down = net.s[0].outputs()[0], net.f.outputs()[0]
     assert up[:8] == down[:8] and up[8:] != down[8:]
     assert ks.nonce(sid, ks.DIR_S2F, 0, 0) != ks.nonce(sid, ks.DIR_F2S, 0, 0)
+
+
+def test_check_job_whose_key_pair_left_the_ring_ends_srk_expired() -> None:
+    """4.7: a CHECKING slot whose key pair is removed before its job ran ends at
+    the next work call with ERROR(SRK_EXPIRED), an ERROR frame and
+    HANDSHAKE_FAILED(SRK_EXPIRED); the job's copy of srk_priv is wiped."""
+    net = Net(FirstConfig(suites=[2]))
+    net.prepare()
+    s, f = net.s[0], net.f
+    s.connect(0)
+    f.receive(s.outputs()[0], 0)
+    s.receive(f.outputs()[0], 0)
+    s.run_jobs(0)
+    proof = s.outputs()[0]
+    f.receive(proof, 19_999)
+    assert f.busy() and ("CHECKING", s.sid) in f.session_states()
+    job = f._jobs[0]
+    f.poll(60_000)  # no timer for CHECKING; the ring slot of interval 0 goes
+    assert f.events() == [] and job.priv == bytes(32) and f.busy()
+    f.work(60_000)
+    assert f.outputs() == [wire.build_error(s.sid, Code.SRK_EXPIRED)]
+    assert names(f.events()) == [("ERROR", Code.SRK_EXPIRED),
+                                 ("HANDSHAKE_FAILED", Code.SRK_EXPIRED)]
+    assert not f.busy() and ("CHECKING", s.sid) not in f.session_states()
+
+
+def test_peer_sessions_bounds_a_peers_established_sessions() -> None:
+    """4.6 step 2: with peer_sessions 2, a peer's third accepted PROOF closes its
+    oldest OPEN session (REPLACED); with the default 1, its second does."""
+    for limit in (1, 2):
+        net = Net(FirstConfig(suites=[1], peer_sessions=limit), n=1, scfg=S1)
+        sids = []
+        for i in range(3):
+            net.at(100 * i)
+            net.s[0]._reset()  # a second S process of the same peer (white-box): no CLOSE
+            sids.append(net.connect())
+            net.confirm()
+        closed = [(e.sid, e.arg) for e in net.fev if e.name == "CLOSED"]
+        if limit == 1:
+            assert closed == [(sids[0], Code.REPLACED), (sids[1], Code.REPLACED)]
+        else:
+            assert closed == [(sids[0], Code.REPLACED)]
+        assert sum(st == "OPEN" for st, _ in net.f.session_states()) == limit
+
+
+def test_connect_while_proving_cancels_the_job() -> None:
+    net = Net()
+    net.prepare()
+    s, f = net.s[0], net.f
+    s.connect(0)
+    f.receive(s.outputs()[0], 0)
+    s.receive(f.outputs()[0], 0)
+    assert s.state == "PROVING" and s.busy()
+    s.connect(1)
+    assert s.state == "WAIT_SRK" and not s.busy() and s._e_priv == bytes(32)
+    assert [ftype(x) for x in s.outputs()] == [wire.REQ]
