@@ -453,7 +453,7 @@ def render(res: dict[str, Any]) -> str:
       "each, echo timeout 250 ms, 4 resends), their TCP UARTs joined by `tools/linksim.py` "
       "at 115200 baud with a seeded `FrameFaults` model (`tools/frame_faults.py`; seed per "
       "pair in results.json). Timers scaled for a virtual line: retry_ms 200, max_tries 5, "
-      "rekey_retry_ms 300, rotate_frames 4, idle_ms 5000 (see section 7).")
+      "rekey_retry_ms 300, rotate_frames 4, idle_ms 5000, confirm_ms 1500 (see section 7).")
     a("")
     a("| fault | handshakes tried | established | failed cleanly (reason) | unresolved | "
       "exchanges done | rotations | resends / dups flagged / gaps flagged | frames dropped "
