@@ -1,22 +1,29 @@
-"""A hostile peer: the attacks of the threat model (protocol.md section 9),
-run against a station under test, with the outcome each one must have.
+"""A hostile peer: the attacks of the threat model (protocol.md section 9,
+version 2), run against a station under test, with the outcome each one must have.
 
 The station under test (the *target*) is either the firmware, run inside
 MicroPython by ``tests/firmware/step_driver.py`` (:class:`MpTarget`), or this
 package's own stations (:class:`HostTarget`); both answer one step at a time
-with the frames they sent and the events they reported. Its legitimate
-counterpart is always a host station holding the pairing. The attacker sits on
-the wire between them: it records every frame (:class:`Duo`), then replays,
-reflects, splices, flips bits, forges, downgrades and floods, and counts what
-the target did with each frame it injected.
+with the frames they sent and the events they reported (the steps of the
+vector files: connect, receive, send, close, poll, prepare, work). Its
+legitimate counterpart is always a host station holding the pairing. The
+attacker sits on the wire between them: it records every frame (:class:`Duo`),
+then replays, reflects, splices, flips bits, forges, downgrades and floods,
+and counts what the target did with each frame it injected.
 
 Every attack returns an :class:`Outcome`: how many frames were tried, the
 rejection codes seen, the ERROR frames the target answered with, how many
 frames were wrongly accepted (any event but ERROR / PEER_ERROR, or any frame
 sent that the spec does not allow in answer; must be 0), and whether the
 legitimate sessions still worked afterwards. The expected codes come from the
-spec (sections 3.2, 3.8, 4.2, 4.4, 5.2); ``expected_flip_code`` is an oracle
-for single-bit flips written from section 4.4 alone.
+spec (sections 3.2, 3.8, 4.2-4.6, 5.1-5.2); ``expected_code`` is an oracle for
+single-bit flips written from section 4.4 alone.
+
+Version 2's own attacks: forged PROOFs for a half-open sid (rejected at ``t``
+with no job, the slot freed after ``proof_tries``), zombie sessions (lost KEY
+and CLOSE frames must not lock other peers out), and frames reflected,
+replayed or spliced into the new states (F's CHECKING and WAIT_CONFIRM, S's
+PROVING).
 """
 
 from __future__ import annotations
@@ -60,12 +67,19 @@ class Target:
     def receive(self, frame: bytes, t: int) -> tuple[list[bytes], list[Event]]:
         return self.step("receive", t, frame=frame)
 
+    def busy(self) -> bool | None:
+        """Whether a job is queued (4.7), when the target can tell; else None."""
+        return None
+
     def close_target(self) -> None:
         pass
 
 
 class HostTarget(Target):
     """A host station as the target (the reference implementation)."""
+
+    def busy(self) -> bool | None:
+        return self.st.busy()
 
     def __init__(self, role: str, config: dict[str, Any], pairings: list[Pairing],
                  seed: bytes | None = None, t0: int = 0):
@@ -97,6 +111,11 @@ class HostTarget(Target):
                 st.close(t)
         elif op == "poll":
             st.poll(t)
+        elif op == "prepare":
+            assert isinstance(st, FirstStation)
+            st.prepare(t)
+        elif op == "work":
+            st.run_jobs(t)
         else:
             raise ValueError(op)
         return st.outputs(), st.events()
@@ -123,6 +142,7 @@ class MpTarget(Target):
         else:
             setup["pairing"] = pj[0]
         self.steps = 0
+        self._busy: bool | None = None
         ready = self._line(setup)
         assert ready.get("ready") == role, ready
 
@@ -148,7 +168,11 @@ class MpTarget(Target):
             msg["sid"] = kw["sid"]
         self.steps += 1
         r = self._line(msg)
+        self._busy = r.get("busy")  # reported by a step driver that knows (4.7)
         return [bytes.fromhex(f) for f in r["out"]], [Event.from_json(e) for e in r["events"]]
+
+    def busy(self) -> bool | None:
+        return self._busy
 
     def close_target(self) -> None:
         if self.p.poll() is None:
@@ -164,10 +188,14 @@ class MpTarget(Target):
 TargetFactory = Callable[[str, dict[str, Any], list[Pairing], "bytes | None"], Target]
 
 
-# The legitimate host stations speak suite 1 (the suite every target here is
-# configured for, so that both implementations can be compared).
+# The legitimate host stations speak suite 1 unless an attack says otherwise
+# (the suite most targets here are configured for, so that both
+# implementations can be compared); the version-2 attacks use suite 2.
 HOST_F: dict[str, Any] = {"suites": [1]}
 HOST_S: dict[str, Any] = {"offer": [1]}
+HOST_F2: dict[str, Any] = {"suites": [2]}
+HOST_S2: dict[str, Any] = {"offer": [2]}
+
 
 def pairing(i: int = 0) -> Pairing:
     return Pairing(b"FIRST-01", b"SECOND%02d" % i, bytes((i * 7 + k) & 0xFF for k in range(16)))
@@ -175,11 +203,34 @@ def pairing(i: int = 0) -> Pairing:
 
 # ----------------------------------------------------------------- the wire
 
+def ftype(frame: bytes) -> int:
+    """The low nibble of byte 0, -1 for an empty frame."""
+    return frame[0] & 0x0F if frame else -1
+
+
+def fsid(frame: bytes) -> int:
+    """The sid in bytes 1-2 (0 for REQ or a frame too short)."""
+    return wire.error_sid(frame)
+
+
+def with_sid(frame: bytes, sid: int) -> bytes:
+    return frame[:1] + sid.to_bytes(2, "big") + frame[3:]
+
+
+def is_error_frame(frame: bytes) -> bool:
+    return len(frame) == wire.LENGTHS[wire.ERROR] and frame[0] == wire.byte0(wire.ERROR)
+
+
+# frames after which a station may have a job to run (4.7)
+JOB_TYPES = frozenset((wire.REQ, wire.SRK, wire.PROOF))
+
+
 @dataclass
 class Duo:
     """A target and its legitimate host counterpart; the attacker records every
     frame they exchange (``log``: (direction, frame)) and may drop or alter
-    frames in flight (``intercept``)."""
+    frames in flight (``intercept``). Jobs run as an event loop runs them:
+    ``work`` after a frame that may have started one."""
 
     target: Target
     peer: FirstStation | SecondStation
@@ -201,9 +252,15 @@ class Duo:
         self.log.append((direction, frame))
         return self.intercept(direction, frame) if self.intercept else frame
 
+    def work_target(self) -> list[bytes]:
+        o, ev = self.target.step("work", self.t)
+        self.target_events += ev
+        return o
+
     def feed_target(self, frames: Iterable[bytes]) -> list[bytes]:
-        """Frames to the target; returns what it sent back."""
+        """Frames to the target (then its jobs); returns what it sent back."""
         out: list[bytes] = []
+        jobs = False
         for fr in frames:
             got = self._wire(self.to_target, fr)
             if got is None:
@@ -211,6 +268,9 @@ class Duo:
             o, ev = self.target.receive(got, self.t)
             self.target_events += ev
             out += o
+            jobs = jobs or ftype(got) in JOB_TYPES
+        if jobs:
+            out += self.work_target()
         return out
 
     def feed_peer(self, frames: Iterable[bytes]) -> list[bytes]:
@@ -218,12 +278,14 @@ class Duo:
             got = self._wire(self.to_peer, fr)
             if got is not None:
                 self.peer.receive(got, self.t)
+        self.peer.run_jobs(self.t)
         self.peer_events += self.peer.events()
         return self.peer.outputs()
 
     def pump(self, target_out: list[bytes] | None = None) -> None:
         """Carry frames both ways until both sides are quiet."""
         pending_t = list(target_out or [])
+        self.peer.run_jobs(self.t)
         pending_p = self.peer.outputs()
         for _ in range(1000):
             if not pending_t and not pending_p:
@@ -236,13 +298,27 @@ class Duo:
     def target_step(self, op: str, **kw: Any) -> list[Event]:
         out, ev = self.target.step(op, self.t, **kw)
         self.target_events += ev
+        if op in ("connect", "prepare"):
+            out += self.work_target()
         self.pump(out)
         return ev
+
+    def ready(self) -> None:
+        """F's key pairs of this interval and the next made (suite 2; nothing for suite 1)."""
+        if self.target.role == "F":
+            for _ in range(2):
+                self.target_step("prepare")
+        else:
+            assert isinstance(self.peer, FirstStation)
+            while self.peer.prepare(self.t):
+                pass
+            self.peer.run_jobs(self.t)
 
     # -- sessions -------------------------------------------------------------
 
     def handshake(self) -> int:
-        """A full handshake; returns the sid."""
+        """A full handshake; returns the sid. F's session is then WAIT_CONFIRM."""
+        self.ready()
         if self.target.role == "F":
             assert isinstance(self.peer, SecondStation)
             self.peer.connect(self.t)
@@ -256,7 +332,8 @@ class Duo:
         return est[-1].sid
 
     def exchange(self, sid: int, n: int, tag: bytes = b"m") -> None:
-        """n payloads each way; checks they arrive once and in order."""
+        """n payloads each way (S first: that confirms a session at F); checks
+        they arrive once and in order."""
         for i in range(n):
             self.t += 1
             up = tag + b" up %d" % i
@@ -322,17 +399,25 @@ class Outcome:
                 "survived": self.survived, "notes": self.notes}
 
 
+IGNORED = -1  # a frame the target must neither reject nor accept (a repeat while CHECKING)
+
+
 def inject(duo: Duo, out: Outcome, frame: bytes, expect: set[int] | int | None = None,
            answer: bool | None = None, allow_out: Callable[[bytes], bool] | None = None,
            allow_events: Iterable[str] = ()) -> tuple[list[bytes], list[Event]]:
     """One hostile frame to the target: every event must be a rejection (its
-    code in ``expect`` when given), and the only frames the target may send
-    back are ERROR frames (``answer`` True: exactly one, False: none) or
-    frames ``allow_out`` accepts."""
+    code in ``expect`` when given; ``IGNORED``: no event at all), and the only
+    frames the target may send back are ERROR frames (``answer`` True: exactly
+    one, False: none) or frames ``allow_out`` accepts."""
     got, evs = duo.target.receive(frame, duo.t)
     out.tried += 1
     allowed = {ERROR, PEER_ERROR, *allow_events}
     exp = {expect} if isinstance(expect, int) else expect
+    if exp == {IGNORED}:
+        if evs or got:
+            out.unexpected.append("%s: expected to be ignored, got %r %s" % (
+                _type_name(frame), evs, [f.hex() for f in got]))
+        return got, evs
     for e in evs:
         if e.name == ERROR:
             out.codes[_name(e.arg)] += 1
@@ -344,9 +429,9 @@ def inject(duo: Duo, out: Outcome, frame: bytes, expect: set[int] | int | None =
         if e.name not in allowed:
             out.wrong_accepts += 1
             out.unexpected.append("%s accepted: %r" % (_type_name(frame), e))
-    errors_out = [f for f in got if len(f) == wire.LENGTHS[wire.ERROR] and f[1] == wire.ERROR]
+    errors_out = [f for f in got if is_error_frame(f)]
     for f in errors_out:
-        out.answers[_name(f[7])] += 1
+        out.answers[_name(f[3])] += 1
     others = [f for f in got if f not in errors_out and not (allow_out and allow_out(f))]
     if others:
         out.wrong_accepts += len(others)
@@ -361,16 +446,25 @@ def inject(duo: Duo, out: Outcome, frame: bytes, expect: set[int] | int | None =
     return got, evs
 
 
-def holder(held: list[bytes], direction: str, ftype: int,
+def holder(held: list[bytes], direction: str, type_: int,
            once: bool = True) -> Callable[[str, bytes], bytes | None]:
-    """An intercept that keeps frames of ``ftype`` going ``direction`` off the
+    """An intercept that keeps frames of ``type_`` going ``direction`` off the
     wire (the first one only, with ``once``) and lets the rest through."""
     def hold(d: str, fr: bytes) -> bytes | None:
-        if d == direction and fr[1] == ftype and not (once and held):
+        if d == direction and ftype(fr) == type_ and not (once and held):
             held.append(fr)
             return None
         return fr
     return hold
+
+
+def dropper(direction: str, types: Iterable[int]) -> Callable[[str, bytes], bytes | None]:
+    """An intercept that loses every frame of ``types`` going ``direction``."""
+    lost = frozenset(types)
+
+    def drop(d: str, fr: bytes) -> bytes | None:
+        return None if d == direction and ftype(fr) in lost else fr
+    return drop
 
 
 def _name(code: int) -> str:
@@ -381,13 +475,9 @@ def _name(code: int) -> str:
 
 
 def _type_name(frame: bytes) -> str:
-    if len(frame) < 2:
-        return "short frame"
-    return wire.TYPE_NAMES.get(frame[1], "type%d" % frame[1])
-
-
-def with_sid(frame: bytes, sid: int) -> bytes:
-    return frame[:3] + sid.to_bytes(4, "big") + frame[7:]
+    if not frame:
+        return "empty frame"
+    return wire.TYPE_NAMES.get(ftype(frame), "type%d" % ftype(frame))
 
 
 def check_alive(duo: Duo, sid: int, out: Outcome, n: int = 2) -> None:
@@ -402,62 +492,83 @@ def check_alive(duo: Duo, sid: int, out: Outcome, n: int = 2) -> None:
 # ------------------------------------------------------- the oracle for flips
 
 ACCEPTS = {"F": wire.ACCEPTED_BY_F, "S": wire.ACCEPTED_BY_S}
-SUITE_LENGTHS = {wire.SRK: {1: 49, 2: 73}, wire.PROOF: {1: 31, 2: 63}}
+KNOWN_TYPES = frozenset((1, 2, 3, 4, 5, 6, 7, 8, 15))
+FIXED_LENGTHS = {1: 22, 4: 27, 6: 41, 7: 16, 8: 17, 15: 4}
+SRK_LENGTHS = {1: 40, 2: 64}
+PROOF_LENGTHS = {1: 27, 2: 59}
+PROTECTED_TYPES = frozenset((5, 6, 7, 8))
 
 
-def expected_flip_code(frame: bytes, role: str, state: str, session_sid: int,
-                       session_suite: int, max_payload: int = 256) -> int:
+def expected_code(frame: bytes, role: str, state: str, session_sid: int, session_suite: int,
+                  max_payload: int = 256, checked: bytes = b"") -> int:
     """The code a station in ``state`` must give ``frame`` (a genuine frame
-    with one bit flipped), from protocol.md 4.4 items 1-4 and 5.1-5.2.
+    with one bit flipped, or another hostile frame), from protocol.md 4.4 items
+    1-5 and 4.5, 5.1-5.2 alone. ``IGNORED`` for a PROOF equal to the one F is
+    CHECKING (``checked``); REQ frames that pass the stateless rules are not
+    this oracle's business (the caller knows which peer they name).
 
-    state: "WAIT_SRK" (S), "WAIT_KEY" (S), "WAIT_PROOF" (F), "OPEN" (both).
-    Everything that survives the checks that need no key is AUTH_FAILED.
+    States: S: "WAIT_SRK", "PROVING", "WAIT_KEY", "OPEN"; F: "WAIT_PROOF",
+    "CHECKING", "WAIT_CONFIRM", "OPEN". The tests' S offers one suite, F
+    accepts one. Everything that survives the checks that need no key is
+    AUTH_FAILED (``t``, ``auth``, a key wrap or a tag); ``kidx`` is the caller's.
     """
     n = len(frame)
-    if n < 7:
+    if n == 0:
         return Code.MALFORMED
-    if frame[0] != 1:
+    if frame[0] >> 4 != 2:
         return Code.BAD_VERSION
-    t = frame[1]
-    if t not in wire.TYPE_NAMES:
+    t = frame[0] & 0x0F
+    if t not in KNOWN_TYPES:
         return Code.BAD_TYPE
     if t not in ACCEPTS[role]:
         return Code.UNEXPECTED
-    suite = frame[2]
-    if t in SUITE_LENGTHS:
-        if suite not in (1, 2):
+    if t == 2:
+        if n < 4:
+            return Code.MALFORMED
+        if frame[3] not in SRK_LENGTHS:
             return Code.BAD_SUITE
-        if n != SUITE_LENGTHS[t][suite]:
+        if n != SRK_LENGTHS[frame[3]]:
             return Code.MALFORMED
-    elif t == wire.DATA:
-        if not 20 <= n <= 20 + max_payload:
+    elif t == 3:
+        if n not in PROOF_LENGTHS.values():
             return Code.MALFORMED
-    elif n != wire.LENGTHS[t]:
+    elif t == 5:
+        if not 16 <= n <= 16 + max_payload:
+            return Code.MALFORMED
+    elif n != FIXED_LENGTHS[t]:
         return Code.MALFORMED
-    if t in wire.PROTECTED and frame[8] & 0xC0:
+    if t in PROTECTED_TYPES and frame[4] & 0xC0:
         return Code.MALFORMED
-    sid = int.from_bytes(frame[3:7], "big")
-    if t == wire.REQ:
-        return Code.MALFORMED  # a REQ made of another frame: its suite/sid are not 0
+    if t == 1:
+        return Code.MALFORMED if frame[21] == 0 or frame[21] & 0x80 else IGNORED
+    sid = int.from_bytes(frame[1:3], "big")
     if role == "S" and state == "WAIT_SRK":
-        if t != wire.SRK:
+        if t != 2:
             return Code.UNKNOWN_SESSION
-        if suite != session_suite:
+        if frame[3] != session_suite:
             return Code.BAD_SUITE  # not in the offer (the tests offer one suite)
-        if sid == 0 or sid >= wire.SID_LIMIT:
+        if sid == 0:
             return Code.MALFORMED
         return Code.AUTH_FAILED
     if sid != session_sid:
         return Code.UNKNOWN_SESSION
-    if suite != session_suite:
-        return Code.BAD_SUITE
-    if role == "S" and state == "WAIT_KEY":
-        return Code.AUTH_FAILED if t == wire.KEY else Code.UNEXPECTED
-    if role == "F" and state == "WAIT_PROOF":
-        return Code.AUTH_FAILED if t == wire.PROOF else Code.UNEXPECTED
-    if t not in wire.PROTECTED:
+    if role == "S":
+        if state == "WAIT_KEY" and t == 4:
+            return Code.AUTH_FAILED
+        if state == "OPEN" and t in PROTECTED_TYPES:
+            return Code.AUTH_FAILED
         return Code.UNEXPECTED
-    return Code.AUTH_FAILED  # kidx and seq checks: the caller handles those bytes
+    if t == 3:
+        if n != PROOF_LENGTHS[session_suite]:
+            return Code.MALFORMED
+        if state == "WAIT_PROOF":
+            return Code.AUTH_FAILED
+        if state == "CHECKING" and frame == checked:
+            return IGNORED
+        return Code.UNEXPECTED
+    if state in ("WAIT_CONFIRM", "OPEN"):
+        return Code.AUTH_FAILED
+    return Code.UNEXPECTED
 
 
 def flips(frame: bytes) -> Iterable[tuple[int, int, bytes]]:
@@ -469,8 +580,9 @@ def flips(frame: bytes) -> Iterable[tuple[int, int, bytes]]:
 
 
 def answered(frame: bytes) -> bool:
-    """F answers a rejected frame with ERROR iff ver is 1 and type REQ/PROOF (4.4 item 5)."""
-    return len(frame) >= 7 and frame[0] == 1 and frame[1] in (wire.REQ, wire.PROOF)
+    """F answers a rejected frame with ERROR iff its byte 0 is 0x21 (REQ) or
+    0x23 (PROOF) (4.4 item 5; except a REQ rejected with REPLAY)."""
+    return bool(frame) and frame[0] in (wire.byte0(wire.REQ), wire.byte0(wire.PROOF))
 
 
 # ------------------------------------------------------------------- attacks
@@ -482,7 +594,7 @@ PEER_F = {"rotate_frames": 4, "idrks": 64}
 def record_session(factory: TargetFactory, role: str, cfg: dict[str, Any],
                    exchanges: int = 6, seed: bytes | None = None,
                    peer_seed: bytes | None = None) -> tuple[Duo, int]:
-    """A legitimate session with rotations, all recorded; left open."""
+    """A legitimate session with rotations, all recorded; left open (confirmed)."""
     duo = make_duo(factory, role, cfg, peer_cfg=PEER_F if role == "S" else None, seed=seed,
                    peer_seed=peer_seed)
     sid = duo.handshake()
@@ -494,14 +606,14 @@ def attack_replay_existing(factory: TargetFactory, role: str, cfg: dict[str, Any
     """Every recorded frame sent again into the open session it came from."""
     duo, sid = record_session(factory, role, cfg)
     out = Outcome("replay into the existing session", duo.target.name + " " + role)
-    mine = duo.frames(duo.to_target)
-    for fr in mine:
+    for fr in duo.frames(duo.to_target):
         duo.t += 1
-        if fr[1] == wire.REQ:  # 4.2 rule 1: a replay into an open session, no answer
+        t = ftype(fr)
+        if t == wire.REQ:  # 4.2 step 1: an established handshake's n_s, no answer
             inject(duo, out, fr, Code.REPLAY, answer=False)
-        elif fr[1] == wire.PROOF:  # S has spoken since: UNEXPECTED, answered
+        elif t == wire.PROOF:  # the session is confirmed: UNEXPECTED, answered
             inject(duo, out, fr, Code.UNEXPECTED, answer=True)
-        elif fr[1] in (wire.SRK, wire.KEY):
+        elif t in (wire.SRK, wire.KEY):
             inject(duo, out, fr, Code.UNEXPECTED, answer=False)
         else:
             inject(duo, out, fr, {Code.REPLAY, Code.BAD_KEY_INDEX}, answer=False)
@@ -510,53 +622,56 @@ def attack_replay_existing(factory: TargetFactory, role: str, cfg: dict[str, Any
     return out
 
 
-def attack_replay_new(factory: TargetFactory, role: str, cfg: dict[str, Any]) -> Outcome:
-    """Every recorded frame of a finished session sent into a new one: as it
-    was (its sid is gone) and with the sid rewritten to the new session's."""
-    duo, old_sid = record_session(factory, role, cfg)
-    recorded = duo.frames(duo.to_target)
-    # the old session ends, a new one starts
-    if role == "F":
+def _end_session(duo: Duo) -> None:
+    if duo.target.role == "F":
         assert isinstance(duo.peer, SecondStation)
         duo.peer.close(duo.t)
         duo.pump()
     else:
         duo.target_step("close")
+
+
+def attack_replay_new(factory: TargetFactory, role: str, cfg: dict[str, Any]) -> Outcome:
+    """Every recorded frame of a finished session sent into a new one: as it
+    was (its sid is gone) and with the sid rewritten to the new session's
+    (which F has not seen confirmed yet: WAIT_CONFIRM)."""
+    duo, _old_sid = record_session(factory, role, cfg)
+    recorded = duo.frames(duo.to_target)
+    _end_session(duo)
     duo.t += 1
     new_sid = duo.handshake()
+    first_srk = duo.frames(F2S)[0]
     out = Outcome("replay into a new session", duo.target.name + " " + role)
     for fr in recorded:
         duo.t += 1
-        if fr[1] == wire.REQ:
-            # A REQ carries no proof of freshness: F must treat it as a new
-            # request (4.2): one SRK frame, a new sid, no event.
-            srks: list[bytes] = []
-            got, _ = inject(duo, out, fr, allow_out=lambda f: f[1] == wire.SRK)
-            srks = [f for f in got if f[1] == wire.SRK]
-            if len(srks) != 1 or with_sid(srks[0], 0) == with_sid(duo.frames(F2S)[0], 0):
+        t = ftype(fr)
+        if t == wire.REQ:
+            # A REQ carries no proof of freshness: F treats it as a new request
+            # (4.2): one SRK frame, a new sid, no event.
+            got, _ = inject(duo, out, fr, allow_out=lambda f: ftype(f) == wire.SRK)
+            srks = [f for f in got if ftype(f) == wire.SRK]
+            if len(srks) != 1 or with_sid(srks[0], 0) == with_sid(first_srk, 0):
                 out.unexpected.append("replayed REQ: expected one fresh SRK frame, got %s"
                                       % [f.hex() for f in got])
             else:
                 out.notes.append("replayed REQ answered with a fresh SRK frame (new sid %d)"
-                                 % int.from_bytes(srks[0][3:7], "big"))
+                                 % fsid(srks[0]))
             continue
         # as recorded: the old sid names no session
-        exp_answer = role == "F" and fr[1] == wire.PROOF
-        if role == "S" and fr[1] == wire.SRK:
-            inject(duo, out, fr, Code.UNEXPECTED if fr[3:7] == new_sid.to_bytes(4, "big")
+        if role == "S" and t == wire.SRK:
+            inject(duo, out, fr, Code.UNEXPECTED if fsid(fr) == new_sid
                    else Code.UNKNOWN_SESSION)
         else:
-            inject(duo, out, fr, Code.UNKNOWN_SESSION, answer=exp_answer)
+            inject(duo, out, fr, Code.UNKNOWN_SESSION, answer=role == "F" and t == wire.PROOF)
         # rewritten into the new session
         moved = with_sid(fr, new_sid)
-        if fr[1] in wire.PROTECTED:
+        if t in wire.PROTECTED:
             inject(duo, out, moved, {Code.AUTH_FAILED, Code.BAD_KEY_INDEX}, answer=False)
-        elif fr[1] == wire.PROOF:
-            inject(duo, out, moved, Code.UNEXPECTED, answer=True)  # new session is OPEN
+        elif t == wire.PROOF:
+            inject(duo, out, moved, Code.UNEXPECTED, answer=True)  # WAIT_CONFIRM, not equal
         else:
             inject(duo, out, moved, Code.UNEXPECTED, answer=False)  # SRK/KEY in OPEN at S
     check_alive(duo, new_sid, out)
-    del old_sid
     duo.target.close_target()
     return out
 
@@ -568,12 +683,7 @@ def attack_replay_into_handshake(factory: TargetFactory, role: str,
     nonces make them fail; the new handshake then completes."""
     duo, _ = record_session(factory, role, cfg, exchanges=1)
     rec_to_target = duo.frames(duo.to_target)
-    if role == "F":
-        assert isinstance(duo.peer, SecondStation)
-        duo.peer.close(duo.t)
-        duo.pump()
-    else:
-        duo.target_step("close")
+    _end_session(duo)
     out = Outcome("replay into a new handshake", duo.target.name + " " + role)
     duo.t += 1
     if role == "F":
@@ -584,22 +694,21 @@ def attack_replay_into_handshake(factory: TargetFactory, role: str,
         duo.peer.connect(duo.t)
         duo.pump()
         duo.intercept = None
-        sid = int.from_bytes(held[0][3:7], "big")
-        old_proof = next(f for f in rec_to_target if f[1] == wire.PROOF)
-        inject(duo, out, with_sid(old_proof, sid), Code.AUTH_FAILED, answer=True)
-        got = duo.feed_target(held)
-        duo.pump(got)
+        sid = fsid(held[0])
+        old_proof = next(f for f in rec_to_target if ftype(f) == wire.PROOF)
+        inject(duo, out, with_sid(old_proof, sid), Code.AUTH_FAILED, answer=True)  # t: KP
+        duo.pump(duo.feed_target(held))
     else:
-        old_srk = next(f for f in rec_to_target if f[1] == wire.SRK)
-        old_key = next(f for f in rec_to_target if f[1] == wire.KEY)
+        old_srk = next(f for f in rec_to_target if ftype(f) == wire.SRK)
+        old_key = next(f for f in rec_to_target if ftype(f) == wire.KEY)
         got, _ = duo.target.step("connect", duo.t)
         req = got[0]
-        inject(duo, out, old_srk, Code.AUTH_FAILED)  # KEK2 depends on the new n_s
+        inject(duo, out, old_srk, Code.AUTH_FAILED)  # KEK2 / auth depend on the new n_s
         assert isinstance(duo.peer, FirstStation)
         duo.peer.receive(req, duo.t)
         srk = duo.peer.outputs()[0]
-        proof, _ = duo.target.receive(srk, duo.t)
-        sid = int.from_bytes(srk[3:7], "big")
+        proof = duo.feed_target([srk])
+        sid = fsid(srk)
         inject(duo, out, with_sid(old_key, sid), Code.AUTH_FAILED)
         duo.pump(proof)
     out.survived = any(e.name == ESTABLISHED and e.sid == sid for e in duo.target_events)
@@ -615,7 +724,7 @@ def attack_reflect(factory: TargetFactory, role: str, cfg: dict[str, Any]) -> Ou
     out = Outcome("reflection", duo.target.name + " " + role)
     for fr in duo.frames(duo.to_peer):
         duo.t += 1
-        t = fr[1]
+        t = ftype(fr)
         if t == wire.ERROR:
             inject(duo, out, fr, answer=False)  # PEER_ERROR, no state change
         elif t not in ACCEPTS[role]:
@@ -646,25 +755,25 @@ def attack_splice(factory: TargetFactory, role: str, cfg: dict[str, Any]) -> Out
         b.peer.connect(b.t)
         b.pump()
         b.intercept = None
-        sid_b = int.from_bytes(held[0][3:7], "big")
-        proof_a = next(f for f in a.frames(S2F) if f[1] == wire.PROOF)
+        sid_b = fsid(held[0])
+        proof_a = next(f for f in a.frames(S2F) if ftype(f) == wire.PROOF)
+        # both counted failures (4.5); proof_tries is 3, so B's own PROOF still passes
         inject(b, out, with_sid(proof_a, sid_b), Code.AUTH_FAILED, answer=True)
-        inject(b, out, held[0][:7] + proof_a[7:19] + held[0][19:], Code.AUTH_FAILED,
+        inject(b, out, held[0][:3] + proof_a[3:-8] + held[0][-8:], Code.AUTH_FAILED,
                answer=True)
         b.pump(b.feed_target(held))
         b.exchange(sid_b, 5)
         for src, dst_sid, dst in ((a, sid_b, b), (b, sid_a, a)):
             for fr in src.frames(S2F):
-                if fr[1] in wire.PROTECTED:
+                if ftype(fr) in wire.PROTECTED:
                     dst.t += 1
                     inject(dst, out, with_sid(fr, dst_sid),
                            {Code.AUTH_FAILED, Code.BAD_KEY_INDEX}, answer=False)
         check_alive(a, sid_a, out)
         check_alive(b, sid_b, out)
     else:
-        # two first stations (two pairings of one S are not possible: S holds
-        # one pairing): the same S target talks to F1, then F2's frames are
-        # spliced into its session with F1
+        # two first stations (S holds one pairing): the same S target talks to
+        # F1, then F2's frames are spliced into its session with F1
         p = pairing(0)
         target = factory("S", cfg, [p], None)
         out.target = target.name + " S"
@@ -680,14 +789,27 @@ def attack_splice(factory: TargetFactory, role: str, cfg: dict[str, Any]) -> Out
         d2.exchange(sid2, 5)
         for fr in d1.frames(F2S):
             d2.t += 1
-            if fr[1] in wire.PROTECTED:
+            if ftype(fr) in wire.PROTECTED:
                 inject(d2, out, with_sid(fr, sid2), {Code.AUTH_FAILED, Code.BAD_KEY_INDEX},
                        answer=False)
-            elif fr[1] == wire.KEY:
+            elif ftype(fr) == wire.KEY:
                 inject(d2, out, with_sid(fr, sid2), Code.UNEXPECTED, answer=False)
         check_alive(d2, sid2, out)
     target.close_target()
     return out
+
+
+def forge_proof(ps: bytes, req: bytes, srk_frame: bytes, x: bytes, spv: bytes | None = None,
+                e_pub: bytes | None = None) -> bytes:
+    """A PROOF for this transcript with PS (so ``t`` verifies) and ``x`` (the SRK
+    or DH, right or wrong), carrying ``spv`` (default: the right one)."""
+    suite = srk_frame[3]
+    th2 = ks.th2(ks.th1(req), srk_frame)
+    prk = ks.prk(req[9:21], srk_frame[4:16], ps)
+    value = spv if spv is not None else ks.spv(prk, suite, th2)
+    body = wire.proof_head(fsid(srk_frame), e_pub) + ks.xor(
+        value, ks.pad(ks.prk3(th2, x, ps), suite))
+    return body + ks.proof_t(ks.kp(prk, suite, th2), body)
 
 
 def attack_stale_srk(factory: TargetFactory, cfg: dict[str, Any]) -> list[Outcome]:
@@ -714,7 +836,7 @@ def attack_stale_srk(factory: TargetFactory, cfg: dict[str, Any]) -> list[Outcom
     out = Outcome("PROOF after its interval, within L", duo.target.name + " F")
     got, evs = duo.target.receive(proof, duo.t)
     out.tried += 1
-    if not any(e.name == ESTABLISHED for e in evs) or not any(f[1] == wire.KEY for f in got):
+    if not any(e.name == ESTABLISHED for e in evs) or not any(ftype(f) == wire.KEY for f in got):
         out.survived = False
         out.unexpected.append("not established: %r" % evs)
     out.notes.append("interval moved from 0 to %d; accepted, as 4.1 says" % ((iv - 1000 + L - 1)
@@ -722,7 +844,7 @@ def attack_stale_srk(factory: TargetFactory, cfg: dict[str, Any]) -> list[Outcom
     duo.target.close_target()
     results.append(out)
 
-    # 2. at request_time + L: SRK_EXPIRED, answered
+    # 2. at request_time + L: SRK_EXPIRED (not counted), answered
     duo, proof = half_open(1000)
     duo.t = 1000 + L
     out = Outcome("PROOF at request + L", duo.target.name + " F")
@@ -743,18 +865,18 @@ def attack_stale_srk(factory: TargetFactory, cfg: dict[str, Any]) -> list[Outcom
     duo.target.close_target()
     results.append(out)
 
-    # 4. a PROOF made with the SRK of an earlier interval (the attacker has it:
-    #    the target's RNG is seeded, so the draws are known)
+    # 4. a PROOF made with PS and the SRK of an earlier interval (the attacker
+    #    has it: the target's RNG is seeded, so the draws are known): t passes,
+    #    c does not (BAD_PROOF, counted)
     out = Outcome("PROOF under the SRK of an earlier interval", "?")
     seed = b"stale-srk"
     p = pairing(0)
     target = factory("F", fcfg, [p], seed)
     out.target = target.name + " F"
-    drbg = Drbg(seed)
     s_old = SecondStation(SecondConfig(**HOST_S), p, os.urandom, 0)
     d_old = Duo(target, s_old)
     sid_old = d_old.handshake()
-    old_srk = drbg(16)  # the first draw of F: SRK of interval 0 (4.2 order)
+    old_srk = Drbg(seed)(16)  # the first 16 bytes of F's first RNG call (4.2 step 4)
     d_old.target_step("close", sid=sid_old)
     t_new = iv * 1 + 5
     s_new = SecondStation(SecondConfig(**HOST_S), p, os.urandom, t_new)
@@ -764,44 +886,32 @@ def attack_stale_srk(factory: TargetFactory, cfg: dict[str, Any]) -> list[Outcom
     s_new.connect(t_new)
     d_new.pump()
     d_new.intercept = None
-    req = next(f for d, f in d_new.log if d == S2F and f[1] == wire.REQ)
-    srk_frame = next(f for d, f in d_new.log if d == F2S and f[1] == wire.SRK)
-    forged = forge_proof(p.ps, req, srk_frame, old_srk)
-    inject(d_new, out, forged, Code.AUTH_FAILED, answer=True)
+    req = next(f for d, f in d_new.log if d == S2F and ftype(f) == wire.REQ)
+    srk_frame = next(f for d, f in d_new.log if d == F2S and ftype(f) == wire.SRK)
+    inject(d_new, out, forge_proof(p.ps, req, srk_frame, old_srk), Code.BAD_PROOF, answer=True)
     d_new.pump(d_new.feed_target(held2))
-    sid_new = int.from_bytes(srk_frame[3:7], "big")
-    out.survived = any(e.name == ESTABLISHED and e.sid == sid_new for e in d_new.target_events)
+    out.survived = any(e.name == ESTABLISHED and e.sid == fsid(srk_frame)
+                       for e in d_new.target_events)
     target.close_target()
     results.append(out)
     return results
 
 
-def forge_proof(ps: bytes, req: bytes, srk_frame: bytes, srk: bytes,
-                spv: bytes | None = None) -> bytes:
-    """A suite-1 PROOF for this transcript under ``srk`` (right or wrong),
-    carrying ``spv`` (default: the right one for ``ps``)."""
-    th1 = ks.th1(req)
-    th2 = ks.th2(th1, srk_frame)
-    n_s, n_f = req[15:31], srk_frame[7:23]
-    sid = int.from_bytes(srk_frame[3:7], "big")
-    k3 = ks.k3(n_s, n_f, srk, th2)
-    header = wire.header(wire.PROOF, 1, sid)
-    value = spv if spv is not None else ks.spv(ps, th2)
-    return wire.build_proof(1, sid, ks.seal_proof(k3, sid, header, value))
-
-
 def attack_guess_parameter(factory: TargetFactory, cfg: dict[str, Any],
                            tries: int = 200) -> list[Outcome]:
-    """Without PS: random PROOFs (AUTH_FAILED); with the session's SRK known
-    (its compromise, section 9) but not PS: SPV guesses (BAD_PROOF), and the
-    KEY frame of a session in that interval stays closed."""
+    """Without PS: random PROOFs fail ``t`` (AUTH_FAILED), against a target
+    allowing the most tries (``proof_tries`` 255); with the session's SRK known
+    (its compromise, section 9) but not PS: PROOFs made with guessed PS fail
+    ``t`` too, and the KEY of a session in that interval stays closed. With the
+    default ``proof_tries`` the half-open slot is gone after 3 guesses."""
+    tries = min(tries, 126)  # two kinds of guesses below 255 failures: the PROOF still passes
     results = []
     seed = b"guess"
     p = pairing(0)
-    target = factory("F", cfg, [p], seed)
+    target = factory("F", dict(cfg, proof_tries=255), [p], seed)
     out1 = Outcome("guess the shared parameter (no SRK)", target.name + " F")
     out2 = Outcome("guess the shared parameter (SRK compromised)", target.name + " F")
-    srk = Drbg(seed)(16)  # F's first draw
+    srk = Drbg(seed)(16)  # F's first RNG call starts with the interval's SRK
     duo = Duo(target, SecondStation(SecondConfig(**HOST_S), p, os.urandom, 0))
     held: list[bytes] = []
     duo.intercept = holder(held, S2F, wire.PROOF, once=False)
@@ -811,95 +921,141 @@ def attack_guess_parameter(factory: TargetFactory, cfg: dict[str, Any],
     duo.intercept = None
     req = duo.frames(S2F)[0]
     srk_frame = duo.frames(F2S)[0]
-    sid = int.from_bytes(srk_frame[3:7], "big")
+    sid = fsid(srk_frame)
     rnd = Drbg(b"attacker")
     for _ in range(tries):
         duo.t += 1
-        inject(duo, out1, wire.build_proof(1, sid, rnd(24)), Code.AUTH_FAILED, answer=True)
+        inject(duo, out1, wire.proof_head(sid) + rnd(24), Code.AUTH_FAILED, answer=True)
     for i in range(tries):
         duo.t += 1
         guess_ps = rnd(16) if i % 2 else b"%016d" % i
-        inject(duo, out2, forge_proof(guess_ps, req, srk_frame, srk), Code.BAD_PROOF,
+        inject(duo, out2, forge_proof(guess_ps, req, srk_frame, srk), Code.AUTH_FAILED,
                answer=True)
-    # the legitimate PROOF is still accepted: rejected guesses changed nothing
+    # the legitimate PROOF is still accepted: rejected guesses changed nothing else
     duo.pump(duo.feed_target(held))
     for o in (out1, out2):
         o.survived = any(e.name == ESTABLISHED and e.sid == sid for e in duo.target_events)
-    # with the SRK and no PS, KEY cannot be opened (MS needs PS)
-    key = next((f for d, f in duo.log if d == F2S and f[1] == wire.KEY), None)
+    # with the SRK and no PS, KEY cannot be opened (PRK3 needs PS)
+    key = next((f for d, f in duo.log if d == F2S and ftype(f) == wire.KEY), None)
     if key is not None:
-        proof = held[0]
-        th3 = ks.th3(ks.th2(ks.th1(req), srk_frame), proof)
+        th2 = ks.th2(ks.th1(req), srk_frame)
+        th3 = ks.th3(th2, held[0])
         opened = 0
         for _ in range(tries):
-            ms = ks.master_secret(th3, rnd(16), srk)
-            if crypto.kw_unwrap(ks.kek(ms, 0), key[7:31]) is not None:
+            ms = ks.ms(ks.prk3(th2, srk, rnd(16)), 1, th3)
+            if crypto.kw_unwrap(ks.kek(ms, 1, 0), key[3:]) is not None:
                 opened += 1
         out2.notes.append("KEY unwrap with the SRK and %d guessed PS: %d opened" % (tries, opened))
         out2.wrong_accepts += opened
     check_alive(duo, sid, out1)
     target.close_target()
     results += [out1, out2]
+
+    # The default limit: three guesses, then the sid names nothing.
+    target = factory("F", cfg, [p], None)
+    out3 = Outcome("guesses limited by proof_tries", target.name + " F")
+    duo = Duo(target, SecondStation(SecondConfig(**HOST_S), p, os.urandom, 0))
+    held = []
+    duo.intercept = holder(held, S2F, wire.PROOF, once=False)
+    duo.peer.connect(0)
+    duo.pump()
+    duo.intercept = None
+    sid = fsid(duo.frames(F2S)[0])
+    limit = int(cfg.get("proof_tries", 3))
+    for i in range(limit + 3):
+        duo.t += 1
+        code = Code.AUTH_FAILED if i < limit else Code.UNKNOWN_SESSION
+        inject(duo, out3, wire.proof_head(sid) + rnd(24), code, answer=True,
+               allow_events=("HANDSHAKE_FAILED",) if i == limit - 1 else ())
+    inject(duo, out3, held[0], Code.UNKNOWN_SESSION, answer=True)
+    duo.t += 1
+    assert isinstance(duo.peer, SecondStation)
+    duo.peer.close(duo.t)
+    out3.survived = _reconnects(duo)
+    target.close_target()
+    results.append(out3)
     return results
 
 
-def attack_flipped_bits(factory: TargetFactory, role: str, cfg: dict[str, Any]) -> Outcome:
+def _reconnects(duo: Duo) -> bool:
+    """The legitimate peer (S) starts a new handshake and gets a working session."""
+    assert isinstance(duo.peer, SecondStation)
+    try:
+        sid = duo.handshake()
+        duo.exchange(sid, 1, b"again")
+        return True
+    except (AssertionError, RuntimeError, UsageError):
+        return False
+
+
+def attack_flipped_bits(factory: TargetFactory, role: str, cfg: dict[str, Any],
+                        peer_cfg: dict[str, Any] | None = None) -> Outcome:
     """Every single-bit flip of every handshake frame the target receives,
     in the state that waits for it, and of a protected frame in OPEN; the
-    code must be the one of ``expected_flip_code``; the genuine frame then
-    goes through."""
+    code must be the one of ``expected_code``; the genuine frame then goes
+    through. F allows 255 failed PROOFs here (each flip of ``c`` or ``t``
+    counts, 4.5)."""
     out = Outcome("single-bit flips (SRK, KEY, PROOF, DATA, ...)", "?")
-    duo = make_duo(factory, role, cfg)
+    duo = make_duo(factory, role, dict(cfg, proof_tries=255) if role == "F" else cfg,
+                   peer_cfg=peer_cfg)
     out.target = duo.target.name + " " + role
     if role == "S":
+        duo.ready()
         got, _ = duo.target.step("connect", 0)
         assert isinstance(duo.peer, FirstStation)
         duo.peer.receive(got[0], 0)
         srk = duo.peer.outputs()[0]
-        sid = int.from_bytes(srk[3:7], "big")
+        sid = fsid(srk)
         for _i, _b, f in flips(srk):
-            inject(duo, out, f, expected_flip_code(f, "S", "WAIT_SRK", 0, srk[2]))
-        proofs, _ = duo.target.receive(srk, 0)
+            inject(duo, out, f, expected_code(f, "S", "WAIT_SRK", 0, srk[3]))
+        proofs = duo.feed_target([srk])
         duo.peer.receive(proofs[0], 0)
+        duo.peer.run_jobs(0)
         key = duo.peer.outputs()[0]
         for _i, _b, f in flips(key):
-            inject(duo, out, f, expected_flip_code(f, "S", "WAIT_KEY", sid, key[2]))
+            inject(duo, out, f, expected_code(f, "S", "WAIT_KEY", sid, srk[3]))
         duo.pump(duo.feed_target([key]))
+        suite = srk[3]
     else:
         assert isinstance(duo.peer, SecondStation)
         duo.peer.connect(0)
         req = duo.peer.outputs()[0]
         for _i, _b, f in flips(req):
             # a flipped REQ may be a valid request from another (unknown) peer,
-            # or from this peer with another nonce: then F answers with an SRK
-            exp = _req_flip_codes(f)
-            inject(duo, out, f, exp, allow_out=lambda fr: fr[1] == wire.SRK)
-        # A flipped offer bit made a request with this n_s that F holds now:
-        # start afresh with a new nonce (see attack_offer_rewrite for why).
+            # or from this peer with another nonce or offer: then F answers with an SRK
+            code = expected_code(f, "F", "", 0, 0)
+            exp: set[int] | int = {Code.UNKNOWN_PEER, Code.BAD_SUITE} if code == IGNORED \
+                else code
+            inject(duo, out, f, exp, answer=answered(f) if code != IGNORED else None,
+                   allow_out=lambda fr: ftype(fr) == wire.SRK)
+        # start afresh with a new nonce: this peer's half-open slot is reused (4.2 step 3 (a))
         duo.peer.close(0)
         duo.peer.connect(0)
         req = duo.peer.outputs()[0]
         srk_out, _ = duo.target.receive(req, 0)
-        srk = next(f for f in srk_out if f[1] == wire.SRK)
+        srk = next(f for f in srk_out if ftype(f) == wire.SRK)
         duo.peer.receive(srk, 0)
         proof = duo.peer.outputs()[0]
-        sid = int.from_bytes(srk[3:7], "big")
+        sid = fsid(srk)
+        suite = srk[3]
         for _i, _b, f in flips(proof):
-            code = expected_flip_code(f, "F", "WAIT_PROOF", sid, proof[2])
+            code = expected_code(f, "F", "WAIT_PROOF", sid, suite)
             inject(duo, out, f, code, answer=answered(f))
         duo.pump(duo.feed_target([proof]))
-    # protected frames in OPEN
+    # protected frames in OPEN (F: WAIT_CONFIRM, the same codes)
     duo.t = 10
     if role == "F":
         assert isinstance(duo.peer, SecondStation)
         duo.peer.send_data(b"flip me", duo.t)
+        state = "WAIT_CONFIRM"
     else:
         assert isinstance(duo.peer, FirstStation)
         duo.peer.send_data(sid, b"flip me", duo.t)
+        state = "OPEN"
     data = duo.peer.outputs()[0]
     for i, _b, f in flips(data):
-        code = expected_flip_code(f, role, "OPEN", sid, data[2])
-        if code == Code.AUTH_FAILED and i == 7:
+        code = expected_code(f, role, state, sid, suite)
+        if code == Code.AUTH_FAILED and i == 3:
             code = Code.BAD_KEY_INDEX
         inject(duo, out, f, code, answer=answered(f) if role == "F" else False)
     before = len(duo.target_events)
@@ -913,47 +1069,41 @@ def attack_flipped_bits(factory: TargetFactory, role: str, cfg: dict[str, Any]) 
     return out
 
 
-def _req_flip_codes(f: bytes) -> set[int]:
-    if f[0] != 1:
-        return {Code.BAD_VERSION}
-    if f[1] not in wire.TYPE_NAMES:
-        return {Code.BAD_TYPE}
-    if f[1] not in wire.ACCEPTED_BY_F:
-        return {Code.UNEXPECTED}
-    if f[1] != wire.REQ:
-        return {Code.MALFORMED, Code.BAD_SUITE}  # a 32-byte non-REQ: length or suite
-    if f[2] != 0 or f[3:7] != bytes(4) or f[31] == 0 or f[31] & 0x80:
-        return {Code.MALFORMED}
-    return {Code.UNKNOWN_PEER, Code.BAD_SUITE}  # other id_s / offer; or accepted
-
-
 def attack_downgrade(factory: TargetFactory, role: str, cfg: dict[str, Any]) -> Outcome:
-    """Other versions (never answered), the suite byte of an established
-    session changed, REQ offers with no common suite or invalid bits, and (at
-    S) an SRK frame whose suite S did not offer."""
+    """Other versions (never answered, version 1's frames included), an SRK
+    frame with another suite byte or a PROOF of the other suite's length in an
+    established session, and REQ offers with no common suite or invalid bits."""
     duo, sid = record_session(factory, role, cfg, exchanges=2)
     out = Outcome("downgrade version / suite", duo.target.name + " " + role)
     for fr in duo.frames(duo.to_target):
-        for ver in (0, 2, 0x81, 0xFF):
+        for ver in (0, 1, 3, 15):
             duo.t += 1
-            inject(duo, out, bytes((ver,)) + fr[1:], Code.BAD_VERSION, answer=False)
-        if fr[1] in wire.PROTECTED or fr[1] in (wire.PROOF, wire.KEY):
+            inject(duo, out, bytes((ver << 4 | fr[0] & 0x0F,)) + fr[1:], Code.BAD_VERSION,
+                   answer=False)
+        duo.t += 1
+        inject(duo, out, bytes((1, ftype(fr), 1)) + bytes(4) + fr[1:], Code.BAD_VERSION,
+               answer=False)  # the same frame with a version-1 header
+        t = ftype(fr)
+        if t == wire.SRK:
             for suite in (0, 2, 3, 0xFF):
-                if suite == fr[2]:
+                if suite == fr[3]:
                     continue
                 duo.t += 1
-                exp = Code.BAD_SUITE
-                inject(duo, out, fr[:2] + bytes((suite,)) + fr[3:], {exp, Code.MALFORMED},
-                       answer=answered(fr) and role == "F")
+                inject(duo, out, fr[:3] + bytes((suite,)) + fr[4:],
+                       {Code.BAD_SUITE, Code.MALFORMED}, answer=False)
+        elif t == wire.PROOF:
+            other = fr[:3] + bytes(32) + fr[3:] if len(fr) == 27 else fr[:3] + fr[35:]
+            duo.t += 1
+            inject(duo, out, other, Code.MALFORMED, answer=True)
     if role == "F":
-        req = next(f for f in duo.frames(S2F) if f[1] == wire.REQ)
-        other = pairing(5).id_s  # not paired: not reached; use the paired id
-        del other
+        req = next(f for f in duo.frames(S2F) if ftype(f) == wire.REQ)
         for offer, exp in ((0x00, Code.MALFORMED), (0x80, Code.MALFORMED),
                            (0x81, Code.MALFORMED), (0x40, Code.BAD_SUITE),
-                           (0x20, Code.BAD_SUITE)):
+                           (0x20, Code.BAD_SUITE), (0x04, Code.BAD_SUITE)):
+            if offer & wire.suites_to_offer(cfg.get("suites", [2, 1])) and exp == Code.BAD_SUITE:
+                continue
             duo.t += 1
-            fresh = req[:15] + os.urandom(16) + bytes((offer,))
+            fresh = req[:9] + os.urandom(12) + bytes((offer,))
             inject(duo, out, fresh, exp, answer=True)
     check_alive(duo, sid, out)
     duo.target.close_target()
@@ -964,48 +1114,52 @@ def attack_offer_rewrite(factory: TargetFactory, s_factory: TargetFactory,
                          offer: list[int], strip_to: int) -> Outcome:
     """The attacker rewrites the offer of S's first REQ (e.g. suites {1,2} ->
     {1}). TH1 binds the offer, so S must refuse the SRK frame made for the
-    rewritten REQ; and when S then sends its genuine REQ again, F must answer
-    with *the same* SRK frame (4.2 rule 1), so the handshake can only fail:
-    S must never end up in a suite other than the highest common one.
-    Both stations are the targets' kind (firmware against firmware)."""
+    rewritten REQ; when S then sends its genuine REQ again, it is a new
+    request (4.2 step 1: same n_s, another offer), so S can only end up in the
+    highest common suite. Both stations are the targets' kind."""
     p = pairing(0)
     f = factory("F", {"suites": offer}, [p], None)
     s = s_factory("S", {"offer": offer}, [p], None)
     out = Outcome("REQ offer rewritten on the wire (downgrade)", f.name + " F / " + s.name + " S")
     t = 0
+    if 2 in offer:
+        for _ in range(2):
+            f.step("prepare", t)
+        f.step("work", t)
+
+    def deliver(to: Target, frame: bytes) -> tuple[list[bytes], list[Event]]:
+        got, evs = to.receive(frame, t)
+        more, evs2 = to.step("work", t)
+        return got + more, evs + evs2
+
     req, _ = s.step("connect", t)
     tampered = bytearray(req[0])
-    tampered[31] = strip_to
+    tampered[21] = strip_to
     srk1, _ = f.receive(bytes(tampered), t)
     out.tried += 1
-    _, evs = s.receive(srk1[0], t)
+    _, evs = deliver(s, srk1[0])
     out.codes.update(_name(e.arg) for e in evs if e.name == ERROR)
     established = None
+    suite_seen = 0
     for _ in range(10):
         t += 1000
         frames, evs = s.step("poll", t)
         if any(e.name == "HANDSHAKE_FAILED" for e in evs):
             out.notes.append("handshake failed: %r" % evs)
             break
-        for fr in frames:
-            back, _ = f.receive(fr, t)
-            if fr[1] == wire.REQ and back and back[0] != srk1[0]:
-                # 4.2 rule 1: the genuine REQ repeats n_s with another offer,
-                # so it is a new request and gets its own SRK frame
+        queue = [(f, fr) for fr in frames]
+        while queue and established is None:
+            to, fr = queue.pop(0)
+            back, evs = deliver(to, fr)
+            if to is s:
+                out.codes.update(_name(e.arg) for e in evs if e.name == ERROR)
+                if ftype(fr) == wire.SRK and not any(e.name == ERROR for e in evs):
+                    suite_seen = fr[3]
+                if any(e.name == ESTABLISHED for e in evs):
+                    established = suite_seen
+            elif ftype(fr) == wire.REQ and back and back[0] != srk1[0]:
                 out.notes.append("genuine REQ answered as a new request")
-            for b in back:
-                more, evs2 = s.receive(b, t)
-                out.codes.update(_name(e.arg) for e in evs2 if e.name == ERROR)
-                for e in evs2:
-                    if e.name == ESTABLISHED:
-                        established = b[2]
-                for m in more:
-                    back2, _ = f.receive(m, t)
-                    for b2 in back2:
-                        _, evs3 = s.receive(b2, t)
-                        for e in evs3:
-                            if e.name == ESTABLISHED:
-                                established = b2[2]
+            queue += [(s if to is f else f, b) for b in back]
         if established is not None:
             break
     best = max(offer)
@@ -1034,6 +1188,7 @@ def attack_flood(factory: TargetFactory, cfg: dict[str, Any], n: int = 2000,
                   target.name + " F")
     d_est = Duo(target, SecondStation(SecondConfig(**HOST_S), est, os.urandom, 0))
     sid_est = d_est.handshake()
+    d_est.exchange(sid_est, 1)  # confirmed: never taken by a REQ
     d_legit = Duo(target, SecondStation(SecondConfig(**HOST_S), legit, os.urandom, 0))
     rnd = Drbg(b"flood")
     legit_started = False
@@ -1044,11 +1199,11 @@ def attack_flood(factory: TargetFactory, cfg: dict[str, Any], n: int = 2000,
             id_s = flooders[i // 4 % paired_flooders].id_s
         else:
             id_s = rnd(8)
-        req = wire.build_req(id_s, rnd(16), 1)
+        req = wire.build_req(id_s, rnd(12), 1)
         d_legit.t = t
         got, _ = inject(d_legit, out, req, {Code.UNKNOWN_PEER}, answer=id_s not in
-                        {p.id_s for p in flooders}, allow_out=lambda f: f[1] == wire.SRK)
-        srk_answers += sum(1 for f in got if f[1] == wire.SRK)
+                        {p.id_s for p in flooders}, allow_out=lambda f: ftype(f) == wire.SRK)
+        srk_answers += sum(1 for f in got if ftype(f) == wire.SRK)
         if i == n // 2 and not legit_started:
             legit_started = True
             assert isinstance(d_legit.peer, SecondStation)
@@ -1068,6 +1223,208 @@ def attack_flood(factory: TargetFactory, cfg: dict[str, Any], n: int = 2000,
     return out
 
 
+# -------------------------------------------------- version 2's own attacks
+
+def attack_forged_proofs(factory: TargetFactory, cfg: dict[str, Any]) -> Outcome:
+    """Issue 12 item 1: PROOFs forged without PS for a half-open suite-2 sid
+    (public in the SRK frame): each is rejected at ``t`` (AUTH_FAILED,
+    answered) and starts no job; the ``proof_tries``-th frees the slot
+    (HANDSHAKE_FAILED(AUTH_FAILED)); every later PROOF for it, the genuine
+    one included, is UNKNOWN_SESSION. The peer's next handshake succeeds."""
+    p = pairing(0)
+    cfg = dict({"suites": [2]}, **cfg)
+    target = factory("F", cfg, [p], None)
+    out = Outcome("forged suite-2 PROOFs for a half-open sid", target.name + " F")
+    duo = Duo(target, SecondStation(SecondConfig(**HOST_S2), p, os.urandom, 0))
+    duo.ready()
+    held: list[bytes] = []
+    duo.intercept = holder(held, S2F, wire.PROOF, once=True)
+    assert isinstance(duo.peer, SecondStation)
+    duo.peer.connect(duo.t)
+    duo.pump()
+    duo.intercept = None
+    sid = fsid(held[0])
+    limit = int(cfg.get("proof_tries", 3))
+    rnd = Drbg(b"forger")
+    jobs = 0
+    failed: list[Event] = []
+    for i in range(limit + 5):
+        duo.t += 1
+        forged = wire.proof_head(sid, rnd(32)) + rnd(24)
+        code = Code.AUTH_FAILED if i < limit else Code.UNKNOWN_SESSION
+        _, evs = inject(duo, out, forged, code, answer=True,
+                        allow_events=("HANDSHAKE_FAILED",) if i == limit - 1 else ())
+        failed += [e for e in evs if e.name == "HANDSHAKE_FAILED"]
+        if duo.target.busy():
+            jobs += 1
+        more = duo.work_target()  # an event loop would work now: nothing to do
+        if more:
+            out.unexpected.append("work after a forged PROOF: %s" % [m.hex() for m in more])
+    if [(e.sid, e.arg) for e in failed] != [(sid, Code.AUTH_FAILED)]:
+        out.unexpected.append("HANDSHAKE_FAILED events: %r" % failed)
+    inject(duo, out, held[0], Code.UNKNOWN_SESSION, answer=True)
+    out.notes.append("jobs started by forged PROOFs: %d%s" % (
+        jobs, "" if duo.target.busy() is not None else " (the target does not report busy)"))
+    if jobs:
+        out.wrong_accepts += jobs
+    duo.t += 1
+    duo.peer.close(duo.t)
+    out.survived = _reconnects(duo)
+    target.close_target()
+    return out
+
+
+def attack_zombies(factory: TargetFactory, cfg: dict[str, Any], rounds: int = 8) -> Outcome:
+    """Issue 12 item 2: one peer's KEY frames are all lost, ``rounds`` times
+    (S gives up or reboots and asks again), then its CLOSE frames are lost
+    ``rounds`` times; a 4-slot table. The target must replace the peer's
+    unconfirmed or surplus sessions (CLOSE(REPLACED)) and never answer BUSY;
+    another peer then gets a session at once."""
+    p0, p1 = pairing(0), pairing(1)
+    target = factory("F", dict(cfg, sessions=4), [p0, p1], None)
+    out = Outcome("zombie sessions: %d lost KEYs, %d lost CLOSEs" % (rounds, rounds),
+                  target.name + " F")
+    duo = Duo(target, SecondStation(SecondConfig(**HOST_S), p0, os.urandom, 0))
+    s0 = duo.peer
+    assert isinstance(s0, SecondStation)
+    duo.intercept = dropper(F2S, (wire.KEY,))
+    for _ in range(rounds):
+        duo.t += 100
+        duo.ready()
+        s0.connect(duo.t)
+        duo.pump()
+        out.tried += 1
+        s0.close(duo.t)  # S reboots: its session, never established, is gone
+    duo.intercept = dropper(S2F, (wire.CLOSE,))
+    for _ in range(rounds):
+        duo.t += 100
+        sid = duo.handshake()
+        duo.exchange(sid, 1, b"zombie")
+        s0.close(duo.t)  # CLOSE lost
+        duo.pump()
+        out.tried += 1
+    duo.intercept = None
+    busy = [e for e in duo.target_events if e.name == ERROR and e.arg == Code.BUSY]
+    replaced = [e for e in duo.target_events if e.name == "CLOSED" and e.arg == Code.REPLACED]
+    if busy:
+        out.unexpected.append("BUSY %d times" % len(busy))
+    out.codes.update(_name(e.arg) for e in duo.target_events if e.name in (ERROR, "CLOSED"))
+    out.notes.append("sessions replaced: %d" % len(replaced))
+    if len(replaced) < 2 * rounds - 1:
+        out.unexpected.append("only %d sessions replaced" % len(replaced))
+    other = Duo(target, SecondStation(SecondConfig(**HOST_S), p1, os.urandom, 0), t=duo.t + 1)
+    out.survived = _reconnects(other)
+    target.close_target()
+    return out
+
+
+def attack_new_states(factory: TargetFactory, role: str) -> Outcome:
+    """Frames reflected, replayed and spliced into version 2's new states:
+    F's CHECKING (a suite-2 PROOF passed ``t``, its job not run yet) and
+    WAIT_CONFIRM (KEY sent, S silent), S's PROVING (its PROOF job not run).
+    Each is rejected with its code (a repeat of the PROOF being checked is
+    ignored, a repeat of the accepted one gets the same KEY); the handshake
+    then completes and the session works."""
+    p = pairing(0)
+    out = Outcome("reflection, replay, splicing in the new states", "?")
+    if role == "F":
+        # an earlier session of the same peer, recorded, to splice from
+        old = make_duo(factory, "F", {"suites": [2]}, peer_cfg=HOST_S2, pairings=[p])
+        out.target = old.target.name + " F"
+        sid_old = old.handshake()
+        old.exchange(sid_old, 2)
+        old_s2f = old.frames(S2F)
+        old_proof = next(f for f in old_s2f if ftype(f) == wire.PROOF)
+        old_data = next(f for f in old_s2f if ftype(f) == wire.DATA)
+        _end_session(old)
+        duo = Duo(old.target, SecondStation(SecondConfig(**HOST_S2), p, os.urandom, 0),
+                  t=old.t + 10)
+        duo.ready()
+        s = duo.peer
+        assert isinstance(s, SecondStation)
+        s.connect(duo.t)
+        req = s.outputs()[0]
+        srk, _ = duo.target.receive(req, duo.t)
+        s.receive(srk[0], duo.t)
+        s.run_jobs(duo.t)
+        proof = s.outputs()[0]
+        sid = fsid(proof)
+        got, evs = duo.target.receive(proof, duo.t)  # CHECKING: no work yet
+        if got or evs:
+            out.unexpected.append("PROOF before work: %r %s" % (evs, [g.hex() for g in got]))
+        for fr, exp, ans in (
+                (srk[0], Code.UNEXPECTED, False),  # reflected
+                (req, Code.REPLAY, False),  # replayed: CHECKING holds this n_s
+                (proof, IGNORED, None),  # the PROOF being checked, again
+                (proof[:40] + bytes((proof[40] ^ 1,)) + proof[41:], Code.UNEXPECTED, True),
+                (proof[:3] + old_proof[3:35] + proof[35:], Code.UNEXPECTED, True),  # spliced
+                (with_sid(old_proof, sid), Code.UNEXPECTED, True),
+                (with_sid(old_data, sid), Code.UNEXPECTED, False)):
+            duo.t += 1
+            inject(duo, out, fr, exp, answer=ans)
+        key = duo.work_target()
+        if [ftype(k) for k in key] != [wire.KEY]:
+            out.unexpected.append("work after CHECKING: %s" % [k.hex() for k in key])
+        # WAIT_CONFIRM: S has the KEY, F has not heard S under it yet
+        s.receive(key[0], duo.t)
+        s.events()
+        duo.target_step("send", sid=sid, payload=b"to an unconfirmed S")
+        f_data = [f for f in duo.frames(F2S) if ftype(f) == wire.DATA] or \
+            [f for f in s.outputs() if ftype(f) == wire.DATA]
+        for fr, exp, ans in (
+                (key[0], Code.UNEXPECTED, False),
+                (req, Code.REPLAY, False),
+                (proof[:3] + old_proof[3:35] + proof[35:], Code.UNEXPECTED, True),
+                (with_sid(old_data, sid), {Code.AUTH_FAILED, Code.BAD_KEY_INDEX}, False)):
+            duo.t += 1
+            inject(duo, out, fr, exp, answer=ans)
+        for fr in f_data[-1:]:
+            duo.t += 1
+            inject(duo, out, fr, Code.AUTH_FAILED, answer=False)  # reflected DATA
+        duo.t += 1
+        again, _ = inject(duo, out, proof, None, allow_out=lambda f: f == key[0])
+        if again != key:
+            out.unexpected.append("the accepted PROOF again: %s, not the same KEY"
+                                  % [a.hex() for a in again])
+        check_alive(duo, sid, out)
+        duo.target.close_target()
+        return out
+    # S: PROVING
+    fp = FirstStation(FirstConfig(**HOST_F2), [p], os.urandom, 0)
+    target = factory("S", {"offer": [2]}, [p], None)
+    out.target = target.name + " S"
+    old = Duo(target, fp)
+    sid_old = old.handshake()
+    old.exchange(sid_old, 2)
+    old_key = next(f for f in old.frames(F2S) if ftype(f) == wire.KEY)
+    old_data = next(f for f in old.frames(F2S) if ftype(f) == wire.DATA)
+    old.target_step("close")
+    duo = Duo(target, fp, t=old.t + 10)
+    req, _ = target.step("connect", duo.t)
+    fp.receive(req[0], duo.t)
+    srk = fp.outputs()[0]
+    sid = fsid(srk)
+    got, evs = target.receive(srk, duo.t)  # PROVING: no work yet
+    if got or evs:
+        out.unexpected.append("SRK before work: %r %s" % (evs, [g.hex() for g in got]))
+    for fr, exp in ((req[0], Code.UNEXPECTED),  # reflected REQ
+                    (srk, Code.UNEXPECTED),  # replayed SRK
+                    (with_sid(srk, sid ^ 0x5A5A), Code.UNKNOWN_SESSION),
+                    (with_sid(old_key, sid), Code.UNEXPECTED),
+                    (with_sid(old_data, sid), Code.UNEXPECTED)):
+        duo.t += 1
+        inject(duo, out, fr, exp, answer=False)
+    proof = duo.work_target()
+    if [ftype(x) for x in proof] != [wire.PROOF]:
+        out.unexpected.append("work after PROVING: %s" % [x.hex() for x in proof])
+        out.survived = False
+    else:
+        duo.pump(proof)
+        check_alive(duo, sid, out)
+    target.close_target()
+    return out
+
+
 def run_all(factory: TargetFactory, cfg_f: dict[str, Any], cfg_s: dict[str, Any],
             flood: int = 2000, guesses: int = 200,
             s_factory: TargetFactory | None = None) -> list[Outcome]:
@@ -1081,17 +1438,20 @@ def run_all(factory: TargetFactory, cfg_f: dict[str, Any], cfg_s: dict[str, Any]
         res.append(attack_splice(factory, role, cfg))
         res.append(attack_flipped_bits(factory, role, cfg))
         res.append(attack_downgrade(factory, role, cfg))
+        res.append(attack_new_states(factory, role))
     res += attack_stale_srk(factory, cfg_f)
     res += attack_guess_parameter(factory, cfg_f, guesses)
     res.append(attack_flood(factory, cfg_f, flood))
     res.append(attack_flood(factory, cfg_f, flood, paired_flooders=5))
+    res.append(attack_forged_proofs(factory, {}))
+    res.append(attack_zombies(factory, cfg_f))
     return res
 
 
 # ------------------------------------------------------------------- fuzzing
 
-MUTATIONS = ("flip", "bytes", "truncate", "extend", "splice", "header", "type", "length",
-             "random", "zero", "replay")
+MUTATIONS = ("flip", "bytes", "truncate", "extend", "splice", "header", "type", "version",
+             "length", "random", "zero", "replay")
 
 
 def mutate(rnd: Rng, frame: bytes, corpus: list[bytes]) -> tuple[str, bytes]:
@@ -1115,12 +1475,14 @@ def mutate(rnd: Rng, frame: bytes, corpus: list[bytes]) -> tuple[str, bytes]:
         other = corpus[below(len(corpus))]
         cut = below(min(len(b), len(other)) + 1)
         b = b[:cut] + bytearray(other[cut:])
-    elif how == "header" and len(b) >= 7:
-        b[below(7)] = below(256)
-    elif how == "type" and len(b) >= 2:
-        b[1] = (1, 2, 3, 4, 5, 6, 7, 8, 15, 0, 9, 14, 255)[below(13)]
+    elif how == "header" and len(b) >= 3:
+        b[below(4 if len(b) >= 4 else 3)] = below(256)
+    elif how == "type" and b:
+        b[0] = 0x20 | (1, 2, 3, 4, 5, 6, 7, 8, 15, 0, 9, 14)[below(12)]
+    elif how == "version" and b:
+        b[0] = (0, 1, 3, 15)[below(4)] << 4 | b[0] & 0x0F
     elif how == "length":
-        b = b[:7] + bytearray(rnd(below(300)))
+        b = b[:3] + bytearray(rnd(below(300)))
     elif how == "random":
         b = bytearray(rnd(below(320)))
     elif how == "zero":
@@ -1158,8 +1520,9 @@ def fuzz_station(factory: TargetFactory, role: str, cfg: dict[str, Any], n: int,
     """``n`` mutated and random frames into a target that holds an open
     legitimate session (F also a half-open one); the session must carry data
     every ``check_every`` inputs and at the end, and a new handshake must
-    succeed. Every event must be ERROR (code 1..18) or PEER_ERROR; F may
-    answer with ERROR frames and, for a REQ that is a valid request, SRK."""
+    succeed. Every event must be ERROR (a code of section 6) or PEER_ERROR; F
+    may answer with ERROR frames and, for a REQ that is a valid request, SRK
+    (or KEY for a repeated PROOF)."""
     duo, sid = record_session(factory, role, cfg, exchanges=6)
     res = FuzzResult(duo.target.name + " " + role)
     # at most ~40 checks: each costs two DATA frames of a key set that must
@@ -1180,7 +1543,7 @@ def fuzz_station(factory: TargetFactory, role: str, cfg: dict[str, Any], n: int,
             break
         for e in evs:
             if e.name == ERROR:
-                if not 1 <= e.arg <= 18:
+                if not 1 <= e.arg <= max(Code):
                     res.bad_codes += 1
                 res.codes[_name(e.arg)] += 1
             elif e.name == PEER_ERROR:
@@ -1189,11 +1552,10 @@ def fuzz_station(factory: TargetFactory, role: str, cfg: dict[str, Any], n: int,
                 res.wrong_accepts += 1
                 res.notes.append("%s accepted (%s): %r" % (frame.hex(), how, e))
         for f in got:
-            if role == "F" and len(f) == 8 and f[1] == wire.ERROR:
-                res.answers[_name(f[7])] += 1
-            elif role == "F" and frame[1:2] in (bytes((wire.REQ,)), bytes((wire.PROOF,))) and (
-                    f[1] in (wire.SRK, wire.KEY)):
-                res.answers[wire.TYPE_NAMES[f[1]]] += 1  # a valid REQ / repeated PROOF
+            if role == "F" and is_error_frame(f):
+                res.answers[_name(f[3])] += 1
+            elif role == "F" and answered(frame) and ftype(f) in (wire.SRK, wire.KEY):
+                res.answers[wire.TYPE_NAMES[ftype(f)]] += 1  # a valid REQ / repeated PROOF
             else:
                 res.wrong_accepts += 1
                 res.notes.append("%s (%s) made the target send %s" % (frame.hex(), how, f.hex()))
@@ -1249,6 +1611,10 @@ def differential_fuzz(fw: TargetFactory, ref: TargetFactory, role: str, cfg: dic
         res.by_mutation[how] += 1
         out_a, ev_a = a.target.receive(frame, a.t)
         out_b, ev_b = b.target.receive(frame, a.t)
+        if ftype(frame) in JOB_TYPES:  # a job either may have started: both work
+            more_a, wev_a = a.target.step("work", a.t)
+            more_b, wev_b = b.target.step("work", a.t)
+            out_a, ev_a, out_b, ev_b = out_a + more_a, ev_a + wev_a, out_b + more_b, ev_b + wev_b
         for e in ev_a:
             res.codes[_name(e.arg) if e.name == ERROR else e.name] += 1
         if out_a != out_b or ev_a != ev_b:
@@ -1258,4 +1624,75 @@ def differential_fuzz(fw: TargetFactory, ref: TargetFactory, role: str, cfg: dic
                 b.target.name, [f.hex() for f in out_b], ev_b))
     a.target.close_target()
     b.target.close_target()
+    return res
+
+
+def differential_edge_cases(fw: TargetFactory, ref: TargetFactory) -> FuzzResult:
+    """Issue 12 item 5's two cases, step by step on two seeded first stations
+    with the same seeded host peers: (1) a suite-2 PROOF for a WAIT_CONFIRM
+    session equal to the accepted one in ``c || t`` but not in ``e_pub``
+    (UNEXPECTED), then the accepted PROOF itself (the same KEY); (2) a suite-1
+    REQ retransmitted after its SRK left the ring and before any poll
+    (HANDSHAKE_FAILED(TIMEOUT), then a fresh SRK frame). Every step's frames
+    and events must be the same."""
+    p = pairing(0)
+    targets = [make(role, {}, [p], b"edge target")
+               for make, role in ((fw, "F"), (ref, "F"))]
+    res = FuzzResult("%s vs %s F (issue 12 item 5)" % (targets[0].name, targets[1].name))
+    peers = [SecondStation(SecondConfig(**HOST_S2), p, Drbg(b"edge peer"), 0) for _ in range(2)]
+    script: list[tuple[str, int, bytes]] = []  # (op, t, frame) as the first target saw them
+
+    def both(op: str, t: int, frame: bytes | None = None) -> list[bytes]:
+        outs = []
+        for tg in targets:
+            outs.append(tg.step(op, t, frame=frame) if frame is not None else tg.step(op, t))
+        res.inputs += 1
+        if outs[0] != outs[1]:
+            res.wrong_accepts += 1
+            res.notes.append("%s %s: %s vs %s" % (op, frame.hex() if frame else "", outs[0],
+                                                   outs[1]))
+        for e in outs[0][1]:
+            res.codes[_name(e.arg) if e.name == ERROR else e.name] += 1
+        script.append((op, t, frame or b""))
+        return outs[0][0]
+
+    both("prepare", 0)
+    both("work", 0)
+    for s in peers:
+        s.connect(10)
+    req = peers[0].outputs()[0]
+    peers[1].outputs()
+    srk = both("receive", 20, req)[0]
+    for s in peers:
+        s.receive(srk, 30)
+        s.run_jobs(30)
+    proof = peers[0].outputs()[0]
+    both("receive", 40, proof)
+    key = both("work", 40)  # KEY, lost: the session stays WAIT_CONFIRM
+    same_c_t = proof[:3] + bytes((proof[3] ^ 1,)) + proof[4:]
+    got = both("receive", 50, same_c_t)
+    if got != [wire.build_error(fsid(proof), Code.UNEXPECTED)]:
+        res.wrong_accepts += 1
+        res.notes.append("PROOF equal in c || t: %s" % [g.hex() for g in got])
+    if both("receive", 60, proof) != key:
+        res.wrong_accepts += 1
+        res.notes.append("the accepted PROOF again did not get the same KEY")
+    # (2) suite 1: a REQ whose SRK frame is lost, repeated after M x L, no poll
+    s1 = SecondStation(SecondConfig(**HOST_S), pairing(1), Drbg(b"edge s1"), 0)
+    for tg in targets:
+        tg.close_target()
+    targets[:] = [make("F", {"suites": [1]}, [pairing(1)], b"edge t1") for make in (fw, ref)]
+    s1.connect(100)
+    req1 = s1.outputs()[0]
+    old = both("receive", 110, req1)
+    fresh = both("receive", 60_110, req1)
+    if len(fresh) != 1 or fresh == old or ftype(fresh[0]) != wire.SRK:
+        res.wrong_accepts += 1
+        res.notes.append("REQ after SRK removal: %s (before: %s)" % (
+            [f.hex() for f in fresh], [f.hex() for f in old]))
+    if res.codes["HANDSHAKE_FAILED"] != 1:
+        res.wrong_accepts += 1
+        res.notes.append("expected one HANDSHAKE_FAILED: %r" % dict(res.codes))
+    for tg in targets:
+        tg.close_target()
     return res

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Write tests/vectors/session_*.json and negative.json from the host roles.
+"""Write tests/vectors/session_*.json and negative.json (protocol version 2)
+from the host roles.
 
 Deterministic: fixed seeds (section 12 RNG), fixed ticks; running it twice
-gives identical files. It never writes primitives.json (someone else owns it).
+gives identical files. It never writes the other vector files (primitives,
+x25519, link, cpace, ...).
 
     python tools/make_vectors.py [--out DIR]
 
 Every scenario asserts the events it expects, every negative case is checked
 against the host before it is written, and each vector's intermediates are
-recomputed by the transcript validator and cross-checked with F's RNG draws.
+recomputed by the transcript validator from the recorded frames and
+cross-checked with the stations' RNG draws.
 """
 # ruff: noqa: E402  (imports follow the sys.path line that finds host/)
 
@@ -22,11 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from ephkey_host import (
-    crypto,
-    keyschedule as ks,
-    wire,
-)
+from ephkey_host import crypto, keyschedule as ks, wire
 from ephkey_host.config import FirstConfig, Pairing, SecondConfig
 from ephkey_host.errors import Code
 from ephkey_host.transcript import split_sessions, validate
@@ -43,7 +42,6 @@ from ephkey_host.vectors import (
 )
 
 ID_F = bytes.fromhex("4546000000000001")
-SID_MASK = wire.SID_LIMIT - 1
 
 
 def pairing(i: int, ps_len: int) -> Pairing:
@@ -100,29 +98,66 @@ def one(frames: list[bytes]) -> bytes:
     return frames[0]
 
 
+def none(frames: list[bytes]) -> None:
+    assert frames == [], frames
+
+
+def sid_of(frame: bytes) -> int:
+    return int.from_bytes(frame[1:3], "big")
+
+
+def ftype(frame: bytes) -> int:
+    return frame[0] & 0x0F
+
+
 E = Code
 EST = ("ESTABLISHED", 0)
+ERR_FRAME = wire.build_error
 
 
 def handshake(r: Recorder, st: str, t: int, dt: int = 10) -> tuple[int, list[bytes]]:
-    """Run a clean handshake; returns (sid, [REQ, SRK, PROOF, KEY])."""
+    """A clean handshake (either suite); returns (sid, [REQ, SRK, PROOF, KEY]).
+    F's session is WAIT_CONFIRM at the end."""
     req = one(r.connect(st, t))
     srk = one(r.receive("F", req, t + dt))
-    proof = one(r.receive(st, srk, t + 2 * dt))
-    key = one(r.receive("F", proof, t + 3 * dt))
+    assert ftype(srk) == wire.SRK, srk.hex()
+    if srk[3] == 2:
+        none(r.receive(st, srk, t + 2 * dt))
+        proof = one(r.work(st, t + 2 * dt))
+        none(r.receive("F", proof, t + 3 * dt))
+        key = one(r.work("F", t + 3 * dt))
+    else:
+        proof = one(r.receive(st, srk, t + 2 * dt))
+        key = one(r.receive("F", proof, t + 3 * dt))
     expect(r, EST)
     r.receive(st, key, t + 4 * dt)
     expect(r, EST)
-    return int.from_bytes(srk[3:7], "big"), [req, srk, proof, key]
+    return sid_of(srk), [req, srk, proof, key]
 
 
-# -- scenarios ----------------------------------------------------------------------------
+def ready_pair(r: Recorder, t: int) -> None:
+    """``prepare`` creates the current interval's key-pair job; ``work`` ends it."""
+    none(r.prepare(t))
+    none(r.work("F", t))
+    expect(r)
+
+
+def exchange(r: Recorder, st: str, sid: int, t: int, up: bytes, down: bytes) -> None:
+    """DATA S -> F (confirms an unconfirmed session) then F -> S."""
+    r.receive("F", one(r.send(st, up, t)), t + 1)
+    expect(r, ("DATA", 0))
+    r.receive(st, one(r.send("F", down, t + 2, sid)), t + 3)
+    expect(r, ("DATA", 0))
+
+
+# -- suite 1 scenarios ------------------------------------------------------------------
 
 def basic() -> Recorder:
     p = pairing(0, 16)
     r = Recorder(header(
-        "basic", "Handshake, DATA both ways (an empty and a max_payload one), idle polls, "
-        "then S closes.", cfg1(), [(scfg1(), p)], 0))
+        "basic", "Suite 1: handshake (116 bytes), DATA both ways (an empty and a "
+        "max_payload one); S's first DATA confirms the session at F; idle polls; S closes.",
+        cfg1(), [(scfg1(), p)], 0))
     req = one(r.connect("S", 0))
     r.mark("req")
     srk = one(r.receive("F", req, 10))
@@ -133,12 +168,14 @@ def basic() -> Recorder:
     r.mark("key")
     r.receive("S", key, 40)
     r.mark("open")
-    sid = int.from_bytes(srk[3:7], "big")
+    assert sum(map(len, (req, srk, proof, key))) == wire.HANDSHAKE_BYTES[1] == 116
+    sid = sid_of(srk)
     d = one(r.send("S", b"hello F", 100))
     r.mark("s_data")
     r.receive("F", d, 110)
     expect(r, ("DATA", 0))
     r.mark("f_got_data")
+    assert r.h.first.session_states()[0] == ("OPEN", sid)
     d = one(r.send("F", b"hello S", 120, sid))
     r.mark("f_data")
     r.receive("S", d, 130)
@@ -163,11 +200,12 @@ def rotation() -> Recorder:
     p = pairing(1, 32)
     cfg = cfg1(rotate_frames=4, idrks=4, rotate_ms=30_000)
     r = Recorder(header(
-        "rotation", "rotate_frames=4, idrks=4. Key 0->1 after F sends the 4th DATA, finished "
+        "rotation", "Suite 1, rotate_frames=4, idrks=4; the intermediates' chain lists "
+        "KEK_j and CK_{j+1} of each rotation. Key 0->1 after F sends the 4th DATA, finished "
         "by KEY_ACK; 1->2 after F accepts the 4th DATA, KEY_ACK lost, finished by a DATA "
-        "under 2 (ROTATED then DATA); 2->3 by rotate_ms with a DATA crossing the REKEY; "
-        "key 3 used up: CLOSE(KEYS_EXHAUSTED); then a new handshake.", cfg,
-        [(scfg1(), p)], 5000))
+        "under 2 (ROTATED then DATA); 2->3 by rotate_ms with a DATA crossing the REKEY, "
+        "the REKEY lost once and sent again; key 3 used up: CLOSE(KEYS_EXHAUSTED); then a "
+        "new handshake.", cfg, [(scfg1(), p)], 5000))
     t = 5000
     sid, _ = handshake(r, "S", t)
     t = 5100
@@ -205,20 +243,21 @@ def rotation() -> Recorder:
     r.receive("F", d, t + 12)
     expect(r, ("ROTATED", 2), ("DATA", 1))  # the lost KEY_ACK used seq 0
     r.mark("f_rotated2")
-    # key 2: rotate_ms after the key was installed
+    # key 2: rotate_ms after the key was installed; the first REKEY(3) is lost
     t = 5200 + 12 + 30_000
     r.poll("F", t - 1)
     expect(r)
-    rekey = one(r.poll("F", t))
+    one(r.poll("F", t))  # lost
     d = one(r.send("S", b"k2 s2 crossing", t + 1))
     r.receive("F", d, t + 2)
     expect(r, ("DATA", 0))
-    ack = one(r.receive("S", rekey, t + 3))
+    rekey = one(r.poll("F", t + 1000))
+    ack = one(r.receive("S", rekey, t + 1003))
     expect(r, ("ROTATED", 3))
-    r.receive("F", ack, t + 4)
+    r.receive("F", ack, t + 1004)
     expect(r, ("ROTATED", 3))
     # key 3: the last one; the 4th DATA exhausts the set
-    t += 100
+    t += 1100
     r.receive("S", one(r.send("F", b"k3 f1", t, sid)), t + 1)
     r.receive("F", one(r.send("S", b"k3 s1", t + 2)), t + 3)
     r.receive("S", one(r.send("F", b"k3 f2", t + 4, sid)), t + 5)
@@ -227,7 +266,7 @@ def rotation() -> Recorder:
     r.receive("S", close, t + 8)
     expect(r, ("CLOSED", E.KEYS_EXHAUSTED))
     t += 100
-    sid2, _ = handshake(r, "S", t)
+    handshake(r, "S", t)
     r.receive("F", one(r.send("S", b"new session", t + 50)), t + 51)
     expect(r, ("DATA", 0))
     return r
@@ -237,20 +276,20 @@ def shared_srk() -> Recorder:
     cfg = cfg1(idle_ms=100_000)
     pairs = [pairing(10 + i, n) for i, n in enumerate((16, 24, 32, 20))]
     r = Recorder(header(
-        "shared_srk", "S0, S1, S2 ask in interval 0 and share its SRK with different IDRK "
-        "sets; S2's PROOF is lost. S3 asks in interval 1 and gets a new SRK. Then time "
-        "passes: S2 times out at both ends, the SRKs leave the ring after M x L, idle "
-        "sessions close, S2's late PROOF finds nothing.", cfg,
-        [(scfg1(), p) for p in pairs], 0))
-    sid0, _ = handshake(r, "S0", 1000)
-    sid1, _ = handshake(r, "S1", 2000)
+        "shared_srk", "Suite 1. S0, S1, S2 ask in interval 0 and share its SRK (drawn in "
+        "the RNG call of S0's REQ) with different IDRK sets; S2's PROOF is lost. S3 asks in "
+        "interval 1 and gets a new SRK. Then time passes: S2 times out at both ends, the "
+        "SRKs leave the ring after M x L, idle sessions close, S2's late PROOF finds "
+        "nothing.", cfg, [(scfg1(), p) for p in pairs], 0))
+    sid0, fr0 = handshake(r, "S0", 1000)
+    sid1, fr1 = handshake(r, "S1", 2000)
     req = one(r.connect("S2", 3000))
     srk2 = one(r.receive("F", req, 3010))
     proof2 = one(r.receive("S2", srk2, 3020))  # lost
-    r.receive("F", one(r.send("S0", b"from S0", 4000)), 4001)
-    r.receive("F", one(r.send("S1", b"from S1", 4002)), 4003)
-    r.receive("S0", one(r.send("F", b"to S0", 4004, sid0)), 4005)
-    r.receive("S1", one(r.send("F", b"to S1", 4006, sid1)), 4007)
+    sizes = [len(x) for _, _, x in r.f_draws]
+    assert sizes == [16 + 2 + 12 + 64, 2 + 12 + 64, 2 + 12 + 64], sizes
+    exchange(r, "S0", sid0, 4000, b"from S0", b"to S0")
+    exchange(r, "S1", sid1, 4010, b"from S1", b"to S1")
     for t in range(4020, 7021, 1000):  # S2 repeats PROOF, all lost, then gives up
         one(r.poll("S2", t))
     r.poll("S2", 8020)
@@ -264,7 +303,9 @@ def shared_srk() -> Recorder:
     r.poll("F", 59_999)
     r.poll("F", 60_000)  # SRK 0 erased (no event)
     r.poll("F", 70_000)  # SRK 1 erased
-    r.poll("F", 104_002)
+    r.poll("F", 104_000)
+    expect(r)
+    r.poll("F", 104_001)
     expect(r, ("CLOSED", E.TIMEOUT))  # S0, idle since its DATA at 4001
     r.poll("F", 112_101)
     expect(r, ("CLOSED", E.TIMEOUT), ("CLOSED", E.TIMEOUT))  # S1 then S3, in slot order
@@ -276,41 +317,57 @@ def shared_srk() -> Recorder:
 
 
 def retransmit() -> Recorder:
-    p = pairing(2, 16)
-    cfg = cfg1(rotate_frames=2, rekey_retry_ms=1000, rekey_tries=4)
+    pairs = [pairing(2, 16), pairing(4, 32)]
+    cfg = FirstConfig(rotate_frames=2, rekey_retry_ms=1000, rekey_tries=4)
     r = Recorder(header(
-        "retransmit", "SRK lost: S repeats REQ, F resends the same SRK; KEY lost: S repeats "
-        "PROOF, F resends the same KEY; REKEY lost: F resends it (new seq); a repeated "
-        "REKEY gets a second KEY_ACK, which F accepts silently; then REKEY lost rekey_tries "
-        "times: CLOSE(TIMEOUT).", cfg, [(scfg1(), p)], 0))
-    req = one(r.connect("S", 0))
+        "retransmit", "F accepts suites 2 and 1; S0 offers 1, S1 offers 2. S0 (suite 1): SRK "
+        "lost: S0 repeats REQ, F resends the same SRK frame; KEY lost: S0 repeats PROOF, F "
+        "resends the same KEY; a PROOF differing from the accepted one in a byte of c is "
+        "UNEXPECTED; F's DATA in WAIT_CONFIRM counts but starts no rotation; S0's DATA "
+        "confirms and starts it (rotate_frames=2); after confirmation the accepted PROOF "
+        "itself is UNEXPECTED; REKEY lost: F resends it (new seq); a repeated REKEY gets a "
+        "second KEY_ACK, which F accepts silently; then REKEY lost rekey_tries times: "
+        "CLOSE(TIMEOUT). S1 (suite 2): KEY lost, S1's repeated PROOF gets the same KEY; a "
+        "PROOF equal to the accepted one in c and t but not in e_pub is UNEXPECTED (whole "
+        "frames are compared).", cfg, [(scfg1(), pairs[0]), (SecondConfig(offer=[2]), pairs[1])],
+        0))
+    req = one(r.connect("S0", 0))
     srk = one(r.receive("F", req, 10))  # lost
-    r.poll("S", 999)
+    r.poll("S0", 999)
     expect(r)
-    assert one(r.poll("S", 1000)) == req
+    assert one(r.poll("S0", 1000)) == req
     assert one(r.receive("F", req, 1010)) == srk
     r.mark("srk_resent")
-    proof = one(r.receive("S", srk, 1020))
+    proof = one(r.receive("S0", srk, 1020))
     key = one(r.receive("F", proof, 1030))  # lost
     expect(r, EST)
-    assert one(r.poll("S", 2020)) == proof
+    assert one(r.poll("S0", 2020)) == proof
     r.mark("proof_repeated")
     assert one(r.receive("F", proof, 2030)) == key
     expect(r)
-    r.receive("S", key, 2040)
+    bad = bytearray(proof)
+    bad[5] ^= 0x01
+    assert one(r.receive("F", bytes(bad), 2035)) == ERR_FRAME(sid_of(proof), E.UNEXPECTED)
+    expect(r, ("ERROR", E.UNEXPECTED))
+    r.receive("S0", key, 2040)
     expect(r, EST)
-    sid = int.from_bytes(srk[3:7], "big")
+    sid = sid_of(srk)
     t = 3000
-    r.receive("S", one(r.send("F", b"one", t, sid)), t + 1)
-    rekey_a = one(r.receive("F", one(r.send("S", b"two", t + 2)), t + 3))  # lost
+    r.receive("S0", one(r.send("F", b"one", t, sid)), t + 1)  # counted, no rotation yet
+    assert r.h.first.session_states()[0] == ("WAIT_CONFIRM", sid)
+    rekey_a = one(r.receive("F", one(r.send("S0", b"two", t + 2)), t + 3))  # lost
+    expect(r, ("DATA", 0))
+    assert ftype(rekey_a) == wire.REKEY
+    assert one(r.receive("F", proof, t + 4)) == ERR_FRAME(sid, E.UNEXPECTED)
+    expect(r, ("ERROR", E.UNEXPECTED))
     r.poll("F", t + 1002)
     expect(r)
     rekey_b = one(r.poll("F", t + 1003))
     assert rekey_b != rekey_a
-    ack_a = one(r.receive("S", rekey_b, t + 1004))  # delayed
+    ack_a = one(r.receive("S0", rekey_b, t + 1004))  # delayed
     expect(r, ("ROTATED", 1))
     rekey_c = one(r.poll("F", t + 2003))
-    ack_b = one(r.receive("S", rekey_c, t + 2004))
+    ack_b = one(r.receive("S0", rekey_c, t + 2004))
     expect(r)
     r.receive("F", ack_a, t + 2005)
     expect(r, ("ROTATED", 1))
@@ -318,71 +375,128 @@ def retransmit() -> Recorder:
     expect(r)
     # next rotation: every REKEY is lost
     t = 6000
-    r.receive("S", one(r.send("F", b"three", t, sid)), t + 1)
-    r.receive("F", one(r.send("S", b"four", t + 2)), t + 3)  # REKEY(2) lost
+    r.receive("S0", one(r.send("F", b"three", t, sid)), t + 1)
+    r.receive("F", one(r.send("S0", b"four", t + 2)), t + 3)  # REKEY(2) lost
     for i in range(1, 4):
         one(r.poll("F", t + 3 + 1000 * i))
     close = one(r.poll("F", t + 3 + 4000))
     expect(r, ("CLOSED", E.TIMEOUT))
-    r.receive("S", close, t + 4004)
+    r.receive("S0", close, t + 4004)
     expect(r, ("CLOSED", E.TIMEOUT))
+
+    # S1, suite 2.
+    t = 11_000
+    ready_pair(r, t)
+    req = one(r.connect("S1", t + 10))
+    srk = one(r.receive("F", req, t + 20))
+    none(r.receive("S1", srk, t + 30))
+    proof = one(r.work("S1", t + 30))
+    none(r.receive("F", proof, t + 40))
+    key = one(r.work("F", t + 40))  # lost
+    expect(r, EST)
+    assert one(r.poll("S1", t + 1030)) == proof
+    assert one(r.receive("F", proof, t + 1040)) == key
+    expect(r)
+    spliced = bytearray(proof)
+    spliced[10] ^= 0x01  # e_pub changed, c and t as accepted
+    assert spliced[35:] == proof[35:]
+    assert one(r.receive("F", bytes(spliced), t + 1045)) == ERR_FRAME(sid_of(srk), E.UNEXPECTED)
+    expect(r, ("ERROR", E.UNEXPECTED))
+    r.receive("S1", key, t + 1050)
+    expect(r, EST)
+    r.receive("F", one(r.send("S1", b"suite 2 up", t + 1100)), t + 1101)
+    expect(r, ("DATA", 0))
     return r
 
 
 def expiry() -> Recorder:
-    p = pairing(3, 16)
+    pairs = [pairing(3, 16), pairing(5, 16)]
     r = Recorder(header(
-        "expiry", "F unreachable: S gives up after max_tries REQs (sid 0). Then a PROOF held "
-        "on the wire reaches F after lifetime_ms: SRK_EXPIRED with an ERROR frame; S gave "
-        "up already; F's poll frees the slot; the PROOF again: UNKNOWN_SESSION. A new "
-        "session then idles out at F and S's next DATA is UNKNOWN_SESSION.",
-        cfg1(), [(scfg1(), p)], 0))
-    one(r.connect("S", 0))
+        "expiry", "Suite 1. F unreachable: S0 gives up after max_tries REQs (sid 0). A PROOF "
+        "held on the wire reaches F after lifetime_ms: SRK_EXPIRED with an ERROR frame "
+        "(not counted); F's poll frees the slot; the PROOF again: UNKNOWN_SESSION. S1 "
+        "(retry_ms 30000) asks in interval 3; its SRK frame and first repeat are lost; its "
+        "REQ repeated at 90000 reaches F after SRK 3 was removed (60000 after 30000) and with "
+        "no poll since: F frees the old slot (HANDSHAKE_FAILED(TIMEOUT)) and answers with a "
+        "fresh SRK frame (new SRK, sid, n_f); S1 completes and closes (its CLOSE under key "
+        "0 confirms, then closes). A new session of S0 then idles out at F and S0's next "
+        "DATA is UNKNOWN_SESSION.",
+        cfg1(), [(scfg1(), pairs[0]), (scfg1(retry_ms=30_000, max_tries=3), pairs[1])], 0))
+    one(r.connect("S0", 0))
     for t in (1000, 2000, 3000, 4000):
-        one(r.poll("S", t))
-    r.poll("S", 5000)
+        one(r.poll("S0", t))
+    r.poll("S0", 5000)
     expect(r, ("HANDSHAKE_FAILED", E.TIMEOUT))
-    req = one(r.connect("S", 6000))
+    req = one(r.connect("S0", 6000))
     srk = one(r.receive("F", req, 6000))
-    proof = one(r.receive("S", srk, 6010))  # held on the wire
+    proof = one(r.receive("S0", srk, 6010))  # held on the wire
     for t in (7010, 8010, 9010, 10_010):
-        one(r.poll("S", t))
-    r.poll("S", 11_010)
+        one(r.poll("S0", t))
+    r.poll("S0", 11_010)
     expect(r, ("HANDSHAKE_FAILED", E.TIMEOUT))
     r.poll("F", 25_999)
     expect(r)
-    err = one(r.receive("F", proof, 25_999 + 1))
+    err = one(r.receive("F", proof, 26_000))
     expect(r, ("ERROR", E.SRK_EXPIRED))
-    r.receive("S", err, 26_010)
+    assert err == ERR_FRAME(sid_of(srk), E.SRK_EXPIRED)
+    assert r.h.first.session_fails(sid_of(srk)) == 0
+    r.receive("S0", err, 26_010)
     expect(r, ("PEER_ERROR", E.SRK_EXPIRED))
     r.poll("F", 26_020)
     expect(r, ("HANDSHAKE_FAILED", E.TIMEOUT))
     one(r.receive("F", proof, 26_030))
     expect(r, ("ERROR", E.UNKNOWN_SESSION))
-    sid, _ = handshake(r, "S", 27_000)
-    r.receive("F", one(r.send("S", b"last words", 27_100)), 27_101)
-    r.poll("F", 327_100)
+
+    req1 = one(r.connect("S1", 30_000))
+    old_srk = one(r.receive("F", req1, 30_010))  # lost
+    one(r.poll("S1", 60_000))  # lost
+    assert one(r.poll("S1", 90_000)) == req1
+    r.mark("req_after_removal")
+    fresh = one(r.receive("F", req1, 90_010))
+    expect(r, ("HANDSHAKE_FAILED", E.TIMEOUT))
+    assert fresh != old_srk and sid_of(fresh) != sid_of(old_srk)
+    assert fresh[4:16] != old_srk[4:16] and fresh[16:] != old_srk[16:]
+    assert [x for x in r.h.first.ring_keys() if x] == [(9, True, False)]
+    proof1 = one(r.receive("S1", fresh, 90_020))
+    key1 = one(r.receive("F", proof1, 90_030))
+    expect(r, EST)
+    r.receive("S1", key1, 90_040)
+    expect(r, EST)
+    r.receive("F", one(r.close("S1", 90_050)), 90_060)
+    expect(r, ("CLOSED", 0))
+
+    handshake(r, "S0", 100_000)
+    r.receive("F", one(r.send("S0", b"last words", 100_100)), 100_101)
+    r.poll("F", 400_100)
     expect(r)
-    r.poll("F", 327_101)
+    r.poll("F", 400_101)
     expect(r, ("CLOSED", E.TIMEOUT))
-    r.receive("F", one(r.send("S", b"anyone?", 327_200)), 327_201)
+    r.receive("F", one(r.send("S0", b"anyone?", 400_200)), 400_201)
     expect(r, ("ERROR", E.UNKNOWN_SESSION))
     return r
 
 
 def table() -> Recorder:
     cfg = cfg1(sessions=2)
-    pairs = [pairing(20 + i, 16) for i in range(3)]
+    pairs = [pairing(20 + i, 16) for i in range(4)]
     r = Recorder(header(
-        "table", "sessions=2. S1's half-open handshake is evicted by S2 (4.2 step 4), its "
-        "PROOF is then UNKNOWN_SESSION; with both slots OPEN a REQ gets ERROR BUSY; after "
-        "S0 closes, S1 gets a slot, gives up, asks again and reuses its own half-open slot "
-        "(step 2) with a new sid; its old REQ replayed in OPEN is REPLAY, nothing sent.",
+        "table", "Suite 1, sessions=2, confirm_ms=10000: the slot choice of 4.2 step 3. S0 "
+        "is OPEN in slot 0. S1's REQ takes the free slot 1 (b); S2's REQ takes S1's "
+        "half-open slot, the oldest (d), silently; S1's PROOF is then UNKNOWN_SESSION. S2's "
+        "session stays unconfirmed (S2 never speaks). S1's REQ 9999 ms after S2's KEY: "
+        "BUSY (e); 10000 ms after: slot 1 is taken (c): CLOSE(TIMEOUT) to S2 and "
+        "CLOSED(TIMEOUT) before the SRK frame. S1 gives up and asks again: its own half-open "
+        "slot is reused (a) with a new sid. S3's REQ with both slots OPEN is BUSY; S0's "
+        "first REQ replayed is REPLAY, answered with nothing.",
         cfg, [(scfg1(), p) for p in pairs], 0))
-    handshake(r, "S0", 0)
+    sid0, fr0 = handshake(r, "S0", 0)
+    r.receive("F", one(r.send("S0", b"S0 confirms", 50)), 51)
+    expect(r, ("DATA", 0))
     req1 = one(r.connect("S1", 100))
     proof1 = one(r.receive("S1", one(r.receive("F", req1, 110)), 120))  # held
-    handshake(r, "S2", 200)
+    sid2, _ = handshake(r, "S2", 200)
+    key_at = 230
+    assert r.h.first.session_states() == [("OPEN", sid0), ("WAIT_CONFIRM", sid2)]
     err = one(r.receive("F", proof1, 300))
     expect(r, ("ERROR", E.UNKNOWN_SESSION))
     r.receive("S1", err, 310)
@@ -391,38 +505,46 @@ def table() -> Recorder:
         one(r.poll("S1", t))
     r.poll("S1", 5120)
     expect(r, ("HANDSHAKE_FAILED", E.TIMEOUT))
-    req1 = one(r.connect("S1", 6000))
-    busy = one(r.receive("F", req1, 6010))
+    req1 = one(r.connect("S1", key_at + 9_999))
+    busy = one(r.receive("F", req1, key_at + 9_999))
     expect(r, ("ERROR", E.BUSY))
-    r.receive("S1", busy, 6020)
+    assert busy == ERR_FRAME(0, E.BUSY)
+    r.receive("S1", busy, key_at + 9_999)
     expect(r, ("PEER_ERROR", E.BUSY))
-    r.receive("F", one(r.close("S0", 6100)), 6110)
-    expect(r, ("CLOSED", 0))
-    srk_a = one(r.receive("F", one(r.poll("S1", 7000)), 7010))
-    proof_a = one(r.receive("S1", srk_a, 7020))  # lost, like its repeats
-    for t in range(8020, 11_021, 1000):
-        one(r.poll("S1", t))
-    r.poll("S1", 12_020)
+    out = r.receive("F", req1, key_at + 10_000)
+    expect(r, ("CLOSED", E.TIMEOUT))
+    close2, srk_a = out
+    assert ftype(close2) == wire.CLOSE and sid_of(close2) == sid2 and ftype(srk_a) == wire.SRK
+    r.receive("S2", close2, key_at + 10_010)
+    expect(r, ("CLOSED", E.TIMEOUT))
+    proof_a = one(r.receive("S1", srk_a, key_at + 10_020))  # lost, like its repeats
+    for i in range(1, 5):
+        one(r.poll("S1", key_at + 10_020 + 1000 * i))
+    r.poll("S1", key_at + 15_020)
     expect(r, ("HANDSHAKE_FAILED", E.TIMEOUT))
-    sid_b, frames = handshake(r, "S1", 13_000)
-    assert sid_b != int.from_bytes(srk_a[3:7], "big")
-    r.receive("F", proof_a, 13_100)
+    sid_b, frames = handshake(r, "S1", 16_000)
+    assert sid_b != sid_of(srk_a)
+    r.receive("F", proof_a, 16_100)
     expect(r, ("ERROR", E.UNKNOWN_SESSION))
-    assert r.receive("F", frames[0], 13_200) == []
+    r.receive("F", one(r.send("S1", b"S1 confirms", 16_200)), 16_201)
+    expect(r, ("DATA", 0))
+    busy = one(r.receive("F", one(r.connect("S3", 16_300)), 16_310))
+    expect(r, ("ERROR", E.BUSY))
+    none(r.receive("F", fr0[0], 16_400))
     expect(r, ("ERROR", E.REPLAY))
     return r
 
 
-# -- suite 2 (protocol.md 3.9) --------------------------------------------------------------
+# -- suite 2 (protocol.md 3.9, 4.7) -------------------------------------------------------
 
 def srk_pub(frame: bytes) -> bytes:
-    assert frame[1] == wire.SRK and frame[2] == 2
-    return frame[25:57]
+    assert ftype(frame) == wire.SRK and frame[3] == 2
+    return frame[16:48]
 
 
 def e_pub(frame: bytes) -> bytes:
-    assert frame[1] == wire.PROOF and frame[2] == 2
-    return frame[7:39]
+    assert ftype(frame) == wire.PROOF and len(frame) == 59
+    return frame[3:35]
 
 
 def suite2_basic() -> Recorder:
@@ -430,55 +552,117 @@ def suite2_basic() -> Recorder:
     cfg = FirstConfig(rotate_frames=4)
     r = Recorder(header(
         "suite2_basic", "Suite 2 with the default settings (F accepts 2 and 1, S offers 2 and "
-        "1: suite 2 is chosen). F draws the interval's X25519 key pair at the REQ; S draws "
-        "e_priv at the SRK frame. DATA both ways; after 4 DATA frames key 0 -> 1 (REKEY, "
-        "KEY_ACK), DATA under key 1, then S closes.", cfg, [(SecondConfig(), p)], 0, suite=2))
-    req = one(r.connect("S", 0))
+        "1). prepare creates the key-pair job of interval 0 and work ends it; S's PROOF and "
+        "F's check run as jobs (172-byte handshake). F sends DATA while the session is "
+        "unconfirmed; S, which says nothing, sends its confirmation KEY_ACK under key 0 "
+        "retry_ms after ESTABLISHED (F accepts it silently: OPEN). DATA both ways; after 4 "
+        "DATA frames key 0 -> 1 (REKEY, KEY_ACK), DATA under key 1, then S closes.",
+        cfg, [(SecondConfig(), p)], 0, suite=2))
+    none(r.prepare(0))
+    r.mark("prepared")
+    assert r.h.first.pair_state(0) == "pending"
+    none(r.work("F", 0))
+    assert r.h.first.pair_state(0) == "ready"
+    req = one(r.connect("S", 5))
     r.mark("req")
     srk = one(r.receive("F", req, 10))
     r.mark("srk")
-    assert srk[2] == 2 and len(srk) == 73
-    proof = one(r.receive("S", srk, 20))
+    assert srk[3] == 2 and len(srk) == 64
+    none(r.receive("S", srk, 20))
+    r.mark("s_proving")
+    proof = one(r.work("S", 20))
     r.mark("proof")
-    assert len(proof) == 63
-    key = one(r.receive("F", proof, 30))
+    assert len(proof) == 59
+    none(r.receive("F", proof, 30))
+    r.mark("f_checking")
+    key = one(r.work("F", 30))
     expect(r, EST)
     r.mark("key")
+    assert sum(map(len, (req, srk, proof, key))) == wire.HANDSHAKE_BYTES[2] == 172
     r.receive("S", key, 40)
     expect(r, EST)
     r.mark("open")
-    sid = int.from_bytes(srk[3:7], "big")
-    d = one(r.send("S", b"hello F, suite 2", 100))
-    r.mark("s_data")
-    r.receive("F", d, 110)
-    expect(r, ("DATA", 0))
-    r.mark("f_got_data")
-    d = one(r.send("F", b"hello S, suite 2", 120, sid))
+    sid = sid_of(srk)
+    d = one(r.send("F", b"hello S, unconfirmed", 50, sid))
     r.mark("f_data")
-    r.receive("S", d, 130)
+    r.receive("S", d, 60)
     expect(r, ("DATA", 0))
     r.mark("s_got_data")
-    r.receive("F", one(r.send("S", b"", 200)), 210)
-    d, rekey = r.send("F", bytes(range(256)), 300, sid)
+    none(r.poll("S", 1039))
+    ack = one(r.poll("S", 1040))
+    assert ftype(ack) == wire.KEY_ACK and ack[3] == 0
+    none(r.poll("S", 3000))  # once
+    r.receive("F", ack, 1050)
+    expect(r)
+    r.mark("f_confirmed")
+    assert r.h.first.session_states()[0] == ("OPEN", sid)
+    d = one(r.send("S", b"hello F, suite 2", 1100))
+    r.mark("s_data")
+    r.receive("F", d, 1110)
+    expect(r, ("DATA", 0))
+    r.mark("f_got_data")
+    r.receive("F", one(r.send("S", b"", 1200)), 1210)
+    d, rekey = r.send("F", bytes(range(256)), 1300, sid)
     r.mark("rekey1_out")
-    r.receive("S", d, 310)
+    r.receive("S", d, 1310)
     r.mark("s_before_rekey1")
-    ack = one(r.receive("S", rekey, 320))
+    ack = one(r.receive("S", rekey, 1320))
     expect(r, ("ROTATED", 1))
     r.mark("s_rotated1")
-    r.receive("F", ack, 330)
+    r.receive("F", ack, 1330)
     expect(r, ("ROTATED", 1))
     r.mark("f_rotated1")
-    r.receive("F", one(r.send("S", b"under key 1", 400)), 410)
-    expect(r, ("DATA", 0))
-    r.receive("S", one(r.send("F", b"under key 1 too", 420, sid)), 430)
-    expect(r, ("DATA", 0))
-    c = one(r.close("S", 500))
+    exchange(r, "S", sid, 1400, b"under key 1", b"under key 1 too")
+    c = one(r.close("S", 1500))
     r.mark("s_close")
-    r.receive("F", c, 510)
+    r.receive("F", c, 1510)
     expect(r, ("CLOSED", 0))
     r.mark("f_closed")
     assert r.h.seconds["S"].state == "IDLE"
+    return r
+
+
+def suite2_not_ready() -> Recorder:
+    pairs = [pairing(70, 16), pairing(71, 24)]
+    r = Recorder(header(
+        "suite2_not_ready", "F accepts suite 2 only and nothing was prepared. S0's REQ finds "
+        "no key pair: F draws srk_priv (one 32-byte call), queues the job and answers "
+        "NOT_READY (sid 0); S1's REQ finds it pending: NOT_READY, nothing drawn. F's work "
+        "ends the job (no frame, no event). S0's and S1's retransmitted REQs are served "
+        "with the same srk_pub, each with its own RNG call (sid seed, n_f, IDRKs).",
+        FirstConfig(suites=[2]), [(SecondConfig(), p) for p in pairs], 0, suite=2))
+    req0 = one(r.connect("S0", 0))
+    err = one(r.receive("F", req0, 10))
+    expect(r, ("ERROR", E.NOT_READY))
+    assert err == ERR_FRAME(0, E.NOT_READY)
+    assert [len(x) for _, _, x in r.f_draws] == [32]
+    r.receive("S0", err, 20)
+    expect(r, ("PEER_ERROR", E.NOT_READY))
+    req1 = one(r.connect("S1", 30))
+    assert one(r.receive("F", req1, 40)) == err
+    expect(r, ("ERROR", E.NOT_READY))
+    assert len(r.f_draws) == 1
+    assert r.h.first.pair_state(0) == "pending"
+    none(r.work("F", 50))
+    expect(r)
+    assert r.h.first.pair_state(0) == "ready"
+    assert one(r.poll("S0", 1000)) == req0
+    srk0 = one(r.receive("F", req0, 1010))
+    assert one(r.poll("S1", 1030)) == req1
+    srk1 = one(r.receive("F", req1, 1040))
+    assert srk_pub(srk0) == srk_pub(srk1)
+    sids = []
+    for name, srk, t in (("S0", srk0, 1100), ("S1", srk1, 1200)):
+        none(r.receive(name, srk, t))
+        proof = one(r.work(name, t))
+        none(r.receive("F", proof, t + 10))
+        key = one(r.work("F", t + 10))
+        expect(r, EST)
+        r.receive(name, key, t + 20)
+        expect(r, EST)
+        sids.append(sid_of(srk))
+    for i, sid in enumerate(sids):
+        exchange(r, "S%d" % i, sid, 1300 + 10 * i, b"up %d" % i, b"down %d" % i)
     return r
 
 
@@ -486,30 +670,28 @@ def suite2_shared() -> Recorder:
     cfg = FirstConfig(suites=[2])
     pairs = [pairing(31 + i, n) for i, n in enumerate((16, 24, 32, 20))]
     r = Recorder(header(
-        "suite2_shared", "F accepts suite 2 only. S0, S1, S2 ask in interval 0: one key pair "
-        "is drawn (at S0's REQ) and the three SRK frames carry the same srk_pub, each with its "
-        "own sid, n_f, IDRK set and auth; each S draws its own e_priv. S3 asks in interval 1 "
-        "and gets a new key pair. DATA on every session. F polls past M x L: key pair 0 is "
-        "erased at 60000, key pair 1 at 70000 (no event); the open sessions go on (their keys "
-        "are IDRKs), then all close.", cfg, [(SecondConfig(), p) for p in pairs], 0, suite=2))
+        "suite2_shared", "F accepts suite 2 only. prepare and work make interval 0's key "
+        "pair; S0, S1, S2 ask in interval 0 and the three SRK frames carry the same srk_pub, "
+        "each with its own sid, n_f, IDRK set and auth; each S draws its own e_priv. prepare "
+        "at 5000 makes interval 1's pair ahead; S3 asks in interval 1 and gets it. DATA on "
+        "every session. F polls past M x L: key pair 0 is erased at 60000, key pair 1 at "
+        "70000 (no event); the open sessions go on (their keys are IDRKs), then all close.",
+        cfg, [(SecondConfig(), p) for p in pairs], 0, suite=2))
+    ready_pair(r, 0)
     sids = []
     frames = []
     for i, t in enumerate((1000, 2000, 3000, 12_000)):
+        if i == 3:
+            ready_pair(r, 5000)
         sid, fr = handshake(r, "S%d" % i, t)
         sids.append(sid)
         frames.append(fr)
     pubs = [srk_pub(fr[1]) for fr in frames]
     assert pubs[0] == pubs[1] == pubs[2] != pubs[3]
     assert len({e_pub(fr[2]) for fr in frames}) == 4
-    draws = [len(log[0]) for _, log in r.f_draws]
-    assert [len(log) for _, log in r.f_draws] == [1 + 1 + 1 + 4, 6, 6, 7], "one key pair each"
-    assert draws == [32, 4, 4, 32]
+    assert [len(x) for _, _, x in r.f_draws] == [32, 78, 78, 78, 32, 78], "one call per REQ"
     for i, sid in enumerate(sids):
-        t = 13_000 + 100 * i
-        r.receive("F", one(r.send("S%d" % i, b"from S%d" % i, t)), t + 1)
-        expect(r, ("DATA", 0))
-        r.receive("S%d" % i, one(r.send("F", b"to S%d" % i, t + 2, sid)), t + 3)
-        expect(r, ("DATA", 0))
+        exchange(r, "S%d" % i, sid, 13_000 + 100 * i, b"from S%d" % i, b"to S%d" % i)
     assert [x for x in r.h.first.ring_keys() if x] == [(0, False, True), (1, False, True)]
     r.poll("F", 59_999)
     expect(r)
@@ -520,11 +702,8 @@ def suite2_shared() -> Recorder:
     expect(r)
     assert all(x is None for x in r.h.first.ring_keys())
     for i, sid in enumerate(sids):
-        t = 71_000 + 100 * i
-        r.receive("F", one(r.send("S%d" % i, b"after erasure S%d" % i, t)), t + 1)
-        expect(r, ("DATA", 0))
-        r.receive("S%d" % i, one(r.send("F", b"after erasure to S%d" % i, t + 2, sid)), t + 3)
-        expect(r, ("DATA", 0))
+        exchange(r, "S%d" % i, sid, 71_000 + 100 * i, b"after erasure S%d" % i,
+                 b"after erasure to S%d" % i)
     for i, sid in enumerate(sids):
         t = 72_000 + 100 * i
         if i % 2:
@@ -540,36 +719,39 @@ def suite2_prepare() -> Recorder:
     cfg = FirstConfig(suites=[2])
     pairs = [pairing(40 + i, 16) for i in range(2)]
     r = Recorder(header(
-        "suite2_prepare", "Pre-generation (3.9). F accepts suite 2 only. prepare at 1000 "
-        "(interval 0) draws the key pair of interval 1 (32 bytes, nothing else); prepare again "
-        "at 2000 draws nothing. S0's REQ at 3000 (interval 0) draws interval 0's key pair on "
-        "the spot (prepare never makes the current interval's). S1's REQ at 10500 (interval 1) "
-        "draws no key pair: sid, n_f, IDRKs only; its SRK frame carries the pre-generated "
-        "srk_pub. prepare at 10700 draws interval 2's key pair, which no request uses; "
-        "prepare at 19999 draws nothing. Removal is M x L after each interval's start: "
-        "60000, 70000, 80000 (no event); the sessions stay open.",
+        "suite2_prepare", "Pre-generation (3.9, 4.7). F accepts suite 2 only. prepare at 1000 "
+        "(interval 0) creates interval 0's job (32 bytes drawn); prepare at 1001, before any "
+        "work, finds 0 pending and creates interval 1's; one work step at 1002 ends both "
+        "(FIFO). prepare at 2000 creates nothing. S0's REQ at 3000 (interval 0) and S1's at "
+        "10500 (interval 1) draw no key pair: one RNG call each (sid seed, n_f, IDRKs). "
+        "prepare at 10700 creates interval 2's job, which no request uses; prepare at 19999 "
+        "creates nothing. Removal is M x L after each interval's start: 60000, 70000, 80000 "
+        "(no event); the sessions stay open.",
         cfg, [(SecondConfig(), p) for p in pairs], 0, suite=2))
     f = r.h.first
     r.prepare(1000)
-    assert [len(x) for x in r.f_draws[-1][1]] == [32]
+    assert [len(x) for _, _, x in r.f_draws] == [32]
+    r.prepare(1001)
+    assert f.pair_state(0) == f.pair_state(1) == "pending"
+    none(r.work("F", 1002))
+    assert f.pair_state(0) == f.pair_state(1) == "ready"
     k1_pub = f.srk_pub_of(1)
-    assert k1_pub is not None and f.srk_pub_of(0) is None
     n = len(r.f_draws)
     r.prepare(2000)
-    assert len(r.f_draws) == n, "prepare is a no-op once interval k+1 has its key pair"
+    assert len(r.f_draws) == n, "prepare is a no-op once k and k+1 have their key pairs"
     sid0, fr0 = handshake(r, "S0", 3000)
-    assert [len(x) for x in r.f_draws[-1][1]][0] == 32  # interval 0's key pair, on the spot
+    assert [len(x) for _, _, x in r.f_draws[-1:]] == [78]
     r.receive("F", one(r.send("S0", b"S0 in interval 0", 3100)), 3101)
     expect(r, ("DATA", 0))
     sid1, fr1 = handshake(r, "S1", 10_500)
-    assert [len(x) for x in r.f_draws[-1][1]] == [4, 16, 16, 16, 16, 16], "no key pair drawn"
+    assert [len(x) for _, _, x in r.f_draws[-1:]] == [78], "no key pair drawn"
     assert srk_pub(fr1[1]) == k1_pub != srk_pub(fr0[1])
-    assert fr1[1][23:25] == b"\x00\x01"
     r.receive("F", one(r.send("S1", b"S1 in interval 1", 10_600)), 10_601)
     expect(r, ("DATA", 0))
     r.prepare(10_700)
-    assert [len(x) for x in r.f_draws[-1][1]] == [32]
-    assert [x for x in f.ring_keys() if x] == [(1, False, True), (0, False, True),
+    assert [len(x) for _, _, x in r.f_draws[-1:]] == [32]
+    none(r.work("F", 10_700))
+    assert [x for x in f.ring_keys() if x] == [(0, False, True), (1, False, True),
                                                 (2, False, True)]
     r.prepare(19_999)  # still interval 1: nothing to do
     assert len(r.f_draws) == n + 3
@@ -590,32 +772,47 @@ def negotiation() -> Recorder:
     offers = ([1], [1, 2], [2])
     pairs = [pairing(50 + i, 16) for i in range(3)]
     r = Recorder(header(
-        "negotiation", "F accepts suites 1 and 2. S0 offers [1]: suite 1 (F draws interval "
-        "0's 16-byte SRK). S1 offers [1, 2] and S2 offers [2]: suite 2, the highest common "
-        "(F draws interval 0's key pair at S1's REQ, into the same ring slot, and S2 shares "
-        "it). DATA on each session; a suite-1 DATA frame relabelled suite 2 is BAD_SUITE. The "
-        "intermediates are S0's suite-1 handshake.",
+        "negotiation", "F accepts suites 1 and 2; interval 0's key pair is prepared. S0 "
+        "offers [1]: suite 1 (F draws interval 0's 16-byte SRK in the REQ's RNG call, into "
+        "the ring slot of the key pair). S1 offers [1, 2] and S2 offers [2]: suite 2, the "
+        "highest common, sharing the key pair. DATA on each session. Then S0 reconnects "
+        "(its connect closes its session first) and a man in the middle delivers S0's REQ "
+        "with the offer bits of reserved suites 3 and 4 added before the genuine one: F "
+        "answers it (suite 1), S0 rejects that answer (TH1 binds the offer: AUTH_FAILED); "
+        "the genuine REQ, same n_s but another offer, is a new request (4.2 step 1), "
+        "answered in the same slot with a new sid, and S0 completes. The intermediates are "
+        "S0's first suite-1 handshake.",
         cfg, [(SecondConfig(offer=o), p) for o, p in zip(offers, pairs, strict=True)], 0))
+    ready_pair(r, 0)
     suites = []
     sids = []
     for i, t in enumerate((1000, 2000, 3000)):
         sid, fr = handshake(r, "S%d" % i, t)
         sids.append(sid)
-        suites.append(fr[1][2])
-        assert all(x[2] == fr[1][2] for x in fr[1:])
+        suites.append(fr[1][3])
     assert suites == [1, 2, 2]
+    assert [len(x) for _, _, x in r.f_draws] == [32, 16 + 78, 78, 78]
     assert [x for x in r.h.first.ring_keys() if x] == [(0, True, True)]
     for i, sid in enumerate(sids):
-        t = 4000 + 100 * i
-        r.receive("F", one(r.send("S%d" % i, b"suite %d up" % suites[i], t)), t + 1)
-        expect(r, ("DATA", 0))
-        r.receive("S%d" % i, one(r.send("F", b"suite %d down" % suites[i], t + 2, sid)), t + 3)
-        expect(r, ("DATA", 0))
-    d = one(r.send("S0", b"relabelled", 5000))
-    r.receive("F", setb(d, 2, 2), 5001)
-    expect(r, ("ERROR", E.BAD_SUITE))
-    r.receive("F", d, 5002)
-    expect(r, ("DATA", 0))
+        exchange(r, "S%d" % i, sid, 4000 + 100 * i, b"suite %d up" % suites[i],
+                 b"suite %d down" % suites[i])
+    close, req = r.connect("S0", 5000)
+    r.receive("F", close, 5001)
+    expect(r, ("CLOSED", 0))
+    rewritten = setb(req, 21, req[21] | 0x0C)
+    srk_x = one(r.receive("F", rewritten, 5010))
+    assert srk_x[3] == 1
+    r.receive("S0", srk_x, 5020)
+    expect(r, ("ERROR", E.AUTH_FAILED))
+    srk = one(r.receive("F", req, 5030))
+    expect(r)
+    assert sid_of(srk) != sid_of(srk_x)
+    states = r.h.first.session_states()
+    assert ("WAIT_PROOF", sid_of(srk)) in states and ("WAIT_PROOF", sid_of(srk_x)) not in states
+    key = one(r.receive("F", one(r.receive("S0", srk, 5040)), 5050))
+    expect(r, EST)
+    r.receive("S0", key, 5060)
+    expect(r, EST)
     return r
 
 
@@ -627,13 +824,13 @@ def negotiation_suite2_only() -> Recorder:
         "negotiation_suite2_only", "F accepts suite 2 only. S0 offers [1] only: F refuses its "
         "REQ with ERROR(BAD_SUITE) (an ERROR frame, nothing drawn), again for the repeated "
         "REQ; S0 reports PEER_ERROR, repeats until max_tries and gives up. S1 offers [1, 2] "
-        "and gets suite 2.",
+        "and gets suite 2 (key pair prepared).",
         cfg, [(SecondConfig(offer=o), p) for o, p in zip(offers, pairs, strict=True)], 0,
         suite=2))
     req = one(r.connect("S0", 0))
     err = one(r.receive("F", req, 10))
     expect(r, ("ERROR", E.BAD_SUITE))
-    assert err == wire.build_error(req, E.BAD_SUITE) and not r.f_draws
+    assert err == ERR_FRAME(0, E.BAD_SUITE) and not r.f_draws
     r.receive("S0", err, 20)
     expect(r, ("PEER_ERROR", E.BAD_SUITE))
     assert one(r.poll("S0", 1000)) == req
@@ -643,108 +840,409 @@ def negotiation_suite2_only() -> Recorder:
         one(r.poll("S0", t))
     r.poll("S0", 5000)
     expect(r, ("HANDSHAKE_FAILED", E.TIMEOUT))
+    ready_pair(r, 5500)
     sid, fr = handshake(r, "S1", 6000)
-    assert fr[1][2] == 2
+    assert fr[1][3] == 2
     r.receive("F", one(r.send("S1", b"suite 2 it is", 6100)), 6101)
     expect(r, ("DATA", 0))
-    assert len(r.f_draws) == 1  # only S1's REQ made F draw
+    assert len(r.f_draws) == 2  # the key pair and S1's REQ
+    return r
+
+
+# -- version 2's new rules -------------------------------------------------------------
+
+def forge_proof(rec: Recorder, station: str, srk: bytes, e_pub_: bytes, c: bytes | None,
+                valid_t: bool) -> bytes:
+    """A suite-2 PROOF for ``srk``'s session: ``t`` valid (with the pair's PS, as only a
+    holder of PS can) or not; ``c`` given or zeros."""
+    sid = sid_of(srk)
+    body = wire.proof_head(sid, e_pub_) + (c if c is not None else bytes(16))
+    if not valid_t:
+        return body + bytes(8)
+    kp = session_kp(rec, station, srk)
+    return body + ks.proof_t(kp, body)
+
+
+def session_kp(rec: Recorder, station: str, srk: bytes) -> bytes:
+    """KP of the session ``srk`` opened for ``station`` (its REQ is in the record)."""
+    p = rec.h.seconds[station].pairing
+    assert p is not None
+    req = next(bytes.fromhex(s["out"][0]) for s in reversed(rec.vec["steps"])
+               if s["station"] == station and s["op"] == "connect")
+    prk = ks.prk(req[9:21], srk[4:16], p.ps)
+    return ks.kp(prk, srk[3], ks.th2(ks.th1(req), srk))
+
+
+def forged_proof() -> Recorder:
+    pairs = [pairing(80 + i, 16) for i in range(3)]
+    r = Recorder(header(
+        "forged_proof", "Suite 2, proof_tries=3 (4.5). S0: two PROOFs forged without PS "
+        "(e_pub and c random, t wrong) are rejected at t with AUTH_FAILED and an ERROR frame; "
+        "no job (work does nothing); S0's genuine PROOF is then checked and accepted. S1: "
+        "three forged PROOFs: the third frees the slot (ERROR(AUTH_FAILED) then "
+        "HANDSHAKE_FAILED(AUTH_FAILED)); a fourth and S1's genuine PROOF are "
+        "UNKNOWN_SESSION. S2: a PROOF with a valid t (made with PS) and a wrong c is "
+        "rejected after the job with BAD_PROOF, one with a valid t and a low-order e_pub "
+        "with AUTH_FAILED after the job; both are counted (fails 2) and S2's genuine PROOF is "
+        "still accepted.", FirstConfig(suites=[2]), [(SecondConfig(), p) for p in pairs], 0,
+        suite=2))
+    f = r.h.first
+    ready_pair(r, 0)
+    junk = hashlib.sha256(b"forged").digest()
+
+    def srk_for(name: str, t: int) -> tuple[bytes, bytes]:
+        srk = one(r.receive("F", one(r.connect(name, t)), t + 5))
+        none(r.receive(name, srk, t + 10))
+        return srk, one(r.work(name, t + 10))  # the genuine PROOF, held
+
+    srk0, proof0 = srk_for("S0", 100)
+    sid0 = sid_of(srk0)
+    for i in range(2):
+        forged = forge_proof(r, "S0", srk0, junk, junk[:16], valid_t=False)
+        forged = forged[:-8] + bytes((i,)) * 8
+        assert one(r.receive("F", forged, 200 + i)) == ERR_FRAME(sid0, E.AUTH_FAILED)
+        expect(r, ("ERROR", E.AUTH_FAILED))
+        none(r.work("F", 200 + i))
+        expect(r)
+    assert f.session_fails(sid0) == 2
+    none(r.receive("F", proof0, 300))
+    expect(r)
+    key0 = one(r.work("F", 300))
+    expect(r, EST)
+    r.receive("S0", key0, 310)
+    expect(r, EST)
+
+    srk1, proof1 = srk_for("S1", 1000)
+    sid1 = sid_of(srk1)
+    for i in range(3):
+        forged = forge_proof(r, "S1", srk1, junk, None, valid_t=False)
+        assert one(r.receive("F", forged, 1100 + i)) == ERR_FRAME(sid1, E.AUTH_FAILED)
+        if i < 2:
+            expect(r, ("ERROR", E.AUTH_FAILED))
+        else:
+            expect(r, ("ERROR", E.AUTH_FAILED), ("HANDSHAKE_FAILED", E.AUTH_FAILED))
+    assert one(r.receive("F", forged, 1200)) == ERR_FRAME(sid1, E.UNKNOWN_SESSION)
+    expect(r, ("ERROR", E.UNKNOWN_SESSION))
+    assert one(r.receive("F", proof1, 1210)) == ERR_FRAME(sid1, E.UNKNOWN_SESSION)
+    expect(r, ("ERROR", E.UNKNOWN_SESSION))
+
+    srk2, proof2 = srk_for("S2", 2000)
+    sid2 = sid_of(srk2)
+    bad_c = forge_proof(r, "S2", srk2, e_pub(proof2), junk[:16], valid_t=True)
+    none(r.receive("F", bad_c, 2100))
+    expect(r)
+    assert one(r.work("F", 2100)) == ERR_FRAME(sid2, E.BAD_PROOF)
+    expect(r, ("ERROR", E.BAD_PROOF))
+    low = forge_proof(r, "S2", srk2, LOW_ORDER[2][1], proof2[35:51], valid_t=True)
+    none(r.receive("F", low, 2200))
+    assert one(r.work("F", 2200)) == ERR_FRAME(sid2, E.AUTH_FAILED)
+    expect(r, ("ERROR", E.AUTH_FAILED))
+    assert f.session_fails(sid2) == 2
+    none(r.receive("F", proof2, 2300))
+    key2 = one(r.work("F", 2300))
+    expect(r, EST)
+    r.receive("S2", key2, 2310)
+    expect(r, EST)
+    for i, sid in ((0, sid0), (2, sid2)):
+        exchange(r, "S%d" % i, sid, 3000 + 10 * i, b"up", b"down")
+    return r
+
+
+def checking() -> Recorder:
+    pairs = [pairing(90 + i, 16) for i in range(4)]
+    r = Recorder(header(
+        "checking", "Suite 2, jobs while frames arrive (4.7). S3 is established first. S0's "
+        "and S1's PROOFs arrive before F works: two CHECKING slots, their jobs queued in "
+        "that order. S0's PROOF repeated while CHECKING is ignored (no event, no frame); a "
+        "PROOF for S0's CHECKING slot differing in one byte is UNEXPECTED. While the jobs "
+        "wait, S2's REQ is served and S3's DATA delivered and echoed. One work step then ends "
+        "both checks in FIFO order: KEY for S0 then KEY for S1, ESTABLISHED for each. "
+        "close of a CHECKING slot: S2's PROOF is checked, F closes sid2 locally (no frame, "
+        "no event), work has nothing to do.", FirstConfig(suites=[2]),
+        [(SecondConfig(), p) for p in pairs], 0, suite=2))
+    f = r.h.first
+    ready_pair(r, 0)
+    sid3, _ = handshake(r, "S3", 100)
+    r.receive("F", one(r.send("S3", b"S3 confirms", 200)), 201)
+    expect(r, ("DATA", 0))
+    proofs = []
+    srks = []
+    for i, t in ((0, 300), (1, 400)):
+        srk = one(r.receive("F", one(r.connect("S%d" % i, t)), t + 5))
+        none(r.receive("S%d" % i, srk, t + 10))
+        proofs.append(one(r.work("S%d" % i, t + 10)))
+        srks.append(srk)
+    none(r.receive("F", proofs[0], 500))
+    expect(r)
+    none(r.receive("F", proofs[1], 501))
+    expect(r)
+    sid0, sid1 = sid_of(srks[0]), sid_of(srks[1])
+    assert ("CHECKING", sid0) in f.session_states() and ("CHECKING", sid1) in f.session_states()
+    none(r.receive("F", proofs[0], 502))
+    expect(r)
+    other = bytearray(proofs[0])
+    other[40] ^= 0x80
+    assert one(r.receive("F", bytes(other), 503)) == ERR_FRAME(sid0, E.UNEXPECTED)
+    expect(r, ("ERROR", E.UNEXPECTED))
+    srk2 = one(r.receive("F", one(r.connect("S2", 510)), 511))
+    assert ftype(srk2) == wire.SRK
+    none(r.receive("F", one(r.send("S3", b"during the jobs", 520)), 521))
+    expect(r, ("DATA", 0))
+    assert f.busy()
+    r.receive("S3", one(r.send("F", b"echo", 522, sid3)), 523)
+    expect(r, ("DATA", 0))
+    keys = r.work("F", 600)
+    expect(r, EST, EST)
+    assert [sid_of(k) for k in keys] == [sid0, sid1] and all(ftype(k) == wire.KEY for k in keys)
+    for i, k in enumerate(keys):
+        r.receive("S%d" % i, k, 610 + i)
+        expect(r, EST)
+    none(r.receive("S2", srk2, 700))
+    proof2 = one(r.work("S2", 700))
+    none(r.receive("F", proof2, 710))
+    assert ("CHECKING", sid_of(srk2)) in f.session_states()
+    none(r.close("F", 720, sid_of(srk2)))
+    expect(r)
+    assert not f.busy()
+    none(r.work("F", 730))
+    expect(r)
+    assert one(r.receive("F", proof2, 740)) == ERR_FRAME(sid_of(srk2), E.UNKNOWN_SESSION)
+    expect(r, ("ERROR", E.UNKNOWN_SESSION))
+    for i in (0, 1):
+        exchange(r, "S%d" % i, sid_of(srks[i]), 800 + 10 * i, b"up", b"down")
+    return r
+
+
+def zombie() -> Recorder:
+    pairs = [pairing(100 + i, 16) for i in range(3)]
+    r = Recorder(header(
+        "zombie", "Suite 1, sessions=2, confirm_ms=10000, peer_sessions=1 (4.6). A: S0's KEY "
+        "and its repeats are lost; S0 gives up and reconnects; when F accepts the new PROOF "
+        "it ends the unconfirmed session first: CLOSE(REPLACED) and CLOSED(REPLACED) before "
+        "KEY and ESTABLISHED; S0 reports the CLOSE as UNKNOWN_SESSION. B (issue 12's "
+        "zombies in small): S0 closes its sessions four times and every CLOSE is lost; each "
+        "new handshake closes the confirmed session left behind with REPLACED "
+        "(peer_sessions=1); never BUSY. C: S0's last session stays unconfirmed (S0 says "
+        "nothing) in one slot, S2 is OPEN in the other; S1's REQ 9999 ms after S0's KEY is "
+        "BUSY, at 10000 ms it takes S0's slot: CLOSE(TIMEOUT), CLOSED(TIMEOUT), then the SRK "
+        "frame.",
+        cfg1(sessions=2), [(scfg1(), p) for p in pairs], 0))
+    f = r.h.first
+    # A
+    req = one(r.connect("S0", 0))
+    proof = one(r.receive("S0", one(r.receive("F", req, 10)), 20))
+    one(r.receive("F", proof, 30))  # KEY lost
+    expect(r, EST)
+    zombie_sid = sid_of(proof)
+    for i in range(1, 5):
+        one(r.poll("S0", 20 + 1000 * i))  # PROOF repeats, lost
+    r.poll("S0", 5020)
+    expect(r, ("HANDSHAKE_FAILED", E.TIMEOUT))
+    req = one(r.connect("S0", 6000))
+    proof = one(r.receive("S0", one(r.receive("F", req, 6010)), 6020))
+    close, key = r.receive("F", proof, 6030)
+    expect(r, ("CLOSED", E.REPLACED), EST)
+    assert sid_of(close) == zombie_sid and ftype(close) == wire.CLOSE
+    r.receive("S0", close, 6040)
+    expect(r, ("ERROR", E.UNKNOWN_SESSION))
+    r.receive("S0", key, 6041)
+    expect(r, EST)
+    # B
+    t = 7000
+    for _ in range(4):
+        r.receive("F", one(r.send("S0", b"confirm", t)), t + 1)
+        expect(r, ("DATA", 0))
+        one(r.close("S0", t + 10))  # CLOSE lost
+        req = one(r.connect("S0", t + 20))
+        srk = one(r.receive("F", req, t + 30))
+        assert ftype(srk) == wire.SRK, "never BUSY"
+        proof = one(r.receive("S0", srk, t + 40))
+        close, key = r.receive("F", proof, t + 50)
+        expect(r, ("CLOSED", E.REPLACED), EST)
+        r.receive("S0", close, t + 60)
+        expect(r, ("ERROR", E.UNKNOWN_SESSION))
+        r.receive("S0", key, t + 61)
+        expect(r, EST)
+        t += 1000
+    # C: S0's last session is unconfirmed at F (S0 never spoke under it)
+    sid0 = sid_of(key)
+    key_at = t - 1000 + 50
+    sid2, _ = handshake(r, "S2", t)
+    r.receive("F", one(r.send("S2", b"S2 confirms", t + 100)), t + 101)
+    expect(r, ("DATA", 0))
+    assert sorted(f.session_states()) == sorted([("WAIT_CONFIRM", sid0), ("OPEN", sid2)])
+    req1 = one(r.connect("S1", key_at + 9_999))
+    assert one(r.receive("F", req1, key_at + 9_999)) == ERR_FRAME(0, E.BUSY)
+    expect(r, ("ERROR", E.BUSY))
+    close, srk1 = r.receive("F", req1, key_at + 10_000)
+    expect(r, ("CLOSED", E.TIMEOUT))
+    assert sid_of(close) == sid0 and ftype(close) == wire.CLOSE and ftype(srk1) == wire.SRK
+    r.receive("S0", close, key_at + 10_005)
+    expect(r, ("CLOSED", E.TIMEOUT))
+    proof1 = one(r.receive("S1", srk1, key_at + 10_010))
+    key1 = one(r.receive("F", proof1, key_at + 10_020))
+    expect(r, EST)
+    r.receive("S1", key1, key_at + 10_030)
+    expect(r, EST)
+    exchange(r, "S1", sid_of(srk1), key_at + 10_100, b"S1 in", b"S1 served")
+    return r
+
+
+def ratchet() -> Recorder:
+    p = pairing(110, 32)
+    r = Recorder(header(
+        "ratchet", "Suite 2, rotate_frames=2, idrks=4: rotations to key 3 with traffic under "
+        "every key; the intermediates' chain gives, per REKEY(j), KEK_j from CK_j and "
+        "CK_{j+1} (3.6: each chain key is erased once the next one is derived). Then M x L "
+        "passes (the key pair leaves the ring), the session goes on under key 3, and F's "
+        "second DATA under it uses the set up: CLOSE(KEYS_EXHAUSTED).",
+        FirstConfig(suites=[2], rotate_frames=2, idrks=4),
+        [(SecondConfig(offer=[2]), p)], 0, suite=2))
+    ready_pair(r, 0)
+    sid, _ = handshake(r, "S", 10)
+    t = 100
+    for j in range(3):
+        r.receive("F", one(r.send("S", b"s under %d" % j, t)), t + 1)
+        expect(r, ("DATA", 0))
+        d, rekey = r.send("F", b"f under %d" % j, t + 2, sid)
+        r.receive("S", d, t + 3)
+        ack = one(r.receive("S", rekey, t + 4))
+        expect(r, ("ROTATED", j + 1))
+        r.receive("F", ack, t + 5)
+        expect(r, ("ROTATED", j + 1))
+        t += 100
+    r.mark("at_key_3")
+    r.receive("F", one(r.send("S", b"s under 3", t)), t + 1)
+    expect(r, ("DATA", 0))
+    r.poll("F", 60_000)
+    expect(r)
+    assert all(x is None for x in r.h.first.ring_keys())
+    d, close = r.send("F", b"f under 3 after removal", 60_100, sid)
+    expect(r, ("CLOSED", E.KEYS_EXHAUSTED))
+    r.receive("S", d, 60_101)
+    expect(r, ("DATA", 0))
+    r.receive("S", close, 60_102)
+    expect(r, ("CLOSED", E.KEYS_EXHAUSTED))
+    return r
+
+
+def queue_full() -> Recorder:
+    pairs = [pairing(120 + i, 16) for i in range(2)]
+    r = Recorder(header(
+        "queue_full", "Suite 1, out_queue=1 at F and S (4.8), with steps that leave the queue "
+        "undrained (\"drain\": false). S0's REQ stays queued; S0's retransmission finds the "
+        "queue full: DROPPED(0, REQ), the send counted. F answers S0's REQ (queued) then "
+        "S1's: S1's SRK frame is refused, DROPPED(sid1, SRK), and the queued one goes out "
+        "unchanged at the next drain. S1's retransmitted REQ gets its SRK frame, byte for "
+        "byte. Both handshakes finish. S0 sends two DATA frames without a drain: the second "
+        "is DROPPED(sid0, DATA) but used its seq, so F's next DATA event counts one lost "
+        "frame.", cfg1(out_queue=1), [(scfg1(out_queue=1), p) for p in pairs], 0))
+    none(r.connect("S0", 0, drain=False))
+    none(r.poll("S0", 1000, drain=False))
+    expect(r, ("DROPPED", wire.REQ))
+    req0 = one(r.poll("S0", 1001))
+    expect(r)
+    none(r.receive("F", req0, 1010, drain=False))
+    req1 = one(r.connect("S1", 1020))
+    none(r.receive("F", req1, 1030, drain=False))
+    dropped = r.last_events()
+    assert len(dropped) == 1 and dropped[0]["event"] == "DROPPED" and \
+        dropped[0]["arg"] == wire.SRK
+    srk0 = one(r.poll("F", 1040))
+    assert sid_of(srk0) != dropped[0]["sid"]
+    srk1 = one(r.receive("F", one(r.poll("S1", 2020)), 2030))
+    assert sid_of(srk1) == dropped[0]["sid"]
+    sids = []
+    for name, srk, t in (("S0", srk0, 2100), ("S1", srk1, 2200)):
+        proof = one(r.receive(name, srk, t))
+        key = one(r.receive("F", proof, t + 10))
+        expect(r, EST)
+        r.receive(name, key, t + 20)
+        expect(r, EST)
+        sids.append(sid_of(srk))
+    none(r.send("S0", b"first", 3000, drain=False))
+    none(r.send("S0", b"second, refused", 3001, drain=False))
+    expect(r, ("DROPPED", wire.DATA))
+    d1 = one(r.poll("S0", 3002))
+    r.receive("F", d1, 3010)
+    expect(r, ("DATA", 0))
+    d3 = one(r.send("S0", b"third", 3020))
+    r.receive("F", d3, 3030)
+    expect(r, ("DATA", 1))
     return r
 
 
 # -- intermediates ------------------------------------------------------------------------
 
-def parse_draws(log: list[bytes], idrks: int, suite: int) -> dict[str, Any]:
-    """Label F's draws for one REQ (4.2, 3.9): [SRK or srk_priv], sid (maybe
-    redrawn), n_f, IDRKs. Suite-1 entries keep their original keys."""
-    i = 0
-    key = None
-    if suite == 2 and len(log[0]) == 32:
-        key = log[0]
-        i = 1
-    elif suite == 1 and len(log[0]) == 16 and len(log[1]) == 4:
-        key = log[0]
-        i = 1
-    sid_draws = []
-    while len(log[i]) == 4:
-        sid_draws.append(log[i])
-        i += 1
-    n_f = log[i]
-    keys = log[i + 1:]
-    assert len(keys) == idrks and all(len(k) == 16 for k in keys)
-    rest = {"sid": int.from_bytes(sid_draws[-1], "big") & SID_MASK,
-            "sid_draws": len(sid_draws), "n_f": n_f.hex(), "idrks": [k.hex() for k in keys]}
-    if suite == 1:
-        return {"srk": key.hex() if key else None, **rest}
-    return {"suite": 2, "srk_priv": key.hex() if key else None,
-            "srk_pub": crypto.x25519_base(key).hex() if key else None, **rest}
-
-
 def label_draws(r: Recorder) -> list[dict[str, Any]]:
-    """F's draws, step by step: one entry per REQ answered and per ``prepare``."""
+    """Every RNG call of the record, in order, with what it holds (section 12)."""
     vec = r.vec
     k = vec["first"]["idrks"]
-    draws = []
-    for step_i, log in r.f_draws:
-        step = vec["steps"][step_i]
-        if step["op"] == "prepare":
-            assert len(log) == 1 and len(log[0]) == 32
-            interval = (step["t"] - vec["t0"]) // vec["first"]["interval_ms"] + 1
-            draws.append({"step": step_i, "interval": interval, "prepare": True, "suite": 2,
-                          "srk_priv": log[0].hex(), "srk_pub": crypto.x25519_base(log[0]).hex()})
-            continue
-        srk_frame = bytes.fromhex(step["out"][0])
-        assert srk_frame[1] == wire.SRK
-        d = parse_draws(log, k, srk_frame[2])
-        assert srk_frame[7:23].hex() == d["n_f"]
-        assert int.from_bytes(srk_frame[3:7], "big") == d["sid"]
-        draws.append({"step": step_i, "interval": int.from_bytes(srk_frame[23:25], "big"), **d})
+    f_outs = [(i, bytes.fromhex(h)) for i, st in enumerate(vec["steps"]) if st["station"] == "F"
+              for h in st["out"]]
+    draws: list[dict[str, Any]] = []
+    for step_i, station, data in r.draws:
+        entry: dict[str, Any] = {"step": step_i, "station": station, "size": len(data)}
+        op = vec["steps"][step_i]["op"]
+        if station != "F":
+            name = "n_s" if op == "connect" else "e_priv"
+            assert len(data) == (12 if name == "n_s" else 32)
+            entry["holds"] = [[name, data.hex()]]
+        elif len(data) == 32:
+            entry["holds"] = [["srk_priv", data.hex()]]
+            entry["interval"] = r.pair_intervals[data]
+            entry["srk_pub"] = crypto.x25519_base(data).hex()
+        else:
+            a = len(data) - 14 - 16 * k
+            assert a in (0, 16), len(data)
+            parts = [["srk", data[:a].hex()]] if a else []
+            parts += [["sid_seed", data[a:a + 2].hex()], ["n_f", data[a + 2:a + 14].hex()]]
+            parts += [["idrk_%d" % j, data[a + 14 + 16 * j:a + 30 + 16 * j].hex()]
+                      for j in range(k)]
+            entry["holds"] = parts
+            n_f = data[a + 2:a + 14]
+            srk = next((fr for i, fr in f_outs if i >= step_i and ftype(fr) == wire.SRK
+                        and fr[4:16] == n_f), None)
+            entry["sid"] = sid_of(srk) if srk is not None else None
+        draws.append(entry)
     return draws
 
 
-def key_pair_of(draws: list[dict[str, Any]], interval: int, step: int) -> bytes:
-    """srk_priv of ``interval`` as drawn at or before ``step`` (by a REQ or prepare)."""
-    privs = [d["srk_priv"] for d in draws if d.get("srk_priv") and d["interval"] == interval
-             and d["step"] <= step]
-    return bytes.fromhex(privs[-1])
+def _holds(d: dict[str, Any], name: str) -> str | None:
+    return next((h for n, h in d["holds"] if n == name), None)
 
 
-def e_priv_of(r: Recorder, station: str, srk_frame: bytes) -> bytes:
-    """The e_priv ``station`` drew when it accepted ``srk_frame``."""
-    for step_i, name, log in r.s_draws:
-        step = r.vec["steps"][step_i]
-        if name == station and step["op"] == "receive" and step["in"] == srk_frame.hex():
-            assert [len(x) for x in log] == [32]
-            return log[0]
-    raise AssertionError("no e_priv drawn for this SRK frame")
-
-
-SUITE1_KEYS = ("th1", "kek2", "th2", "k3", "spv", "th3", "ms", "kek_0")
-SUITE2_KEYS = ("th1", "ka2", "srk_pub", "th2", "e_pub", "dh", "k3", "spv", "th3", "ms", "kek_0")
+SUITE1_KEYS = ("th1", "prk", "kek2", "srk")
+SUITE2_KEYS = ("th1", "prk", "ka", "auth", "srk_priv", "srk_pub", "e_priv", "e_pub", "dh")
+COMMON_KEYS = ("th2", "kp", "spv", "prk3", "pad", "c", "t", "th3", "ms", "kek_0", "ck_1")
 
 
 def intermediates(r: Recorder) -> dict[str, Any]:
+    """The first complete handshake (second stations in order), recomputed by
+    the transcript validator from the recorded frames; in suite 2 with the
+    interval's ``srk_priv`` and again with S's ``e_priv`` (same values), and
+    with PS alone (which must stop before MS)."""
     vec = r.vec
-    specs = second_specs(vec)
     draws = label_draws(r)
     mp = vec["first"]["max_payload"]
-    # The first complete handshake (first station first), recomputed from its
-    # second station's view; in suite 2 with the interval's srk_priv, then
-    # again with S's e_priv, which must give the same values.
-    rep = None
-    e_priv = srk_priv = b""
-    for name, _, p, _ in specs:
+    privs = {crypto.x25519_base(bytes.fromhex(h)): bytes.fromhex(h)
+             for d in draws for h in [_holds(d, "srk_priv") or _holds(d, "e_priv")] if h}
+    for name, _, p, _ in second_specs(vec):
         for session in split_sessions(transcript(vec, name)):
-            srk_frame = next((raw for d, raw in session if raw[1] == wire.SRK), None)
-            if srk_frame is not None and srk_frame[2] == 2:
-                step = next(i for i, st in enumerate(vec["steps"])
-                            if st["station"] == "F" and srk_frame.hex() in st["out"])
-                srk_priv = key_pair_of(draws, int.from_bytes(srk_frame[23:25], "big"), step)
-                e_priv = e_priv_of(r, name, srk_frame)
+            srk_frame = next((raw for _, raw in session if ftype(raw) == wire.SRK), None)
+            proof = next((raw for _, raw in session if ftype(raw) == wire.PROOF), None)
+            if srk_frame is None or proof is None:
+                continue
+            extra: dict[str, str] = {}
+            if srk_frame[3] == 2:
+                srk_priv = privs[srk_pub(srk_frame)]
+                e_priv = privs[e_pub(proof)]
                 rep = validate(session, p, max_payload=mp, srk_priv=srk_priv)
                 other = validate(session, p, max_payload=mp, e_priv=e_priv)
                 assert other.ok and other.intermediates == rep.intermediates
                 bare = validate(session, p, max_payload=mp)
                 assert bare.ok and bare.unverified and "ms" not in bare.intermediates
+                extra = {"srk_priv": srk_priv.hex(), "e_priv": e_priv.hex()}
             else:
                 rep = validate(session, p, max_payload=mp)
             assert rep.ok, rep.errors()
@@ -753,25 +1251,30 @@ def intermediates(r: Recorder) -> dict[str, Any]:
         else:
             continue
         break
-    assert rep is not None and "kek_0" in rep.intermediates
-    ri = rep.intermediates
-    suite = 2 if "ka2" in ri else 1
+    else:
+        raise AssertionError("no complete handshake in %s" % vec["name"])
+    ri = dict(rep.intermediates, **extra)
+    suite = srk_frame[3]
     assert suite == vec["suite"], "the vector's suite is the intermediates' suite"
-    inter: dict[str, Any] = {x: ri[x] for x in (SUITE2_KEYS if suite == 2 else SUITE1_KEYS)}
-    mine = [d for d in draws if d.get("idrks") and d["idrks"][0] == ri["idrk_0"]]
+    inter: dict[str, Any] = {x: ri[x] for x in (SUITE2_KEYS if suite == 2 else SUITE1_KEYS)
+                             + COMMON_KEYS}
+    mine = [d for d in draws if _holds(d, "idrk_0") == ri["idrk_0"]]
     assert len(mine) == 1
     inter["sid"] = mine[0]["sid"]
+    assert inter["sid"] == sid_of(srk_frame)
     if suite == 1:
-        srks = [d["srk"] for d in draws if d["interval"] == mine[0]["interval"]
-                and d["step"] <= mine[0]["step"] and d.get("srk")]
+        srks = [_holds(d, "srk") for d in draws if _holds(d, "srk")
+                and d["step"] <= mine[0]["step"]]
         assert srks[-1] == ri["srk"]
-        inter["srk"] = ri["srk"]
-    else:
-        assert crypto.x25519_base(srk_priv).hex() == ri["srk_pub"]
-        assert crypto.x25519_base(e_priv).hex() == ri["e_pub"]
-        inter["srk_priv"] = srk_priv.hex()
-        inter["e_priv"] = e_priv.hex()
-    inter["idrks"] = mine[0]["idrks"]
+    inter["idrks"] = [h for n, h in mine[0]["holds"] if n.startswith("idrk_")]
+    chain = []
+    j = 1
+    while "kek_%d" % j in ri:
+        assert ri["idrk_%d" % j] == inter["idrks"][j]
+        chain.append({"j": j, "ck_j": ri["ck_%d" % j], "kek_j": ri["kek_%d" % j],
+                      "ck_next": ri["ck_%d" % (j + 1)], "idrk_j": ri["idrk_%d" % j]})
+        j += 1
+    inter["chain"] = chain
     inter["draws"] = draws
     return inter
 
@@ -789,15 +1292,19 @@ def flip(frame: bytes, off: int, mask: int = 0x01) -> bytes:
 
 
 def with_sid(frame: bytes, sid: int) -> bytes:
-    return frame[:3] + sid.to_bytes(4, "big") + frame[7:]
+    return frame[:1] + sid.to_bytes(2, "big") + frame[3:]
+
+
+def with_type(frame: bytes, t: int) -> bytes:
+    return setb(frame, 0, (frame[0] & 0xF0) | t)
+
+
+def with_ver(frame: bytes, v: int) -> bytes:
+    return setb(frame, 0, (v << 4) | (frame[0] & 0x0F))
 
 
 def out_of(vec: Vector, step: int, n: int = 0) -> bytes:
     return bytes.fromhex(vec["steps"][step]["out"][n])
-
-
-def in_of(vec: Vector, step: int) -> bytes:
-    return bytes.fromhex(vec["steps"][step]["in"])
 
 
 class Cases:
@@ -807,9 +1314,10 @@ class Cases:
 
     def add(self, name: str, base: str, after: str | int, station: str, frame: bytes,
             field: str, error: str, answer: bool = False) -> None:
+        """``answer``: F answers with an ERROR frame (a REQ or PROOF, 4.4 item 5)."""
         rec = self.bases[base]
         step = rec.labels[after] if isinstance(after, str) else after
-        out = [wire.build_error(frame, Code[error]).hex()] if answer else []
+        out = [wire.build_error_for(frame, Code[error]).hex()] if answer else []
         self.cases.append({"name": name, "base": base, "after_step": step, "station": station,
                            "in": frame.hex(), "field": field, "error": error, "out": out})
 
@@ -817,21 +1325,21 @@ class Cases:
 def protected_variants(c: Cases, prefix: str, base: str, after: str, station: str,
                        frame: bytes) -> None:
     """The field tampers every protected frame gets."""
-    sid = int.from_bytes(frame[3:7], "big")
-    c.add(prefix + "_ver", base, after, station, setb(frame, 0, 2), "ver", "BAD_VERSION")
-    c.add(prefix + "_type_unknown", base, after, station, setb(frame, 1, 9), "type", "BAD_TYPE")
-    c.add(prefix + "_suite", base, after, station, setb(frame, 2, 3 - frame[2]), "suite",
-          "BAD_SUITE")
-    c.add(prefix + "_sid", base, after, station, with_sid(frame, sid ^ 1), "sid", "UNKNOWN_SESSION")
-    c.add(prefix + "_kidx", base, after, station, flip(frame, 7, 0x02), "kidx", "BAD_KEY_INDEX")
-    c.add(prefix + "_seq", base, after, station, flip(frame, 11, 0x04), "seq", "AUTH_FAILED")
-    c.add(prefix + "_seq_2p30", base, after, station, flip(frame, 8, 0x40), "seq", "MALFORMED")
+    sid = sid_of(frame)
+    c.add(prefix + "_ver", base, after, station, with_ver(frame, 1), "ver", "BAD_VERSION")
+    c.add(prefix + "_type_unknown", base, after, station, with_type(frame, 9), "type",
+          "BAD_TYPE")
+    c.add(prefix + "_sid", base, after, station, with_sid(frame, sid ^ 1), "sid",
+          "UNKNOWN_SESSION")
+    c.add(prefix + "_kidx", base, after, station, flip(frame, 3, 0x02), "kidx", "BAD_KEY_INDEX")
+    c.add(prefix + "_seq", base, after, station, flip(frame, 7, 0x04), "seq", "AUTH_FAILED")
+    c.add(prefix + "_seq_2p30", base, after, station, flip(frame, 4, 0x40), "seq", "MALFORMED")
     if len(frame) > wire.DATA_MIN_LEN:
-        c.add(prefix + "_ciphertext", base, after, station, flip(frame, 12), "ciphertext",
+        c.add(prefix + "_ciphertext", base, after, station, flip(frame, 8), "ciphertext",
               "AUTH_FAILED")
     c.add(prefix + "_tag", base, after, station, flip(frame, len(frame) - 1), "tag", "AUTH_FAILED")
     # A DATA frame one byte shorter or longer is still a DATA length: its tag fails.
-    is_data = frame[1] == wire.DATA
+    is_data = ftype(frame) == wire.DATA
     c.add(prefix + "_truncated", base, after, station, frame[:-1], "length",
           "AUTH_FAILED" if is_data and len(frame) > wire.DATA_MIN_LEN else "MALFORMED")
     c.add(prefix + "_extended", base, after, station, frame + b"\x00", "length",
@@ -848,89 +1356,113 @@ def negatives(bases: dict[str, Recorder]) -> list[dict[str, Any]]:
     srk = out_of(b, L["srk"])
     proof = out_of(b, L["proof"])
     key = out_of(b, L["key"])
-    sid = int.from_bytes(srk[3:7], "big")
+    sid = sid_of(srk)
+    inter = b["intermediates"]
 
-    # Too short for a header: no sid, never answered.
-    c.add("short_6", "basic", "req", "F", req[:6], "header", "MALFORMED")
-    c.add("short_empty", "basic", "req", "F", b"", "header", "MALFORMED")
-    c.add("short_6_to_s", "basic", "srk", "S", srk[:6], "header", "MALFORMED")
+    # Empty and version-1 frames: never answered (4.4 items 1, 2, 5).
+    c.add("empty", "basic", "req", "F", b"", "length", "MALFORMED")
+    c.add("empty_to_s", "basic", "srk", "S", b"", "length", "MALFORMED")
+    v1_req = bytes((1, 1, 0, 0, 0, 0, 0)) + req[1:9] + bytes(16) + b"\x01"
+    c.add("req_version_1", "basic", "req", "F", v1_req, "ver", "BAD_VERSION")
+    c.add("srk_version_1_to_s", "basic", "srk", "S", bytes((1, 2, 1)) + srk[1:3] + srk,
+          "ver", "BAD_VERSION")
 
-    # REQ at F (nothing received yet). Rejected REQs are answered with ERROR,
-    # except when the frame is not a version-1 REQ at all.
-    c.add("req_ver", "basic", "req", "F", setb(req, 0, 2), "ver", "BAD_VERSION")
-    c.add("req_type_unknown", "basic", "req", "F", setb(req, 1, 9), "type", "BAD_TYPE")
-    c.add("req_type_srk", "basic", "req", "F", setb(req, 1, wire.SRK), "type", "UNEXPECTED")
-    c.add("req_suite", "basic", "req", "F", setb(req, 2, 1), "suite", "MALFORMED", True)
-    c.add("req_sid", "basic", "req", "F", with_sid(req, 5), "sid", "MALFORMED", True)
-    c.add("req_offer_zero", "basic", "req", "F", setb(req, 31, 0), "offer", "MALFORMED", True)
-    c.add("req_offer_bit7", "basic", "req", "F", setb(req, 31, 0x81), "offer", "MALFORMED", True)
-    c.add("req_offer_no_common", "basic", "req", "F", setb(req, 31, 0x02), "offer", "BAD_SUITE",
+    # REQ at F (nothing received yet).
+    c.add("req_ver", "basic", "req", "F", with_ver(req, 3), "ver", "BAD_VERSION")
+    c.add("req_type_unknown", "basic", "req", "F", with_type(req, 9), "type", "BAD_TYPE")
+    c.add("req_type_0", "basic", "req", "F", with_type(req, 0), "type", "BAD_TYPE")
+    c.add("req_type_srk", "basic", "req", "F", with_type(req, wire.SRK), "type", "UNEXPECTED")
+    c.add("req_offer_zero", "basic", "req", "F", setb(req, 21, 0), "offer", "MALFORMED", True)
+    c.add("req_offer_bit7", "basic", "req", "F", setb(req, 21, 0x81), "offer", "MALFORMED", True)
+    c.add("req_offer_no_common", "basic", "req", "F", setb(req, 21, 0x02), "offer", "BAD_SUITE",
           True)
-    c.add("req_id_s", "basic", "req", "F", flip(req, 14), "id_s", "UNKNOWN_PEER", True)
+    c.add("req_offer_reserved_only", "basic", "req", "F", setb(req, 21, 0x0C), "offer",
+          "BAD_SUITE", True)
+    c.add("req_id_s", "basic", "req", "F", flip(req, 8), "id_s", "UNKNOWN_PEER", True)
     c.add("req_truncated", "basic", "req", "F", req[:-1], "length", "MALFORMED", True)
     c.add("req_extended", "basic", "req", "F", req + b"\x01", "length", "MALFORMED", True)
+    c.add("req_one_byte", "basic", "req", "F", req[:1], "length", "MALFORMED", True)
     c.add("req_reflected_to_s", "basic", "req", "S", req, "type", "UNEXPECTED")
     # REQ with n_s changed on the way: F answers it, and S cannot unwrap that answer.
     h = Harness(b)
     assert not run_steps(h, b["steps"][:L["req"] + 1])
-    forged_srk = one(h.feed("F", flip(req, 20), int(b["steps"][L["req"]]["t"]))[0])
+    forged_srk = one(h.feed("F", flip(req, 12), int(b["steps"][L["req"]]["t"]))[0])
     c.add("req_n_s_answer", "basic", "srk", "S", forged_srk, "n_s", "AUTH_FAILED")
 
     # SRK at S (waiting for it).
-    c.add("srk_ver", "basic", "srk", "S", setb(srk, 0, 0), "ver", "BAD_VERSION")
-    c.add("srk_type_unknown", "basic", "srk", "S", setb(srk, 1, 0), "type", "BAD_TYPE")
-    c.add("srk_type_req", "basic", "srk", "S", setb(srk, 1, wire.REQ), "type", "UNEXPECTED")
+    c.add("srk_ver", "basic", "srk", "S", with_ver(srk, 0), "ver", "BAD_VERSION")
+    c.add("srk_type_unknown", "basic", "srk", "S", with_type(srk, 0), "type", "BAD_TYPE")
+    c.add("srk_type_req", "basic", "srk", "S", with_type(srk, wire.REQ), "type", "UNEXPECTED")
     c.add("srk_truncated", "basic", "srk", "S", srk[:-1], "length", "MALFORMED")
     c.add("srk_extended", "basic", "srk", "S", srk + b"\x00", "length", "MALFORMED")
-    # 4.4 item 2: an SRK frame has the length of the suite its header names, so a
-    # 49-byte frame saying suite 2 is MALFORMED before any suite check.
-    c.add("srk_suite_2", "basic", "srk", "S", setb(srk, 2, 2), "suite", "MALFORMED")
-    c.add("srk_suite_0", "basic", "srk", "S", setb(srk, 2, 0), "suite", "BAD_SUITE")
+    c.add("srk_three_bytes", "basic", "srk", "S", srk[:3], "length", "MALFORMED")
+    # 4.4 item 2: an SRK frame has the length of the suite its byte names.
+    c.add("srk_suite_2_length_1", "basic", "srk", "S", setb(srk, 3, 2), "length", "MALFORMED")
+    c.add("srk_suite_0", "basic", "srk", "S", setb(srk, 3, 0), "suite", "BAD_SUITE")
+    c.add("srk_suite_3", "basic", "srk", "S", setb(srk, 3, 3), "suite", "BAD_SUITE")
     c.add("srk_sid", "basic", "srk", "S", with_sid(srk, sid ^ 1), "sid", "AUTH_FAILED")
     c.add("srk_sid_zero", "basic", "srk", "S", with_sid(srk, 0), "sid", "MALFORMED")
-    c.add("srk_n_f", "basic", "srk", "S", flip(srk, 7), "n_f", "AUTH_FAILED")
-    c.add("srk_interval", "basic", "srk", "S", flip(srk, 24), "interval", "AUTH_FAILED")
+    c.add("srk_n_f", "basic", "srk", "S", flip(srk, 4), "n_f", "AUTH_FAILED")
+    c.add("srk_n_f_last", "basic", "srk", "S", flip(srk, 15), "n_f", "AUTH_FAILED")
     c.add("srk_wrapped_srk", "basic", "srk", "S", flip(srk, 30), "wrapped_srk", "AUTH_FAILED")
     c.add("srk_reflected_to_f", "basic", "srk", "F", srk, "type", "UNEXPECTED")
+    c.add("srk_suite_2_not_offered", "basic", "srk", "S", setb(srk, 3, 2) + bytes(24), "suite",
+          "BAD_SUITE")
 
-    # PROOF at F (waiting for it): every rejection is answered.
-    c.add("proof_ver", "basic", "proof", "F", setb(proof, 0, 2), "ver", "BAD_VERSION")
-    c.add("proof_type_unknown", "basic", "proof", "F", setb(proof, 1, 14), "type", "BAD_TYPE")
-    c.add("proof_type_key", "basic", "proof", "F", setb(proof, 1, wire.KEY), "type", "UNEXPECTED")
+    # PROOF at F (waiting for it): every rejection of a 0x23 frame is answered; t and c
+    # failures count toward proof_tries (3 here), so one of them changes nothing else.
+    c.add("proof_ver", "basic", "proof", "F", with_ver(proof, 1), "ver", "BAD_VERSION")
+    c.add("proof_type_unknown", "basic", "proof", "F", with_type(proof, 14), "type", "BAD_TYPE")
+    c.add("proof_type_key", "basic", "proof", "F", with_type(proof, wire.KEY), "type",
+          "UNEXPECTED")
     c.add("proof_truncated", "basic", "proof", "F", proof[:-1], "length", "MALFORMED", True)
     c.add("proof_extended", "basic", "proof", "F", proof + b"\x00", "length", "MALFORMED", True)
-    c.add("proof_suite", "basic", "proof", "F", setb(proof, 2, 2), "suite", "MALFORMED", True)
+    c.add("proof_two_bytes", "basic", "proof", "F", proof[:2], "length", "MALFORMED", True)
+    c.add("proof_suite_2_length", "basic", "proof", "F", proof[:3] + bytes(32) + proof[3:],
+          "length", "MALFORMED", True)
     c.add("proof_sid", "basic", "proof", "F", with_sid(proof, sid ^ 1), "sid", "UNKNOWN_SESSION",
           True)
-    c.add("proof_ct", "basic", "proof", "F", flip(proof, 7), "ct_tag", "AUTH_FAILED", True)
-    c.add("proof_tag", "basic", "proof", "F", flip(proof, 30), "ct_tag", "AUTH_FAILED", True)
-    inter = bases["basic"].vec["intermediates"]
-    bad_spv = bytes(16)
-    k3 = bytes.fromhex(inter["k3"])
-    forged = wire.build_proof(1, sid, ks.seal_proof(k3, sid, proof[:7], bad_spv))
-    c.add("proof_bad_spv", "basic", "proof", "F", forged, "ct_tag", "BAD_PROOF", True)
+    c.add("proof_c", "basic", "proof", "F", flip(proof, 3), "t", "AUTH_FAILED", True)
+    c.add("proof_t", "basic", "proof", "F", flip(proof, 26), "t", "AUTH_FAILED", True)
+    kp = bytes.fromhex(inter["kp"])
+    body = proof[:3] + bytes(16)
+    c.add("proof_bad_spv", "basic", "proof", "F", body + ks.proof_t(kp, body), "c", "BAD_PROOF",
+          True)
+    body = proof[:19]
+    c.add("proof_t_wrong_key", "basic", "proof", "F",
+          body + ks.proof_t(bytes.fromhex(inter["spv"]) * 2, body), "t", "AUTH_FAILED", True)
     c.add("proof_reflected_to_s", "basic", "proof", "S", proof, "type", "UNEXPECTED")
-    early = wire.protected_head(wire.DATA, 1, sid, 0, 0) + bytes(8)
-    c.add("data_before_open", "basic", "proof", "F", early, "type", "UNEXPECTED")
+    early = wire.protected_head(wire.DATA, sid, 0, 0) + bytes(8)
+    c.add("data_before_key", "basic", "proof", "F", early, "type", "UNEXPECTED")
 
-    # KEY at S (waiting for it).
-    c.add("key_ver", "basic", "key", "S", setb(key, 0, 2), "ver", "BAD_VERSION")
-    c.add("key_type_unknown", "basic", "key", "S", setb(key, 1, 9), "type", "BAD_TYPE")
-    c.add("key_type_proof", "basic", "key", "S", setb(key, 1, wire.PROOF), "type", "UNEXPECTED")
+    # KEY at S (waiting for it); F is WAIT_CONFIRM.
+    c.add("key_ver", "basic", "key", "S", with_ver(key, 3), "ver", "BAD_VERSION")
+    c.add("key_type_unknown", "basic", "key", "S", with_type(key, 9), "type", "BAD_TYPE")
+    c.add("key_type_proof", "basic", "key", "S", with_type(key, wire.PROOF), "type",
+          "UNEXPECTED")
     c.add("key_truncated", "basic", "key", "S", key[:-1], "length", "MALFORMED")
-    c.add("key_suite", "basic", "key", "S", setb(key, 2, 2), "suite", "BAD_SUITE")
     c.add("key_sid", "basic", "key", "S", with_sid(key, sid ^ 1), "sid", "UNKNOWN_SESSION")
     c.add("key_wrapped_idrk", "basic", "key", "S", flip(key, 20), "wrapped_idrk", "AUTH_FAILED")
     c.add("srk_repeated_in_wait_key", "basic", "key", "S", srk, "type", "UNEXPECTED")
     c.add("srk_other_sid_in_wait_key", "basic", "key", "S", with_sid(srk, sid ^ 1), "sid",
           "UNKNOWN_SESSION")
     c.add("key_reflected_to_f", "basic", "key", "F", key, "type", "UNEXPECTED")
+    c.add("proof_changed_in_wait_confirm", "basic", "key", "F", flip(proof, 10), "type",
+          "UNEXPECTED", True)
+    c.add("proof_t_changed_in_wait_confirm", "basic", "key", "F", flip(proof, 26), "type",
+          "UNEXPECTED", True)
+    idrk0 = bytes.fromhex(inter["idrks"][0])
+    c.add("key_wrapped_under_ck_1", "basic", "key", "S",
+          wire.build_key(sid, crypto.kw_wrap(ks.kek(bytes.fromhex(inter["ck_1"]), 1, 0), idrk0)),
+          "wrapped_idrk", "AUTH_FAILED")
 
     # Replays of handshake frames once the session is open.
     c.add("key_replay_open", "basic", "open", "S", key, "type", "UNEXPECTED")
     c.add("srk_replay_open", "basic", "open", "S", srk, "type", "UNEXPECTED")
-    c.add("req_replay_open", "basic", "open", "F", req, "n_s", "REPLAY")
-    c.add("proof_replay_after_data", "basic", "f_got_data", "F", proof, "type", "UNEXPECTED", True)
+    c.add("req_replay_wait_confirm", "basic", "open", "F", req, "n_s", "REPLAY")
+    c.add("req_replay_open", "basic", "f_got_data", "F", req, "n_s", "REPLAY")
+    c.add("proof_replay_after_data", "basic", "f_got_data", "F", proof, "type", "UNEXPECTED",
+          True)
 
     # DATA S -> F, F -> S.
     d_s = out_of(b, L["s_data"])
@@ -938,13 +1470,17 @@ def negatives(bases: dict[str, Recorder]) -> list[dict[str, Any]]:
     protected_variants(c, "data_s2f", "basic", "s_data", "F", d_s)
     protected_variants(c, "data_f2s", "basic", "f_data", "S", d_f)
     c.add("data_s2f_too_long", "basic", "s_data", "F",
-          d_s[:12] + bytes(257) + d_s[-8:], "length", "MALFORMED")
-    c.add("data_s2f_type_close", "basic", "s_data", "F", setb(d_s, 1, wire.CLOSE), "type",
+          d_s[:8] + bytes(257) + d_s[-8:], "length", "MALFORMED")
+    c.add("data_s2f_type_close", "basic", "s_data", "F", with_type(d_s, wire.CLOSE), "length",
           "MALFORMED")
+    c.add("data_s2f_type_key_ack", "basic", "s_data", "F", with_type(d_s, wire.KEY_ACK),
+          "length", "MALFORMED")
     c.add("data_s2f_replay", "basic", "f_got_data", "F", d_s, "seq", "REPLAY")
     c.add("data_f2s_replay", "basic", "s_got_data", "S", d_f, "seq", "REPLAY")
     c.add("data_f2s_reflected_to_f", "basic", "f_data", "F", d_f, "tag", "AUTH_FAILED")
     c.add("data_s2f_reflected_to_s", "basic", "s_data", "S", d_s, "tag", "AUTH_FAILED")
+    c.add("data_s2f_other_direction_nonce", "basic", "s_data", "F",
+          ks.seal_frame(idrk0, sid, ks.DIR_F2S, d_s[:8], b"hello F"), "tag", "AUTH_FAILED")
 
     # CLOSE.
     close = out_of(b, L["s_close"])
@@ -952,9 +1488,9 @@ def negatives(bases: dict[str, Recorder]) -> list[dict[str, Any]]:
     c.add("close_reflected_to_s", "basic", "s_close", "S", close, "sid", "UNKNOWN_SESSION")
     c.add("close_replay", "basic", "f_closed", "F", close, "sid", "UNKNOWN_SESSION")
     c.add("data_after_close", "basic", "f_closed", "F", d_s, "sid", "UNKNOWN_SESSION")
-    c.add("error_truncated", "basic", "open", "S", wire.build_error(proof, 1)[:7], "length",
+    c.add("error_truncated", "basic", "open", "S", wire.build_error(sid, 1)[:3], "length",
           "MALFORMED")
-    c.add("error_extended", "basic", "open", "F", wire.build_error(proof, 1) + b"\x00", "length",
+    c.add("error_extended", "basic", "open", "F", wire.build_error(sid, 1) + b"\x00", "length",
           "MALFORMED")
 
     # Rotation: REKEY at S, KEY_ACK at F, old keys after the switch.
@@ -975,15 +1511,28 @@ def negatives(bases: dict[str, Recorder]) -> list[dict[str, Any]]:
           out_of(rv, RL["s_k0_data"]), "kidx", "BAD_KEY_INDEX")
     # Validly tagged REKEYs with bad contents (forged with the vector's keys).
     rinter = rv["intermediates"]
-    rsid = int.from_bytes(rekey[3:7], "big")
-    idrk0 = bytes.fromhex(rinter["idrks"][0])
-    head = wire.protected_head(wire.REKEY, 1, rsid, 0, 1000)
-    wrap1 = ks.seal_frame(idrk0, rsid, ks.DIR_F2S, head, bytes((2,)) + bytes(24))[12:]
-    c.add("rekey_announces_wrong_index", "rotation", "s_before_rekey1", "S", head + wrap1,
-          "ciphertext", "MALFORMED")
-    wrap2 = ks.seal_frame(idrk0, rsid, ks.DIR_F2S, head, bytes((1,)) + bytes(24))[12:]
-    c.add("rekey_bad_wrapped_idrk", "rotation", "s_before_rekey1", "S", head + wrap2,
-          "ciphertext", "AUTH_FAILED")
+    rsid = sid_of(rekey)
+    ridrk0 = bytes.fromhex(rinter["idrks"][0])
+    ridrk1 = bytes.fromhex(rinter["idrks"][1])
+    head = wire.protected_head(wire.REKEY, rsid, 0, 1000)
+
+    def rekey_with(pt: bytes) -> bytes:
+        return ks.seal_frame(ridrk0, rsid, ks.DIR_F2S, head, pt)
+
+    c.add("rekey_announces_wrong_index", "rotation", "s_before_rekey1", "S",
+          rekey_with(bytes((2,)) + bytes(24)), "ciphertext", "MALFORMED")
+    c.add("rekey_bad_wrapped_idrk", "rotation", "s_before_rekey1", "S",
+          rekey_with(bytes((1,)) + bytes(24)), "ciphertext", "AUTH_FAILED")
+    # The ratchet: IDRK_1 wrapped under a KEK from MS (version 1's rule) or from CK_2
+    # instead of CK_1 does not unwrap.
+    rms = bytes.fromhex(rinter["ms"])
+    c.add("rekey_kek_from_ms", "rotation", "s_before_rekey1", "S",
+          rekey_with(bytes((1,)) + crypto.kw_wrap(ks.kek(rms, 1, 1), ridrk1)), "ciphertext",
+          "AUTH_FAILED")
+    ck2 = bytes.fromhex(rinter["chain"][0]["ck_next"])
+    c.add("rekey_kek_from_next_chain_key", "rotation", "s_before_rekey1", "S",
+          rekey_with(bytes((1,)) + crypto.kw_wrap(ks.kek(ck2, 1, 1), ridrk1)), "ciphertext",
+          "AUTH_FAILED")
     suite2_negatives(c, bases)
     return c.cases
 
@@ -999,69 +1548,58 @@ LOW_ORDER = (  # u of low order (tests/vectors/x25519.json): DH would be all zer
 
 
 def suite2_negatives(c: Cases, bases: dict[str, Recorder]) -> None:
-    # Suite-1 sessions meeting suite 2's layouts (4.4 item 2: a suite byte other
-    # than 1 or 2 is BAD_SUITE before the length; suite 2's length, then the
-    # suite checks of item 4).
-    b1 = bases["basic"].vec
-    srk1 = out_of(b1, bases["basic"].labels["srk"])
-    proof1 = out_of(b1, bases["basic"].labels["proof"])
-    c.add("srk_suite_2_not_offered", "basic", "srk", "S", setb(srk1, 2, 2) + bytes(24), "suite",
-          "BAD_SUITE")  # suite 2's length, but S offered suite 1 only
-    c.add("proof_suite_0", "basic", "proof", "F", setb(proof1, 2, 0), "suite", "BAD_SUITE", True)
-    c.add("proof_suite_2_layout", "basic", "proof", "F", setb(proof1, 2, 2) + bytes(32), "suite",
-          "BAD_SUITE", True)  # a well-formed suite-2 PROOF in a suite-1 session
-
     rec = bases["suite2_basic"]
     b = rec.vec
     L = rec.labels
     inter = b["intermediates"]
-    ps = bytes.fromhex(b["pairing"]["ps"])
     req = out_of(b, L["req"])
     srk = out_of(b, L["srk"])
     proof = out_of(b, L["proof"])
     key = out_of(b, L["key"])
-    sid = int.from_bytes(srk[3:7], "big")
-    n_s, n_f = req[15:31], srk[7:23]
+    sid = sid_of(srk)
+    kp = bytes.fromhex(inter["kp"])
+    prk = bytes.fromhex(inter["prk"])
     th2 = bytes.fromhex(inter["th2"])
 
-    # SRK frame at S (waiting for it): auth covers header, n_f, interval, srk_pub.
-    c.add("s2_srk_auth", "suite2_basic", "srk", "S", flip(srk, 60), "auth", "AUTH_FAILED")
-    c.add("s2_srk_auth_last", "suite2_basic", "srk", "S", flip(srk, 72, 0x80), "auth",
+    # SRK frame at S (waiting for it): auth covers byte 0, sid, suite, n_f, srk_pub.
+    c.add("s2_srk_auth", "suite2_basic", "srk", "S", flip(srk, 50), "auth", "AUTH_FAILED")
+    c.add("s2_srk_auth_last", "suite2_basic", "srk", "S", flip(srk, 63, 0x80), "auth",
           "AUTH_FAILED")
     c.add("s2_srk_srk_pub", "suite2_basic", "srk", "S", flip(srk, 30), "srk_pub", "AUTH_FAILED")
-    c.add("s2_srk_n_f", "suite2_basic", "srk", "S", flip(srk, 7), "n_f", "AUTH_FAILED")
-    c.add("s2_srk_interval", "suite2_basic", "srk", "S", flip(srk, 24), "interval",
-          "AUTH_FAILED")
+    c.add("s2_srk_n_f", "suite2_basic", "srk", "S", flip(srk, 4), "n_f", "AUTH_FAILED")
     c.add("s2_srk_sid", "suite2_basic", "srk", "S", with_sid(srk, sid ^ 1), "sid", "AUTH_FAILED")
-    c.add("s2_srk_suite_1", "suite2_basic", "srk", "S", setb(srk, 2, 1), "suite", "MALFORMED")
-    c.add("s2_srk_suite_3", "suite2_basic", "srk", "S", setb(srk, 2, 3), "suite", "BAD_SUITE")
+    c.add("s2_srk_suite_1", "suite2_basic", "srk", "S", setb(srk, 3, 1), "length", "MALFORMED")
+    c.add("s2_srk_suite_3", "suite2_basic", "srk", "S", setb(srk, 3, 3), "suite", "BAD_SUITE")
     c.add("s2_srk_truncated", "suite2_basic", "srk", "S", srk[:-1], "length", "MALFORMED")
     c.add("s2_srk_extended", "suite2_basic", "srk", "S", srk + b"\x00", "length", "MALFORMED")
-    c.add("s2_srk_as_suite_1_length", "suite2_basic", "srk", "S", setb(srk, 2, 1)[:49], "suite",
+    c.add("s2_srk_as_suite_1_length", "suite2_basic", "srk", "S", setb(srk, 3, 1)[:40], "suite",
           "AUTH_FAILED")  # a suite-1 frame (S offered 1 too): its unwrap fails
+    ka1 = ks.expand(prk, ks.lbl(1, "auth") + bytes.fromhex(inter["th1"]), 32)
+    c.add("s2_srk_auth_suite1_label", "suite2_basic", "srk", "S",
+          srk[:48] + ks.auth(ka1, srk[:48]), "auth", "AUTH_FAILED")
+    for label, u in LOW_ORDER[:1]:
+        del label
+        c.add("s2_srk_srk_pub_zero", "suite2_basic", "srk", "S", srk[:16] + u + srk[48:],
+              "srk_pub", "AUTH_FAILED")
     # A man in the middle rewrites the REQ's offer. TH1 binds the offer, so S
     # rejects F's answer whichever suite F chose (3.9).
     for name, offer in (("s2_req_offer_downgraded_to_1", 0x01),
                         ("s2_req_offer_rewritten_to_2", 0x02)):
         h = Harness(b)
         assert not run_steps(h, b["steps"][:L["req"] + 1])
-        answer = one(h.feed("F", setb(req, 31, offer), int(b["steps"][L["req"]]["t"]))[0])
-        assert answer[2] == (1 if offer == 0x01 else 2)
+        answer = one(h.feed("F", setb(req, 21, offer), int(b["steps"][L["req"]]["t"]))[0])
+        assert answer[3] == (1 if offer == 0x01 else 2)
         c.add(name, "suite2_basic", "srk", "S", answer, "offer", "AUTH_FAILED")
 
-    # PROOF at F (waiting for it): every rejection is answered.
-    c.add("s2_proof_e_pub", "suite2_basic", "proof", "F", flip(proof, 10), "e_pub",
+    # PROOF at F (waiting for it): rejected at t, before any job.
+    c.add("s2_proof_e_pub", "suite2_basic", "proof", "F", flip(proof, 10), "t",
           "AUTH_FAILED", True)
-    c.add("s2_proof_ct", "suite2_basic", "proof", "F", flip(proof, 39), "ct_tag", "AUTH_FAILED",
-          True)
-    c.add("s2_proof_tag", "suite2_basic", "proof", "F", flip(proof, 62), "ct_tag",
+    c.add("s2_proof_c", "suite2_basic", "proof", "F", flip(proof, 40), "t", "AUTH_FAILED", True)
+    c.add("s2_proof_t", "suite2_basic", "proof", "F", flip(proof, 58), "t", "AUTH_FAILED", True)
+    c.add("s2_proof_t_zero", "suite2_basic", "proof", "F", proof[:51] + bytes(8), "t",
           "AUTH_FAILED", True)
-    c.add("s2_proof_suite_1", "suite2_basic", "proof", "F", setb(proof, 2, 1), "suite",
-          "MALFORMED", True)
-    c.add("s2_proof_suite_3", "suite2_basic", "proof", "F", setb(proof, 2, 3), "suite",
-          "BAD_SUITE", True)
-    c.add("s2_proof_suite_1_layout", "suite2_basic", "proof", "F", setb(proof, 2, 1)[:31],
-          "suite", "BAD_SUITE", True)  # a well-formed suite-1 PROOF in a suite-2 session
+    c.add("s2_proof_suite_1_length", "suite2_basic", "proof", "F", proof[:3] + proof[35:],
+          "length", "MALFORMED", True)
     c.add("s2_proof_truncated", "suite2_basic", "proof", "F", proof[:-1], "length",
           "MALFORMED", True)
     c.add("s2_proof_extended", "suite2_basic", "proof", "F", proof + b"\x00", "length",
@@ -1069,35 +1607,36 @@ def suite2_negatives(c: Cases, bases: dict[str, Recorder]) -> None:
     c.add("s2_proof_sid", "suite2_basic", "proof", "F", with_sid(proof, sid ^ 1), "sid",
           "UNKNOWN_SESSION", True)
     c.add("s2_proof_reflected_to_s", "suite2_basic", "proof", "S", proof, "type", "UNEXPECTED")
-    # SPV wrong under the right K3 (forged with the vector's K3).
-    k3 = bytes.fromhex(inter["k3"])
-    head = proof[:ks.PROOF2_AAD_LEN]
-    c.add("s2_proof_bad_spv", "suite2_basic", "proof", "F",
-          head + ks.seal_proof(k3, sid, head, bytes(16)), "ct_tag", "BAD_PROOF", True)
-    # SPV with suite 1's label under the right K3: labels matter.
-    c.add("s2_proof_suite1_spv_label", "suite2_basic", "proof", "F",
-          head + ks.seal_proof(k3, sid, head, ks.spv(ps, th2, 1)), "ct_tag", "BAD_PROOF", True)
-    # Low-order e_pub. The PROOF is forged with PS as if DH were all zeros (what
-    # an implementation without the check would compute), so only the all-zero
-    # check stops it.
-    for label, u in LOW_ORDER:
-        assert crypto.x25519_low_order(u)
-        head = wire.proof2_head(sid, u)
-        k3z = ks.k3_dh(n_s, n_f, bytes(32), ps, th2)
-        forged = head + ks.seal_proof(k3z, sid, head, ks.spv(ps, th2, 2))
-        c.add("s2_proof_low_order_e_pub_" + label, "suite2_basic", "proof", "F", forged,
-              "e_pub", "AUTH_FAILED", True)
+    # t under suite 1's KP label: labels matter.
+    kp1 = ks.kp(prk, 1, th2)
+    c.add("s2_proof_t_suite1_label", "suite2_basic", "proof", "F",
+          proof[:51] + ks.proof_t(kp1, proof[:51]), "t", "AUTH_FAILED", True)
+    # t over the frame without its e_pub (a suite-1 style MAC): fails.
+    c.add("s2_proof_t_without_e_pub", "suite2_basic", "proof", "F",
+          proof[:51] + ks.proof_t(kp, proof[:3] + proof[35:51]), "t", "AUTH_FAILED", True)
+    # A PROOF while F checks one, and PROOFs after KEY.
+    c.add("s2_proof_other_while_checking", "suite2_basic", "f_checking", "F", flip(proof, 40),
+          "type", "UNEXPECTED", True)
+    c.add("s2_proof_e_pub_changed_in_wait_confirm", "suite2_basic", "key", "F", flip(proof, 3),
+          "type", "UNEXPECTED", True)
+    c.add("s2_proof_after_confirmation", "suite2_basic", "f_confirmed", "F", proof, "type",
+          "UNEXPECTED", True)
+    # Frames S does not take while PROVING.
+    c.add("s2_srk_repeated_while_proving", "suite2_basic", "s_proving", "S", srk, "type",
+          "UNEXPECTED")
+    c.add("s2_key_while_proving", "suite2_basic", "s_proving", "S", key, "type", "UNEXPECTED")
+    c.add("s2_srk_other_sid_while_proving", "suite2_basic", "s_proving", "S",
+          with_sid(srk, sid ^ 1), "sid", "UNKNOWN_SESSION")
 
     # KEY at S (waiting for it).
-    c.add("s2_key_wrapped_idrk", "suite2_basic", "key", "S", flip(key, 20), "wrapped_idrk",
+    c.add("s2_key_wrapped_idrk", "suite2_basic", "f_checking", "S", flip(key, 20), "wrapped_idrk",
           "AUTH_FAILED")
-    c.add("s2_key_suite_1", "suite2_basic", "key", "S", setb(key, 2, 1), "suite", "BAD_SUITE")
-    c.add("s2_key_sid", "suite2_basic", "key", "S", with_sid(key, sid ^ 1), "sid",
+    c.add("s2_key_sid", "suite2_basic", "f_checking", "S", with_sid(key, sid ^ 1), "sid",
           "UNKNOWN_SESSION")
     ms = bytes.fromhex(inter["ms"])
     idrk0 = bytes.fromhex(inter["idrks"][0])
-    c.add("s2_key_suite1_kek_label", "suite2_basic", "key", "S",
-          wire.build_key(2, sid, crypto.kw_wrap(ks.kek(ms, 0, 1), idrk0)), "wrapped_idrk",
+    c.add("s2_key_suite1_kek_label", "suite2_basic", "f_checking", "S",
+          wire.build_key(sid, crypto.kw_wrap(ks.kek(ms, 1, 0), idrk0)), "wrapped_idrk",
           "AUTH_FAILED")
 
     # Protected frames of a suite-2 session.
@@ -1105,12 +1644,14 @@ def suite2_negatives(c: Cases, bases: dict[str, Recorder]) -> None:
     protected_variants(c, "s2_data_f2s", "suite2_basic", "f_data", "S", out_of(b, L["f_data"]))
     rekey = out_of(b, L["rekey1_out"], 1)
     protected_variants(c, "s2_rekey", "suite2_basic", "s_before_rekey1", "S", rekey)
-    # A REKEY tagged right whose IDRK_1 is wrapped under suite 1's KEK_1.
     idrk1 = bytes.fromhex(inter["idrks"][1])
-    rhead = wire.protected_head(wire.REKEY, 2, sid, 0, 1000)
-    pt = bytes((1,)) + crypto.kw_wrap(ks.kek(ms, 1, 1), idrk1)
-    c.add("s2_rekey_suite1_kek_label", "suite2_basic", "s_before_rekey1", "S",
-          ks.seal_frame(idrk0, sid, ks.DIR_F2S, rhead, pt), "ciphertext", "AUTH_FAILED")
+    ck1 = bytes.fromhex(inter["ck_1"])
+    rhead = wire.protected_head(wire.REKEY, sid, 0, 1000)
+    for name, kek in (("s2_rekey_suite1_kek_label", ks.kek(ck1, 1, 1)),
+                      ("s2_rekey_kek_from_ms", ks.kek(ms, 2, 1))):
+        pt = bytes((1,)) + crypto.kw_wrap(kek, idrk1)
+        c.add(name, "suite2_basic", "s_before_rekey1", "S",
+              ks.seal_frame(idrk0, sid, ks.DIR_F2S, rhead, pt), "ciphertext", "AUTH_FAILED")
     c.add("s2_close_replay", "suite2_basic", "f_closed", "F", out_of(b, L["s_close"]), "sid",
           "UNKNOWN_SESSION")
 
@@ -1125,9 +1666,11 @@ def suite2_negatives(c: Cases, bases: dict[str, Recorder]) -> None:
 SCENARIOS: dict[str, Callable[[], Recorder]] = {
     "basic": basic, "rotation": rotation, "shared_srk": shared_srk,
     "retransmit": retransmit, "expiry": expiry, "table": table,
-    "suite2_basic": suite2_basic, "suite2_shared": suite2_shared,
-    "suite2_prepare": suite2_prepare, "negotiation": negotiation,
-    "negotiation_suite2_only": negotiation_suite2_only,
+    "suite2_basic": suite2_basic, "suite2_not_ready": suite2_not_ready,
+    "suite2_shared": suite2_shared, "suite2_prepare": suite2_prepare,
+    "negotiation": negotiation, "negotiation_suite2_only": negotiation_suite2_only,
+    "forged_proof": forged_proof, "checking": checking, "zombie": zombie,
+    "ratchet": ratchet, "queue_full": queue_full,
 }
 
 

@@ -50,7 +50,9 @@ asyncio.run(runtime.run(b, parts))
 
 # Timers for runs over a fast virtual line: the defaults of spec section 11
 # scaled down (the relations between them kept: S's budget inside L).
-FIRST = {"rotate_frames": 4, "rekey_retry_ms": 300, "rekey_tries": 4, "idle_ms": 5000}
+# confirm_ms: below idle_ms (section 11) and above S's (max_tries + 1) x retry_ms
+FIRST = {"rotate_frames": 4, "rekey_retry_ms": 300, "rekey_tries": 4, "idle_ms": 5000,
+         "confirm_ms": 1500}
 SECOND = {"retry_ms": 200, "max_tries": 5}
 APP = {"messages": 3, "size": 24, "reconnects": 20, "echo_timeout_ms": 250, "resends": 4,
        "quiet": True}
@@ -258,6 +260,7 @@ class HostEnd:
             for f in self.dec.feed(data):
                 self.st.receive(f, self.now())
             self.st.poll(self.now())
+            self.st.run_jobs(self.now())  # suite 2's X25519 jobs (protocol.md 4.7)
             self.events += self.st.events()
             self.flush()
             if until and until():

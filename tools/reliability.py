@@ -194,9 +194,20 @@ EXPECTED = {
     "PROOF after its interval, within L": "accepted (4.1: deadline is request + L)",
     "PROOF at request + L": "SRK_EXPIRED, answered; after the timer UNKNOWN_SESSION",
     "PROOF after M x L": "SRK_EXPIRED, answered",
-    "PROOF under the SRK of an earlier interval": "AUTH_FAILED; real PROOF then accepted",
-    "guess the shared parameter (no SRK)": "AUTH_FAILED every time",
-    "guess the shared parameter (SRK compromised)": "BAD_PROOF every time; KEY stays closed",
+    "PROOF under the SRK of an earlier interval": "BAD_PROOF (t made with PS passes); real "
+                                                  "PROOF then accepted",
+    "guess the shared parameter (no SRK)": "AUTH_FAILED (t) every time",
+    "guess the shared parameter (SRK compromised)": "AUTH_FAILED (t needs PS) every time; KEY "
+                                                    "stays closed",
+    "guesses limited by proof_tries": "AUTH_FAILED proof_tries times, then UNKNOWN_SESSION; "
+                                      "the peer's next handshake works",
+    "forged suite-2 PROOFs for a half-open sid": "AUTH_FAILED at t, no job; slot freed after "
+                                                 "proof_tries; then UNKNOWN_SESSION",
+    "zombie sessions": "lost KEYs and CLOSEs: CLOSE(REPLACED), never BUSY; another peer served",
+    "reflection, replay, splicing in the new states": "CHECKING / WAIT_CONFIRM / PROVING: "
+                                                      "UNEXPECTED / REPLAY / AUTH_FAILED, a "
+                                                      "repeat ignored or answered with the "
+                                                      "same KEY; the handshake completes",
     "REQ offer rewritten on the wire (downgrade)": "S never in a lower suite than the highest "
                                                    "common one (3.9); handshake may fail",
 }
@@ -215,7 +226,7 @@ def run_hostile(sc: dict[str, Any], mp: str) -> list[dict[str, Any]]:
             d["expected"] = EXPECTED.get(o.attack.split(":")[0], "flood" if "flood" in o.attack
                                          else "")
             if o.attack.startswith("flood"):
-                d["expected"] = ("UNKNOWN_PEER + 8-byte ERROR per unknown id, no state; "
+                d["expected"] = ("UNKNOWN_PEER + 4-byte ERROR per unknown id, no state; "
                                  "established session kept; handshake mid-flood completes")
             d["ok"] = o.wrong_accepts == 0 and not o.unexpected and o.survived
             rows.append(d)
@@ -245,6 +256,11 @@ def run_fuzz(sc: dict[str, Any], mp: str, work: Path) -> dict[str, Any]:
         out["differential"].append(d)
         log("fuzz: differential %s: %d inputs, %d disagreements" % (role, r.inputs,
                                                                    r.wrong_accepts))
+    r = H.differential_edge_cases(facs["firmware"], facs["host"])
+    d = r.as_dict()
+    d["ok"] = r.wrong_accepts == 0 and r.survived
+    out["differential"].append(d)
+    log("fuzz: differential, issue 12 item 5 edge cases: %d disagreements" % r.wrong_accepts)
     log("fuzz: firmware over its serial endpoint (virtual board + LinkSim)")
     t0 = time.monotonic()
     try:
@@ -437,7 +453,7 @@ def render(res: dict[str, Any]) -> str:
       "each, echo timeout 250 ms, 4 resends), their TCP UARTs joined by `tools/linksim.py` "
       "at 115200 baud with a seeded `FrameFaults` model (`tools/frame_faults.py`; seed per "
       "pair in results.json). Timers scaled for a virtual line: retry_ms 200, max_tries 5, "
-      "rekey_retry_ms 300, rotate_frames 4, idle_ms 5000 (see section 7).")
+      "rekey_retry_ms 300, rotate_frames 4, idle_ms 5000, confirm_ms 1500 (see section 7).")
     a("")
     a("| fault | handshakes tried | established | failed cleanly (reason) | unresolved | "
       "exchanges done | rotations | resends / dups flagged / gaps flagged | frames dropped "

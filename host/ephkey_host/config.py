@@ -1,5 +1,8 @@
 """Station configuration and pairing material (protocol.md sections 4.1, 8, 11).
 
+``out_queue`` of F defaults to ``sessions + 4`` (section 11): 0 in the
+constructor means that default, and the object holds the number.
+
 Constructors validate like section 4.1 says: anything outside the rules raises
 ``ValueError`` naming the parameter. Field names are the keys of the vector
 files (tests/vectors/README.md).
@@ -48,24 +51,34 @@ class FirstConfig:
     rekey_retry_ms: int = 1_000
     rekey_tries: int = 4
     idle_ms: int = 300_000
+    confirm_ms: int = 10_000
+    peer_sessions: int = 1
+    proof_tries: int = 3
+    out_queue: int = 0  # 0: the default, sessions + 4
     max_payload: int = 256
     suites: list[int] = field(default_factory=lambda: [2, 1])
 
     def __post_init__(self) -> None:
+        if self.out_queue == 0 and isinstance(self.sessions, int):
+            object.__setattr__(self, "out_queue", self.sessions + 4)
         _int("m", self.m, 1, 10)
         _int("lifetime_ms", self.lifetime_ms, 1, 89_999)
         _int("interval_ms", self.interval_ms, 1)
         if self.interval_ms + self.lifetime_ms > self.m * self.lifetime_ms:
             raise ValueError("interval_ms + lifetime_ms must be <= m * lifetime_ms "
                              "(interval_ms=%d)" % self.interval_ms)
-        _int("ring_slots", self.ring_slots, self.min_ring_slots())
-        _int("sessions", self.sessions, 1)
+        _int("ring_slots", self.ring_slots, self.min_ring_slots(), 255)
+        _int("sessions", self.sessions, 1, 255)
         _int("idrks", self.idrks, 1, 255)
         _int("rotate_frames", self.rotate_frames, 1)
         _int("rotate_ms", self.rotate_ms, 1)
         _int("rekey_retry_ms", self.rekey_retry_ms, 1)
         _int("rekey_tries", self.rekey_tries, 1)
         _int("idle_ms", self.idle_ms, 1)
+        _int("confirm_ms", self.confirm_ms, 1, self.idle_ms - 1)
+        _int("peer_sessions", self.peer_sessions, 1, self.sessions)
+        _int("proof_tries", self.proof_tries, 1, 255)
+        _int("out_queue", self.out_queue, 1)
         _int("max_payload", self.max_payload, 0, MAX_PAYLOAD_LIMIT)
         _suites("suites", self.suites)
 
@@ -88,12 +101,14 @@ class FirstConfig:
 class SecondConfig:
     retry_ms: int = 1_000
     max_tries: int = 5
+    out_queue: int = 4
     max_payload: int = 256
     offer: list[int] = field(default_factory=lambda: [2, 1])
 
     def __post_init__(self) -> None:
         _int("retry_ms", self.retry_ms, 1)
         _int("max_tries", self.max_tries, 1)
+        _int("out_queue", self.out_queue, 1)
         _int("max_payload", self.max_payload, 0, MAX_PAYLOAD_LIMIT)
         _suites("offer", self.offer)
 

@@ -29,6 +29,8 @@ class Code(IntEnum):
     BAD_KEY_INDEX = 16
     TOO_LONG = 17
     NOT_PAIRED = 18
+    REPLACED = 19
+    NOT_READY = 20
 
 
 def code_name(code: int) -> str:
@@ -45,7 +47,8 @@ class ProtocolError(Exception):
     ``field`` names the offending field (``wire`` field names, plus ``length``
     and ``header``); ``sid`` is the sid the ERROR event carries; ``answer``
     False suppresses the ERROR frame where the spec says nothing is sent even
-    though the frame is a REQ or PROOF (REQ replayed in OPEN, section 4.2).
+    though the frame is a REQ or PROOF (a REQ repeating an established
+    handshake's ``n_s``, 4.2 step 1).
     """
 
     def __init__(self, code: Code, field: str = "", sid: int = 0, answer: bool = True):

@@ -9,13 +9,15 @@ CLOSED = "CLOSED"
 HANDSHAKE_FAILED = "HANDSHAKE_FAILED"
 ERROR = "ERROR"
 PEER_ERROR = "PEER_ERROR"
+DROPPED = "DROPPED"
 
-NAMES = (ESTABLISHED, DATA, ROTATED, CLOSED, HANDSHAKE_FAILED, ERROR, PEER_ERROR)
+NAMES = (ESTABLISHED, DATA, ROTATED, CLOSED, HANDSHAKE_FAILED, ERROR, PEER_ERROR, DROPPED)
 
 
 class Event(NamedTuple):
     """``arg``: frames lost before it for DATA, the new key index for ROTATED
-    (0 for ESTABLISHED), else an error/reason code. ``payload`` only for DATA."""
+    (0 for ESTABLISHED), the frame type for DROPPED (4.8), else an error/reason
+    code. ``payload`` only for DATA."""
 
     name: str
     sid: int

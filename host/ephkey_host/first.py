@@ -1,49 +1,41 @@
-"""The first station F (protocol.md sections 4 and 5), sans-IO.
+"""The first station F (protocol.md sections 4 and 5), sans-IO, protocol version 2.
 
 API::
 
     f = FirstStation(config, pairings, rng, now_ms)
     f.receive(frame, now_ms)          # one whole frame from any peer
     f.send_data(sid, payload, now_ms) # protect and queue one DATA frame
-    f.close(sid, now_ms)              # CLOSE(0), free the session, no event
-    f.poll(now_ms)                    # run the timers of 4.4 item 7
-    f.prepare(now_ms) -> bool         # pre-generate the next interval's key pair (3.9)
-    f.next_output() -> bytes | None   # frames to send, in order
+    f.close(sid, now_ms)              # CLOSE(0) if established, free the slot, no event
+    f.poll(now_ms)                    # the timers of 4.4 item 7
+    f.prepare(now_ms) -> bool         # create the key-pair job of k or k+1 (3.9)
+    f.busy() -> bool                  # a job is queued (4.7)
+    f.work(now_ms)                    # one unit of the head job: an X25519 or a completion
+    f.next_output() -> bytes | None   # frames to send, in order (at most out_queue queued)
     f.next_event() -> Event | None    # events, in order
 
 ``receive`` never raises for anything a peer can send: a rejected frame gives
 one ERROR event (and an ERROR frame where 4.4 item 5 says). ``send_data`` and
-``close`` raise :class:`~.errors.UsageError` when the caller names no open
-session or a payload is too long. ``close`` of a half-open session frees it
-without sending anything.
+``close`` raise :class:`~.errors.UsageError` when the caller names no such
+session or a payload is too long.
 
 F holds a ring of ``ring_slots`` SRK slots and a table of ``sessions`` slots,
 both allocated here and reused; freeing either overwrites its key bytes.
 
-Ring slots (4.1, 3.9) hold, per interval k, the suite-1 SRK and the suite-2 key
-pair ``(srk_priv, srk_pub)``, each drawn on first use by its suite; removal
-``M x L`` after ``t_k`` overwrites both. A new slot is the first slot that is
-not live, looking from ``head`` on (``head`` then moves past it). Without
-``prepare`` slots are taken in interval order and that is always the slot at
-``head``; ``prepare`` can make a slot for k+1 before one for k is taken, and
-the first-free rule then keeps a live key from being overwritten.
-
-Pre-generation (3.9), the exact rule of :meth:`FirstStation.prepare`: after
-the clock advance of 4.1 (k is the current interval), ``prepare`` is *due*
-when F accepts suite 2 and no live ring slot tagged k+1 holds a key pair; it
-then draws ``srk_priv`` (32 bytes, its only draw) for interval k+1 and tags the
-slot ``(k+1, t_k + interval_ms)``, in a new slot (first-free rule above; none
-can exist for k+1 without a key pair). It is due at any tick of interval k,
-its first one included. Otherwise it draws nothing and changes nothing but the
-clock advance and removals. It never makes a key pair for the current
-interval k (a request does that, 4.2), never for k+2 or later, emits no frame
-and reports no event.
-
-Suite 2 erasure (3.9): ``srk_priv`` lives only in its ring slot (sessions keep
-the slot index and interval, not a copy); DH is computed into a buffer that is
-zeroed once MS is derived, or as soon as the PROOF is rejected.
+* Ring slots (4.1, 3.9) hold, per interval k, the suite-1 SRK and the suite-2
+  key pair (none, pending: its job queued, or ready). Removal ``M x L`` after
+  ``t_k`` overwrites both and wipes every job holding a copy of ``srk_priv``.
+* Session slots (4.2) are FREE, WAIT_PROOF (half-open), CHECKING (a suite-2
+  PROOF passed ``t``; its DH job is queued), WAIT_CONFIRM (KEY sent) or OPEN
+  (S spoke under the session key, 4.6).
+* PROOF (4.5): ``t`` under KP, prepared at REQ time, is checked before any
+  DH; a failed ``t``, SPV or all-zero DH counts, and the slot is freed after
+  ``proof_tries`` of them.
+* The key chain (3.6, 5.3): MS is erased in the call that accepts the
+  PROOF; the slot keeps one chain key, CK_{j+1}, and each rotation replaces
+  it with CK_{j+2}.
 """
 
+from collections import deque
 from collections.abc import Iterable
 
 from . import crypto, keyschedule as ks, wire
@@ -55,10 +47,19 @@ from .ticks import DEFAULT_PERIOD
 
 FREE = 0
 WAIT_PROOF = 1
-OPEN = 2
-STATE_NAMES = {FREE: "FREE", WAIT_PROOF: "WAIT_PROOF", OPEN: "OPEN"}
+CHECKING = 2
+WAIT_CONFIRM = 3
+OPEN = 4
+STATE_NAMES = {FREE: "FREE", WAIT_PROOF: "WAIT_PROOF", CHECKING: "CHECKING",
+               WAIT_CONFIRM: "WAIT_CONFIRM", OPEN: "OPEN"}
+ESTABLISHED_STATES = (WAIT_CONFIRM, OPEN)
 
-_SID_MASK = wire.SID_LIMIT - 1
+PAIR_NONE = 0
+PAIR_PENDING = 1
+PAIR_READY = 2
+
+_JOB_PAIR = 0
+_JOB_CHECK = 1
 
 
 def _zero(buf: bytearray) -> None:
@@ -66,17 +67,16 @@ def _zero(buf: bytearray) -> None:
 
 
 class _RingSlot:
-    """One interval of the circular buffer (4.1, 3.9): its suite-1 SRK and its
-    suite-2 key pair (each present once drawn), interval k, its start tick."""
+    """One interval of the circular buffer (4.1, 3.9)."""
 
-    __slots__ = ("srk", "has_srk", "srk_priv", "srk_pub", "has_pair", "k", "t_k", "live")
+    __slots__ = ("srk", "has_srk", "srk_priv", "srk_pub", "pair", "k", "t_k", "live")
 
     def __init__(self) -> None:
         self.srk = bytearray(16)
         self.has_srk = False
         self.srk_priv = bytearray(32)
         self.srk_pub = bytearray(32)
-        self.has_pair = False
+        self.pair = PAIR_NONE
         self.k = 0
         self.t_k = 0
         self.live = False
@@ -86,8 +86,33 @@ class _RingSlot:
         _zero(self.srk_priv)
         _zero(self.srk_pub)
         self.has_srk = False
-        self.has_pair = False
+        self.pair = PAIR_NONE
         self.live = False
+
+
+class _Job:
+    """An X25519 job (4.7): a key pair (``srk_pub = X25519(srk_priv, 9)``) or a
+    PROOF check (``DH = X25519(srk_priv, e_pub)``). It holds its own copy of
+    ``srk_priv``, wiped with the ring slot it came from."""
+
+    __slots__ = ("kind", "ring_index", "k", "priv", "u", "out", "done", "wiped", "session")
+
+    def __init__(self, kind: int, ring_index: int, k: int, priv: bytes | bytearray,
+                 u: bytes | None, session: "_Session | None" = None):
+        self.kind = kind
+        self.ring_index = ring_index
+        self.k = k
+        self.priv = bytearray(priv)
+        self.u = u  # None: the base point
+        self.out = bytearray(32)
+        self.done = False  # the X25519 ran
+        self.wiped = False
+        self.session = session
+
+    def wipe(self) -> None:
+        _zero(self.priv)
+        _zero(self.out)
+        self.wiped = True
 
 
 class _Session:
@@ -95,14 +120,16 @@ class _Session:
 
     def __init__(self, index: int, idrks: int):
         self.index = index
-        self.srk = bytearray(16)  # copy of the ring's SRK until PROOF is accepted
-        self.th = bytearray(32)  # TH2 while waiting for PROOF, then TH3
-        self.ms = bytearray(32)
+        self.th2 = bytearray(32)
+        self.kp = bytearray(32)
+        self.spv = bytearray(16)
+        self.ck = bytearray(32)  # CK_{j+1} while established
+        self.wrapped = bytearray(24)  # KEY's wrapped IDRK_0, then the pending REKEY's
         self.idrks = [bytearray(16) for _ in range(idrks)]
         self.clear()
 
     def clear(self) -> None:
-        for buf in (self.srk, self.th, self.ms, *self.idrks):
+        for buf in (self.th2, self.kp, self.spv, self.ck, self.wrapped, *self.idrks):
             _zero(buf)
         self.state = FREE
         self.sid = 0
@@ -110,25 +137,24 @@ class _Session:
         self.id_s = b""
         self.n_s = b""
         self.offer = 0
-        self.n_f = b""
         self.ps = b""
         self.ring_index = 0
         self.k = 0
         self.request_time = 0
         self.srk_frame = b""
-        self.proof_frame = b""
-        self.key_frame = b""
-        self.key_idx = 0  # F sends under it and receives under it (and +1 while pending)
+        self.fails = 0
+        self.proof = b""  # the PROOF being checked, then the accepted one until confirmation
+        self.job: _Job | None = None
+        self.established_at = 0
+        self.key_idx = 0  # F sends and receives under it (and key_idx + 1 while pending)
         self.send_seq = 0
         self.recv_last: dict[int, int] = {}  # kidx -> last accepted seq from S
         self.pending = False  # a REKEY(key_idx + 1) is out, not yet acknowledged
-        self.rekey_pt = b""
         self.rekey_sends = 0
         self.rekey_last = 0
         self.count = 0  # DATA frames both ways under key_idx
-        self.key_time = 0
+        self.key_at = 0
         self.last_rx = 0
-        self.peer_spoke = False  # a protected frame from S was accepted
 
 
 class FirstStation(Station):
@@ -141,7 +167,7 @@ class FirstStation(Station):
         *,
         tick_period: int = DEFAULT_PERIOD,
     ):
-        super().__init__(rng, tick_period, config.longest_timer())
+        super().__init__(rng, tick_period, config.longest_timer(), config.out_queue)
         self.config = config
         self._pairings: dict[bytes, Pairing] = {}
         for p in pairings:
@@ -156,6 +182,7 @@ class FirstStation(Station):
         self._k = 0
         self._t_k = self._tick(now_ms)
         self._slots = [_Session(i, config.idrks) for i in range(config.sessions)]
+        self._jobs: deque[_Job] = deque()
 
     # -- introspection (tests, tools) ---------------------------------------------
     @property
@@ -164,19 +191,32 @@ class FirstStation(Station):
         return self._k
 
     def ring_view(self) -> list[tuple[int, int] | None]:
-        """Per ring slot: (k, t_k) of its live SRK, or None. Slot order."""
+        """Per ring slot: (k, t_k) of its live interval, or None. Slot order."""
         return [(r.k, r.t_k) if r.live else None for r in self._ring]
 
     def ring_keys(self) -> list[tuple[int, bool, bool] | None]:
-        """Per ring slot: (k, holds a suite-1 SRK, holds a suite-2 key pair), or None."""
-        return [(r.k, r.has_srk, r.has_pair) if r.live else None for r in self._ring]
+        """Per ring slot: (k, holds a suite-1 SRK, holds a ready suite-2 key pair), or None."""
+        return [(r.k, r.has_srk, r.pair == PAIR_READY) if r.live else None for r in self._ring]
+
+    def pair_state(self, k: int) -> str:
+        """"none", "pending" or "ready": interval k's suite-2 key pair."""
+        i = self._ring_slot_of(k)
+        state = self._ring[i].pair if i is not None else PAIR_NONE
+        return ("none", "pending", "ready")[state]
 
     def srk_pub_of(self, k: int) -> bytes | None:
-        """The suite-2 public key of interval k, if the ring holds one."""
+        """The suite-2 public key of interval k, if the ring holds a ready one."""
         i = self._ring_slot_of(k)
-        if i is None or not self._ring[i].has_pair:
+        if i is None or self._ring[i].pair != PAIR_READY:
             return None
         return bytes(self._ring[i].srk_pub)
+
+    def interval_of_key_pair(self, srk_priv: bytes) -> int | None:
+        """The interval whose ring slot holds this ``srk_priv`` (vector tools)."""
+        for r in self._ring:
+            if r.live and r.pair != PAIR_NONE and bytes(r.srk_priv) == bytes(srk_priv):
+                return r.k
+        return None
 
     @property
     def ring_head(self) -> int:
@@ -188,11 +228,27 @@ class FirstStation(Station):
 
     def session_key_index(self, sid: int) -> int | None:
         s = self._find(sid)
-        return s.key_idx if s is not None and s.state == OPEN else None
+        return s.key_idx if s is not None and s.state in ESTABLISHED_STATES else None
 
     def session_suite(self, sid: int) -> int | None:
         s = self._find(sid)
         return s.suite if s is not None else None
+
+    def session_fails(self, sid: int) -> int | None:
+        s = self._find(sid)
+        return s.fails if s is not None else None
+
+    def secret_state(self) -> list[bytes]:
+        """Every key byte string F holds now (ring and session slots, jobs, PS):
+        what an attacker who took F's memory would have (9.2's test)."""
+        out: list[bytes] = [p.ps for p in self._pairings.values()]
+        for r in self._ring:
+            out += [bytes(r.srk), bytes(r.srk_priv), bytes(r.srk_pub)]
+        for s in self._slots:
+            out += [bytes(b) for b in (s.th2, s.kp, s.spv, s.ck, s.wrapped, *s.idrks)]
+        for j in self._jobs:
+            out += [bytes(j.priv), bytes(j.out)]
+        return out
 
     # -- public verbs -------------------------------------------------------------
     def receive(self, frame: bytes, now_ms: int) -> None:
@@ -202,18 +258,14 @@ class FirstStation(Station):
         try:
             self._dispatch(raw, now)
         except ProtocolError as e:
-            self._report(ERROR, e.sid, e.code)
-            # 4.4 item 5: only a rejected (version-1) REQ or PROOF is answered.
-            if e.answer and len(raw) >= wire.HEADER_LEN and raw[0] == wire.VERSION \
-                    and raw[1] in (wire.REQ, wire.PROOF):
-                self._emit(wire.build_error(raw, e.code))
+            self._reject(raw, e)
 
     def send_data(self, sid: int, payload: bytes, now_ms: int) -> None:
         now = self._tick(now_ms)
         self._advance(now)
         s = self._find(sid)
-        if s is None or s.state != OPEN:
-            raise UsageError(Code.UNKNOWN_SESSION, "no open session with sid %d" % sid)
+        if s is None or s.state not in ESTABLISHED_STATES:
+            raise UsageError(Code.UNKNOWN_SESSION, "no established session with sid %d" % sid)
         if len(payload) > self.config.max_payload:
             raise UsageError(Code.TOO_LONG, "payload of %d bytes, max_payload is %d"
                              % (len(payload), self.config.max_payload))
@@ -227,9 +279,9 @@ class FirstStation(Station):
         s = self._find(sid)
         if s is None:
             raise UsageError(Code.UNKNOWN_SESSION, "no session with sid %d" % sid)
-        if s.state == OPEN:
+        if s.state in ESTABLISHED_STATES:
             self._send(s, wire.CLOSE, bytes((Code.OK,)))
-        s.clear()
+        self._free(s)
 
     def poll(self, now_ms: int) -> None:
         now = self._tick(now_ms)
@@ -237,49 +289,94 @@ class FirstStation(Station):
         cfg = self.config
         for s in self._slots:
             if s.state == WAIT_PROOF:
-                if self._diff(now, s.request_time) >= cfg.lifetime_ms:
+                if self._handshake_expired(s, now):
                     sid = s.sid
-                    s.clear()
+                    self._free(s)
                     self._report(HANDSHAKE_FAILED, sid, Code.TIMEOUT)
-            elif s.state == OPEN:
+            elif s.state in ESTABLISHED_STATES:
                 if self._diff(now, s.last_rx) >= cfg.idle_ms:
-                    # tell S, so it does not go on talking to a freed slot
                     self._close_session(s, Code.TIMEOUT)
+                elif s.state != OPEN:
+                    continue
                 elif s.pending:
                     if self._diff(now, s.rekey_last) >= cfg.rekey_retry_ms:
                         if s.rekey_sends < cfg.rekey_tries:
-                            if self._send(s, wire.REKEY, s.rekey_pt):
+                            if self._send(s, wire.REKEY, self._rekey_pt(s)):
                                 s.rekey_sends += 1
                                 s.rekey_last = now
                         else:
                             self._close_session(s, Code.TIMEOUT)
-                elif self._diff(now, s.key_time) >= cfg.rotate_ms:
+                elif self._diff(now, s.key_at) >= cfg.rotate_ms:
                     self._start_rotation(s, now)
 
     def prepare(self, now_ms: int) -> bool:
-        """Pre-generate the suite-2 key pair of interval k+1 if due (3.9).
-
-        Due when F accepts suite 2 and no live ring slot tagged k+1 holds a key
-        pair (see the module docstring). Returns True if it drew one. An RNG
-        failure raises :class:`~.errors.UsageError` (``RNG_FAILURE``) and leaves
-        the ring as it was; a request then draws the key pair itself.
-        """
+        """Create the key-pair job of the first of intervals k, k+1 without a
+        key pair (3.9); at most one per call, none if F does not accept suite
+        2. Returns True if it created one. An RNG failure creates nothing."""
         now = self._tick(now_ms)
         self._advance(now)
         if 2 not in self.config.suites:
             return False
-        nxt = self._k + 1
-        index = self._ring_slot_of(nxt)
-        if index is not None and self._ring[index].has_pair:
-            return False
+        for k, t_k in ((self._k, self._t_k),
+                       (self._k + 1, self._add(self._t_k, self.config.interval_ms))):
+            index = self._ring_slot_of(k)
+            if index is not None and self._ring[index].pair != PAIR_NONE:
+                continue
+            try:
+                priv = self._draw(32)
+            except RngError:
+                return False
+            self._queue_pair_job(index, k, t_k, priv)
+            return True
+        return False
+
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    def work(self, now_ms: int) -> None:
+        now = self._tick(now_ms)
+        self._advance(now)
+        if not self._jobs:
+            return
+        job = self._jobs[0]
+        if job.kind == _JOB_PAIR:
+            if not job.done:
+                job.out[:] = crypto.x25519_base(job.priv)
+                job.done = True
+                return
+            self._jobs.popleft()
+            r = self._ring[job.ring_index]
+            r.srk_pub[:] = job.out
+            r.pair = PAIR_READY
+            job.wipe()
+            return
+        s = job.session
+        assert s is not None
+        if job.wiped:  # its key pair left the ring (4.7)
+            self._jobs.popleft()
+            self._end_check(s)
+            sid = s.sid
+            self._report(ERROR, sid, Code.SRK_EXPIRED)
+            self._emit(wire.build_error(sid, Code.SRK_EXPIRED))
+            self._free(s)
+            self._report(HANDSHAKE_FAILED, sid, Code.SRK_EXPIRED)
+            return
+        if not job.done:
+            assert job.u is not None
+            shared = crypto.x25519(job.priv, job.u)
+            job.out[:] = shared if shared is not None else bytes(32)
+            job.done = True
+            return
+        self._jobs.popleft()
+        proof = s.proof
+        self._end_check(s)
         try:
-            priv = self._draw(32)
-        except RngError as exc:
-            raise UsageError(Code.RNG_FAILURE, str(exc)) from exc
-        if index is None:
-            index = self._take_slot(nxt, self._add(self._t_k, self.config.interval_ms))
-        self._put_pair(self._ring[index], priv)
-        return True
+            if not any(job.out):  # a low-order e_pub (3.9)
+                self._proof_failed(s, Code.AUTH_FAILED)
+                return
+            self._check_spv(s, proof, bytes(job.out), now)
+        finally:
+            job.wipe()
 
     # -- clock and ring (4.1) -----------------------------------------------------
     def _advance(self, now: int) -> None:
@@ -290,9 +387,18 @@ class FirstStation(Station):
             self._k += n
             self._t_k = self._add(self._t_k, n * cfg.interval_ms)
         limit = cfg.m * cfg.lifetime_ms
-        for r in self._ring:
+        for i, r in enumerate(self._ring):
             if r.live and self._diff(now, r.t_k) >= limit:
-                r.erase()
+                self._remove_ring_slot(i)
+
+    def _remove_ring_slot(self, index: int) -> None:
+        r = self._ring[index]
+        for job in list(self._jobs):
+            if job.ring_index == index and job.k == r.k:
+                job.wipe()
+                if job.kind == _JOB_PAIR:
+                    self._jobs.remove(job)  # dropped without a trace (4.7)
+        r.erase()
 
     def _ring_slot_of(self, k: int) -> int | None:
         for i, r in enumerate(self._ring):
@@ -300,27 +406,45 @@ class FirstStation(Station):
                 return i
         return None
 
-    def _take_slot(self, k: int, t_k: int) -> int:
-        """A new slot for interval k: the first one not live from ``head`` on."""
+    def _tag_slot(self, k: int, t_k: int) -> int:
+        """A ring slot for interval k (4.1): the first one not live from
+        ``head`` on; if all are live, the one with the oldest ``t_k`` is removed
+        first (the lowest on a tie)."""
         n = len(self._ring)
-        index = self._head
+        index = None
         for step in range(n):
             if not self._ring[(self._head + step) % n].live:
                 index = (self._head + step) % n
                 break
+        if index is None:
+            index = 0
+            for i, r in enumerate(self._ring):
+                if self._diff(r.t_k, self._ring[index].t_k) < 0:
+                    index = i
+            self._remove_ring_slot(index)
         r = self._ring[index]
-        r.erase()  # not live with a valid config (4.1); erase anyway
+        r.erase()
         r.k = k
         r.t_k = t_k
         r.live = True
         self._head = (index + 1) % n
         return index
 
-    @staticmethod
-    def _put_pair(r: _RingSlot, priv: bytes) -> None:
+    def _queue_pair_job(self, index: int | None, k: int, t_k: int, priv: bytes) -> None:
+        if index is None:
+            index = self._tag_slot(k, t_k)
+        r = self._ring[index]
         r.srk_priv[:] = priv
-        r.srk_pub[:] = crypto.x25519_base(priv)
-        r.has_pair = True
+        r.pair = PAIR_PENDING
+        self._jobs.append(_Job(_JOB_PAIR, index, k, priv, None))
+
+    def _holds_key(self, s: _Session) -> bool:
+        """The session's ring slot still holds its interval's SRK or ready key pair."""
+        r = self._ring[s.ring_index]
+        return r.live and r.k == s.k and (r.pair == PAIR_READY if s.suite == 2 else r.has_srk)
+
+    def _handshake_expired(self, s: _Session, now: int) -> bool:
+        return self._diff(now, s.request_time) >= self.config.lifetime_ms or not self._holds_key(s)
 
     # -- receiving ----------------------------------------------------------------
     def _find(self, sid: int) -> _Session | None:
@@ -328,6 +452,12 @@ class FirstStation(Station):
             if s.state != FREE and s.sid == sid:
                 return s
         return None
+
+    def _reject(self, raw: bytes, e: ProtocolError) -> None:
+        """Event ERROR; an ERROR frame for a REQ or PROOF (4.4 item 5)."""
+        self._report(ERROR, e.sid, e.code)
+        if e.answer and raw and raw[0] in (wire.byte0(wire.REQ), wire.byte0(wire.PROOF)):
+            self._emit(wire.build_error_for(raw, e.code))
 
     def _dispatch(self, raw: bytes, now: int) -> None:
         fr = wire.decode(raw, wire.ACCEPTED_BY_F, self.config.max_payload)
@@ -340,11 +470,9 @@ class FirstStation(Station):
         s = self._find(fr.sid)
         if s is None:
             raise ProtocolError(Code.UNKNOWN_SESSION, "sid", fr.sid)
-        if fr.suite != s.suite:
-            raise ProtocolError(Code.BAD_SUITE, "suite", fr.sid)
         if fr.type == wire.PROOF:
             self._on_proof(s, fr, now)
-        elif s.state != OPEN:
+        elif s.state not in ESTABLISHED_STATES:
             raise ProtocolError(Code.UNEXPECTED, "type", fr.sid)
         else:
             self._on_protected(s, fr, now)
@@ -353,158 +481,218 @@ class FirstStation(Station):
         cfg = self.config
         id_s = fr.data("id_s")
         n_s = fr.data("n_s")
+        offer = fr.num("offer")
         pairing = self._pairings.get(id_s)
         if pairing is None:
             raise ProtocolError(Code.UNKNOWN_PEER, "id_s", 0)
-        common = fr.num("offer") & self._suite_mask
+        common = offer & self._suite_mask
         if not common:
             raise ProtocolError(Code.BAD_SUITE, "offer", 0)
         suite = common.bit_length()  # the highest common suite
 
-        # 4.2 step 1: a retransmitted REQ.
+        # Step 0: expiry, as poll would do it.
+        for s in self._slots:
+            if s.state == WAIT_PROOF and self._handshake_expired(s, now):
+                sid = s.sid
+                self._free(s)
+                self._report(HANDSHAKE_FAILED, sid, Code.TIMEOUT)
+
+        # Step 1: a retransmitted REQ.
         for s in self._slots:
             if s.state != FREE and s.id_s == id_s and s.n_s == n_s:
-                if s.state == WAIT_PROOF and s.offer != fr.num("offer"):
-                    break  # not a retransmission: a new request (rule 2)
                 if s.state == WAIT_PROOF:
-                    self._emit(s.srk_frame)
-                    return
+                    if s.offer == offer:
+                        self._emit(s.srk_frame)
+                        return
+                    break  # a new request: step 3 (a) takes this slot
                 raise ProtocolError(Code.REPLAY, "n_s", 0, answer=False)
-        target = self._pick_slot(id_s)
+
+        # Step 2: suite 2 needs interval k's key pair ready.
+        ring_index = self._ring_slot_of(self._k)
+        if suite == 2 and (ring_index is None or self._ring[ring_index].pair != PAIR_READY):
+            if ring_index is None or self._ring[ring_index].pair == PAIR_NONE:
+                try:
+                    priv = self._draw(32)
+                except RngError:
+                    raise ProtocolError(Code.RNG_FAILURE, "", 0) from None
+                self._queue_pair_job(ring_index, self._k, self._t_k, priv)
+            raise ProtocolError(Code.NOT_READY, "", 0)
+
+        # Step 3: the slot (nothing changes yet).
+        target, evict_confirm = self._pick_slot(id_s, now)
         if target is None:
             raise ProtocolError(Code.BUSY, "", 0)
 
-        # Draw everything first (normative order, 4.2, 3.9) so an RNG failure
-        # leaves no trace; the reused slot's sid no longer counts as live.
-        ring_index = self._ring_slot_of(self._k)
-        slot = self._ring[ring_index] if ring_index is not None else None
-        if suite == 2:
-            need = slot is None or not slot.has_pair
-        else:
-            need = slot is None or not slot.has_srk
+        # Step 4: one RNG call, split in the spec's order.
+        need_srk = suite == 1 and (ring_index is None or not self._ring[ring_index].has_srk)
+        a = 16 if need_srk else 0
         try:
-            new_key = self._draw(32 if suite == 2 else 16) if need else None
-            live = {s.sid for s in self._slots if s.state != FREE and s is not target}
-            while True:
-                sid = int.from_bytes(self._draw(4), "big") & _SID_MASK
-                if sid != 0 and sid not in live:
-                    break
-            n_f = self._draw(16)
-            idrks = [self._draw(16) for _ in range(cfg.idrks)]
+            drawn = self._draw(a + 2 + 12 + 16 * cfg.idrks)
         except RngError:
             raise ProtocolError(Code.RNG_FAILURE, "", 0) from None
+        srk = drawn[:a]
+        seed = int.from_bytes(drawn[a:a + 2], "big")
+        n_f = drawn[a + 2:a + 14]
+        idrks = drawn[a + 14:]
 
-        if ring_index is None:
-            ring_index = self._take_slot(self._k, self._t_k)
+        # Step 5: commit.
+        if need_srk:
+            if ring_index is None:
+                ring_index = self._tag_slot(self._k, self._t_k)
+            r = self._ring[ring_index]
+            r.srk[:] = srk
+            r.has_srk = True
+        assert ring_index is not None
         r = self._ring[ring_index]
-        if new_key is not None:
-            if suite == 2:
-                self._put_pair(r, new_key)
-            else:
-                r.srk[:] = new_key
-                r.has_srk = True
-
+        if evict_confirm:
+            self._close_session(target, Code.TIMEOUT)
+        else:
+            self._free(target)
+        live = {s.sid for s in self._slots if s.state != FREE and s is not target}
+        sid = seed
+        while sid == 0 or sid in live:
+            sid = (sid + 1) % wire.SID_LIMIT
         s = target
-        s.clear()
         s.state = WAIT_PROOF
         s.sid = sid
         s.suite = suite
         s.id_s = id_s
         s.n_s = n_s
-        s.offer = fr.num("offer")
-        s.n_f = n_f
+        s.offer = offer
         s.ps = pairing.ps
         s.ring_index = ring_index
         s.k = self._k
         s.request_time = now
-        for buf, val in zip(s.idrks, idrks, strict=True):
-            buf[:] = val
+        s.fails = 0
+        for i, buf in enumerate(s.idrks):
+            buf[:] = idrks[16 * i:16 * (i + 1)]
         th1 = ks.th1(fr.raw)
+        prk = ks.prk(n_s, n_f, pairing.ps)
         if suite == 2:
-            head57 = wire.srk2_head(sid, n_f, self._k, bytes(r.srk_pub))
-            auth = ks.srk_auth(ks.ka2(n_s, n_f, pairing.ps, th1), head57)
-            s.srk_frame = head57 + auth
+            head = wire.srk2_head(sid, n_f, bytes(r.srk_pub))
+            s.srk_frame = head + ks.auth(ks.ka(prk, th1), head)
         else:
-            s.srk[:] = r.srk  # suite 1: a copy until PROOF is accepted
-            head = wire.srk_head(suite, sid, n_f, self._k)
-            kek2 = ks.kek2(n_s, n_f, pairing.ps, th1, head)
-            s.srk_frame = head + crypto.kw_wrap(kek2, bytes(r.srk))
-        s.th[:] = ks.th2(th1, s.srk_frame)
+            head = wire.srk_head(1, sid, n_f)
+            kek2 = ks.kek2(prk, th1, head[:wire.KEK2_HEAD_LEN])
+            s.srk_frame = wire.build_srk1(sid, n_f, crypto.kw_wrap(kek2, bytes(r.srk)))
+        s.th2[:] = ks.th2(th1, s.srk_frame)
+        s.kp[:] = ks.kp(prk, suite, s.th2)
+        s.spv[:] = ks.spv(prk, suite, s.th2)
         self._emit(s.srk_frame)
 
-    def _pick_slot(self, id_s: bytes) -> _Session | None:
+    def _pick_slot(self, id_s: bytes, now: int) -> tuple[_Session | None, bool]:
+        """4.2 step 3; the flag says the slot is an unconfirmed session to close."""
         for s in self._slots:
             if s.state == WAIT_PROOF and s.id_s == id_s:
-                return s
+                return s, False
         for s in self._slots:
             if s.state == FREE:
-                return s
+                return s, False
+        best: _Session | None = None
+        best_age = -1
+        for s in self._slots:
+            if s.state == WAIT_CONFIRM:
+                age = self._diff(now, s.established_at)
+                if age >= self.config.confirm_ms and age > best_age:
+                    best, best_age = s, age
+        if best is not None:
+            return best, True
         oldest: _Session | None = None
         for s in self._slots:
             if s.state == WAIT_PROOF and (
                     oldest is None or self._diff(s.request_time, oldest.request_time) < 0):
                 oldest = s
-        return oldest
+        return oldest, False
 
     def _on_proof(self, s: _Session, fr: wire.Frame, now: int) -> None:
+        """4.5 steps 2-6 (step 1, the lookup, is done)."""
         sid = s.sid
-        if s.state == OPEN:
-            # Our KEY was lost and S repeats its PROOF: resend KEY, as long as
-            # S has not shown it holds the key.
-            if not s.peer_spoke and fr.raw == s.proof_frame:
-                self._emit(s.key_frame)
+        if fr.suite != s.suite:
+            raise ProtocolError(Code.MALFORMED, "length", sid)
+        if s.state == WAIT_CONFIRM:
+            if fr.raw == s.proof:  # KEY was lost: the same KEY again
+                self._emit(wire.build_key(sid, bytes(s.wrapped)))
                 return
             raise ProtocolError(Code.UNEXPECTED, "type", sid)
-        r = self._ring[s.ring_index]
-        if not r.live or r.k != s.k or not (r.has_pair if s.suite == 2 else r.has_srk) \
-                or self._diff(now, s.request_time) >= self.config.lifetime_ms:
+        if s.state == CHECKING:
+            if fr.raw == s.proof:
+                return  # a repeat of the PROOF being checked: not a rejection
+            raise ProtocolError(Code.UNEXPECTED, "type", sid)
+        if s.state != WAIT_PROOF:
+            raise ProtocolError(Code.UNEXPECTED, "type", sid)
+        if self._handshake_expired(s, now):
             raise ProtocolError(Code.SRK_EXPIRED, "", sid)
-        th2 = bytes(s.th)
-        if s.suite == 2:
-            ms = self._proof_suite2(s, fr, r, th2)
-        else:
-            k3 = ks.k3(s.n_s, s.n_f, bytes(s.srk), th2)
-            got = ks.open_proof(k3, sid, fr.raw[:wire.HEADER_LEN], fr.data("ct_tag"))
-            if got is None:
-                raise ProtocolError(Code.AUTH_FAILED, "ct_tag", sid)
-            if not crypto.ct_equal(got, ks.spv(s.ps, th2)):
-                raise ProtocolError(Code.BAD_PROOF, "ct_tag", sid)
-            ms = ks.master_secret(ks.th3(th2, fr.raw), s.ps, bytes(s.srk))
-        th3 = ks.th3(th2, fr.raw)
-        kek0 = ks.kek(ms, 0, s.suite)
-        s.key_frame = wire.build_key(s.suite, sid, crypto.kw_wrap(kek0, bytes(s.idrks[0])))
-        s.proof_frame = fr.raw
-        s.th[:] = th3
-        s.ms[:] = ms
-        _zero(s.srk)  # MS holds all F still needs from it
-        s.state = OPEN
+        n = len(fr.raw)
+        if not crypto.ct_equal(ks.proof_t(bytes(s.kp), fr.raw[:n - ks.T_LEN]), fr.data("t")):
+            self._proof_failed(s, Code.AUTH_FAILED)
+            return
+        r = self._ring[s.ring_index]
+        if s.suite == 1:
+            self._check_spv(s, fr.raw, bytes(r.srk), now)
+            return
+        s.state = CHECKING
+        s.proof = fr.raw
+        s.job = _Job(_JOB_CHECK, s.ring_index, s.k, r.srk_priv, fr.data("e_pub"), s)
+        self._jobs.append(s.job)
+
+    def _end_check(self, s: _Session) -> None:
+        """A CHECKING slot whose job ended returns to WAIT_PROOF."""
+        s.job = None
+        s.proof = b""
+        s.state = WAIT_PROOF
+
+    def _check_spv(self, s: _Session, proof: bytes, x: bytes, now: int) -> None:
+        """4.5 step 7: PRK3 and the pad from X (the SRK or DH), then SPV."""
+        prk3 = ks.prk3(s.th2, x, s.ps)
+        c = ks.xor(bytes(s.spv), ks.pad(prk3, s.suite))
+        off = 3 if s.suite == 1 else 35
+        if not crypto.ct_equal(c, proof[off:off + 16]):
+            self._proof_failed(s, Code.BAD_PROOF)
+            return
+        self._accept(s, proof, prk3, now)
+
+    def _proof_failed(self, s: _Session, code: Code) -> None:
+        """A counted rejection (4.5): ERROR event and frame, then at
+        ``proof_tries`` the slot is freed with HANDSHAKE_FAILED."""
+        sid = s.sid
+        s.fails += 1
+        self._report(ERROR, sid, code)
+        self._emit(wire.build_error(sid, code))
+        if s.fails >= self.config.proof_tries:
+            self._free(s)
+            self._report(HANDSHAKE_FAILED, sid, code)
+
+    def _accept(self, s: _Session, proof: bytes, prk3: bytes, now: int) -> None:
+        """4.6: make room among P's sessions, derive the chain, send KEY."""
+        peer = s.id_s
+        for o in self._slots:
+            if o is not s and o.state == WAIT_CONFIRM and o.id_s == peer:
+                self._close_session(o, Code.REPLACED)
+        while True:
+            opens = [o for o in self._slots if o is not s and o.state == OPEN and o.id_s == peer]
+            if len(opens) < self.config.peer_sessions:
+                break
+            oldest = opens[0]
+            for o in opens[1:]:
+                if self._diff(o.established_at, oldest.established_at) < 0:
+                    oldest = o
+            self._close_session(oldest, Code.REPLACED)
+        ms = bytearray(ks.ms(prk3, s.suite, ks.th3(s.th2, proof)))
+        kek0 = bytearray(ks.kek(ms, s.suite, 0))
+        s.ck[:] = ks.chain(ms, s.suite, 1)
+        s.wrapped[:] = crypto.kw_wrap(kek0, bytes(s.idrks[0]))
+        for buf in (ms, kek0, s.th2, s.kp, s.spv):
+            _zero(buf)
+        s.proof = proof
+        s.state = WAIT_CONFIRM
+        s.established_at = s.last_rx = s.key_at = now
         s.key_idx = 0
         s.send_seq = 0
         s.recv_last = {}
+        s.pending = False
         s.count = 0
-        s.key_time = now
-        s.last_rx = now
-        self._emit(s.key_frame)
-        self._report(ESTABLISHED, sid, 0)
-
-    @staticmethod
-    def _proof_suite2(s: _Session, fr: wire.Frame, r: _RingSlot, th2: bytes) -> bytes:
-        """Check a suite-2 PROOF (3.9) and return MS; DH is zeroed whatever happens."""
-        sid = s.sid
-        shared = crypto.x25519(r.srk_priv, fr.data("e_pub"))
-        if shared is None:  # low-order e_pub: rejected like a wrong tag
-            raise ProtocolError(Code.AUTH_FAILED, "e_pub", sid)
-        dh = bytearray(shared)
-        try:
-            k3 = ks.k3_dh(s.n_s, s.n_f, dh, s.ps, th2)
-            got = ks.open_proof(k3, sid, fr.raw[:ks.PROOF2_AAD_LEN], fr.data("ct_tag"))
-            if got is None:
-                raise ProtocolError(Code.AUTH_FAILED, "ct_tag", sid)
-            if not crypto.ct_equal(got, ks.spv(s.ps, th2, 2)):
-                raise ProtocolError(Code.BAD_PROOF, "ct_tag", sid)
-            return ks.master_secret_dh(ks.th3(th2, fr.raw), s.ps, dh)
-        finally:
-            _zero(dh)
+        self._emit(wire.build_key(s.sid, bytes(s.wrapped)))
+        self._report(ESTABLISHED, s.sid, 0)
 
     def _on_protected(self, s: _Session, fr: wire.Frame, now: int) -> None:
         sid = s.sid
@@ -519,36 +707,43 @@ class FirstStation(Station):
         if seq <= last:
             raise ProtocolError(Code.REPLAY, "seq", sid)
 
-        # All checks passed: from here on, state changes.
+        # All checks passed: confirmation, rotation, then the frame's own effect.
+        if s.state == WAIT_CONFIRM:
+            s.state = OPEN
+            s.proof = b""
         if kidx != s.key_idx:
             self._finish_rotation(s, now)
         s.recv_last[kidx] = seq
         s.last_rx = now
-        s.peer_spoke = True
         if fr.type == wire.DATA:
             self._report(DATA, sid, seq - last - 1, pt)
             s.count += 1
             self._check_rotation(s, now)
         elif fr.type == wire.CLOSE:
-            s.clear()
+            self._free(s)
             self._report(CLOSED, sid, pt[0])
-        # KEY_ACK: its work (finishing the rotation) is done above; a repeated
-        # one is accepted silently.
+        # KEY_ACK: finishing a rotation or confirming is all it does.
 
     # -- rotation (5.3) -----------------------------------------------------------
+    def _rekey_pt(self, s: _Session) -> bytes:
+        return bytes((s.key_idx + 1,)) + bytes(s.wrapped)
+
     def _check_rotation(self, s: _Session, now: int) -> None:
         """4.4 item 8, right after a DATA frame was sent or accepted."""
         if s.state == OPEN and s.count >= self.config.rotate_frames and not s.pending:
             self._start_rotation(s, now)
 
     def _start_rotation(self, s: _Session, now: int) -> None:
+        """KEK_{j+1} and CK_{j+2} from CK_{j+1}, which is then replaced."""
         j = s.key_idx
         if j + 1 >= self.config.idrks:
             self._close_session(s, Code.KEYS_EXHAUSTED)
             return
-        wrapped = crypto.kw_wrap(ks.kek(bytes(s.ms), j + 1, s.suite), bytes(s.idrks[j + 1]))
-        s.rekey_pt = bytes((j + 1,)) + wrapped
-        if self._send(s, wire.REKEY, s.rekey_pt):
+        kek = bytearray(ks.kek(s.ck, s.suite, j + 1))
+        s.wrapped[:] = crypto.kw_wrap(kek, bytes(s.idrks[j + 1]))
+        s.ck[:] = ks.chain(s.ck, s.suite, j + 2)
+        _zero(kek)
+        if self._send(s, wire.REKEY, self._rekey_pt(s)):
             s.pending = True
             s.rekey_sends = 1
             s.rekey_last = now
@@ -556,35 +751,42 @@ class FirstStation(Station):
     def _finish_rotation(self, s: _Session, now: int) -> None:
         old = s.key_idx
         _zero(s.idrks[old])
+        _zero(s.wrapped)
         s.recv_last.pop(old, None)
         s.key_idx = old + 1
         s.send_seq = 0
         s.pending = False
-        s.rekey_pt = b""
         s.rekey_sends = 0
         s.count = 0
-        s.key_time = now
+        s.key_at = now
         self._report(ROTATED, s.sid, s.key_idx)
 
     # -- sending ------------------------------------------------------------------
     def _send(self, s: _Session, ftype: int, pt: bytes) -> bool:
         """Protect and queue one frame under the current key.
 
-        The last seq below 2**30 is kept for CLOSE, so a sender that runs out
-        can still say KEYS_EXHAUSTED (3.7). Returns False if the session was
-        closed instead.
+        The last seq below 2**30 is kept for CLOSE (3.7): asked for another
+        frame there, F sends CLOSE(KEYS_EXHAUSTED) instead and frees the
+        session. Returns False if the session was closed instead.
         """
         if ftype != wire.CLOSE and s.send_seq >= wire.SEQ_LIMIT - 1:
             self._close_session(s, Code.KEYS_EXHAUSTED)
             return False
-        head = wire.protected_head(ftype, s.suite, s.sid, s.key_idx, s.send_seq)
+        head = wire.protected_head(ftype, s.sid, s.key_idx, s.send_seq)
         s.send_seq += 1
-        self._emit(ks.seal_frame(bytes(s.idrks[s.key_idx]), s.sid, ks.DIR_F2S, head, pt))
+        self._emit(ks.seal_frame(s.idrks[s.key_idx], s.sid, ks.DIR_F2S, head, pt))
         return True
 
     def _close_session(self, s: _Session, reason: Code) -> None:
         """Send CLOSE(reason), free the slot, report CLOSED(reason)."""
         sid = s.sid
         self._send(s, wire.CLOSE, bytes((reason,)))
-        s.clear()
+        self._free(s)
         self._report(CLOSED, sid, reason)
+
+    def _free(self, s: _Session) -> None:
+        """Zero the slot; a CHECKING slot's job goes with it (4.7)."""
+        if s.job is not None and s.job in self._jobs:
+            s.job.wipe()
+            self._jobs.remove(s.job)
+        s.clear()

@@ -20,9 +20,12 @@ A :class:`Peer` joins a sans-IO station (``first.FirstStation`` or
   planned end, not a failure. A failed handshake or a session lost otherwise
   is retried ``reconnects`` times in a row without an echo in between.
 
-The loop is single-threaded: read what the link delivered (at most
-``tick_s``), hand frames to the station with the current millisecond tick,
-run its timers, hand events to the application, send what it queued.
+The loop is single-threaded and follows protocol.md 4.7: read what the link
+delivered (at most ``tick_s``), hand frames to the station with the current
+millisecond tick, run its timers, hand events to the application and send
+what it queued; then ``prepare`` (first station) and, while the station is
+``busy()``, ``work(now)`` followed by the same flush (the host's X25519 is
+native code, so a job takes a few calls).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from . import events as ev
+from . import events as ev, wire
 from .ble_chunks import ChunkReceiver, FlowSender, ack_field
 from .config import FirstConfig, Pairing, SecondConfig
 from .errors import Code, UsageError, code_name
@@ -59,7 +62,7 @@ class LinkError(Exception):
 
 def max_frame_for(max_payload: int) -> int:
     # as the firmware's runtime: a DATA frame, or the longest handshake frame
-    return max(max_payload + 20, 73)
+    return max(max_payload + wire.DATA_MIN_LEN, wire.SRK_LENGTHS[2])
 
 
 def fill(n: int, number: int) -> bytes:
@@ -536,13 +539,22 @@ class Peer:
             if not progressed:
                 return
 
+    def _jobs(self) -> None:
+        """4.7: ``prepare`` (first station), then ``work`` while busy, each flushed."""
+        st = self.station
+        if isinstance(st, FirstStation):
+            st.prepare(self.now())
+        while st.busy():
+            st.work(self.now())
+            self._flush()
+
     def run(self, timeout_s: float | None = None) -> dict[str, Any]:
         """Run until the application is done or ``timeout_s``; returns its summary."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         st = self.station
-        prepare = getattr(st, "prepare", None)  # first station: next interval's key pair
         self.app.start(self)
         self._flush()
+        self._jobs()
         timed_out = False
         while not self.app.done:
             if deadline is not None and time.monotonic() >= deadline:
@@ -552,11 +564,11 @@ class Peer:
                 self.frames_in += 1
                 st.receive(frame, self.now())
                 self._flush()
+                self._jobs()
             st.poll(self.now())
             self.app.tick(self)
             self._flush()
-            if prepare is not None:
-                prepare(self.now())
+            self._jobs()
         summary = self.app.summary(self)
         if timed_out:
             summary["ok"] = False

@@ -1,29 +1,29 @@
-"""The second station S (protocol.md section 5.1), sans-IO.
+"""The second station S (protocol.md section 5.1), sans-IO, protocol version 2.
 
 API::
 
     s = SecondStation(config, pairing, rng, now_ms)
-    s.connect(now_ms)                 # draw n_s, queue REQ
+    s.connect(now_ms)                 # (close first if busy) draw n_s, queue REQ
     s.receive(frame, now_ms)          # one whole frame from F
     s.send_data(payload, now_ms)      # protect and queue one DATA frame
-    s.close(now_ms)                   # CLOSE(0) and back to IDLE, no event
-    s.poll(now_ms)                    # handshake retransmission timer
+    s.close(now_ms)                   # CLOSE(0) if OPEN; back to IDLE, no event
+    s.poll(now_ms)                    # retransmission; the confirmation KEY_ACK
+    s.busy() / s.work(now_ms)         # the suite-2 PROOF job (4.7)
     s.next_output() / s.next_event()
 
-S has one session at a time. ``receive`` never raises for anything a peer can
-send; S never sends ERROR frames, it only reports ERROR events. ``connect``,
-``send_data`` and ``close`` raise :class:`~.errors.UsageError` when the state
-does not allow them (``connect`` without pairing: ``NOT_PAIRED``). ``close``
-during a handshake abandons it silently.
+S has one session at a time: IDLE, WAIT_SRK, PROVING (suite 2: the job
+computing ``e_pub`` and DH runs), WAIT_KEY, OPEN. ``receive`` never raises for
+anything a peer can send; S never sends ERROR frames, it only reports ERROR
+events. ``send_data`` raises :class:`~.errors.UsageError` outside OPEN or for
+a payload over ``max_payload``; ``connect`` without pairing raises
+``NOT_PAIRED``; an RNG failure at ``connect`` is the event
+HANDSHAKE_FAILED(RNG_FAILURE).
 
-Suite 2 (3.9): on an SRK frame whose ``auth`` verifies, S draws ``e_priv``
-(32 bytes, its only draw besides ``n_s``), computes ``e_pub``, DH, K3, PROOF and
-MS in one step, and overwrites ``e_priv`` and DH before PROOF is queued: only
-MS and the transcript hash survive the step. An RNG failure there rejects the
-SRK frame (event ERROR(RNG_FAILURE), nothing changes: S's REQ timer asks
-again). A low-order ``srk_pub`` (all-zero DH; only a holder of PS can send one)
-is AUTH_FAILED, after ``e_priv`` was drawn.
+The key chain (3.6, 5.3): S keeps MS from its PROOF until KEY, then only
+CK_{j+1}; each REKEY it accepts replaces it with CK_{j+2}.
 """
+
+from collections.abc import Callable
 
 from . import crypto, keyschedule as ks, wire
 from .config import Pairing, SecondConfig
@@ -34,9 +34,11 @@ from .ticks import DEFAULT_PERIOD
 
 IDLE = 0
 WAIT_SRK = 1
-WAIT_KEY = 2
-OPEN = 3
-STATE_NAMES = {IDLE: "IDLE", WAIT_SRK: "WAIT_SRK", WAIT_KEY: "WAIT_KEY", OPEN: "OPEN"}
+PROVING = 2
+WAIT_KEY = 3
+OPEN = 4
+STATE_NAMES = {IDLE: "IDLE", WAIT_SRK: "WAIT_SRK", PROVING: "PROVING", WAIT_KEY: "WAIT_KEY",
+               OPEN: "OPEN"}
 
 
 def _zero(buf: bytearray) -> None:
@@ -53,31 +55,40 @@ class SecondStation(Station):
         *,
         tick_period: int = DEFAULT_PERIOD,
     ):
-        super().__init__(rng, tick_period, config.longest_timer())
+        super().__init__(rng, tick_period, config.longest_timer(), config.out_queue)
         self.config = config
         self.pairing = pairing
         self._offer = wire.suites_to_offer(config.offer)
-        self._srk = bytearray(16)
-        self._e_priv = bytearray(32)  # suite 2: zeroed before PROOF is sent
+        self._th = bytearray(32)  # TH1, then TH2 while PROVING
+        self._kp = bytearray(32)
+        self._spv = bytearray(16)
+        self._e_priv = bytearray(32)
+        self._e_pub = bytearray(32)
         self._dh = bytearray(32)
-        self._th = bytearray(32)  # TH1, then TH2, then TH3
-        self._ms = bytearray(32)
+        self._srk_pub = b""
+        self._ms = bytearray(32)  # MS = CK_0 in WAIT_KEY
+        self._ck = bytearray(32)  # CK_{j+1} in OPEN
         self._keys: dict[int, bytearray] = {}
         self._tick(now_ms)  # type check only: S has no clock-driven state at rest
         self._reset()
 
     def _reset(self) -> None:
-        for buf in (self._srk, self._e_priv, self._dh, self._th, self._ms,
-                    *self._keys.values()):
+        for buf in (self._th, self._kp, self._spv, self._e_priv, self._e_pub, self._dh,
+                    self._ms, self._ck, *self._keys.values()):
             _zero(buf)
         self._keys = {}
         self._state = IDLE
         self._sid = 0
         self._suite = 0
         self._n_s = b""
+        self._req = b""
+        self._srk_pub = b""
+        self._job_step = -1  # PROVING: 0 e_pub, 1 DH, 2 completion
         self._last_frame = b""
         self._tries = 0
         self._last_send = 0
+        self._established_at = 0
+        self._sent_protected = False
         self._send_idx = 0
         self._send_seq = 0
         self._recv_idx = 0
@@ -102,19 +113,27 @@ class SecondStation(Station):
         """The session's suite, 0 before an SRK frame was accepted."""
         return self._suite
 
+    def secret_state(self) -> list[bytes]:
+        """Every key byte string S holds now, PS included (9.2's test)."""
+        out = [self.pairing.ps] if self.pairing is not None else []
+        out += [bytes(b) for b in (self._th, self._kp, self._spv, self._e_priv, self._e_pub,
+                                   self._dh, self._ms, self._ck, *self._keys.values())]
+        return out
+
     # -- public verbs -----------------------------------------------------------------
     def connect(self, now_ms: int) -> None:
         now = self._tick(now_ms)
         if self.pairing is None:
             raise UsageError(Code.NOT_PAIRED, "no pairing material")
-        if self._state != IDLE:
-            raise UsageError(Code.UNEXPECTED, "a session is already active (%s)" % self.state)
+        self.close(now)
         try:
-            n_s = self._draw(16)
-        except RngError as exc:
-            raise UsageError(Code.RNG_FAILURE, str(exc)) from exc
+            n_s = self._draw(wire.NONCE_LEN)
+        except RngError:
+            self._report(HANDSHAKE_FAILED, 0, Code.RNG_FAILURE)
+            return
         req = wire.build_req(self.pairing.id_s, n_s, self._offer)
         self._n_s = n_s
+        self._req = req
         self._th[:] = ks.th1(req)
         self._state = WAIT_SRK
         self._send_handshake(req, now)
@@ -136,15 +155,19 @@ class SecondStation(Station):
         self._send(wire.DATA, bytes(payload))
 
     def close(self, now_ms: int) -> None:
+        """CLOSE(0) if OPEN; in any state erase the session, IDLE, no event."""
         self._tick(now_ms)
-        if self._state == IDLE:
-            raise UsageError(Code.UNKNOWN_SESSION, "no session to close")
         if self._state == OPEN:
             self._send(wire.CLOSE, bytes((Code.OK,)))
         self._reset()
 
     def poll(self, now_ms: int) -> None:
         now = self._tick(now_ms)
+        if self._state == OPEN:
+            if not self._sent_protected and \
+                    self._diff(now, self._established_at) >= self.config.retry_ms:
+                self._send(wire.KEY_ACK, b"")  # the confirmation KEY_ACK (5.1)
+            return
         if self._state not in (WAIT_SRK, WAIT_KEY):
             return
         if self._diff(now, self._last_send) < self.config.retry_ms:
@@ -158,109 +181,147 @@ class SecondStation(Station):
             self._reset()
             self._report(HANDSHAKE_FAILED, sid, Code.TIMEOUT)
 
+    def busy(self) -> bool:
+        return self._state == PROVING
+
+    def work(self, now_ms: int) -> None:
+        """PROVING: ``e_pub``, then DH, then the completion (one per call)."""
+        now = self._tick(now_ms)
+        if self._state != PROVING:
+            return
+        if self._job_step == 0:
+            self._e_pub[:] = crypto.x25519_base(self._e_priv)
+            self._job_step = 1
+            return
+        if self._job_step == 1:
+            shared = crypto.x25519(self._e_priv, self._srk_pub)
+            self._dh[:] = shared if shared is not None else bytes(32)
+            self._job_step = 2
+            return
+        self._finish_proof(now)
+
     # -- receiving ----------------------------------------------------------------------
     def _dispatch(self, raw: bytes, now: int) -> None:
         fr = wire.decode(raw, wire.ACCEPTED_BY_S, self.config.max_payload)
         if fr.type == wire.ERROR:
             self._report(PEER_ERROR, fr.sid, fr.num("code"))
             return
-        if self._state == IDLE:
-            raise ProtocolError(Code.UNKNOWN_SESSION, "sid", fr.sid)
-        if self._state == WAIT_SRK:
-            # No sid yet: only an SRK frame can name our session (4.4 item 4:
-            # its suite is checked against the offer, then its sid is valid).
-            if fr.type != wire.SRK:
+        if self._state in (IDLE, WAIT_SRK):
+            # No sid yet: only an SRK frame can name our session (4.4 item 4).
+            if self._state == IDLE or fr.type != wire.SRK:
                 raise ProtocolError(Code.UNKNOWN_SESSION, "sid", fr.sid)
             if fr.suite not in self.config.offer:
                 raise ProtocolError(Code.BAD_SUITE, "suite", fr.sid)
-            if not 0 < fr.sid < wire.SID_LIMIT:
+            if fr.sid == 0:
                 raise ProtocolError(Code.MALFORMED, "sid", fr.sid)
-            self._on_srk(fr, now)
+            if fr.suite == 2:
+                self._on_srk2(fr)
+            else:
+                self._on_srk1(fr, now)
             return
         if fr.sid != self._sid:
             raise ProtocolError(Code.UNKNOWN_SESSION, "sid", fr.sid)
-        if fr.suite != self._suite:
-            raise ProtocolError(Code.BAD_SUITE, "suite", fr.sid)
         if self._state == WAIT_KEY and fr.type == wire.KEY:
-            self._on_key(fr)
-        elif self._state == OPEN and fr.type in (wire.DATA, wire.REKEY, wire.CLOSE):
+            self._on_key(fr, now)
+        elif self._state == OPEN and fr.type in wire.PROTECTED:
             self._on_protected(fr)
         else:
             # e.g. a repeated SRK in WAIT_KEY: our own timer repeats PROOF.
             raise ProtocolError(Code.UNEXPECTED, "type", fr.sid)
 
-    def _on_srk(self, fr: wire.Frame, now: int) -> None:
-        if fr.suite == 2:
-            self._on_srk2(fr, now)
-            return
+    def _on_srk1(self, fr: wire.Frame, now: int) -> None:
         assert self.pairing is not None
         ps = self.pairing.ps
         sid = fr.sid
-        n_f = fr.data("n_f")
         th1 = bytes(self._th)
-        kek2 = ks.kek2(self._n_s, n_f, ps, th1, fr.raw[:25])
-        srk = crypto.kw_unwrap(kek2, fr.data("wrapped_srk"))
+        prk = ks.prk(self._n_s, fr.data("n_f"), ps)
+        srk = crypto.kw_unwrap(ks.kek2(prk, th1, fr.raw[:wire.KEK2_HEAD_LEN]),
+                               fr.data("wrapped_srk"))
         if srk is None:
             raise ProtocolError(Code.AUTH_FAILED, "wrapped_srk", sid)
         th2 = ks.th2(th1, fr.raw)
-        header = wire.header(wire.PROOF, fr.suite, sid)
-        k3 = ks.k3(self._n_s, n_f, srk, th2)
-        proof = wire.build_proof(fr.suite, sid, ks.seal_proof(k3, sid, header, ks.spv(ps, th2)))
-        th3 = ks.th3(th2, proof)
-        self._srk[:] = srk
-        self._th[:] = th3
-        self._ms[:] = ks.master_secret(th3, ps, srk)
+        self._kp[:] = ks.kp(prk, 1, th2)
+        self._spv[:] = ks.spv(prk, 1, th2)
         self._sid = sid
-        self._suite = fr.suite
-        self._state = WAIT_KEY
-        self._send_handshake(proof, now)
+        self._suite = 1
+        self._send_proof(th2, srk, None, now)
 
-    def _on_srk2(self, fr: wire.Frame, now: int) -> None:
-        """Suite 2's SRK frame (3.9): check ``auth``, draw ``e_priv``, send PROOF."""
+    def _on_srk2(self, fr: wire.Frame) -> None:
+        """Suite 2's SRK frame (3.9): ``auth``, ``e_priv``, then the PROOF job."""
         assert self.pairing is not None
-        ps = self.pairing.ps
         sid = fr.sid
-        n_f = fr.data("n_f")
         th1 = bytes(self._th)
-        ka2 = ks.ka2(self._n_s, n_f, ps, th1)
-        if not crypto.ct_equal(ks.srk_auth(ka2, fr.raw[:ks.SRK2_AUTH_OFFSET]), fr.data("auth")):
+        prk = ks.prk(self._n_s, fr.data("n_f"), self.pairing.ps)
+        if not crypto.ct_equal(ks.auth(ks.ka(prk, th1), fr.raw[:wire.SRK2_AUTH_OFFSET]),
+                               fr.data("auth")):
             raise ProtocolError(Code.AUTH_FAILED, "auth", sid)
         try:
             self._e_priv[:] = self._draw(32)
         except RngError:
             raise ProtocolError(Code.RNG_FAILURE, "", sid) from None
-        try:
-            shared = crypto.x25519(self._e_priv, fr.data("srk_pub"))
-            if shared is None:
-                raise ProtocolError(Code.AUTH_FAILED, "srk_pub", sid)
-            self._dh[:] = shared
-            e_pub = crypto.x25519_base(self._e_priv)
-            th2 = ks.th2(th1, fr.raw)
-            k3 = ks.k3_dh(self._n_s, n_f, self._dh, ps, th2)
-            head = wire.proof2_head(sid, e_pub)
-            proof = head + ks.seal_proof(k3, sid, head, ks.spv(ps, th2, 2))
-            th3 = ks.th3(th2, proof)
-            ms = ks.master_secret_dh(th3, ps, self._dh)
-        finally:
-            _zero(self._e_priv)  # 3.9: e_priv and DH go when PROOF is sent
-            _zero(self._dh)
-        self._th[:] = th3
-        self._ms[:] = ms
+        th2 = ks.th2(th1, fr.raw)
+        self._th[:] = th2
+        self._kp[:] = ks.kp(prk, 2, th2)
+        self._spv[:] = ks.spv(prk, 2, th2)
+        self._srk_pub = fr.data("srk_pub")
         self._sid = sid
         self._suite = 2
+        self._state = PROVING
+        self._job_step = 0
+
+    def _finish_proof(self, now: int) -> None:
+        """The PROOF job's completion (5.1)."""
+        self._job_step = -1
+        if not any(self._dh):  # a low-order srk_pub: back to WAIT_SRK, REQ timer as it was
+            sid = self._sid
+            for buf in (self._e_priv, self._e_pub, self._dh, self._kp, self._spv):
+                _zero(buf)
+            self._th[:] = ks.th1(self._req)
+            self._sid = 0
+            self._suite = 0
+            self._srk_pub = b""
+            self._state = WAIT_SRK
+            self._report(ERROR, sid, Code.AUTH_FAILED)
+            return
+        th2 = bytes(self._th)
+        e_pub = bytes(self._e_pub)
+        try:
+            self._send_proof(th2, self._dh, e_pub, now)
+        finally:
+            for buf in (self._e_priv, self._e_pub, self._dh):
+                _zero(buf)
+
+    def _send_proof(self, th2: bytes, x: bytes | bytearray, e_pub: bytes | None,
+                    now: int) -> None:
+        """PRK3, pad, ``c``, ``t``, the PROOF, TH3 and MS (3.5, 3.6); WAIT_KEY."""
+        assert self.pairing is not None
+        suite = self._suite
+        prk3 = ks.prk3(th2, x, self.pairing.ps)
+        body = wire.proof_head(self._sid, e_pub) + ks.xor(bytes(self._spv), ks.pad(prk3, suite))
+        proof = body + ks.proof_t(bytes(self._kp), body)
+        self._ms[:] = ks.ms(prk3, suite, ks.th3(th2, proof))
+        for buf in (self._kp, self._spv, self._th):
+            _zero(buf)
+        self._srk_pub = b""
         self._state = WAIT_KEY
         self._send_handshake(proof, now)
 
-    def _on_key(self, fr: wire.Frame) -> None:
-        idrk = crypto.kw_unwrap(ks.kek(bytes(self._ms), 0, self._suite), fr.data("wrapped_idrk"))
+    def _on_key(self, fr: wire.Frame, now: int) -> None:
+        kek0 = bytearray(ks.kek(self._ms, self._suite, 0))
+        idrk = crypto.kw_unwrap(kek0, fr.data("wrapped_idrk"))
         if idrk is None:
+            _zero(kek0)
             raise ProtocolError(Code.AUTH_FAILED, "wrapped_idrk", fr.sid)
-        _zero(self._srk)
+        self._ck[:] = ks.chain(self._ms, self._suite, 1)
+        _zero(self._ms)
+        _zero(kek0)
         self._keys = {0: bytearray(idrk)}
         self._send_idx = self._recv_idx = 0
         self._send_seq = 0
         self._recv_last = {}
         self._last_frame = b""
+        self._established_at = now
+        self._sent_protected = False
         self._state = OPEN
         self._report(ESTABLISHED, self._sid, 0)
 
@@ -270,22 +331,25 @@ class SecondStation(Station):
         # The next key is known once REKEY gave it (we already send under it).
         if not (kidx == self._recv_idx or (kidx == self._recv_idx + 1 == self._send_idx)):
             raise ProtocolError(Code.BAD_KEY_INDEX, "kidx", sid)
-        pt = ks.open_frame(bytes(self._keys[kidx]), sid, ks.DIR_F2S, fr.raw)
+        pt = ks.open_frame(self._keys[kidx], sid, ks.DIR_F2S, fr.raw)
         if pt is None:
             raise ProtocolError(Code.AUTH_FAILED, "tag", sid)
         seq = fr.num("seq")
         last = self._recv_last.get(kidx, -1)
         if seq <= last:
             raise ProtocolError(Code.REPLAY, "seq", sid)
-        new_idrk: bytes | None = None
+        rotate: Callable[[], None] | None = None
+        repeat = False
         if fr.type == wire.REKEY:
             n = pt[0]
             if n != kidx + 1:
                 raise ProtocolError(Code.MALFORMED, "ciphertext", sid)
-            if n != self._send_idx:  # not a repeat: a key we do not hold yet
-                new_idrk = crypto.kw_unwrap(ks.kek(bytes(self._ms), n, self._suite), pt[1:])
-                if new_idrk is None:
-                    raise ProtocolError(Code.AUTH_FAILED, "ciphertext", sid)
+            if n == self._send_idx:
+                repeat = True  # F missed our KEY_ACK
+            elif n != self._send_idx + 1:
+                raise ProtocolError(Code.BAD_KEY_INDEX, "ciphertext", sid)
+            else:
+                rotate = self._unwrap_next(n, pt[1:], sid)
 
         # All checks passed.
         if kidx != self._recv_idx:
@@ -299,15 +363,29 @@ class SecondStation(Station):
         elif fr.type == wire.CLOSE:
             self._reset()
             self._report(CLOSED, sid, pt[0])
-        elif new_idrk is not None:
-            n = pt[0]
-            self._keys[n] = bytearray(new_idrk)
+        elif rotate is not None:
+            rotate()
+        elif repeat:
+            self._send(wire.KEY_ACK, b"")
+
+    def _unwrap_next(self, n: int, wrapped: bytes, sid: int) -> Callable[[], None]:
+        """Unwrap IDRK_n under KEK_n (from CK_n); the returned call commits the
+        rotation: CK_{n+1} replaces CK_n, send under n, KEY_ACK, ROTATED."""
+        kek = bytearray(ks.kek(self._ck, self._suite, n))
+        idrk = crypto.kw_unwrap(kek, wrapped)
+        _zero(kek)
+        if idrk is None:
+            raise ProtocolError(Code.AUTH_FAILED, "ciphertext", sid)
+
+        def commit() -> None:
+            self._ck[:] = ks.chain(self._ck, self._suite, n + 1)
+            self._keys[n] = bytearray(idrk)
             self._send_idx = n
             self._send_seq = 0
             if self._send(wire.KEY_ACK, b""):
                 self._report(ROTATED, sid, n)
-        else:
-            self._send(wire.KEY_ACK, b"")  # repeated REKEY: F missed our KEY_ACK
+
+        return commit
 
     # -- sending ------------------------------------------------------------------------
     def _send_handshake(self, frame: bytes, now: int) -> None:
@@ -324,7 +402,8 @@ class SecondStation(Station):
             self._reset()
             self._report(CLOSED, sid, Code.KEYS_EXHAUSTED)
             return False
-        head = wire.protected_head(ftype, self._suite, sid, self._send_idx, self._send_seq)
+        head = wire.protected_head(ftype, sid, self._send_idx, self._send_seq)
         self._send_seq += 1
-        self._emit(ks.seal_frame(bytes(self._keys[self._send_idx]), sid, ks.DIR_S2F, head, pt))
+        self._sent_protected = True
+        self._emit(ks.seal_frame(self._keys[self._send_idx], sid, ks.DIR_S2F, head, pt))
         return True

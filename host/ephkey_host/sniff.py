@@ -12,8 +12,9 @@ session starts at each REQ that differs from the current one, as
 ``transcript.split_sessions`` does) and each session is checked by the host's
 transcript validator (``transcript.validate``): handshake order, one sid and
 suite, key-index progression, ``seq`` per key and direction, and, with the
-pairing, every tag, unwrap and the SPV. A verdict is ``ok`` or the error code
-and the field at fault.
+pairing, every tag, unwrap, PROOF's ``t`` and ``c``, following the key chain
+(CK_j, KEK_j) through every REKEY. A verdict is ``ok`` or the error code and
+the field at fault.
 
 Roles: the direction that carries REQ/PROOF/KEY_ACK is the second station's,
 the one that carries SRK/KEY/REKEY the first station's; until one of those
@@ -46,7 +47,7 @@ S_TYPES = (wire.REQ, wire.PROOF, wire.KEY_ACK)
 
 def max_frame_for(max_payload: int) -> int:
     """The link's max_frame for a payload limit (a DATA frame, or suite 2's SRK)."""
-    return max(max_payload + wire.DATA_MIN_LEN, 73)
+    return max(max_payload + wire.DATA_MIN_LEN, wire.SRK_LENGTHS[2])
 
 
 @dataclass
@@ -65,7 +66,7 @@ class FrameRecord:
 
     @property
     def type(self) -> int:
-        return self.raw[1] if len(self.raw) > 1 else -1
+        return wire.frame_type(self.raw)
 
 
 @dataclass
@@ -153,7 +154,7 @@ class _SessionCheck:
     def check(self, direction: int, raw: bytes) -> transcript.FrameCheck:
         index = len(self.frames)
         self.frames.append((direction, raw))
-        name = wire.TYPE_NAMES.get(raw[1], "?") if len(raw) >= 2 else "?"
+        name = transcript.frame_name(raw)
         if self._chk is not None:
             try:
                 fr = self._chk.check(direction, raw)
@@ -190,22 +191,22 @@ def _hex(b: bytes, n: int = 8) -> str:
 
 def describe(raw: bytes, max_payload: int) -> tuple[str, str]:
     """(type name, key fields) of a frame, whatever its validity."""
-    if len(raw) < wire.HEADER_LEN:
-        return "?", "len=%d (shorter than a header)" % len(raw)
-    name = wire.TYPE_NAMES.get(raw[1], "type%d" % raw[1])
-    sid = int.from_bytes(raw[3:7], "big")
+    if not raw:
+        return "?", "len=0"
+    t = wire.frame_type(raw)
+    name = wire.TYPE_NAMES.get(t, "type%d" % t)
     try:
         fr = wire.decode(raw, None, max_payload)
     except ProtocolError:
-        return name, "ver=%d suite=%d sid=%08x len=%d" % (raw[0], raw[2], sid, len(raw))
-    t = fr.type
+        sid = "sid=%04x " % int.from_bytes(raw[1:3], "big") if len(raw) >= 3 else ""
+        return name, "ver=%d %slen=%d" % (raw[0] >> 4, sid, len(raw))
     if t == wire.REQ:
         suites = ",".join(str(s) for s in wire.offer_to_suites(fr.num("offer")))
         return name, "id_s=%s offer=%s" % (fr.data("id_s").hex(), suites)
-    head = "sid=%08x suite=%d" % (sid, fr.suite)
-    if t == wire.SRK:
-        return name, "%s interval=%d len=%d" % (head, fr.num("interval"), len(raw))
-    if t in (wire.PROOF, wire.KEY):
+    head = "sid=%04x" % fr.sid
+    if t in (wire.SRK, wire.PROOF):
+        return name, "%s suite=%d len=%d" % (head, fr.suite, len(raw))
+    if t == wire.KEY:
         return name, "%s len=%d" % (head, len(raw))
     if t == wire.ERROR:
         return name, "%s code=%s" % (head, code_name(fr.num("code")))
@@ -300,18 +301,18 @@ class Sniffer:
         return "S->F" if direction == self.s_dir else "F->S"
 
     def _learn_roles(self, direction: str, raw: bytes) -> None:
-        if self.s_dir is not None or len(raw) < 2 or raw[0] != wire.VERSION:
+        if self.s_dir is not None or not raw or raw[0] >> 4 != wire.VERSION:
             return
         other = "BA" if direction == "AB" else "AB"
-        if raw[1] in S_TYPES:
+        if wire.frame_type(raw) in S_TYPES:
             self.s_dir = direction
-        elif raw[1] in F_TYPES:
+        elif wire.frame_type(raw) in F_TYPES:
             self.s_dir = other
 
     def _pick_pairing(self, raw: bytes) -> Pairing | None:
         if not self.pairings:
             return None
-        id_s = raw[7:15]
+        id_s = raw[1:9]
         for p in self.pairings:
             if p.id_s == id_s:
                 return p
@@ -322,7 +323,7 @@ class Sniffer:
         roles = self.roles(direction)
         name, summary = describe(raw, self.max_payload)
         tot = self.totals
-        is_req = len(raw) >= 2 and raw[0] == wire.VERSION and raw[1] == wire.REQ
+        is_req = transcript.is_req(raw)
         if is_req and roles == "S->F" and raw != self._req:
             pairing = self._pick_pairing(raw)
             self._check = _SessionCheck(pairing, self.max_payload, self.incremental)
@@ -342,7 +343,7 @@ class Sniffer:
             else:
                 verdict = "ok" if self._keyed_checked(raw) else "ok (structure)"
                 self._note(t_ms, d, raw, summary)
-                if raw[1] == wire.CLOSE:
+                if wire.frame_type(raw) == wire.CLOSE:
                     summary += self._close_reason(d, raw)
         else:
             accepts = None
@@ -374,32 +375,32 @@ class Sniffer:
         st.unverified = chk.unverified()
         if chk.pairing is None:
             return False
-        if raw[1] in (wire.REQ, wire.SRK, wire.ERROR):
+        if wire.frame_type(raw) in (wire.REQ, wire.SRK, wire.ERROR):
             return True  # id_s; the SRK unwrap (suite 1) or auth (suite 2) need PS only
-        return raw[2] != 2 or not st.unverified
+        return st.suite != 2 or not st.unverified
 
     def _note(self, t_ms: float, d: int, raw: bytes, summary: str) -> None:
         st = self._stats
         if st is None:
             return
-        t = raw[1]
+        t = wire.frame_type(raw)
         if t == wire.SRK and not st.sid:
-            st.sid = int.from_bytes(raw[3:7], "big")
-            st.suite = raw[2]
+            st.sid = int.from_bytes(raw[1:3], "big")
+            st.suite = raw[3]
         elif t == wire.KEY and st.t_key_ms is None:
             st.t_key_ms = t_ms
-        elif t in wire.PROTECTED and len(raw) > 7:
-            st.max_kidx = max(st.max_kidx, raw[7])
+        elif t in wire.PROTECTED and len(raw) > 3:
+            st.max_kidx = max(st.max_kidx, raw[3])
 
     def _close_reason(self, d: int, raw: bytes) -> str:
         st = self._stats
         if self._check is None or st is None:
             return ""
-        key = self._check.key(raw[7])
+        key = self._check.key(raw[3])
         if key is None:
             return ""
         try:
-            pt = ks.open_frame(key, int.from_bytes(raw[3:7], "big"), d, raw)
+            pt = ks.open_frame(key, int.from_bytes(raw[1:3], "big"), d, raw)
         except Exception:  # a display nicety only
             return ""
         if not pt:
@@ -459,7 +460,7 @@ def format_totals(tot: Totals) -> list[str]:
     for s in tot.sessions:
         hs = "%.1f ms" % s.handshake_ms if s.handshake_ms is not None else "not completed"
         lines.append(
-            "session %d: sid=%08x suite=%d handshake %s, %d frames (%d failed), %d rotation%s%s%s"
+            "session %d: sid=%04x suite=%d handshake %s, %d frames (%d failed), %d rotation%s%s%s"
             % (s.index, s.sid, s.suite, hs, s.frames, s.bad, s.max_kidx,
                "" if s.max_kidx == 1 else "s",
                (", closed " + s.closed) if s.closed else "",

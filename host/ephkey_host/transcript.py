@@ -1,41 +1,43 @@
-"""Validator of one session's transcript (a capture of frames in order).
+"""Validator of one session's transcript (a capture of frames in order), version 2.
 
 ``validate(frames, pairing=None, *, e_priv=None, srk_priv=None)`` takes
-``(direction, bytes)`` pairs, where
-direction is ``keyschedule.DIR_F2S`` (1, also ``"F2S"``) or ``DIR_S2F``
-(2, ``"S2F"``), and returns a :class:`Report` with one :class:`FrameCheck` per
-frame: ok, or the error code and the field at fault, with the decoded fields.
+``(direction, bytes)`` pairs, where direction is ``keyschedule.DIR_F2S`` (1,
+also ``"F2S"``) or ``DIR_S2F`` (2, ``"S2F"``), and returns a :class:`Report`
+with one :class:`FrameCheck` per frame: ok, or the error code and the field at
+fault, with the decoded fields.
 
-What is checked, in the receivers' order (4.4, 5.2):
+What is checked, in the receivers' order (4.4, 4.5, 5.2):
 
 * always: lengths, ``ver``, types and the direction each may travel, REQ's
-  zero suite/sid and offer (and a suite in common with ``suites``, F's
-  accepted suites, when given), ``seq`` < 2**30, the handshake order
-  REQ -> SRK -> PROOF -> KEY -> protected frames, one sid and one suite for the
-  session (from the first SRK), retransmissions (a handshake frame repeated
-  byte for byte is fine while its sender may still repeat it), key indexes
+  offer (and a suite in common with ``suites``, F's accepted suites, when
+  given), ``seq`` < 2**30, the handshake order REQ -> SRK -> PROOF -> KEY ->
+  protected frames, one sid and one suite for the session (from the first SRK
+  frame), a PROOF of the suite's length, retransmissions (a handshake frame
+  repeated byte for byte while its sender may still repeat it), key indexes
   (S moves to j+1 only after a REKEY under j, F only after S used j+1, nobody
   goes back), ``seq`` strictly increasing per (key, direction), nothing after
-  a CLOSE (both ends have freed the session);
-* with the pairing: ``id_s``, KEK2 and the SRK unwrap, the PROOF tag and SPV,
-  the IDRK_0 unwrap, each protected frame's tag, each REKEY's announced index
-  and IDRK unwrap. ``Report.intermediates`` then holds every derived value.
+  a CLOSE;
+* with the pairing (PS): ``id_s``, the SRK frame (suite 1: KEK2 and the SRK
+  unwrap; suite 2: ``auth``), the PROOF's ``t`` under KP (both suites: KP
+  needs only PS and the transcript) and, given the SRK or DH, its ``c``, then
+  IDRK_0 under KEK_0, each protected frame's tag and each REKEY's index and
+  unwrap under KEK_j of the key chain (3.6: CK_0 = MS, CK_{j+1} from CK_j).
 
-Suite 2 (3.9). Without secrets: the same structure, with suite 2's SRK and
-PROOF layouts, plus that ``srk_pub`` and ``e_pub`` are not of low order (a
-station would reject them with AUTH_FAILED: that needs no secret). With PS
-alone: ``id_s`` and the SRK frame's ``auth`` (KA2 needs only PS, the nonces
-and TH1), so a rewritten offer, nonce, sid, interval or ``srk_pub`` is caught.
-Everything after that needs DH, which PS alone cannot give (that is forward
-secrecy): the PROOF's tag and SPV, MS, the KEY unwrap, the protected frames'
-tags and REKEY contents are then left unchecked and listed in
-``Report.unverified``. Given also one private key of the handshake,
-``e_priv`` (S's) or ``srk_priv`` (the interval's, F's), the validator computes
-DH and checks everything, as for suite 1; a key that does not match the
-frame's public key is reported in ``Report.unverified`` and not used.
+Suite 2 (3.9). PS alone checks everything up to ``t``; ``c``, MS and all that
+follows need DH, which needs one private key of the handshake: ``e_priv``
+(S's) or ``srk_priv`` (the interval's, F's). Without one they are listed in
+``Report.unverified``; a key that does not match the frame's public key is
+reported there and not used. ``srk_pub`` and ``e_pub`` of low order are
+AUTH_FAILED (no secret needed).
 
-A frame that fails is reported and otherwise ignored, as a station drops it.
-What needs a clock or F's table (SRK_EXPIRED, BUSY, timeouts) is out of reach.
+``Report.intermediates`` holds every derived value, by the names of 3.11:
+``th1, prk, kek2, srk`` (suite 1) or ``ka, auth, srk_pub, e_pub, dh`` (suite
+2), ``th2, kp, spv, prk3, pad, c, t, th3, ms, kek_0, ck_1, idrk_0`` and, for
+each REKEY(j), ``kek_j, ck_{j+1}, idrk_j``.
+
+A frame that fails is reported and otherwise ignored, as a station drops it
+(a forged PROOF does not end the session here; F's count of failed PROOFs
+and its clock are out of reach, as are BUSY and timeouts).
 """
 
 from collections.abc import Iterable, Sequence
@@ -94,18 +96,20 @@ class _Checker:
         self.srk_priv = srk_priv
         self.inter: dict[str, str] = {}
         self.unverified: list[str] = []
-        self.srk_pub = b""
         self.req: bytes | None = None
         self.n_s = b""
         self.offer = 0
-        self.th = b""
+        self.th1 = b""
         self.srk_frame: bytes | None = None
         self.sid = 0
         self.suite = 0
-        self.srk = b""
-        self.n_f = b""
+        self.srk = b""  # suite 1's SRK, once unwrapped
+        self.srk_pub = b""
+        self.prk = b""
+        self.th2 = b""
         self.proof: bytes | None = None
         self.ms = b""
+        self.chain: list[bytes] = []  # CK_0 = MS, CK_1, ...
         self.key_frame: bytes | None = None
         self.keys: dict[int, bytes] = {}
         self.protected_from: set[int] = set()  # directions that sent a protected frame
@@ -140,9 +144,6 @@ class _Checker:
             if fr.sid != self.sid:
                 raise _Fail(Code.UNKNOWN_SESSION, "sid",
                             "sid %d, the session is %d" % (fr.sid, self.sid))
-            if fr.suite != self.suite:
-                raise _Fail(Code.BAD_SUITE, "suite",
-                            "suite %d, the session's is %d" % (fr.suite, self.suite))
             if t == wire.SRK:
                 self._repeat(fr.raw, self.srk_frame, self.key_frame is not None, "SRK after KEY")
             elif t == wire.PROOF:
@@ -175,43 +176,48 @@ class _Checker:
         self.req = fr.raw
         self.n_s = fr.data("n_s")
         self.offer = fr.num("offer")
-        self.th = ks.th1(fr.raw)
-        self.inter["th1"] = self.th.hex()
+        self.th1 = ks.th1(fr.raw)
+        self.inter["th1"] = self.th1.hex()
 
     def _first_srk(self, fr: wire.Frame) -> None:
         if self.req is None:
             raise _Fail(Code.UNEXPECTED, "type", "SRK before REQ")
-        if fr.suite not in wire.IMPLEMENTED_SUITES or not self.offer >> (fr.suite - 1) & 1:
-            raise _Fail(Code.BAD_SUITE, "suite", "suite %d not offered" % fr.suite)
-        if not 0 < fr.sid < wire.SID_LIMIT:
-            raise _Fail(Code.MALFORMED, "sid", "sid 0 or above 2**30")
-        th2 = ks.th2(self.th, fr.raw)
-        if fr.suite == 2:
-            self._srk2(fr)
-        elif self.pairing is not None:
-            kek2 = ks.kek2(self.n_s, fr.data("n_f"), self.pairing.ps, self.th, fr.raw[:25])
+        suite = fr.suite
+        if not self.offer >> (suite - 1) & 1:
+            raise _Fail(Code.BAD_SUITE, "suite", "suite %d not offered" % suite)
+        if fr.sid == 0:
+            raise _Fail(Code.MALFORMED, "sid", "sid 0")
+        prk = b""
+        if self.pairing is not None:
+            prk = ks.prk(self.n_s, fr.data("n_f"), self.pairing.ps)
+        if suite == 2:
+            self._srk2(fr, prk)
+        elif prk:
+            kek2 = ks.kek2(prk, self.th1, fr.raw[:wire.KEK2_HEAD_LEN])
             srk = crypto.kw_unwrap(kek2, fr.data("wrapped_srk"))
             if srk is None:
                 raise _Fail(Code.AUTH_FAILED, "wrapped_srk", "SRK unwrap failed")
             self.srk = srk
-            self.inter.update(kek2=kek2.hex(), srk=srk.hex())
+            self.inter.update(prk=prk.hex(), kek2=kek2.hex(), srk=srk.hex())
         self.srk_frame = fr.raw
         self.sid = fr.sid
-        self.suite = fr.suite
-        self.n_f = fr.data("n_f")
-        self.th = th2
-        self.inter["th2"] = th2.hex()
+        self.suite = suite
+        self.prk = prk
+        self.th2 = ks.th2(self.th1, fr.raw)
+        self.inter["th2"] = self.th2.hex()
+        if prk:
+            self.inter.update(kp=ks.kp(prk, suite, self.th2).hex(),
+                              spv=ks.spv(prk, suite, self.th2).hex())
 
-    def _srk2(self, fr: wire.Frame) -> None:
+    def _srk2(self, fr: wire.Frame, prk: bytes) -> None:
         """Suite 2's SRK frame: ``auth`` with PS (S's order: auth, then srk_pub)."""
         srk_pub = fr.data("srk_pub")
         self.inter["srk_pub"] = srk_pub.hex()
-        if self.pairing is not None:
-            ka2 = ks.ka2(self.n_s, fr.data("n_f"), self.pairing.ps, self.th)
-            if not crypto.ct_equal(ks.srk_auth(ka2, fr.raw[:ks.SRK2_AUTH_OFFSET]),
-                                   fr.data("auth")):
-                raise _Fail(Code.AUTH_FAILED, "auth", "auth does not verify under KA2")
-            self.inter["ka2"] = ka2.hex()
+        if prk:
+            ka = ks.ka(prk, self.th1)
+            if not crypto.ct_equal(ks.auth(ka, fr.raw[:wire.SRK2_AUTH_OFFSET]), fr.data("auth")):
+                raise _Fail(Code.AUTH_FAILED, "auth", "auth does not verify under KA")
+            self.inter.update(prk=prk.hex(), ka=ka.hex(), auth=fr.data("auth").hex())
         else:
             self._unverified("SRK auth (needs PS)")
         if crypto.x25519_low_order(srk_pub):
@@ -233,50 +239,53 @@ class _Checker:
             return crypto.x25519(self.srk_priv, e_pub)
         return None
 
-    def _proof2(self, fr: wire.Frame, th3: bytes) -> None:
-        e_pub = fr.data("e_pub")
-        self.inter["e_pub"] = e_pub.hex()
-        if crypto.x25519_low_order(e_pub):
-            raise _Fail(Code.AUTH_FAILED, "e_pub", "e_pub of low order: DH is all zeros")
-        dh = self._dh(e_pub) if self.pairing is not None else None
-        if self.pairing is None or dh is None:
-            self._unverified("PROOF ct_tag and SPV, MS, KEY, protected frames "
-                             "(suite 2 needs DH: give e_priv or srk_priv, and PS)")
-            return
-        assert self.pairing is not None
-        k3 = ks.k3_dh(self.n_s, self.n_f, dh, self.pairing.ps, self.th)
-        got = ks.open_proof(k3, self.sid, fr.raw[:ks.PROOF2_AAD_LEN], fr.data("ct_tag"))
-        if got is None:
-            raise _Fail(Code.AUTH_FAILED, "ct_tag", "PROOF tag")
-        spv = ks.spv(self.pairing.ps, self.th, 2)
-        if not crypto.ct_equal(got, spv):
-            raise _Fail(Code.BAD_PROOF, "ct_tag", "SPV differs")
-        self.ms = ks.master_secret_dh(th3, self.pairing.ps, dh)
-        self.inter.update(dh=dh.hex(), k3=k3.hex(), spv=spv.hex(), th3=th3.hex(),
-                          ms=self.ms.hex())
-
     def _proof(self, fr: wire.Frame) -> None:
         if self.proof is not None:
             self._repeat(fr.raw, self.proof, ks.DIR_S2F in self.protected_from,
                          "PROOF after S sent protected frames")
             return
-        th3 = ks.th3(self.th, fr.raw)
+        if fr.suite != self.suite:
+            raise _Fail(Code.MALFORMED, "length", "a suite-%d PROOF in a suite-%d session"
+                        % (fr.suite, self.suite))
+        n = len(fr.raw)
+        x: bytes | None = None
         if self.suite == 2:
-            self._proof2(fr, th3)
-            if not self.ms:
-                self.inter["th3"] = th3.hex()
-        elif self.pairing is not None:
-            k3 = ks.k3(self.n_s, self.n_f, self.srk, self.th)
-            got = ks.open_proof(k3, self.sid, fr.raw[:7], fr.data("ct_tag"))
-            if got is None:
-                raise _Fail(Code.AUTH_FAILED, "ct_tag", "PROOF tag")
-            spv = ks.spv(self.pairing.ps, self.th)
-            if not crypto.ct_equal(got, spv):
-                raise _Fail(Code.BAD_PROOF, "ct_tag", "SPV differs")
-            self.ms = ks.master_secret(th3, self.pairing.ps, self.srk)
-            self.inter.update(k3=k3.hex(), spv=spv.hex(), th3=th3.hex(), ms=self.ms.hex())
+            e_pub = fr.data("e_pub")
+            if crypto.x25519_low_order(e_pub):
+                raise _Fail(Code.AUTH_FAILED, "e_pub", "e_pub of low order: DH is all zeros")
+        if self.prk:
+            kp = ks.kp(self.prk, self.suite, self.th2)
+            if not crypto.ct_equal(ks.proof_t(kp, fr.raw[:n - ks.T_LEN]), fr.data("t")):
+                raise _Fail(Code.AUTH_FAILED, "t", "t does not verify under KP")
+            x = self.srk if self.suite == 1 else self._dh(fr.data("e_pub"))
+        if self.suite == 2:
+            self.inter["e_pub"] = fr.data("e_pub").hex()
+        th3 = ks.th3(self.th2, fr.raw)
+        if x is None or self.pairing is None:
+            if self.pairing is not None:
+                self._unverified("PROOF c, MS, KEY, protected frames "
+                                 "(suite 2 needs DH: give e_priv or srk_priv)")
+        else:
+            prk3 = ks.prk3(self.th2, x, self.pairing.ps)
+            pad = ks.pad(prk3, self.suite)
+            spv = ks.spv(self.prk, self.suite, self.th2)
+            if not crypto.ct_equal(ks.xor(spv, pad), fr.data("c")):
+                raise _Fail(Code.BAD_PROOF, "c", "c XOR pad is not SPV")
+            self.ms = ks.ms(prk3, self.suite, th3)
+            self.chain = [self.ms]
+            if self.suite == 2:
+                self.inter["dh"] = x.hex()
+            self.inter.update(prk3=prk3.hex(), pad=pad.hex(), ms=self.ms.hex())
+        self.inter.update(c=fr.data("c").hex(), t=fr.data("t").hex(), th3=th3.hex())
         self.proof = fr.raw
-        self.th = th3
+
+    def _ck(self, j: int) -> bytes:
+        """CK_j of the session's chain (CK_0 = MS)."""
+        while len(self.chain) <= j:
+            i = len(self.chain)
+            self.chain.append(ks.chain(self.chain[-1], self.suite, i))
+            self.inter["ck_%d" % i] = self.chain[-1].hex()
+        return self.chain[j]
 
     def _key(self, fr: wire.Frame) -> None:
         if self.proof is None:
@@ -285,12 +294,13 @@ class _Checker:
             self._repeat(fr.raw, self.key_frame, False, "")
             return
         if self.ms:
-            kek0 = ks.kek(self.ms, 0, self.suite)
+            kek0 = ks.kek(self.ms, self.suite, 0)
             idrk = crypto.kw_unwrap(kek0, fr.data("wrapped_idrk"))
             if idrk is None:
                 raise _Fail(Code.AUTH_FAILED, "wrapped_idrk", "IDRK_0 unwrap failed")
             self.keys[0] = idrk
             self.inter.update(kek_0=kek0.hex(), idrk_0=idrk.hex())
+            self._ck(1)
         self.key_frame = fr.raw
 
     def _protected(self, d: int, fr: wire.Frame) -> None:
@@ -318,14 +328,16 @@ class _Checker:
             if pt[0] != kidx + 1:
                 raise _Fail(Code.MALFORMED, "ciphertext",
                             "REKEY announces %d under %d" % (pt[0], kidx))
-            kek = ks.kek(self.ms, kidx + 1, self.suite)
+            n = kidx + 1
+            kek = ks.kek(self._ck(n), self.suite, n)
             new_key = crypto.kw_unwrap(kek, pt[1:])
             if new_key is None:
-                raise _Fail(Code.AUTH_FAILED, "ciphertext", "IDRK_%d unwrap failed" % (kidx + 1))
-            if kidx + 1 in self.keys and self.keys[kidx + 1] != new_key:
+                raise _Fail(Code.AUTH_FAILED, "ciphertext", "IDRK_%d unwrap failed" % n)
+            if n in self.keys and self.keys[n] != new_key:
                 raise _Fail(Code.MALFORMED, "ciphertext", "REKEY repeated with another IDRK")
-            self.inter["kek_%d" % (kidx + 1)] = kek.hex()
-            self.inter["idrk_%d" % (kidx + 1)] = new_key.hex()
+            self._ck(n + 1)
+            self.inter["kek_%d" % n] = kek.hex()
+            self.inter["idrk_%d" % n] = new_key.hex()
 
         if d == ks.DIR_F2S:
             self.f_send = kidx
@@ -348,6 +360,10 @@ def _direction(d: int | str) -> int:
         raise ValueError("direction must be 1/'F2S' or 2/'S2F', not %r" % (d,)) from None
 
 
+def frame_name(raw: bytes) -> str:
+    return wire.TYPE_NAMES.get(wire.frame_type(raw), "?") if raw else "?"
+
+
 def validate(frames: Iterable[tuple[int | str, bytes]], pairing: Pairing | None = None,
              *, max_payload: int = 256, e_priv: bytes | None = None,
              srk_priv: bytes | None = None, suites: Iterable[int] | None = None) -> Report:
@@ -359,7 +375,7 @@ def validate(frames: Iterable[tuple[int | str, bytes]], pairing: Pairing | None 
     for i, (d, raw) in enumerate(frames):
         direction = _direction(d)
         raw = bytes(raw)
-        name = wire.TYPE_NAMES.get(raw[1], "?") if len(raw) >= 2 else "?"
+        name = frame_name(raw)
         try:
             fr = chk.check(direction, raw)
             checks.append(FrameCheck(i, direction, name, True, fields=fr.describe()))
@@ -373,13 +389,17 @@ def validate(frames: Iterable[tuple[int | str, bytes]], pairing: Pairing | None 
 Capture = list[tuple[int | str, bytes]]
 
 
+def is_req(raw: bytes) -> bool:
+    return len(raw) >= 1 and raw[0] == wire.byte0(wire.REQ)
+
+
 def split_sessions(frames: Sequence[tuple[int | str, bytes]]) -> list[Capture]:
     """Cut a capture at each REQ that differs from the current session's REQ."""
     groups: list[Capture] = [[]]
     current: bytes | None = None
     for d, raw in frames:
         raw = bytes(raw)
-        if len(raw) >= 2 and raw[0] == wire.VERSION and raw[1] == wire.REQ and raw != current:
+        if is_req(raw) and raw != current:
             if current is not None or groups[-1]:
                 groups.append([])
             current = raw

@@ -72,17 +72,21 @@ class Harness:
             self.stations[name] = self.seconds[name] = s
 
     def apply(self, step: Step) -> tuple[list[bytes], list[Event]]:
+        """One step. ``work`` runs ``work(t)`` until ``busy()`` is False; with
+        ``"drain": false`` the output queue stays as it is (``out`` is [])."""
         name, op, t = step["station"], step["op"], int(step["t"])
         st = self.stations[name]
-        if isinstance(st, FirstStation):
-            if op == "receive":
-                st.receive(bytes.fromhex(step["in"]), t)
-            elif op == "send":
+        if op == "receive":
+            st.receive(bytes.fromhex(step["in"]), t)
+        elif op == "poll":
+            st.poll(t)
+        elif op == "work":
+            st.run_jobs(t)
+        elif isinstance(st, FirstStation):
+            if op == "send":
                 st.send_data(int(step["sid"]), bytes.fromhex(step["payload"]), t)
             elif op == "close":
                 st.close(int(step["sid"]), t)
-            elif op == "poll":
-                st.poll(t)
             elif op == "prepare":
                 st.prepare(t)
             else:
@@ -91,17 +95,14 @@ class Harness:
             assert isinstance(st, SecondStation)
             if op == "connect":
                 st.connect(t)
-            elif op == "receive":
-                st.receive(bytes.fromhex(step["in"]), t)
             elif op == "send":
                 st.send_data(bytes.fromhex(step["payload"]), t)
             elif op == "close":
                 st.close(t)
-            elif op == "poll":
-                st.poll(t)
             else:
                 raise ValueError("unknown op %r" % op)
-        return st.outputs(), st.events()
+        outs = st.outputs() if step.get("drain", True) else []
+        return outs, st.events()
 
     def feed(self, station: str, frame: bytes, t: int) -> tuple[list[bytes], list[Event]]:
         st = self.stations[station]
@@ -198,10 +199,12 @@ class Recorder:
         self.vec["steps"] = []
         self.h = Harness(self.vec)
         self.labels: dict[str, int] = {}
-        self.f_draws: list[tuple[int, list[bytes]]] = []  # (step, F's draws in it)
-        self.s_draws: list[tuple[int, str, list[bytes]]] = []  # (step, station, its draws)
+        self.draws: list[tuple[int, str, bytes]] = []  # (step, station, one RNG call's bytes)
+        self.pair_intervals: dict[bytes, int] = {}  # srk_priv -> its interval
 
-    def _do(self, step: Step) -> list[bytes]:
+    def _do(self, step: Step, drain: bool = True) -> list[bytes]:
+        if not drain:
+            step["drain"] = False
         before = len(self.h.f_rng.log)
         s_before = {name: len(rng.log) for name, rng in self.h.s_rngs.items()}
         outs, events = self.h.apply(step)
@@ -209,42 +212,53 @@ class Recorder:
         step["events"] = [e.to_json() for e in events]
         self.vec["steps"].append(step)
         i = len(self.vec["steps"]) - 1
-        if len(self.h.f_rng.log) > before:
-            self.f_draws.append((i, self.h.f_rng.log[before:]))
+        for out in self.h.f_rng.log[before:]:
+            self.draws.append((i, "F", out))
+            k = self.h.first.interval_of_key_pair(out) if len(out) == 32 else None
+            if k is not None:
+                self.pair_intervals[out] = k
         for name, rng in self.h.s_rngs.items():
-            if len(rng.log) > s_before[name]:
-                self.s_draws.append((i, name, rng.log[s_before[name]:]))
+            for out in rng.log[s_before[name]:]:
+                self.draws.append((i, name, out))
         return outs
+
+    @property
+    def f_draws(self) -> list[tuple[int, str, bytes]]:
+        return [d for d in self.draws if d[1] == "F"]
 
     def mark(self, label: str) -> int:
         """Name the last step (for negative cases)."""
         self.labels[label] = len(self.vec["steps"]) - 1
         return self.labels[label]
 
-    def connect(self, st: str, t: int) -> list[bytes]:
-        return self._do({"station": st, "op": "connect", "t": t})
+    def connect(self, st: str, t: int, drain: bool = True) -> list[bytes]:
+        return self._do({"station": st, "op": "connect", "t": t}, drain)
 
-    def receive(self, st: str, frame: bytes, t: int) -> list[bytes]:
-        return self._do({"station": st, "op": "receive", "t": t, "in": frame.hex()})
+    def receive(self, st: str, frame: bytes, t: int, drain: bool = True) -> list[bytes]:
+        return self._do({"station": st, "op": "receive", "t": t, "in": frame.hex()}, drain)
 
-    def send(self, st: str, payload: bytes, t: int, sid: int | None = None) -> list[bytes]:
+    def send(self, st: str, payload: bytes, t: int, sid: int | None = None,
+             drain: bool = True) -> list[bytes]:
         step: Step = {"station": st, "op": "send", "t": t}
         if sid is not None:
             step["sid"] = sid
         step["payload"] = payload.hex()
-        return self._do(step)
+        return self._do(step, drain)
 
-    def close(self, st: str, t: int, sid: int | None = None) -> list[bytes]:
+    def close(self, st: str, t: int, sid: int | None = None, drain: bool = True) -> list[bytes]:
         step: Step = {"station": st, "op": "close", "t": t}
         if sid is not None:
             step["sid"] = sid
-        return self._do(step)
+        return self._do(step, drain)
 
-    def poll(self, st: str, t: int) -> list[bytes]:
-        return self._do({"station": st, "op": "poll", "t": t})
+    def poll(self, st: str, t: int, drain: bool = True) -> list[bytes]:
+        return self._do({"station": st, "op": "poll", "t": t}, drain)
 
     def prepare(self, t: int) -> list[bytes]:
         return self._do({"station": "F", "op": "prepare", "t": t})
+
+    def work(self, st: str, t: int, drain: bool = True) -> list[bytes]:
+        return self._do({"station": st, "op": "work", "t": t}, drain)
 
     def last_events(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = self.vec["steps"][-1]["events"]

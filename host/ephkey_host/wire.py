@@ -1,15 +1,16 @@
-"""Frame codec (protocol.md section 3).
+"""Frame codec of protocol version 2 (protocol.md section 3).
 
 :func:`decode` turns bytes into a :class:`Frame` (every field with name,
 offset, size and value) or raises :class:`~.errors.ProtocolError` with the
-code and field of the first rule broken, in the order of section 4.4 items
-1-3 (the parts that need no station state). The ``build_*`` functions make
-each frame type; they do no crypto, callers pass wrapped/sealed parts.
+code, field and sid of the first rule broken, in the order of section 4.4
+items 1-3 (the parts that need no station state). The ``build_*`` functions
+make each frame type; they do no crypto, callers pass wrapped/sealed parts.
 
-SRK and PROOF have one layout per suite (3.4, 3.5, 3.9): their length is the
-one of the suite their header names, and a suite byte other than 1 or 2 there
-is ``BAD_SUITE``, checked before the length (4.4 item 2). Every other type has
-one layout for both suites.
+The first byte holds ``ver`` (high nibble, 2) and ``type`` (low nibble); every
+type but REQ then has a u16 ``sid``. The suite is on the wire only in REQ's
+``offer`` and the SRK frame's ``suite`` byte: an SRK frame's length is the one
+of the suite its byte names (40 or 64), a PROOF's layout is told by its length
+(27: suite 1, 59: suite 2).
 """
 
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from typing import NamedTuple
 
 from .errors import Code, ProtocolError
 
-VERSION = 1
+VERSION = 2
 
 REQ = 1
 SRK = 2
@@ -34,40 +35,49 @@ TYPE_NAMES = {
     REKEY: "REKEY", KEY_ACK: "KEY_ACK", CLOSE: "CLOSE", ERROR: "ERROR",
 }
 
-HEADER_LEN = 7
-PROT_HEAD_LEN = 12  # header, kidx, seq: the AAD of a protected frame
+HEADER_LEN = 3  # byte0, sid: every type but REQ
+PROT_HEAD_LEN = 8  # byte0, sid, kidx, seq: the AAD of a protected frame
 TAG_LEN = 8
 DATA_MIN_LEN = PROT_HEAD_LEN + TAG_LEN
 REKEY_PT_LEN = 25
-LENGTHS = {REQ: 32, SRK: 49, PROOF: 31, KEY: 31, REKEY: 45, KEY_ACK: 20, CLOSE: 21, ERROR: 8}
-LENGTHS_SUITE2 = {SRK: 73, PROOF: 63}  # types whose layout depends on the suite
+NONCE_LEN = 12  # n_s, n_f
+ID_LEN = 8
+LENGTHS = {REQ: 22, KEY: 27, REKEY: 41, KEY_ACK: 16, CLOSE: 17, ERROR: 4}
+SRK_LENGTHS = {1: 40, 2: 64}
+PROOF_LENGTHS = {1: 27, 2: 59}
+PROOF_SUITE_OF_LENGTH = {n: s for s, n in PROOF_LENGTHS.items()}
 PROTECTED = frozenset((DATA, REKEY, KEY_ACK, CLOSE))
+HANDSHAKE_BYTES = {1: 22 + 40 + 27 + 27, 2: 22 + 64 + 59 + 27}  # 116, 172 (3.10)
 
 # Types each role may receive (3.2); the others are UNEXPECTED there.
 ACCEPTED_BY_F = frozenset((REQ, PROOF, DATA, KEY_ACK, CLOSE, ERROR))
 ACCEPTED_BY_S = frozenset((SRK, KEY, DATA, REKEY, CLOSE, ERROR))
 
-SID_LIMIT = 1 << 30
+SID_LIMIT = 1 << 16
 SEQ_LIMIT = 1 << 30
 IMPLEMENTED_SUITES = (1, 2)
-SUITED_TYPES = frozenset(LENGTHS_SUITE2)
-LAYOUT_SUITES = (1, 2)  # suite bytes that name a layout of SRK and PROOF (4.4 item 2)
-MAX_OFFER = 0x7F  # bits above bit 6 are MALFORMED
+MAX_OFFER = 0x7F  # bit 7 set is MALFORMED
 
-# (name, offset, size, is_int) of each type's body; protected frames are
-# laid out by _protected_layout because their length varies.
-_HEADER = (("ver", 0, 1, True), ("type", 1, 1, True), ("suite", 2, 1, True), ("sid", 3, 4, True))
-_BODIES: dict[int, tuple[tuple[str, int, int, bool], ...]] = {
-    REQ: (("id_s", 7, 8, False), ("n_s", 15, 16, False), ("offer", 31, 1, True)),
-    SRK: (("n_f", 7, 16, False), ("interval", 23, 2, True), ("wrapped_srk", 25, 24, False)),
-    PROOF: (("ct_tag", 7, 24, False),),
-    KEY: (("wrapped_idrk", 7, 24, False),),
-    ERROR: (("code", 7, 1, True),),
+SRK2_AUTH_OFFSET = 48  # SRK_frame[0:48] is what suite 2's auth covers
+KEK2_HEAD_LEN = 4  # SRK_frame[0:4] (byte0, sid, suite) is bound into KEK2
+
+Layout = tuple[tuple[str, int, int, bool], ...]
+
+# (name, offset, size, is_int) of each type's fields after byte 0.
+_SID = (("sid", 1, 2, True),)
+_LAYOUTS: dict[int, Layout] = {
+    REQ: (("id_s", 1, 8, False), ("n_s", 9, 12, False), ("offer", 21, 1, True)),
+    KEY: _SID + (("wrapped_idrk", 3, 24, False),),
+    ERROR: _SID + (("code", 3, 1, True),),
 }
-_BODIES_SUITE2: dict[int, tuple[tuple[str, int, int, bool], ...]] = {
-    SRK: (("n_f", 7, 16, False), ("interval", 23, 2, True), ("srk_pub", 25, 32, False),
-          ("auth", 57, 16, False)),
-    PROOF: (("e_pub", 7, 32, False), ("ct_tag", 39, 24, False)),
+_SRK_LAYOUTS: dict[int, Layout] = {
+    1: _SID + (("suite", 3, 1, True), ("n_f", 4, 12, False), ("wrapped_srk", 16, 24, False)),
+    2: _SID + (("suite", 3, 1, True), ("n_f", 4, 12, False), ("srk_pub", 16, 32, False),
+               ("auth", 48, 16, False)),
+}
+_PROOF_LAYOUTS: dict[int, Layout] = {
+    1: _SID + (("c", 3, 16, False), ("t", 19, 8, False)),
+    2: _SID + (("e_pub", 3, 32, False), ("c", 35, 16, False), ("t", 51, 8, False)),
 }
 
 
@@ -76,6 +86,20 @@ class Field(NamedTuple):
     offset: int
     size: int
     value: int | bytes
+
+
+def frame_type(raw: bytes) -> int:
+    """The low nibble of byte 0 (-1 for an empty frame)."""
+    return raw[0] & 0x0F if raw else -1
+
+
+def error_sid(raw: bytes) -> int:
+    """The sid an ERROR event or frame carries for ``raw`` (4.4 item 2, 3.8):
+    bytes 1-2 when the type has a sid and the frame holds them, else 0."""
+    if len(raw) < 3 or raw[0] >> 4 != VERSION or frame_type(raw) not in TYPE_NAMES \
+            or frame_type(raw) == REQ:
+        return 0
+    return int.from_bytes(raw[1:3], "big")
 
 
 class Frame:
@@ -106,15 +130,20 @@ class Frame:
 
     @property
     def type(self) -> int:
-        return self.raw[1]
-
-    @property
-    def suite(self) -> int:
-        return self.raw[2]
+        return self.raw[0] & 0x0F
 
     @property
     def sid(self) -> int:
-        return int.from_bytes(self.raw[3:7], "big")
+        return self.num("sid") if "sid" in self._index else 0
+
+    @property
+    def suite(self) -> int:
+        """SRK: its suite byte; PROOF: the suite of its layout; else 0."""
+        if self.type == SRK:
+            return self.raw[3]
+        if self.type == PROOF:
+            return PROOF_SUITE_OF_LENGTH[len(self.raw)]
+        return 0
 
     @property
     def type_name(self) -> str:
@@ -132,70 +161,74 @@ class Frame:
         return "Frame(%s %s)" % (self.type_name, self.raw.hex())
 
 
-def _protected_layout(length: int) -> tuple[tuple[str, int, int, bool], ...]:
+def _protected_layout(length: int) -> Layout:
     n = length - DATA_MIN_LEN
-    return (("kidx", 7, 1, True), ("seq", 8, 4, True),
-            ("ciphertext", 12, n, False), ("tag", 12 + n, TAG_LEN, False))
+    return _SID + (("kidx", 3, 1, True), ("seq", 4, 4, True),
+                   ("ciphertext", 8, n, False), ("tag", 8 + n, TAG_LEN, False))
 
 
 def _fields(raw: bytes, layout: Iterable[tuple[str, int, int, bool]]) -> tuple[Field, ...]:
-    out = []
+    out = [Field("ver", 0, 1, raw[0] >> 4), Field("type", 0, 1, raw[0] & 0x0F)]
     for name, off, size, is_int in layout:
         chunk = raw[off:off + size]
         out.append(Field(name, off, size, int.from_bytes(chunk, "big") if is_int else bytes(chunk)))
     return tuple(out)
 
 
-def length_ok(ftype: int, length: int, max_payload: int, suite: int = 1) -> bool:
+def length_ok(ftype: int, length: int, max_payload: int, suite: int = 0) -> bool:
+    """``suite`` matters for SRK only (its suite byte)."""
     if ftype == DATA:
         return DATA_MIN_LEN <= length <= DATA_MIN_LEN + max_payload
-    if suite == 2 and ftype in SUITED_TYPES:
-        return length == LENGTHS_SUITE2[ftype]
+    if ftype == SRK:
+        return length == SRK_LENGTHS.get(suite)
+    if ftype == PROOF:
+        return length in PROOF_SUITE_OF_LENGTH
     return length == LENGTHS[ftype]
 
 
 def decode(raw: bytes, accepts: frozenset[int] | None = None, max_payload: int = 256) -> Frame:
     """Check and split one frame.
 
-    Order (4.4 items 1-3): short frame, ``ver``, ``type`` known, type in
-    ``accepts`` (UNEXPECTED), for SRK and PROOF a suite byte that names a
-    layout (BAD_SUITE), length, then field rules that need no state:
-    ``seq`` < 2**30 for protected frames, and REQ's zero suite and sid and
-    valid offer.
+    Order (4.4 items 1-3): empty frame, ``ver``, ``type`` known, type in
+    ``accepts`` (UNEXPECTED), for SRK at least 4 bytes and a suite byte of 1
+    or 2 (BAD_SUITE), the length, ``seq`` < 2**30 for protected frames, and
+    REQ's ``offer`` (not 0, bit 7 clear).
     """
     raw = bytes(raw)
-    if len(raw) < HEADER_LEN:
-        raise ProtocolError(Code.MALFORMED, "header", 0)
-    sid = int.from_bytes(raw[3:7], "big")
-    if raw[0] != VERSION:
-        raise ProtocolError(Code.BAD_VERSION, "ver", sid)
-    ftype = raw[1]
+    if not raw:
+        raise ProtocolError(Code.MALFORMED, "length", 0)
+    if raw[0] >> 4 != VERSION:
+        raise ProtocolError(Code.BAD_VERSION, "ver", 0)
+    ftype = raw[0] & 0x0F
     if ftype not in TYPE_NAMES:
-        raise ProtocolError(Code.BAD_TYPE, "type", sid)
+        raise ProtocolError(Code.BAD_TYPE, "type", 0)
+    sid = error_sid(raw)
     if accepts is not None and ftype not in accepts:
         raise ProtocolError(Code.UNEXPECTED, "type", sid)
-    suite = raw[2]
-    if ftype in SUITED_TYPES and suite not in LAYOUT_SUITES:
-        raise ProtocolError(Code.BAD_SUITE, "suite", sid)
+    suite = 0
+    if ftype == SRK:
+        if len(raw) < 4:
+            raise ProtocolError(Code.MALFORMED, "length", sid)
+        suite = raw[3]
+        if suite not in SRK_LENGTHS:
+            raise ProtocolError(Code.BAD_SUITE, "suite", sid)
     if not length_ok(ftype, len(raw), max_payload, suite):
         raise ProtocolError(Code.MALFORMED, "length", sid)
     if ftype in PROTECTED:
-        body = _protected_layout(len(raw))
-    elif suite == 2 and ftype in SUITED_TYPES:
-        body = _BODIES_SUITE2[ftype]
+        layout = _protected_layout(len(raw))
+    elif ftype == SRK:
+        layout = _SRK_LAYOUTS[suite]
+    elif ftype == PROOF:
+        layout = _PROOF_LAYOUTS[PROOF_SUITE_OF_LENGTH[len(raw)]]
     else:
-        body = _BODIES[ftype]
-    frame = Frame(raw, _fields(raw, _HEADER + body))
+        layout = _LAYOUTS[ftype]
+    frame = Frame(raw, _fields(raw, layout))
     if ftype in PROTECTED and frame.num("seq") >= SEQ_LIMIT:
         raise ProtocolError(Code.MALFORMED, "seq", sid)
     if ftype == REQ:
-        if raw[2] != 0:
-            raise ProtocolError(Code.MALFORMED, "suite", sid)
-        if sid != 0:
-            raise ProtocolError(Code.MALFORMED, "sid", sid)
-        offer = raw[31]
+        offer = raw[21]
         if offer == 0 or offer > MAX_OFFER:
-            raise ProtocolError(Code.MALFORMED, "offer", sid)
+            raise ProtocolError(Code.MALFORMED, "offer", 0)
     return frame
 
 
@@ -210,63 +243,66 @@ def offer_to_suites(offer: int) -> list[int]:
     return [b + 1 for b in range(8) if offer >> b & 1]
 
 
-def header(ftype: int, suite: int, sid: int) -> bytes:
-    return bytes((VERSION, ftype, suite)) + sid.to_bytes(4, "big")
+def byte0(ftype: int) -> int:
+    return VERSION << 4 | ftype
+
+
+def header(ftype: int, sid: int) -> bytes:
+    """``byte0 || u16(sid)``: the 3-byte header of every type but REQ."""
+    assert 0 <= sid < SID_LIMIT
+    return bytes((byte0(ftype),)) + sid.to_bytes(2, "big")
 
 
 def build_req(id_s: bytes, n_s: bytes, offer: int) -> bytes:
-    assert len(id_s) == 8 and len(n_s) == 16 and 0 < offer <= MAX_OFFER
-    return header(REQ, 0, 0) + id_s + n_s + bytes((offer,))
+    assert len(id_s) == ID_LEN and len(n_s) == NONCE_LEN and 0 < offer <= MAX_OFFER
+    return bytes((byte0(REQ),)) + bytes(id_s) + bytes(n_s) + bytes((offer,))
 
 
-def srk_head(suite: int, sid: int, n_f: bytes, interval: int) -> bytes:
-    """``SRK_frame[0:25]``, the part bound into KEK2."""
-    assert len(n_f) == 16
-    return header(SRK, suite, sid) + n_f + (interval & 0xFFFF).to_bytes(2, "big")
+def srk_head(suite: int, sid: int, n_f: bytes) -> bytes:
+    """``SRK_frame[0:16]``: header, suite, ``n_f`` (its first 4 bytes go into KEK2)."""
+    assert len(n_f) == NONCE_LEN and suite in SRK_LENGTHS
+    return header(SRK, sid) + bytes((suite,)) + bytes(n_f)
 
 
-def build_srk(suite: int, sid: int, n_f: bytes, interval: int, wrapped_srk: bytes) -> bytes:
+def build_srk1(sid: int, n_f: bytes, wrapped_srk: bytes) -> bytes:
     assert len(wrapped_srk) == 24
-    return srk_head(suite, sid, n_f, interval) + wrapped_srk
+    return srk_head(1, sid, n_f) + bytes(wrapped_srk)
 
 
-def build_proof(suite: int, sid: int, ct_tag: bytes) -> bytes:
-    assert len(ct_tag) == 24
-    return header(PROOF, suite, sid) + ct_tag
-
-
-def srk2_head(sid: int, n_f: bytes, interval: int, srk_pub: bytes) -> bytes:
-    """Suite 2's ``SRK_frame[0:57]``, the part ``auth`` covers."""
+def srk2_head(sid: int, n_f: bytes, srk_pub: bytes) -> bytes:
+    """Suite 2's ``SRK_frame[0:48]``, what ``auth`` covers."""
     assert len(srk_pub) == 32
-    return srk_head(2, sid, n_f, interval) + bytes(srk_pub)
+    return srk_head(2, sid, n_f) + bytes(srk_pub)
 
 
-def build_srk2(sid: int, n_f: bytes, interval: int, srk_pub: bytes, auth: bytes) -> bytes:
+def build_srk2(sid: int, n_f: bytes, srk_pub: bytes, auth: bytes) -> bytes:
     assert len(auth) == 16
-    return srk2_head(sid, n_f, interval, srk_pub) + bytes(auth)
+    return srk2_head(sid, n_f, srk_pub) + bytes(auth)
 
 
-def proof2_head(sid: int, e_pub: bytes) -> bytes:
-    """Suite 2's ``PROOF_frame[0:39]``, the AAD of its ``ct_tag``."""
-    assert len(e_pub) == 32
-    return header(PROOF, 2, sid) + bytes(e_pub)
+def proof_head(sid: int, e_pub: bytes | None = None) -> bytes:
+    """PROOF's bytes before ``c``: the header, and ``e_pub`` in suite 2."""
+    head = header(PROOF, sid)
+    if e_pub is not None:
+        assert len(e_pub) == 32
+        head += bytes(e_pub)
+    return head
 
 
-def build_proof2(sid: int, e_pub: bytes, ct_tag: bytes) -> bytes:
-    assert len(ct_tag) == 24
-    return proof2_head(sid, e_pub) + bytes(ct_tag)
-
-
-def build_key(suite: int, sid: int, wrapped_idrk: bytes) -> bytes:
+def build_key(sid: int, wrapped_idrk: bytes) -> bytes:
     assert len(wrapped_idrk) == 24
-    return header(KEY, suite, sid) + wrapped_idrk
+    return header(KEY, sid) + bytes(wrapped_idrk)
 
 
-def protected_head(ftype: int, suite: int, sid: int, kidx: int, seq: int) -> bytes:
-    assert ftype in PROTECTED and 0 <= seq < SEQ_LIMIT
-    return header(ftype, suite, sid) + bytes((kidx,)) + seq.to_bytes(4, "big")
+def protected_head(ftype: int, sid: int, kidx: int, seq: int) -> bytes:
+    assert ftype in PROTECTED and 0 <= seq < SEQ_LIMIT and 0 <= kidx < 256
+    return header(ftype, sid) + bytes((kidx,)) + seq.to_bytes(4, "big")
 
 
-def build_error(offending: bytes, code: int) -> bytes:
-    """ERROR answering ``offending``: its suite and sid bytes are copied as is."""
-    return bytes((VERSION, ERROR)) + bytes(offending[2:7]) + bytes((code,))
+def build_error(sid: int, code: int) -> bytes:
+    return header(ERROR, sid) + bytes((code,))
+
+
+def build_error_for(offending: bytes, code: int) -> bytes:
+    """The ERROR frame answering ``offending`` (3.8: its sid, or 0)."""
+    return build_error(error_sid(offending), code)

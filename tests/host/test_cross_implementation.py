@@ -2,7 +2,8 @@
 
 Each side only sees the other's frames: the MicroPython station runs in
 tests/firmware/step_driver.py, one JSON step per line. Both orders of roles,
-a handshake, 100 exchanges each way and at least two key rotations.
+a suite-2 handshake (the defaults) with its jobs run by ``work`` steps, 100
+exchanges each way and at least two key rotations.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ class MpStation:
         r = self._line(step)
         return [bytes.fromhex(f) for f in r["out"]], r["events"]
 
+    def deliver(self, frame: bytes, t: int) -> tuple[list[bytes], list[dict]]:
+        """receive, then work (an event loop runs the job a frame may have started)."""
+        out, evs = self.step(op="receive", t=t, **{"in": frame.hex()})
+        more, evs2 = self.step(op="work", t=t)
+        return out + more, evs + evs2
+
     def close(self) -> None:
         assert self.p.stdin
         self.p.stdin.close()
@@ -76,11 +83,15 @@ def test_micropython_first_station_with_host_second_station(micropython_bin, pai
     s = SecondStation(SecondConfig(), _hp(pairing), os.urandom, 0)
     try:
         t = 0
+        for _ in range(2):
+            mp.step(op="prepare", t=t)  # intervals 0 and 1
+        assert mp.step(op="work", t=t) == ([], [])
         s.connect(t)
         for _ in range(2):  # REQ -> SRK, PROOF -> KEY
-            out, _ = mp.step(op="receive", t=t, **{"in": s.outputs()[0].hex()})
+            out, _ = mp.deliver(s.outputs()[0], t)
             s.receive(out[0], t)
-        assert ("ESTABLISHED", 0) in _host_events(s)
+            s.run_jobs(t)
+        assert ("ESTABLISHED", 0) in _host_events(s) and s.suite == 2
         sid = s.sid
         rotations_f = rotations_s = 0
         for i in range(100):
@@ -116,11 +127,15 @@ def test_host_first_station_with_micropython_second_station(micropython_bin, pai
     mp = MpStation(micropython_bin, "S", {}, pairing)
     try:
         t = 0
+        f.prepare(t)
+        f.run_jobs(t)
         out, _ = mp.step(op="connect", t=t)
         for _ in range(2):  # REQ -> SRK, PROOF -> KEY
             f.receive(out[0], t)
-            out, evs = mp.step(op="receive", t=t, **{"in": f.outputs()[0].hex()})
+            f.run_jobs(t)
+            out, evs = mp.deliver(f.outputs()[0], t)
         assert [e["event"] for e in evs] == ["ESTABLISHED"]
+        assert f.session_suite(evs[0]["sid"]) == 2
         sid = evs[0]["sid"]
         assert ("ESTABLISHED", 0) in _host_events(f)
         rotations_f = rotations_s = 0

@@ -46,6 +46,19 @@ def test_firmware_and_host_agree_on_every_input(micropython_bin: str, role: str)
     assert res.wrong_accepts == 0, res.notes[:3]
 
 
+def test_firmware_and_host_agree_on_issue_12_item_5(micropython_bin: str) -> None:
+    """The differential corpus's two edge cases (protocol.md 12): a PROOF equal
+    to the accepted one in c || t only, and a REQ repeated after its SRK left
+    the ring before a poll."""
+    def fw(r: str, c: dict, p: list, s: bytes | None) -> H.Target:
+        return H.MpTarget(micropython_bin, r, c, p, s)
+
+    def host(r: str, c: dict, p: list, s: bytes | None) -> H.Target:
+        return H.HostTarget(r, c, p, s)
+    res = H.differential_edge_cases(fw, host)
+    assert res.wrong_accepts == 0 and res.inputs >= 9, res.as_dict()
+
+
 def test_fuzz_over_the_serial_endpoint(micropython_bin: str, tmp_path: Path) -> None:
     r = serial_fuzz(tmp_path, 300, micropython=micropython_bin)
     assert r["inputs"] == 300 and r["tracebacks"] == 0 and r["boots"] == 1, r

@@ -39,6 +39,15 @@ def test_both_suites_by_default_suite_2_preferred() -> None:
     ({"rotate_frames": 0}, "rotate_frames"),
     ({"rekey_tries": 0}, "rekey_tries"),
     ({"idle_ms": 0}, "idle_ms"),
+    ({"sessions": 256}, "sessions"),
+    ({"confirm_ms": 0}, "confirm_ms"),
+    ({"confirm_ms": 300_000}, "confirm_ms"),  # 1 .. idle_ms - 1
+    ({"idle_ms": 5_000}, "confirm_ms"),  # the default confirm_ms is not below it
+    ({"peer_sessions": 0}, "peer_sessions"),
+    ({"peer_sessions": 9}, "peer_sessions"),  # 1 .. sessions
+    ({"proof_tries": 0}, "proof_tries"),
+    ({"proof_tries": 256}, "proof_tries"),
+    ({"out_queue": -1}, "out_queue"),
     ({"max_payload": -1}, "max_payload"),
     ({"max_payload": 65536}, "max_payload"),
     ({"suites": []}, "suites"),
@@ -54,11 +63,17 @@ def test_edges_accepted() -> None:
     FirstConfig(lifetime_ms=89_999, ring_slots=28)  # ceil(269997 / 10000) + 1
     FirstConfig(m=10, lifetime_ms=1000, interval_ms=9000, ring_slots=3)
     FirstConfig(idrks=255, max_payload=0)
+    FirstConfig(confirm_ms=299_999, peer_sessions=8, proof_tries=255, out_queue=1)
+    assert FirstConfig().out_queue == 12 and FirstConfig(sessions=2).out_queue == 6
+    assert (FirstConfig().confirm_ms, FirstConfig().peer_sessions, FirstConfig().proof_tries) \
+        == (10_000, 1, 3)
+    assert SecondConfig().out_queue == 4
 
 
 @pytest.mark.parametrize(("kwargs", "name"), [
     ({"retry_ms": 0}, "retry_ms"),
     ({"max_tries": 0}, "max_tries"),
+    ({"out_queue": 0}, "out_queue"),
     ({"offer": []}, "offer"),
     ({"offer": [1, 3]}, "offer"),
     ({"max_payload": 70000}, "max_payload"),

@@ -7,12 +7,14 @@ every negative case leaves the station's whole state as it was.
 import json
 import subprocess
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ephkey_host import wire
+from ephkey_host.errors import Code
 from ephkey_host.events import NAMES
 from ephkey_host.first import FirstStation
 from ephkey_host.vectors import Harness, Vector, load, run_negative, run_session, run_steps
@@ -34,16 +36,22 @@ def test_regenerates_identically(tmp_path: Path) -> None:
         assert (tmp_path / name).read_bytes() == (VECTORS / name).read_bytes(), name
 
 
-def test_the_scenarios_the_brief_asks_for_exist() -> None:
-    for name in ("basic", "rotation", "shared_srk", "retransmit", "expiry", "suite2_basic",
-                 "suite2_shared", "suite2_prepare", "negotiation", "negotiation_suite2_only"):
-        assert name in BASES
+def test_the_scenarios_section_12_asks_for_exist() -> None:
+    for name in ("basic", "rotation", "shared_srk", "retransmit", "expiry", "table",
+                 "suite2_basic", "suite2_not_ready", "suite2_shared", "suite2_prepare",
+                 "negotiation", "negotiation_suite2_only", "forged_proof", "checking", "zombie",
+                 "ratchet", "queue_full"):
+        assert name in BASES, name
 
 
 @pytest.mark.parametrize("name", SESSIONS)
 def test_session_vector(name: str) -> None:
     vec = load(VECTORS / name)
     assert run_session(vec) == []
+
+
+COMMON = ("th1", "prk", "th2", "kp", "spv", "prk3", "pad", "c", "t", "th3", "ms", "kek_0",
+          "ck_1", "sid", "idrks", "chain", "draws")
 
 
 @pytest.mark.parametrize("name", SESSIONS)
@@ -54,59 +62,91 @@ def test_session_vector_shape(name: str) -> None:
         assert key in vec
     assert ("pairing" in vec and "second" in vec and "rng_seed_s" in vec) or \
         ("pairings" in vec and "seconds" in vec)
+    for key in ("confirm_ms", "peer_sessions", "proof_tries", "out_queue"):
+        assert isinstance(vec["first"][key], int) and vec["first"][key] > 0
+    for second in [vec["second"]] if "second" in vec else vec["seconds"]:
+        assert isinstance(second["out_queue"], int)
     inter = vec["intermediates"]
     if vec["suite"] == 1:
-        keys: tuple[str, ...] = ("th1", "kek2", "th2", "k3", "spv", "th3", "ms", "kek_0", "srk")
+        keys: tuple[str, ...] = ("kek2", "srk")
     else:
-        keys = ("th1", "ka2", "srk_pub", "th2", "e_pub", "dh", "k3", "spv", "th3", "ms", "kek_0",
-                "srk_priv", "e_priv")
-    for key in keys + ("sid", "idrks", "draws"):
-        assert key in inter
+        keys = ("ka", "auth", "srk_priv", "srk_pub", "e_priv", "e_pub", "dh")
+    for key in keys + COMMON:
+        assert key in inter, key
     assert len(inter["idrks"]) == vec["first"]["idrks"]
+    for link in inter["chain"]:
+        assert set(link) == {"j", "ck_j", "kek_j", "ck_next", "idrk_j"}
+    for d in inter["draws"]:
+        assert sum(len(h) for _, h in d["holds"]) == 2 * d["size"]
     for step in vec["steps"]:
-        assert step["op"] in ("connect", "receive", "send", "close", "poll", "prepare")
+        assert step["op"] in ("connect", "receive", "send", "close", "poll", "prepare", "work")
         if step["op"] == "prepare":
             assert step["station"] == "F" and step["out"] == [] and step["events"] == []
+        if step.get("drain", True) is False:
+            assert step["out"] == []
         assert all(e["event"] in NAMES for e in step["events"])
         assert all(("payload" in e) == (e["event"] == "DATA") for e in step["events"])
         assert step["t"] < 1 << 30  # no wrap: the unix port's ticks period is larger
 
 
+def test_each_rng_call_is_what_section_12_says() -> None:
+    """F: one call per REQ (a + 2 + 12 + 16 K bytes) and 32 per key pair; S: n_s, e_priv."""
+    for vec in BASES.values():
+        k = vec["first"]["idrks"]
+        for d in vec["intermediates"]["draws"]:
+            names = [n for n, _ in d["holds"]]
+            if d["station"] != "F":
+                assert names in (["n_s"], ["e_priv"])
+            elif names == ["srk_priv"]:
+                assert d["size"] == 32
+            else:
+                idrk = ["idrk_%d" % j for j in range(k)]
+                assert names in (["sid_seed", "n_f"] + idrk, ["srk", "sid_seed", "n_f"] + idrk)
+                steps = vec["steps"][d["step"]]
+                assert steps["op"] == "receive" and steps["in"][:2] == "21"
+
+
 def test_shared_srk_shows_one_srk_per_interval_and_distinct_idrks() -> None:
-    draws = BASES["shared_srk"]["intermediates"]["draws"]
-    assert [d["interval"] for d in draws] == [0, 0, 0, 1]
-    assert [d["srk"] is not None for d in draws] == [True, False, False, True]
-    idrks = [k for d in draws for k in d["idrks"]]
+    draws = [d for d in BASES["shared_srk"]["intermediates"]["draws"] if d["station"] == "F"]
+    assert [d["holds"][0][0] == "srk" for d in draws] == [True, False, False, True]
+    idrks = [h for d in draws for n, h in d["holds"] if n.startswith("idrk_")]
     assert len(set(idrks)) == len(idrks)
 
 
 def test_suite_2_vectors_show_what_they_say() -> None:
     def srk_frames(vec: Vector) -> list[bytes]:
         return [bytes.fromhex(o) for st in vec["steps"] if st["station"] == "F"
-                for o in st["out"] if bytes.fromhex(o)[1] == wire.SRK]
+                for o in st["out"] if o[:2] == "22"]
 
     # shared: one srk_pub for the three requests of interval 0, a new one after.
     shared = BASES["suite2_shared"]
-    pubs = [f[25:57] for f in srk_frames(shared)]
+    pubs = [f[16:48] for f in srk_frames(shared)]
     assert len(pubs) == 4 and pubs[0] == pubs[1] == pubs[2] != pubs[3]
-    draws = shared["intermediates"]["draws"]
-    assert [d["interval"] for d in draws] == [0, 0, 0, 1]
-    assert [d["srk_priv"] is not None for d in draws] == [True, False, False, True]
-    idrks = [k for d in draws for k in d["idrks"]]
-    assert len(set(idrks)) == len(idrks)
-    # prepare: the second request of the vector draws no key pair, its srk_pub
-    # is the one pre-generated by the first prepare step.
-    prep = BASES["suite2_prepare"]["intermediates"]["draws"]
-    assert [(d.get("prepare", False), d["interval"], d["srk_priv"] is not None)
-            for d in prep] == [(True, 1, True), (False, 0, True), (False, 1, False),
-                               (True, 2, True)]
-    frames = srk_frames(BASES["suite2_prepare"])
-    assert frames[1][25:57].hex() == prep[0]["srk_pub"]
+    pairs = [d for d in shared["intermediates"]["draws"] if d["holds"][0][0] == "srk_priv"]
+    assert [d["interval"] for d in pairs] == [0, 1]
+    assert [d["srk_pub"] for d in pairs] == [pubs[0].hex(), pubs[3].hex()]
+    # prepare: key pairs for intervals 0, 1 (two prepare calls before one work), then 2.
+    prep = BASES["suite2_prepare"]
+    pairs = [d for d in prep["intermediates"]["draws"] if d["holds"][0][0] == "srk_priv"]
+    assert [(prep["steps"][d["step"]]["op"], d["interval"]) for d in pairs] == \
+        [("prepare", 0), ("prepare", 1), ("prepare", 2)]
+    assert [f[16:48].hex() for f in srk_frames(prep)] == [pairs[0]["srk_pub"], pairs[1]["srk_pub"]]
+    # not ready: the first REQ draws the key pair and gets ERROR(NOT_READY), sid 0.
+    nr = BASES["suite2_not_ready"]["steps"]
+    assert nr[1]["events"] == [{"event": "ERROR", "sid": 0, "arg": 20}]
+    assert nr[1]["out"] == ["2f000014"]
     # negotiation: suites 1, 2, 2; F accepting only 2 answers an offer of [1] with ERROR.
-    assert [f[2] for f in srk_frames(BASES["negotiation"])] == [1, 2, 2]
+    assert [f[3] for f in srk_frames(BASES["negotiation"])][:3] == [1, 2, 2]
     only2 = BASES["negotiation_suite2_only"]["steps"]
     assert only2[1]["events"] == [{"event": "ERROR", "sid": 0, "arg": 3}]
-    assert bytes.fromhex(only2[1]["out"][0])[1] == wire.ERROR
+    assert only2[1]["out"] == ["2f000003"]
+
+
+def test_vectors_show_the_handshake_sizes() -> None:
+    for name, size in (("basic", 116), ("suite2_basic", 172)):
+        outs = [bytes.fromhex(o) for st in BASES[name]["steps"] for o in st["out"]]
+        first = {b: next(o for o in outs if o[0] == b) for b in (0x21, 0x22, 0x23, 0x24)}
+        assert sum(len(x) for x in first.values()) == size
 
 
 def snapshot(obj: Any, depth: int = 0) -> Any:
@@ -117,13 +157,28 @@ def snapshot(obj: Any, depth: int = 0) -> Any:
         return obj
     if isinstance(obj, dict):
         return {k: snapshot(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set)):
+    if isinstance(obj, (list, tuple, set, deque)):
         return [snapshot(v, depth + 1) for v in obj]
     fields = getattr(obj, "__dict__", None)
     if fields is None:
         fields = {k: getattr(obj, k) for k in getattr(obj, "__slots__", ())}
     return {k: snapshot(v, depth + 1) for k, v in fields.items()
-            if k not in ("_rng", "_out", "_events", "config", "pairing", "_pairings")}
+            if k not in SKIP}
+
+
+# Not state: the RNG and queues, settings; a job's session (a cycle); the failed-PROOF
+# count, compared on its own.
+SKIP = ("_rng", "_out", "_events", "config", "pairing", "_pairings", "fails", "session")
+
+
+def fails_of(station: Any) -> int:
+    return sum(s.fails for s in getattr(station, "_slots", []))
+
+
+def counted(case: dict[str, Any]) -> bool:
+    """A PROOF rejected at t or c counts toward proof_tries (4.5)."""
+    return case["station"] == "F" and case["in"][:2] == "23" and \
+        case["error"] in ("AUTH_FAILED", "BAD_PROOF") and case["field"] in ("t", "c")
 
 
 def replay_to(case: dict[str, Any]) -> tuple[Harness, int]:
@@ -140,38 +195,45 @@ def test_negative_case(case: dict[str, Any]) -> None:
     station = h.stations[case["station"]]
     rng_state = snapshot(station._rng)
     before = snapshot(station)
+    fails = fails_of(station)
+    busy = station.busy()
     outs, events = h.feed(case["station"], bytes.fromhex(case["in"]), t)
     assert snapshot(station) == before
+    assert fails_of(station) == fails + counted(case)  # nothing else changes
     assert snapshot(station._rng) == rng_state  # no draw either
+    assert station.busy() == busy  # and no job
     for out in outs:  # only F answers, and only with ERROR frames
-        assert isinstance(station, FirstStation) and out[1] == wire.ERROR
+        assert isinstance(station, FirstStation) and out[0] == 0x2F
 
 
 def test_negative_cases_cover_every_message_type_and_field() -> None:
     covered = set()
     for c in CASES:
         raw = bytes.fromhex(c["in"])
-        kind = wire.TYPE_NAMES.get(raw[1]) if len(raw) > 1 else None
+        kind = wire.TYPE_NAMES.get(raw[0] & 0x0F) if raw else None
         covered.add((kind, c["field"]))
     base_kind = {c["name"].split("_")[0] for c in CASES}
     assert {"req", "srk", "proof", "key", "data", "rekey", "close", "error"} <= base_kind
     want = {
-        ("REQ", "id_s"), ("REQ", "offer"), ("REQ", "suite"), ("REQ", "sid"), ("REQ", "length"),
-        ("SRK", "suite"), ("SRK", "sid"), ("SRK", "n_s"), ("SRK", "n_f"), ("SRK", "interval"),
-        ("SRK", "wrapped_srk"), ("SRK", "length"), ("PROOF", "ct_tag"), ("PROOF", "suite"),
-        ("PROOF", "sid"), ("PROOF", "length"), ("KEY", "wrapped_idrk"), ("KEY", "sid"),
-        ("KEY", "suite"), ("DATA", "kidx"), ("DATA", "seq"), ("DATA", "ciphertext"),
-        ("DATA", "tag"), ("DATA", "length"), ("REKEY", "kidx"), ("REKEY", "ciphertext"),
-        ("REKEY", "tag"), ("KEY_ACK", "tag"), ("KEY_ACK", "seq"), ("CLOSE", "ciphertext"),
-        ("CLOSE", "tag"),
+        ("REQ", "id_s"), ("REQ", "offer"), ("REQ", "n_s"), ("REQ", "length"), ("REQ", "ver"),
+        ("REQ", "type"), ("SRK", "suite"), ("SRK", "sid"), ("SRK", "n_f"), ("SRK", "wrapped_srk"),
+        ("SRK", "srk_pub"), ("SRK", "auth"), ("SRK", "offer"), ("SRK", "length"),
+        ("PROOF", "c"), ("PROOF", "t"), ("PROOF", "sid"), ("PROOF", "length"),
+        ("PROOF", "type"), ("KEY", "wrapped_idrk"), ("KEY", "sid"), ("DATA", "kidx"),
+        ("DATA", "seq"), ("DATA", "ciphertext"), ("DATA", "tag"), ("DATA", "length"),
+        ("REKEY", "kidx"), ("REKEY", "ciphertext"), ("REKEY", "tag"), ("KEY_ACK", "tag"),
+        ("KEY_ACK", "seq"), ("CLOSE", "ciphertext"), ("CLOSE", "tag"), ("ERROR", "length"),
     }
     assert want <= covered, want - covered
     kinds = {c["name"] for c in CASES}
     assert any("replay" in k for k in kinds) and any("reflected" in k for k in kinds)
-    for c in CASES:  # ERROR frames only answer a version-1 REQ or PROOF
+    for c in CASES:  # ERROR frames answer only a version-2 REQ or PROOF (4.4 item 5)
         raw = bytes.fromhex(c["in"])
         if c["out"]:
-            assert c["station"] == "F" and raw[0] == 1 and raw[1] in (wire.REQ, wire.PROOF)
+            assert c["station"] == "F" and raw[0] in (0x21, 0x23)
+            assert c["out"] == [wire.build_error_for(raw, Code[c["error"]]).hex()]
+        elif c["station"] == "F" and raw[:1] in (b"\x21", b"\x23"):
+            assert c["error"] == "REPLAY"
 
 
 def test_vector_files_are_plain_json() -> None:

@@ -1,10 +1,12 @@
-"""The hostile peer (ephkey_host.hostile) against both implementations.
+"""The hostile peer (tools/hostile.py) against both implementations, version 2.
 
-Each attack of the issue, with the outcome the spec gives it, against the
-firmware (inside MicroPython, tests/firmware/step_driver.py) and the host
-stations: every injected frame rejected with the code of the spec (4.4, 5.2),
-ERROR frames only where 3.8 / 4.4 item 5 allow them, 0 wrong accepts, and the
-legitimate sessions still working afterwards.
+Each attack, with the outcome the spec gives it, against the firmware (inside
+MicroPython, tests/firmware/step_driver.py) and the host stations: every
+injected frame rejected with the code of the spec (4.4, 4.5, 5.1, 5.2), ERROR
+frames only where 3.8 / 4.4 item 5 allow them, 0 wrong accepts, and the
+legitimate sessions still working afterwards. Version 2's own: forged PROOFs
+(no job, the slot freed after proof_tries), zombie sessions, and frames in the
+new states (CHECKING, WAIT_CONFIRM, PROVING).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def cfg(role: str) -> dict[str, Any]:
 
 @ROLES
 def test_replay_into_the_existing_session(factory: H.TargetFactory, role: str) -> None:
-    """REQ: REPLAY, unanswered (4.2 rule 1); PROOF after S spoke: UNEXPECTED,
+    """REQ: REPLAY, unanswered (4.2 step 1); PROOF once confirmed: UNEXPECTED,
     answered; protected frames: REPLAY or BAD_KEY_INDEX (5.2); SRK/KEY at S:
     UNEXPECTED (5.1)."""
     out = H.attack_replay_existing(factory, role, cfg(role))
@@ -67,8 +69,9 @@ def test_replay_into_a_new_session(factory: H.TargetFactory, role: str) -> None:
 
 @ROLES
 def test_replay_into_a_waiting_handshake(factory: H.TargetFactory, role: str) -> None:
-    """An old PROOF (F) / old SRK and KEY (S) into a handshake waiting for
-    exactly that frame: AUTH_FAILED (fresh nonces); the handshake completes."""
+    """An old PROOF (F: its t fails under the new KP) / old SRK and KEY (S) into a
+    handshake waiting for exactly that frame: AUTH_FAILED (fresh nonces); the
+    handshake completes."""
     clean(H.attack_replay_into_handshake(factory, role, cfg(role)))
 
 
@@ -89,17 +92,25 @@ def test_frames_spliced_between_two_sessions(factory: H.TargetFactory, role: str
 @ROLES
 def test_every_single_bit_flip(factory: H.TargetFactory, role: str) -> None:
     """Every bit of REQ/PROOF (F) or SRK/KEY (S), and of a DATA frame, flipped:
-    the exact code of 4.4's order of checks (hostile.expected_flip_code)."""
+    the exact code of 4.4's order of checks (hostile.expected_code)."""
     out = H.attack_flipped_bits(factory, role, cfg(role))
     clean(out)
     assert out.tried > 500
+
+
+def test_every_single_bit_flip_of_suite_2_frames_at_s(factory: H.TargetFactory) -> None:
+    """Suite 2's SRK frame (auth, srk_pub) and KEY, flipped bit by bit at S."""
+    out = H.attack_flipped_bits(factory, "S", {"offer": [2]}, peer_cfg=H.HOST_F2)
+    clean(out)
+    assert out.tried > 700 and out.codes["AUTH_FAILED"] > 400, out.as_dict()
 
 
 def test_proof_under_a_stale_srk(factory: H.TargetFactory) -> None:
     """After its interval but within L: accepted (4.1). At request + L:
     SRK_EXPIRED, then the timer frees the slot (HANDSHAKE_FAILED(TIMEOUT)) and
     the proof is UNKNOWN_SESSION. After M x L: SRK_EXPIRED. Under an earlier
-    interval's SRK: AUTH_FAILED, and the real proof still succeeds."""
+    interval's SRK (made with PS: t passes): BAD_PROOF, and the real proof
+    still succeeds."""
     outs = H.attack_stale_srk(factory, CFG_F)
     assert len(outs) == 4
     for out in outs:
@@ -109,19 +120,25 @@ def test_proof_under_a_stale_srk(factory: H.TargetFactory) -> None:
 
 
 def test_guessing_the_shared_parameter(factory: H.TargetFactory) -> None:
-    """Random PROOFs: AUTH_FAILED; with the SRK compromised, SPV guesses:
-    BAD_PROOF; the real PROOF is accepted afterwards; KEY stays closed."""
-    no_srk, with_srk = H.attack_guess_parameter(factory, CFG_F, tries=100)
+    """Random PROOFs: AUTH_FAILED at t; with the SRK compromised, PROOFs made
+    with guessed PS: AUTH_FAILED at t too; the real PROOF is accepted afterwards
+    (proof_tries 255); KEY stays closed. With the default proof_tries, three
+    guesses and the half-open slot is gone; the peer's next handshake works."""
+    no_srk, with_srk, limited = H.attack_guess_parameter(factory, CFG_F, tries=100)
     clean(no_srk)
     clean(with_srk)
+    clean(limited)
     assert no_srk.codes == {"AUTH_FAILED": 100} and no_srk.answers == {"AUTH_FAILED": 100}
-    assert with_srk.codes == {"BAD_PROOF": 100}
+    assert with_srk.codes == {"AUTH_FAILED": 100}
+    assert limited.codes == {"AUTH_FAILED": 3, "UNKNOWN_SESSION": 4}
 
 
 @ROLES
 def test_version_and_suite_downgrade(factory: H.TargetFactory, role: str) -> None:
-    """ver != 1: BAD_VERSION, never answered; another suite byte in a session:
-    BAD_SUITE; offers with no common suite: BAD_SUITE, invalid bits: MALFORMED."""
+    """ver != 2 (version 1's frames too): BAD_VERSION, never answered; another
+    suite byte in an SRK frame: BAD_SUITE or MALFORMED; a PROOF of the other
+    suite's length: MALFORMED; offers with no common suite: BAD_SUITE, invalid
+    bits: MALFORMED."""
     out = H.attack_downgrade(factory, role, cfg(role))
     clean(out)
     assert "BAD_VERSION" not in out.answers
@@ -145,7 +162,7 @@ def test_offer_rewrite_cannot_downgrade_suite_2_firmware(micropython_bin: str) -
 
 
 def test_flood_from_unknown_identities(factory: H.TargetFactory) -> None:
-    """Thousands of REQs in one interval from claimed identities: one 8-byte
+    """Thousands of REQs in one interval from claimed identities: one 4-byte
     ERROR(UNKNOWN_PEER) each and no state; an established session keeps
     working and a handshake started mid-flood completes (section 9)."""
     out = H.attack_flood(factory, CFG_F, n=2000)
@@ -155,21 +172,73 @@ def test_flood_from_unknown_identities(factory: H.TargetFactory) -> None:
 
 def test_flood_with_paired_identities(factory: H.TargetFactory) -> None:
     """Paired identities in the flood hold at most one half-open slot each
-    (4.2 rule 2): with fewer of them than free slots the legitimate handshake
-    still completes and no established session is evicted."""
+    (4.2 step 3 (a)): with fewer of them than free slots the legitimate
+    handshake still completes and no confirmed session is evicted."""
     out = H.attack_flood(factory, CFG_F, n=2000, paired_flooders=5)
     clean(out)
 
 
+def test_forged_proofs_cost_no_job_and_free_the_slot(factory: H.TargetFactory) -> None:
+    """Issue 12 item 1: forged suite-2 PROOFs for a half-open sid: AUTH_FAILED at
+    t, answered, no job; the third frees the slot; later ones UNKNOWN_SESSION."""
+    out = H.attack_forged_proofs(factory, {})
+    clean(out)
+    assert out.codes == {"AUTH_FAILED": 3, "UNKNOWN_SESSION": 6}, out.as_dict()
+    assert out.answers == out.codes
+    assert "jobs started by forged PROOFs: 0" in out.notes[0]
+
+
+def test_zombie_sessions_lock_nobody_out(factory: H.TargetFactory) -> None:
+    """Issue 12 item 2: 8 lost KEYs and 8 lost CLOSEs of one peer in a 4-slot
+    table: never BUSY, each replaced (CLOSE(REPLACED)), another peer served."""
+    out = H.attack_zombies(factory, CFG_F)
+    clean(out)
+    assert out.codes["REPLACED"] == 15, out.as_dict()
+
+
+@ROLES
+def test_frames_in_the_new_states(factory: H.TargetFactory, role: str) -> None:
+    """Reflected, replayed and spliced frames in CHECKING and WAIT_CONFIRM (F)
+    and PROVING (S): each with its code, the handshake then completes."""
+    out = H.attack_new_states(factory, role)
+    clean(out)
+    assert out.tried >= (12 if role == "F" else 5)
+
+
+def test_edge_cases_of_issue_12_item_5_on_the_host() -> None:
+    """The differential harness's edge cases, host against host: the checks
+    inside it (UNEXPECTED, the same KEY, a fresh SRK frame) hold."""
+    def host(role: str, c: dict[str, Any], p: list[Pairing], s: bytes | None) -> H.Target:
+        return H.HostTarget(role, c, p, s)
+    res = H.differential_edge_cases(host, host)
+    assert res.wrong_accepts == 0 and res.codes["UNEXPECTED"] == 1, res.as_dict()
+    assert res.codes["HANDSHAKE_FAILED"] == 1 and res.codes["ESTABLISHED"] == 1
+
+
 def test_flipped_bit_oracle_matches_the_spec_examples() -> None:
     """The oracle itself, on hand-made cases from 4.4."""
-    srk = bytes((1, 2, 1)) + (5).to_bytes(4, "big") + bytes(42)
-    assert H.expected_flip_code(b"\x01\x02", "S", "WAIT_SRK", 0, 1) == 1  # short
-    assert H.expected_flip_code(bytes((2,)) + srk[1:], "S", "WAIT_SRK", 0, 1) == 2
-    assert H.expected_flip_code(srk[:1] + b"\x0a" + srk[2:], "S", "WAIT_SRK", 0, 1) == 4
-    assert H.expected_flip_code(srk[:1] + b"\x03" + srk[2:], "S", "WAIT_SRK", 0, 1) == 5
-    assert H.expected_flip_code(srk[:1] + b"\x06" + srk[2:], "S", "WAIT_SRK", 0, 1) == 1
-    assert H.expected_flip_code(srk[:2] + b"\x00" + srk[3:], "S", "WAIT_SRK", 0, 1) == 3
-    assert H.expected_flip_code(srk[:3] + b"\x40" + srk[4:], "S", "WAIT_SRK", 0, 1) == 1
-    assert H.expected_flip_code(srk, "S", "WAIT_SRK", 0, 1) == 8
-
+    srk = bytes((0x22,)) + (5).to_bytes(2, "big") + b"\x01" + bytes(36)
+    key = bytes((0x24,)) + (5).to_bytes(2, "big") + bytes(24)
+    assert H.expected_code(b"", "S", "WAIT_SRK", 0, 1) == 1
+    assert H.expected_code(bytes((0x12,)) + srk[1:], "S", "WAIT_SRK", 0, 1) == 2  # version
+    assert H.expected_code(bytes((0x2a,)) + srk[1:], "S", "WAIT_SRK", 0, 1) == 4  # type 10
+    assert H.expected_code(bytes((0x23,)) + srk[1:], "S", "WAIT_SRK", 0, 1) == 5  # PROOF at S
+    assert H.expected_code(bytes((0x26,)) + srk[1:], "S", "WAIT_SRK", 0, 1) == 1  # REKEY length
+    assert H.expected_code(srk[:3] + b"\x00" + srk[4:], "S", "WAIT_SRK", 0, 1) == 3
+    assert H.expected_code(srk[:3] + b"\x02" + srk[4:], "S", "WAIT_SRK", 0, 1) == 1
+    assert H.expected_code(srk[:3], "S", "WAIT_SRK", 0, 1) == 1
+    assert H.expected_code(srk[:1] + bytes(2) + srk[3:], "S", "WAIT_SRK", 0, 1) == 1  # sid 0
+    assert H.expected_code(srk, "S", "WAIT_SRK", 0, 1) == 8
+    assert H.expected_code(srk, "S", "WAIT_KEY", 5, 1) == 5
+    assert H.expected_code(key, "S", "WAIT_KEY", 5, 1) == 8
+    assert H.expected_code(key, "S", "WAIT_KEY", 6, 1) == 6
+    assert H.expected_code(key, "S", "PROVING", 5, 1) == 5
+    proof = bytes((0x23,)) + (5).to_bytes(2, "big") + bytes(24)
+    assert H.expected_code(proof, "F", "WAIT_PROOF", 5, 1) == 8
+    assert H.expected_code(proof, "F", "WAIT_PROOF", 5, 2) == 1  # the slot's suite
+    assert H.expected_code(proof, "F", "CHECKING", 5, 1, checked=proof) == H.IGNORED
+    assert H.expected_code(proof, "F", "WAIT_CONFIRM", 5, 1) == 5
+    data = bytes((0x25,)) + (5).to_bytes(2, "big") + bytes(5) + bytes(8)
+    assert H.expected_code(data, "F", "CHECKING", 5, 2) == 5
+    assert H.expected_code(data, "F", "WAIT_CONFIRM", 5, 2) == 8
+    assert H.expected_code(data[:4] + b"\x40" + data[5:], "F", "OPEN", 5, 2) == 1  # seq

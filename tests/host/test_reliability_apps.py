@@ -267,3 +267,23 @@ def test_lost_closes_do_not_lock_the_peer_out(micropython_bin: str) -> None:
     finally:
         target.close_target()
 
+
+
+def test_lost_closes_do_not_lock_the_peer_out_host() -> None:
+    """The scenario above against the host's first station (version 2, 4.6):
+    each new handshake of the peer closes its previous, dead session with
+    CLOSE(REPLACED), so the peer is never refused (version 1: BUSY from the
+    fifth handshake on)."""
+    p = H.pairing(0)
+    target = H.HostTarget("F", {"suites": [1], "sessions": 4}, [p])
+    for i in range(6):
+        s = SecondStation(SecondConfig(offer=[1]), p, os.urandom, 0)
+        duo = H.Duo(target, s, t=1000 * i)
+        s.connect(duo.t)
+        duo.pump()
+        assert s.state == "OPEN", ("handshake %d" % i, duo.target_events, s.events())
+        duo.exchange(s.sid, 1)  # confirmed
+        s.close(duo.t)
+        s.outputs()  # the CLOSE is lost on the line
+    states = [st for st, _ in target.st.session_states()]  # type: ignore[union-attr]
+    assert states.count("OPEN") == 1 and "WAIT_CONFIRM" not in states
