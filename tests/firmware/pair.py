@@ -43,17 +43,31 @@ def drain(st):
     return evs
 
 
+def work(st, now):
+    """Run the station's jobs to the end (X25519 slices, completions): 4.7."""
+    units = 0
+    while st.busy():
+        st.work(now)
+        units += 1
+    return units
+
+
 def deliver(frames, to, now):
     for f in frames:
         to.receive(f, len(f), now)
 
 
 def handshake(f, s, now=0):
-    """Run a whole handshake; return the session id."""
+    """Run a whole handshake; return the session id. F's suite-2 key pair
+    for the interval is made first (prepare, then its job) if it is due."""
+    f.prepare(now)
+    work(f, now)
     s.connect(now)
     deliver(outputs(s), f, now)       # REQ
     deliver(outputs(f), s, now)       # SRK
+    work(s, now)                      # suite 2: e_pub and DH
     deliver(outputs(s), f, now)       # PROOF
+    work(f, now)                      # suite 2: DH
     deliver(outputs(f), s, now)       # KEY
     ef, es = drain(f), drain(s)
     assert ef and ef[-1][0] == "ESTABLISHED", ef
