@@ -2,7 +2,7 @@
 across by hand, the clock advanced by the test."""
 
 from drbg import Drbg
-from ephkey import events
+from ephkey import errors, events
 from ephkey.config import FirstConfig, Pairing, SecondConfig
 from ephkey.first import FirstStation
 from ephkey.second import SecondStation
@@ -58,13 +58,18 @@ def deliver(frames, to, now):
 
 
 def handshake(f, s, now=0):
-    """Run a whole handshake; return the session id. F's suite-2 key pair
-    for the interval is made first (prepare, then its job) if it is due."""
-    f.prepare(now)
-    work(f, now)
+    """Run a whole handshake; return the session id. A suite-2 REQ that finds
+    no key pair for its interval is refused with NOT_READY (4.2 step 2): F's
+    job then runs and the REQ goes again, as S's retransmission would."""
     s.connect(now)
-    deliver(outputs(s), f, now)       # REQ
-    deliver(outputs(f), s, now)       # SRK
+    req = outputs(s)
+    deliver(req, f, now)              # REQ
+    srk = outputs(f)
+    if len(srk) == 1 and srk[0][0] == 0x2F and srk[0][3] == errors.NOT_READY:
+        work(f, now)
+        deliver(req, f, now)
+        srk = outputs(f)
+    deliver(srk, s, now)              # SRK
     work(s, now)                      # suite 2: e_pub and DH
     deliver(outputs(s), f, now)       # PROOF
     work(f, now)                      # suite 2: DH
