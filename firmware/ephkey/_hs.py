@@ -82,7 +82,7 @@ def wrap(enc, blk_obj, out_obj, r: ptr8, blk: ptr8, out: ptr8, n: int):
     """RFC 3394 wrapping of r = A || R[1] .. R[n] in place: ``enc(blk_obj,
     out_obj)`` is the ECB encryption of the 16-byte ``blk`` into ``out``."""
     t = 0
-    for j in range(6):
+    for _ in range(6):
         for i in range(1, n + 1):
             t += 1
             p = 8 * i
@@ -102,7 +102,7 @@ def unwrap(dec, blk_obj, out_obj, r: ptr8, blk: ptr8, out: ptr8, n: int) -> int:
     """RFC 3394 unwrapping in place; 0 when the integrity check value (A =
     A6A6A6A6A6A6A6A6) holds, whatever the bytes."""
     t = 6 * n
-    for j in range(6):
+    for _ in range(6):
         for i in range(n, 0, -1):
             p = 8 * i
             r[7] = r[7] ^ (t & 0xFF)

@@ -23,20 +23,28 @@ from time import ticks_add, ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 
-from . import channel, errors, events, keyschedule as ks, wire
+from . import channel, errors, events, keyschedule as ks, wire, x25519 as _x25519
 from .crypto import CcmEngine
 from .mac import KeyWrap, Mac, copy, diff, xor_diff, zero
 from .outq import OutQueue
 from .rng_health import RngFailure
-from .sessions import (CHECKING, FREE, OPEN, PADS, PROOF_MAX, SRK_MAX, WAIT_CONFIRM, WAIT_PROOF,
-                       SessionTable)
+from .sessions import (
+    CHECKING,
+    FREE,
+    OPEN,
+    PADS,
+    PROOF_MAX,
+    SRK_MAX,
+    WAIT_CONFIRM,
+    WAIT_PROOF,
+    SessionTable,
+)
 from .srk_ring import NONE, PENDING, READY, SrkRing
 from .x25519 import X25519Job
 
-try:
-    from .x25519 import SLICE as _SLICE  # work units per slice: under 20 ms on an RP2040
-except ImportError:
-    _SLICE = 255  # the big-int X25519: one run per step, whatever the budget
+# X25519Job.step's budget per work() call: the module's slice (under 20 ms on
+# an RP2040, 4.7); a module without one runs a whole X25519 per step anyway.
+_SLICE = getattr(_x25519, "SLICE", 255)
 
 _J_PAIR = const(1)  # the key pair of a ring slot: srk_pub = X25519(srk_priv, 9)
 _J_CHECK = const(2)  # a PROOF's check: DH = X25519(srk_priv, e_pub)

@@ -39,6 +39,7 @@ class Node:
         self.beat = ticks_ms()
         self.running = False
         self._prepare = getattr(station, "prepare", None)  # first stations only
+        self._busy = getattr(station, "busy", None)
         self._wake = asyncio.Event()
         # three tasks flush (receiving, timers, jobs): one frame on the link at a time
         self._tx = asyncio.Lock()
@@ -80,19 +81,20 @@ class Node:
         one unit at a time, a flush and a yield after each (4.7). A task of
         its own, so that receiving and the timers never wait for a job."""
         st = self.st
+        busy = self._busy
         while True:
             await self._wake.wait()
             self._wake.clear()
             if self._prepare is not None:
                 self._prepare(ticks_ms())
-            while st.busy():
+            while busy is not None and busy():
                 st.work(ticks_ms())  # one X25519 slice, or a job's completion
                 await self.flush()
                 self._scrub()
                 await sleep_ms(0)
 
     def _scrub(self):
-        if self.st.scrub_due:
+        if getattr(self.st, "scrub_due", False):
             self.st.scrub_due = False
             scrub()
             self.scrubs += 1

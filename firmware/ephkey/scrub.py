@@ -28,9 +28,9 @@ import cryptolib
 _ZERO = bytes(64)
 
 
-def scrub():
-    """Overwrite every free heap block with zeros; return the bytes covered."""
-    gc.collect()
+def _fill():
+    """Zero-filled bytearrays over every free block, halving the size on
+    MemoryError down to 16 bytes; they are dropped when this returns."""
     held = []
     covered = 0
     size = 1 << 16
@@ -45,8 +45,13 @@ def scrub():
             held.append(b)
         except MemoryError:
             pass  # b's block is zeros now: free again, it stays so
-    held = None
-    b = None
+    return covered
+
+
+def scrub():
+    """Overwrite every free heap block with zeros; return the bytes covered."""
+    gc.collect()
+    covered = _fill()
     gc.collect()
     # the C stack: frames of the native routines that handled secrets
     hashlib.sha256(_ZERO).digest()

@@ -19,17 +19,16 @@ from time import ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 
-from . import channel, errors, events, keyschedule as ks, wire
+from . import channel, errors, events, keyschedule as ks, wire, x25519 as _x25519
 from .crypto import CcmEngine, CcmKey
 from .mac import KeyWrap, Mac, copy, xor, zero
 from .outq import OutQueue
 from .rng_health import RngFailure
 from .x25519 import X25519Job
 
-try:
-    from .x25519 import SLICE as _SLICE  # work units per slice: under 20 ms on an RP2040
-except ImportError:
-    _SLICE = 255  # the big-int X25519: one run per step, whatever the budget
+# X25519Job.step's budget per work() call: the module's slice (under 20 ms on
+# an RP2040, 4.7); a module without one runs a whole X25519 per step anyway.
+_SLICE = getattr(_x25519, "SLICE", 255)
 
 IDLE = const(0)
 WAIT_SRK = const(1)
