@@ -375,9 +375,10 @@ class FirstStation:
 
     def _commit(self, out, n):
         """Queue the frame built in outq.slot(); DROPPED when the queue refuses it."""
-        if not self.outq.commit(n):
-            t = out[0] & 15
-            self.events.push(events.DROPPED, 0 if t == wire.REQ else wire.sid_of(out), t)
+        t = out[0] & 15
+        sid = 0 if t == wire.REQ else wire.sid_of(out)
+        if not self.outq.commit(n):  # refused: 4.8
+            self.events.push(events.DROPPED, sid, t)
 
     # -- the handshake: REQ (4.2) ---------------------------------------------
 

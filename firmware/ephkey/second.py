@@ -437,9 +437,10 @@ class SecondStation:
         self._commit(out, self._hs_len)
 
     def _commit(self, out, n):
-        if not self.outq.commit(n):
-            t = out[0] & 15
-            self.events.push(events.DROPPED, 0 if t == wire.REQ else wire.sid_of(out), t)
+        t = out[0] & 15
+        sid = 0 if t == wire.REQ else wire.sid_of(out)
+        if not self.outq.commit(n):  # refused: 4.8
+            self.events.push(events.DROPPED, sid, t)
 
     # -- the session ---------------------------------------------------------
 
