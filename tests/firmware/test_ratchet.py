@@ -15,7 +15,6 @@ CK_1 opens frames of keys 1 and 2: the scan can fail.
 
 import pair
 import spec2
-from ephkey import wire
 from ephkey.first import FirstStation
 from pair import outputs, pairing, work
 
