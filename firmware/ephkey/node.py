@@ -28,8 +28,9 @@ from .scrub import scrub
 
 
 class Node:
-    def __init__(self, station, link, app, poll_ms=20):
+    def __init__(self, station, link, app, poll_ms=20, clock=ticks_ms):
         self.st = station
+        self.clock = clock  # the stations' now_ms (tests give a virtual one)
         self.link = link
         self.app = app
         self.poll_ms = poll_ms
@@ -58,7 +59,7 @@ class Node:
             while True:
                 frame = await self.link.recv()
                 self.frames_in += 1
-                self.st.receive(frame, len(frame), ticks_ms())
+                self.st.receive(frame, len(frame), self.clock())
                 await self.flush()
                 self._scrub()
                 self._wake.set()
@@ -71,7 +72,7 @@ class Node:
         while True:
             await sleep_ms(self.poll_ms)
             self.beat = ticks_ms()
-            self.st.poll(ticks_ms())
+            self.st.poll(self.clock())
             await self.flush()
             self._scrub()
             self._wake.set()
@@ -86,9 +87,9 @@ class Node:
             await self._wake.wait()
             self._wake.clear()
             if self._prepare is not None:
-                self._prepare(ticks_ms())
+                self._prepare(self.clock())
             while busy is not None and busy():
-                st.work(ticks_ms())  # one X25519 slice, or a job's completion
+                st.work(self.clock())  # one X25519 slice, or a job's completion
                 await self.flush()
                 self._scrub()
                 await sleep_ms(0)
@@ -120,7 +121,7 @@ class Node:
         """The connection under the link dropped: end every session (its keys
         are erased), drop the frames queued for it, tell the application."""
         st = self.st
-        now = ticks_ms()
+        now = self.clock()
         ended = []
         table = getattr(st, "table", None)
         if table is not None:  # first station: every session it holds

@@ -9,9 +9,16 @@ free block overwrites them. Native code also leaves values on the C stack;
 one SHA-256 and one AES-ECB operation of zeros, run from the event loop's
 top level, overwrite those routines' frames.
 
-What a scrub cannot reach: a garbage object that a stale word (on the C
-stack, or in a live object's unused bytes) still points at, since the
-collector is conservative. tests/host/test_memscan.py looks for every
+The collector is conservative: a stale word on the C stack that points at
+a garbage object keeps it alive, so the scrub would not overwrite it. Such
+words are left by the deeper calls that handled the secrets (for instance a
+bound ``aes.encrypt`` method kept the dropped key schedule reachable, found
+by the memory scan below), inside the gaps of C frames that the
+collection's own call chain then reuses. So before collecting, the scrub
+overwrites the stack below its own frame: a few levels of a function whose
+frame (zeroed by the VM on entry) holds many locals.
+
+What a scrub still cannot reach: a garbage object a live object points at. tests/host/test_memscan.py looks for every
 secret of a session in the memory of a MicroPython process after its
 scrubs, and reports any copy it finds.
 
@@ -44,12 +51,31 @@ def _fill():
         try:
             held.append(b)
         except MemoryError:
-            pass  # b's block is zeros now: free again, it stays so
+            # The list cannot grow: b is dropped (its block stays zeros) and a
+            # collection at the next failure would hand that same block back
+            # again and again, so go on with smaller pieces.
+            size >>= 1
     return covered
 
 
-def scrub():
-    """Overwrite every free heap block with zeros; return the bytes covered."""
+def _wipe_stack(n):
+    # The VM zeroes a function's locals on entry (py/bc.c), and keeps them on
+    # the C stack when they fit in 11 words (py/objfun.c; larger frames go to
+    # the heap): each level overwrites its share of the stack below the
+    # caller with zeros, and its C frames overwrite the rest.
+    a = b = c = d = e = f = 0
+    if n > 0:
+        _wipe_stack(n - 1)
+    return a + b + c + d + e + f
+
+
+def scrub(stack_levels=32):
+    """Overwrite the stack below the caller and every free heap block with
+    zeros; return the heap bytes covered."""
+    try:
+        _wipe_stack(stack_levels)
+    except RuntimeError:  # the port's recursion limit: as deep as it went
+        pass
     gc.collect()
     covered = _fill()
     gc.collect()
