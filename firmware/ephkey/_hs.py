@@ -1,14 +1,21 @@
 """Byte loops of the handshake, compiled to machine code by viper.
 
-HMAC pads, copies, constant-time compares and the AES key wrap of RFC 3394
-(its 6 x n block encryptions, each feeding the next, in one pass). Every
-helper takes (buffer, offset) pairs instead of slices, because slicing
-allocates. Viper does no bounds checks: callers check every offset and
-length first. mac.py has a pure-Python twin of each helper and falls back to
-it when this module cannot be imported (no native emitter in the port, or an
-.mpy built for another architecture).
+HMAC pads, copies, constant-time compares, the AES key wrap of RFC 3394
+(its 12 block encryptions, each feeding the next, in one pass), and whole
+HMACs: ``mac_*`` are the methods of mac.Mac and ``kw_*`` those of
+mac.KeyWrap when this module loads. A viper function keeps its state on the
+C stack and runs no bytecode, so an HMAC costs its two native SHA-256 calls
+and little else (the handshake's CPU target, issue 14). Every helper takes
+(buffer, offset) pairs instead of slices, because slicing allocates. Viper
+does no bounds checks: callers check every offset and length first. mac.py
+has a pure-Python twin of each helper and falls back to it when this module
+cannot be imported (no native emitter in the port, or an .mpy built for
+another architecture).
 """
 
+import hashlib
+
+import cryptolib
 import micropython
 
 TYPE_CHECKING = False
@@ -78,12 +85,48 @@ def xor(dst: ptr8, doff: int, a: ptr8, aoff: int, b: ptr8, boff: int, n: int):
 
 
 @micropython.viper
-def wrap(enc, blk_obj, out_obj, r: ptr8, blk: ptr8, out: ptr8, n: int):
-    """RFC 3394 wrapping of r = A || R[1] .. R[n] in place: ``enc(blk_obj,
-    out_obj)`` is the ECB encryption of the 16-byte ``blk`` into ``out``."""
+def pads_to(store: ptr8, off: int, key: ptr8, koff: int, n: int):
+    """HMAC's padded key blocks of key[koff:koff + n] into store[off:off + 128]:
+    the inner one, then the outer one (a key kept between calls, like KP)."""
+    for i in range(64):
+        store[off + i] = 0x36
+        store[off + 64 + i] = 0x5C
+    for i in range(n):
+        k = key[koff + i]
+        store[off + i] = 0x36 ^ k
+        store[off + 64 + i] = 0x5C ^ k
+
+
+@micropython.viper
+def put3(w: ptr8, a: ptr8, aoff: int, alen: int, b: ptr8, boff: int, blen: int,
+         c: ptr8, coff: int, clen: int) -> int:
+    """The message a || b || c (slices) at w[64:]; returns its length."""
+    p = 64
+    for i in range(alen):
+        w[p] = a[aoff + i]
+        p += 1
+    for i in range(blen):
+        w[p] = b[boff + i]
+        p += 1
+    for i in range(clen):
+        w[p] = c[coff + i]
+        p += 1
+    return p - 64
+
+
+@micropython.viper
+def wrap(enc, blk_obj, out_obj, r: ptr8, blk: ptr8, out: ptr8, key: ptr8, koff: int,
+         dst: ptr8, doff: int):
+    """RFC 3394 wrapping of the 16-byte key[koff:koff + 16] into dst[doff:doff + 24].
+    ``enc(blk_obj, out_obj)`` is the ECB encryption of the 16-byte ``blk`` into
+    ``out``; r (24 bytes), blk and out are scratch, zeroed on return."""
+    for k in range(8):
+        r[k] = 0xA6
+    for k in range(16):
+        r[8 + k] = key[koff + k]
     t = 0
     for _ in range(6):
-        for i in range(1, n + 1):
+        for i in range(1, 3):
             t += 1
             p = 8 * i
             for k in range(8):
@@ -93,20 +136,28 @@ def wrap(enc, blk_obj, out_obj, r: ptr8, blk: ptr8, out: ptr8, n: int):
             for k in range(8):
                 r[k] = out[k]
                 r[p + k] = out[8 + k]
-            r[7] = r[7] ^ (t & 0xFF)
-            r[6] = r[6] ^ ((t >> 8) & 0xFF)
+            r[7] = r[7] ^ t
+    for k in range(24):
+        dst[doff + k] = r[k]
+        r[k] = 0
+    for k in range(16):
+        blk[k] = 0
+        out[k] = 0
 
 
 @micropython.viper
-def unwrap(dec, blk_obj, out_obj, r: ptr8, blk: ptr8, out: ptr8, n: int) -> int:
-    """RFC 3394 unwrapping in place; 0 when the integrity check value (A =
-    A6A6A6A6A6A6A6A6) holds, whatever the bytes."""
-    t = 6 * n
+def unwrap(dec, blk_obj, out_obj, r: ptr8, blk: ptr8, out: ptr8, src: ptr8, soff: int,
+           dst: ptr8, doff: int) -> int:
+    """RFC 3394 unwrapping of src[soff:soff + 24]; the 16-byte key goes to
+    dst[doff:] only when the integrity check value holds. Returns 0 then,
+    whatever the bytes; scratch zeroed on return."""
+    for k in range(24):
+        r[k] = src[soff + k]
+    t = 12
     for _ in range(6):
-        for i in range(n, 0, -1):
+        for i in range(2, 0, -1):
             p = 8 * i
-            r[7] = r[7] ^ (t & 0xFF)
-            r[6] = r[6] ^ ((t >> 8) & 0xFF)
+            r[7] = r[7] ^ t
             t -= 1
             for k in range(8):
                 blk[k] = r[k]
@@ -118,4 +169,156 @@ def unwrap(dec, blk_obj, out_obj, r: ptr8, blk: ptr8, out: ptr8, n: int) -> int:
     acc = 0
     for k in range(8):
         acc |= r[k] ^ 0xA6
+    if acc == 0:
+        for k in range(16):
+            dst[doff + k] = r[8 + k]
+    for k in range(24):
+        r[k] = 0
+    for k in range(16):
+        blk[k] = 0
+        out[k] = 0
     return acc
+
+
+# -- the methods of mac.Mac: the work buffer w is ipad (0..63) || message
+# (64..127) || opad (128..191) || inner digest (192..223); ins[m] views
+# w[0:64 + m], wout views w[128:224]
+
+
+@micropython.viper
+def mac_key(self, key: ptr8, koff: int, n: int):
+    w = ptr8(self.w)
+    for i in range(64):
+        w[i] = 0x36
+        w[128 + i] = 0x5C
+    for i in range(n):
+        k = key[koff + i]
+        w[i] = 0x36 ^ k
+        w[128 + i] = 0x5C ^ k
+
+
+@micropython.viper
+def mac_salt(self, a: ptr8, aoff: int, b: ptr8, boff: int):
+    w = ptr8(self.w)
+    for i in range(64):
+        w[i] = 0x36
+        w[128 + i] = 0x5C
+    for i in range(12):
+        k = a[aoff + i]
+        w[i] = 0x36 ^ k
+        w[128 + i] = 0x5C ^ k
+        k = b[boff + i]
+        w[12 + i] = 0x36 ^ k
+        w[140 + i] = 0x5C ^ k
+
+
+@micropython.viper
+def _hmac_end(self, m: int, out: ptr8, ooff: int, n: int):
+    """Both SHA-256 calls of an HMAC whose message, m bytes, is in place."""
+    w = ptr8(self.w)
+    S = hashlib.sha256
+    d = ptr8(S(self._in[m]).digest())
+    for i in range(32):
+        w[192 + i] = d[i]
+    d = ptr8(S(self._out).digest())
+    for i in range(n):
+        out[ooff + i] = d[i]
+
+
+@micropython.viper
+def mac_expand(self, label, x, xoff: int, xlen: int, out, ooff: int, n: int):
+    w = ptr8(self.w)
+    lb = ptr8(label)
+    ll = int(len(label))
+    p = 64
+    for i in range(ll):
+        w[p] = lb[i]
+        p += 1
+    if xlen:
+        xb = ptr8(x)
+        for i in range(xlen):
+            w[p] = xb[xoff + i]
+            p += 1
+    w[p] = 1
+    _hmac_end(self, p - 63, out, ooff, n)
+
+
+@micropython.viper
+def mac_expand_j(self, label, j: int, out, ooff: int, n: int):
+    w = ptr8(self.w)
+    lb = ptr8(label)
+    ll = int(len(label))
+    for i in range(ll):
+        w[64 + i] = lb[i]
+    w[64 + ll] = j
+    w[65 + ll] = 1
+    _hmac_end(self, ll + 2, out, ooff, n)
+
+
+@micropython.viper
+def mac_mac(self, a: ptr8, aoff: int, alen: int, b: ptr8, boff: int, blen: int, out,
+            ooff: int, n: int):
+    w = ptr8(self.w)
+    p = 64
+    for i in range(alen):
+        w[p] = a[aoff + i]
+        p += 1
+    for i in range(blen):
+        w[p] = b[boff + i]
+        p += 1
+    _hmac_end(self, p - 64, out, ooff, n)
+
+
+@micropython.viper
+def mac_hmac3(self, a, b, c, out, ooff: int, n: int):
+    w = ptr8(self.w)
+    p = 64
+    xb = ptr8(a)
+    for i in range(int(len(a))):
+        w[p] = xb[i]
+        p += 1
+    xb = ptr8(b)
+    for i in range(int(len(b))):
+        w[p] = xb[i]
+        p += 1
+    xb = ptr8(c)
+    for i in range(int(len(c))):
+        w[p] = xb[i]
+        p += 1
+    _hmac_end(self, p - 64, out, ooff, n)
+
+
+@micropython.viper
+def mac_check(self, a: ptr8, aoff: int, alen: int, want: ptr8, woff: int, n: int) -> bool:
+    w = ptr8(self.w)
+    p = 64
+    for i in range(alen):
+        w[p] = a[aoff + i]
+        p += 1
+    S = hashlib.sha256
+    d = ptr8(S(self._in[alen]).digest())
+    for i in range(32):
+        w[192 + i] = d[i]
+    d = ptr8(S(self._out).digest())
+    acc = 0
+    for i in range(n):
+        acc |= d[i] ^ want[woff + i]
+    return acc == 0
+
+
+# -- the methods of mac.KeyWrap (16-byte keys and KEKs)
+
+
+@micropython.viper
+def kw_wrap(self, kek, key, koff: int, out, ooff: int):
+    blk = self._blk
+    o = self._out
+    wrap(cryptolib.aes(kek, 1).encrypt, blk, o, self._r, blk, o, key, koff, out, ooff)
+
+
+@micropython.viper
+def kw_unwrap(self, kek, src, soff: int, out, ooff: int) -> bool:
+    blk = self._blk
+    o = self._out
+    return int(unwrap(cryptolib.aes(kek, 1).decrypt, blk, o, self._r, blk, o, src, soff,
+                      out, ooff)) == 0

@@ -19,13 +19,14 @@ SRK and PROOF frames and the key-schedule labels; the table remembers each
 session's suite. No call but ``work`` runs any part of an X25519.
 """
 
+import hashlib
 from time import ticks_add, ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 
 from . import channel, errors, events, keyschedule as ks, wire, x25519 as _x25519
 from .crypto import CcmEngine
-from .mac import KeyWrap, Mac, copy, diff, xor_diff, zero
+from .mac import KeyWrap, Mac, copy, diff, pads_to, xor_diff, zero
 from .outq import OutQueue
 from .rng_health import RngFailure
 from .sessions import (
@@ -77,6 +78,8 @@ class FirstStation:
         self._k32b = bytearray(32)  # KA, KP; MS = CK_0
         self._k16 = bytearray(16)  # KEK2, the pad, KEK_j
         self._dh = bytearray(wire.PUB_LEN)  # a check job's DH
+        self._head1 = bytearray(wire.LEN_PROOF - wire.T_LEN)  # what t covers, suite 1
+        self._head2 = bytearray(wire.LEN_PROOF2 - wire.T_LEN)  # ... suite 2
         # jobs (4.7): a FIFO of (kind, index, ring generation); the head runs
         cap = config.sessions + config.ring_slots
         self._jq_kind = bytearray(cap)
@@ -401,34 +404,72 @@ class FirstStation:
         if not suite:
             return errors.BAD_SUITE
         t = self.table
-        # 0. expiry: no SRK frame is ever rebuilt from a removed key
+        state = t.state
+        # One pass over the table, in slot order, does steps 0, 1 and 3's scan:
+        # 0. expiry first, so that no SRK frame is ever rebuilt from a removed
+        # key; 1. the lowest slot of P with this n_s; 3. the candidates.
+        again = -1
+        mine = -1  # (a) P's half-open slot
+        free = -1  # (b)
+        unconfirmed = -1  # (c) and its age
+        u_age = -1
+        oldest = -1  # (d) and its age
+        o_age = -1
+        confirm_ms = self.cfg.confirm_ms
         for i in range(t.n):
-            if t.state[i] == WAIT_PROOF and self._half_open_dead(i, now_ms):
+            st = state[i]
+            if st == WAIT_PROOF and (
+                    ticks_diff(now_ms, t.req_time[i]) >= self.cfg.lifetime_ms
+                    or not self.ring.holds(t.srk_slot[i], t.interval[i], t.suite[i])):
                 sid = t.sid[i]
                 t.free(i)
                 self.events.push(events.HANDSHAKE_FAILED, sid, errors.TIMEOUT)
-        # 1. retransmission: the lowest non-FREE slot of P with this n_s
-        for i in range(t.n):
-            if t.state[i] != FREE and t.peer[i] == peer and not diff(
-                    t.n_s, 12 * i, buf, wire.OFF_N_S, wire.NONCE_LEN):
-                if t.state[i] != WAIT_PROOF:
-                    return errors.REPLAY
-                if t.offer[i] == offer:
-                    self._queue_srk_frame(i)
-                    return 0
-                break  # another offer: a new request, which takes this slot (3 (a))
+                st = FREE
+            if st == FREE:
+                if free < 0:
+                    free = i
+                continue
+            if t.peer[i] == peer:
+                if again < 0 and not diff(t.n_s, 12 * i, buf, wire.OFF_N_S, wire.NONCE_LEN):
+                    again = i
+                if st == WAIT_PROOF:
+                    mine = i
+                    continue
+            if st == WAIT_PROOF:
+                age = ticks_diff(now_ms, t.req_time[i])
+                if age > o_age:
+                    oldest, o_age = i, age
+            elif st == WAIT_CONFIRM:
+                age = ticks_diff(now_ms, t.established_at[i])
+                if age >= confirm_ms and age > u_age:
+                    unconfirmed, u_age = i, age
+        # 1. retransmission
+        if again >= 0:
+            if state[again] != WAIT_PROOF:
+                return errors.REPLAY
+            if t.offer[again] == offer:
+                self._queue_srk_frame(again)
+                return 0
+            # another offer: a new request, which takes this slot (3 (a))
         # 2. suite 2 needs interval k's key pair ready
         ring = self.ring
         k = ring.k
         if suite == wire.SUITE_2:
-            state = ring.pair_state(k)
-            if state != READY:
-                if state == NONE and not self._new_pair(k, ring.k_start, False):
+            pair = ring.pair_state(k)
+            if pair != READY:
+                if pair == NONE and not self._new_pair(k, ring.k_start, False):
                     return errors.RNG_FAILURE
                 return errors.NOT_READY
         # 3. the slot (nothing changes yet)
-        slot, rule = self._choose_slot(peer, now_ms)
-        if slot < 0:
+        if mine >= 0:
+            slot = mine
+        elif free >= 0:
+            slot = free
+        elif unconfirmed >= 0:
+            slot = unconfirmed
+        elif oldest >= 0:
+            slot = oldest
+        else:
             return errors.BUSY
         # 4. one RNG draw: [SRK] || sid seed || n_f || IDRK_0 .. IDRK_{K-1}
         r_slot = ring.find(k)
@@ -447,11 +488,10 @@ class FirstStation:
             copy(ring.keys, 16 * r_slot, r, 0, 16)
             ring.has1[r_slot] = 1
             ring.created += 1
-        if t.state[slot] != FREE:
-            if rule == 3:  # an unconfirmed session older than confirm_ms
-                self._close_with(slot, errors.TIMEOUT)
-            else:
-                t.free(slot)  # a half-open handshake: silently
+        if state[slot] == WAIT_CONFIRM:  # unconfirmed, older than confirm_ms (c)
+            self._close_with(slot, errors.TIMEOUT)
+        elif state[slot] != FREE:
+            t.free(slot)  # a half-open handshake (a), (d): silently
         sid = (r[a] << 8) | r[a + 1]
         while sid == 0 or t.find_sid(sid) >= 0:  # the chosen slot is FREE by now
             sid = (sid + 1) & 0xFFFF
@@ -476,38 +516,6 @@ class FirstStation:
         return ticks_diff(now_ms, t.req_time[slot]) >= self.cfg.lifetime_ms or not (
             self.ring.holds(t.srk_slot[slot], t.interval[slot], t.suite[slot]))
 
-    def _choose_slot(self, peer, now_ms):
-        """4.2 step 3: (slot, rule) with rule 1..4 for (a)..(d); (-1, 0) for BUSY."""
-        t = self.table
-        free = -1
-        unconfirmed = -1
-        u_age = -1
-        oldest = -1
-        o_age = -1
-        confirm_ms = self.cfg.confirm_ms
-        for i in range(t.n):
-            state = t.state[i]
-            if state == WAIT_PROOF:
-                if t.peer[i] == peer:
-                    return i, 1
-                age = ticks_diff(now_ms, t.req_time[i])
-                if age > o_age:
-                    oldest, o_age = i, age
-            elif state == FREE:
-                if free < 0:
-                    free = i
-            elif state == WAIT_CONFIRM:
-                age = ticks_diff(now_ms, t.established_at[i])
-                if age >= confirm_ms and age > u_age:
-                    unconfirmed, u_age = i, age
-        if free >= 0:
-            return free, 2
-        if unconfirmed >= 0:
-            return unconfirmed, 3
-        if oldest >= 0:
-            return oldest, 4
-        return -1, 0
-
     def _build_srk_frame(self, slot, req, n, r, nf_off):
         """The SRK frame (3.4 / 3.9) into the slot, with TH2, KP and SPV."""
         t = self.table
@@ -530,10 +538,9 @@ class FirstStation:
             copy(f, o + wire.OFF_SRK_PUB, self.ring.pub, wire.PUB_LEN * t.srk_slot[slot],
                  wire.PUB_LEN)
             ka = self._k32b
-            ks.expand(mac, ks.AUTH[2], th_1, ka, 0, 32)
+            mac.expand(ks.AUTH[2], th_1, 0, 32, ka, 0, 32)
             mac.key(ka, 0, 32)
-            mac.put(0, f, o, wire.OFF_AUTH)
-            mac.mac(wire.OFF_AUTH, f, o + wire.OFF_AUTH, wire.AUTH_LEN)
+            mac.mac(f, o, wire.OFF_AUTH, f, 0, 0, f, o + wire.OFF_AUTH, wire.AUTH_LEN)
             zero(ka, 0, 32)
             mac.key(prk, 0, 32)
         else:
@@ -543,12 +550,11 @@ class FirstStation:
             zero(kek, 0, 16)
         th_2 = ks.th_next(th_1, t.srk_v[slot][suite])
         copy(t.th2, 32 * slot, th_2, 0, 32)
-        ks.expand(mac, ks.SP[suite], th_2, t.spv, 16 * slot, 16)
+        mac.expand(ks.SP[suite], th_2, 0, 32, t.spv, 16 * slot, 16)
         kp = self._k32b
-        ks.expand(mac, ks.PMAC[suite], th_2, kp, 0, 32)
+        mac.expand(ks.PMAC[suite], th_2, 0, 32, kp, 0, 32)
         zero(prk, 0, 32)
-        mac.key(kp, 0, 32)  # KP is kept as its HMAC pads: t costs one HMAC (4.5)
-        mac.save(t.kp, PADS * slot)
+        pads_to(t.kp, PADS * slot, kp, 0, 32)  # KP kept as its HMAC pads: t is one HMAC (4.5)
         zero(kp, 0, 32)
         mac.wipe()
 
@@ -578,12 +584,17 @@ class FirstStation:
         if ticks_diff(now_ms, t.req_time[slot]) >= self.cfg.lifetime_ms or not self.ring.holds(
                 t.srk_slot[slot], t.interval[slot], suite):
             return errors.SRK_EXPIRED
-        # t first: one HMAC under KP, prepared at REQ time; no key derivation yet
-        mac = self._mac
-        mac.load(t.kp, PADS * slot)
-        mac.put(0, buf, 0, n - wire.T_LEN)
-        ok = mac.check(n - wire.T_LEN, buf, n - wire.T_LEN, wire.T_LEN)
-        mac.wipe()
+        # t first: one HMAC under KP, whose pads were made at REQ time; no key
+        # derivation, no transcript hash, no X25519 before it (the cost bound)
+        head = self._head2 if suite == wire.SUITE_2 else self._head1
+        m = n - wire.T_LEN
+        copy(head, 0, buf, 0, m)
+        h = hashlib.sha256(t.kp_i[slot])
+        h.update(head)
+        inner = h.digest()
+        h = hashlib.sha256(t.kp_o[slot])
+        h.update(inner)
+        ok = not diff(h.digest(), 0, buf, m, wire.T_LEN)
         if not ok:
             self._fail(slot, errors.AUTH_FAILED)
             return 0
@@ -620,7 +631,7 @@ class FirstStation:
         pad = self._k16
         ks.prk3(mac, t.th2, 32 * slot, x, xoff, xlen, self.pairings[t.peer[slot]].ps, prk3, 0)
         mac.key(prk3, 0, 32)
-        ks.expand(mac, ks.PAD[suite], None, pad, 0, 16)
+        mac.expand(ks.PAD[suite], None, 0, 0, pad, 0, 16)
         c = PROOF_MAX * slot + (wire.OFF_C2 if suite == wire.SUITE_2 else wire.OFF_C)
         bad = xor_diff(t.proof, c, pad, 0, t.spv, 16 * slot, wire.SPV_LEN)
         zero(pad, 0, 16)
@@ -636,34 +647,36 @@ class FirstStation:
         The Mac holds PRK3 (and _k32 too) on entry."""
         t = self.table
         peer = t.peer[slot]
-        # 1. the peer's unconfirmed sessions are dead: S has one session at a time
+        # 1. the peer's unconfirmed sessions are dead (S has one session at a
+        # time, 5.1); 2. and it keeps at most peer_sessions confirmed ones
+        held = 0
         for i in range(t.n):
-            if i != slot and t.state[i] == WAIT_CONFIRM and t.peer[i] == peer:
-                self._close_with(i, errors.REPLACED)
-        # 2. at most peer_sessions established sessions per peer
-        while True:
-            held = 0
+            if i != slot and t.peer[i] == peer:
+                st = t.state[i]
+                if st == WAIT_CONFIRM:
+                    self._close_with(i, errors.REPLACED)
+                elif st == OPEN:
+                    held += 1
+        while held >= self.cfg.peer_sessions:
             oldest = -1
             for i in range(t.n):
-                if i != slot and t.state[i] == OPEN and t.peer[i] == peer:
-                    held += 1
-                    if oldest < 0 or ticks_diff(t.established_at[oldest],
-                                                t.established_at[i]) > 0:
-                        oldest = i
-            if held < self.cfg.peer_sessions:
-                break
+                if i != slot and t.state[i] == OPEN and t.peer[i] == peer and (
+                        oldest < 0 or ticks_diff(t.established_at[oldest],
+                                                 t.established_at[i]) > 0):
+                    oldest = i
             self._close_with(oldest, errors.REPLACED)
+            held -= 1
         # 3. TH3, MS = CK_0, then KEK_0 and CK_1; MS erased now
         suite = t.suite[slot]
         mac = self._mac
         ms = self._k32b
         th_3 = ks.th_next(t.th2_v[slot], t.proof_v[slot][suite])
-        ks.expand(mac, ks.MS[suite], th_3, ms, 0, 32)
+        mac.expand(ks.MS[suite], th_3, 0, 32, ms, 0, 32)
         zero(self._k32, 0, 32)  # PRK3
         mac.key(ms, 0, 32)
         kek = self._k16
-        ks.expand_j(mac, ks.KEK[suite], 0, kek, 0, 16)
-        ks.expand_j(mac, ks.CHAIN[suite], 1, t.ck, 32 * slot, 32)
+        mac.expand_j(ks.KEK[suite], 0, kek, 0, 16)
+        mac.expand_j(ks.CHAIN[suite], 1, t.ck, 32 * slot, 32)
         zero(ms, 0, 32)
         mac.wipe()
         self._kw.wrap(kek, t.idrk, 16 * t.idrks * slot, t.wrapped, 24 * slot)
@@ -760,8 +773,8 @@ class FirstStation:
         mac = self._mac
         kek = self._k16
         mac.key(t.ck, 32 * slot, 32)
-        ks.expand_j(mac, ks.KEK[suite], nxt, kek, 0, 16)
-        ks.expand_j(mac, ks.CHAIN[suite], nxt + 1, t.ck, 32 * slot, 32)  # replaces CK_{j+1}
+        mac.expand_j(ks.KEK[suite], nxt, kek, 0, 16)
+        mac.expand_j(ks.CHAIN[suite], nxt + 1, t.ck, 32 * slot, 32)  # replaces CK_{j+1}
         mac.wipe()
         self._kw.wrap(kek, t.idrk, 16 * (t.idrks * slot + nxt), t.wrapped, 24 * slot)
         zero(kek, 0, 16)

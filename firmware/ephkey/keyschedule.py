@@ -1,11 +1,13 @@
 """The key schedule of spec 3.4-3.11, shared by both roles.
 
-Every function writes its result into a buffer the caller owns (and zeroes
+Every derivation writes its result into a buffer the caller owns (and zeroes
 after use: spec 9.3); none concatenates a secret into a new object. The HMAC
 key is whatever the caller installed in the ``Mac`` (``mac.key(...)``), so a
 key used for several derivations has its pads computed once. Labels are
-``Lbl(s, name)`` = "ephkey v2 s<d> <name>" (2.1); every HKDF-Expand here is
-one HMAC of ``info || 0x01``.
+``Lbl(s, name)`` = "ephkey v2 s<d> <name>" (2.1), indexed by suite; every
+HKDF-Expand is one HMAC of ``info || 0x01``: ``mac.expand(Lbl, TH, ...)``
+for ``Expand(key, Lbl || TH, n)`` and ``mac.expand_j(Lbl, j, ...)`` for
+``Expand(CK_j, Lbl || u8(j), n)`` (KEK_j, CK_{j+1}).
 
 Transcript hashes (TH1, TH2, TH3) hash public frames: they are returned as
 ``bytes``.
@@ -44,43 +46,21 @@ def th_next(th, frame):
 
 def prk(mac, n_s, ns_off, n_f, nf_off, ps, out, off):
     """PRK = Extract(salt = n_s || n_f, ikm = PS) into out[off:off + 32]."""
-    mac.key(n_s, ns_off, 12)
-    mac.key_more(12, n_f, nf_off, 12)
-    n = mac.put(0, ps, 0, len(ps))
-    mac.mac(n, out, off, 32)
-
-
-def expand(mac, label, th, out, off, n):
-    """Expand(key, label || th, n) for n <= 32; th may be None."""
-    m = mac.put(0, label, 0, len(label))
-    if th is not None:
-        m = mac.put(m, th, 0, 32)
-    m = mac.put_byte(m, _ONE)
-    mac.mac(m, out, off, n)
-
-
-def expand_j(mac, label, j, out, off, n):
-    """Expand(CK, label || u8(j), n): KEK_j and the next chain key (3.6)."""
-    m = mac.put(0, label, 0, len(label))
-    m = mac.put_byte(m, j)
-    m = mac.put_byte(m, _ONE)
-    mac.mac(m, out, off, n)
+    mac.salt(n_s, ns_off, n_f, nf_off)
+    mac.mac(ps, 0, len(ps), ps, 0, 0, out, off, 32)
 
 
 def kek2(mac, th_1, srk_frame, foff, out, off):
     """Suite 1: KEK2 = Expand(PRK, Lbl(1, "srk") || TH1 || SRK_frame[0:4], 16)."""
-    lbl = SRK[1]
-    m = mac.put(0, lbl, 0, len(lbl))
-    m = mac.put(m, th_1, 0, 32)
-    m = mac.put(m, srk_frame, foff, 4)
-    m = mac.put_byte(m, _ONE)
-    mac.mac(m, out, off, 16)
+    tail = mac.tail
+    for i in range(4):
+        tail[i] = srk_frame[foff + i]
+    tail[4] = _ONE
+    mac.hmac3(SRK[1], th_1, tail, out, off, 16)
 
 
 def prk3(mac, th_2, toff, x, xoff, xlen, ps, out, off):
     """PRK3 = Extract(salt = TH2, ikm = X || PS): X the SRK (16) or DH (32);
     TH2 is th_2[toff:toff + 32]."""
     mac.key(th_2, toff, 32)
-    m = mac.put(0, x, xoff, xlen)
-    m = mac.put(m, ps, 0, len(ps))
-    mac.mac(m, out, off, 32)
+    mac.mac(x, xoff, xlen, ps, 0, len(ps), out, off, 32)

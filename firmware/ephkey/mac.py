@@ -59,6 +59,25 @@ def _py_pads_add(w, at, key, koff, n):
         w[128 + at + i] ^= k
 
 
+def _py_pads_to(store, off, key, koff, n):
+    for i in range(64):
+        store[off + i] = 0x36
+        store[off + 64 + i] = 0x5C
+    for i in range(n):
+        k = key[koff + i]
+        store[off + i] = 0x36 ^ k
+        store[off + 64 + i] = 0x5C ^ k
+
+
+def _py_put3(w, a, aoff, alen, b, boff, blen, c, coff, clen):
+    p = 64
+    for x, xoff, xlen in ((a, aoff, alen), (b, boff, blen), (c, coff, clen)):
+        for i in range(xlen):
+            w[p] = x[xoff + i]
+            p += 1
+    return p - 64
+
+
 def _py_diff(a, aoff, b, boff, n):
     acc = 0
     for i in range(n):
@@ -78,97 +97,110 @@ def _py_xor(dst, doff, a, aoff, b, boff, n):
         dst[doff + i] = a[aoff + i] ^ b[boff + i]
 
 
-def _py_wrap(enc, blk_obj, out_obj, r, blk, out, n):
+def _py_wrap(enc, blk_obj, out_obj, r, blk, out, key, koff, dst, doff):
+    for k in range(8):
+        r[k] = 0xA6
+    for k in range(16):
+        r[8 + k] = key[koff + k]
     t = 0
     for _ in range(6):
-        for i in range(1, n + 1):
+        for i in (1, 2):
             t += 1
             p = 8 * i
-            for k in range(8):
-                blk[k] = r[k]
-                blk[8 + k] = r[p + k]
+            blk[0:8] = r[0:8]
+            blk[8:16] = r[p:p + 8]
             enc(blk_obj, out_obj)
-            for k in range(8):
-                r[k] = out[k]
-                r[p + k] = out[8 + k]
-            r[7] ^= t & 0xFF
-            r[6] ^= (t >> 8) & 0xFF
+            r[0:8] = out[0:8]
+            r[p:p + 8] = out[8:16]
+            r[7] ^= t
+    for k in range(24):
+        dst[doff + k] = r[k]
+        r[k] = 0
+    for k in range(16):
+        blk[k] = 0
+        out[k] = 0
 
 
-def _py_unwrap(dec, blk_obj, out_obj, r, blk, out, n):
-    t = 6 * n
+def _py_unwrap(dec, blk_obj, out_obj, r, blk, out, src, soff, dst, doff):
+    for k in range(24):
+        r[k] = src[soff + k]
+    t = 12
     for _ in range(6):
-        for i in range(n, 0, -1):
+        for i in (2, 1):
             p = 8 * i
-            r[7] ^= t & 0xFF
-            r[6] ^= (t >> 8) & 0xFF
+            r[7] ^= t
             t -= 1
-            for k in range(8):
-                blk[k] = r[k]
-                blk[8 + k] = r[p + k]
+            blk[0:8] = r[0:8]
+            blk[8:16] = r[p:p + 8]
             dec(blk_obj, out_obj)
-            for k in range(8):
-                r[k] = out[k]
-                r[p + k] = out[8 + k]
+            r[0:8] = out[0:8]
+            r[p:p + 8] = out[8:16]
     acc = 0
     for k in range(8):
         acc |= r[k] ^ 0xA6
+    if acc == 0:
+        for k in range(16):
+            dst[doff + k] = r[8 + k]
+    for k in range(24):
+        r[k] = 0
+    for k in range(16):
+        blk[k] = 0
+        out[k] = 0
     return acc
 
 
-copy = _py_copy
-zero = _py_zero
-pads = _py_pads
-pads_add = _py_pads_add
-diff = _py_diff
-xor_diff = _py_xor_diff
-xor = _py_xor
-_wrap = _py_wrap
-_unwrap = _py_unwrap
+_NAMES = ("copy", "zero", "pads", "pads_add", "pads_to", "put3", "diff", "xor_diff", "xor",
+          "wrap", "unwrap")
+_PY = (_py_copy, _py_zero, _py_pads, _py_pads_add, _py_pads_to, _py_put3, _py_diff,
+       _py_xor_diff, _py_xor, _py_wrap, _py_unwrap)
+(copy, zero, pads, pads_add, pads_to, put3, diff, xor_diff, xor, _wrap, _unwrap) = _PY
 VIPER = False
-if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
-    try:
-        from . import _hs
-
-        copy = _hs.copy
-        zero = _hs.zero
-        pads = _hs.pads
-        pads_add = _hs.pads_add
-        diff = _hs.diff
-        xor_diff = _hs.xor_diff
-        xor = _hs.xor
-        _wrap = _hs.wrap
-        _unwrap = _hs.unwrap
-        VIPER = True
-    except (ImportError, SyntaxError, ValueError):
-        pass
+# Mac and KeyWrap methods that _hs.py has in viper (the Python ones are their twins)
+_MAC_METHODS = ("key", "salt", "expand", "expand_j", "mac", "hmac3", "check")
+_KW_METHODS = ("wrap", "unwrap")
+_PY_METHODS = {}
 
 
 def use_python_helpers(on=True):
-    """Tests: run the Python twins instead of the viper helpers (or back)."""
-    global copy, zero, pads, pads_add, diff, xor_diff, xor, _wrap, _unwrap, VIPER
-    if on:
-        copy, zero, pads, pads_add = _py_copy, _py_zero, _py_pads, _py_pads_add
-        diff, xor_diff, xor = _py_diff, _py_xor_diff, _py_xor
-        _wrap, _unwrap = _py_wrap, _py_unwrap
-        VIPER = False
-    else:
-        from . import _hs
+    """Use the Python twins (on) or the viper helpers (off; when they load).
+    Tests run both; the stations call the helpers through this module."""
+    global copy, zero, pads, pads_add, pads_to, put3, diff, xor_diff, xor, _wrap, _unwrap
+    global VIPER
+    helpers = _PY
+    VIPER = False
+    hs = None
+    if not on:
+        try:
+            from . import _hs as hs
 
-        copy, zero, pads, pads_add = _hs.copy, _hs.zero, _hs.pads, _hs.pads_add
-        diff, xor_diff, xor = _hs.diff, _hs.xor_diff, _hs.xor
-        _wrap, _unwrap = _hs.wrap, _hs.unwrap
-        VIPER = True
+            helpers = tuple(getattr(hs, name) for name in _NAMES)
+            VIPER = True
+        except (ImportError, SyntaxError, ValueError):
+            # SyntaxError: this port has no viper emitter; ValueError: an .mpy
+            # built for another architecture. The Python twins stay in place.
+            pass
+    (copy, zero, pads, pads_add, pads_to, put3, diff, xor_diff, xor, _wrap, _unwrap) = helpers
+    for cls, names, prefix in ((Mac, _MAC_METHODS, "mac_"), (KeyWrap, _KW_METHODS, "kw_")):
+        for name in names:
+            key = prefix + name
+            if key not in _PY_METHODS:
+                _PY_METHODS[key] = getattr(cls, name)
+            setattr(cls, name, getattr(hs, key) if hs is not None else _PY_METHODS[key])
+
+
+_ONE = b"\x01"
+_EMPTY = b""
 
 
 class Mac:
     """HMAC-SHA256 with the key's padded blocks computed once per key.
 
     The work buffer ``w``: ipad (0..63) || message (64..127) || opad
-    (128..191) || inner digest (192..223). Write the message at ``MSG`` with
-    ``put``/``put_byte`` (or directly), then ``mac(mlen, out, off, n)``
-    writes the first n bytes of HMAC(key, message) into out[off:off + n].
-    Messages are at most 64 bytes (every HMAC of the spec is).
+    (128..191) || inner digest (192..223). ``key`` (or ``salt``) installs a
+    key; then ``expand`` and ``mac`` write the first n bytes of an HMAC under
+    it into out[off:off + n]. Messages are at most 64 bytes (every HMAC of
+    the spec is). Each HMAC is one Python call, one viper call that lays the
+    message out, and two SHA-256 calls over views of the work buffer.
     """
 
     def __init__(self):
@@ -178,14 +210,17 @@ class Mac:
         # one view per message length: hashing never slices
         self._in = [mv[0:MSG + i] for i in range(65)]
         self._out = mv[_OPAD:_W]
+        self.tail = bytearray(5)  # SRK_frame[0:4] || 0x01 of KEK2 (keyschedule.kek2)
 
     def key(self, key: "ReadableBuffer", koff: int, n: int) -> None:
         """Install a key of n <= 64 bytes (the spec's keys are 16 to 32)."""
         pads(self.w, key, koff, n)
 
-    def key_more(self, at: int, key: "ReadableBuffer", koff: int, n: int) -> None:
-        """Key bytes at position ``at``, after key(...) installed the first ones."""
-        pads_add(self.w, at, key, koff, n)
+    def salt(self, a: "ReadableBuffer", aoff: int, b: "ReadableBuffer", boff: int) -> None:
+        """Install the key a[aoff:aoff + 12] || b[boff:boff + 12] (n_s || n_f)."""
+        w = self.w
+        pads(w, a, aoff, 12)
+        pads_add(w, 12, b, boff, 12)
 
     def save(self, store: "WriteableBuffer", off: int) -> None:
         """Copy the installed key's pads (128 bytes) into store[off:off + 128]."""
@@ -196,28 +231,50 @@ class Mac:
         copy(self.w, 0, store, off, 64)
         copy(self.w, _OPAD, store, off + 64, 64)
 
-    def put(self, at: int, src: "ReadableBuffer", soff: int, n: int) -> int:
-        """Message bytes at ``at``; returns the position after them."""
-        copy(self.w, MSG + at, src, soff, n)
-        return at + n
-
-    def put_byte(self, at: int, b: int) -> int:
-        self.w[MSG + at] = b
-        return at + 1
-
-    def mac(self, mlen: int, out: "WriteableBuffer", off: int, n: int) -> None:
+    def expand(self, label: bytes, x: "ReadableBuffer | None", xoff: int, xlen: int,
+               out: "WriteableBuffer", off: int, n: int) -> None:
+        """HKDF-Expand for n <= 32: HMAC(key, label || x[xoff:xoff + xlen] || 0x01)[0:n]."""
         w = self.w
-        copy(w, _INNER, hashlib.sha256(self._in[mlen]).digest(), 0, 32)
+        m = put3(w, label, 0, len(label), x or _EMPTY, xoff, xlen, _ONE, 0, 1)
+        copy(w, _INNER, hashlib.sha256(self._in[m]).digest(), 0, 32)
         copy(out, off, hashlib.sha256(self._out).digest(), 0, n)
 
-    def check(self, mlen: int, want: "ReadableBuffer", woff: int, n: int) -> bool:
-        """HMAC(key, message)[0:n] == want[woff:woff + n], in constant time."""
+    def expand_j(self, label: bytes, j: int, out: "WriteableBuffer", off: int, n: int) -> None:
+        """HKDF-Expand(key, label || u8(j), n): KEK_j and the next chain key (3.6)."""
         w = self.w
-        copy(w, _INNER, hashlib.sha256(self._in[mlen]).digest(), 0, 32)
+        m = put3(w, label, 0, len(label), _EMPTY, 0, 0, _EMPTY, 0, 0)
+        w[MSG + m] = j
+        w[MSG + m + 1] = 1
+        copy(w, _INNER, hashlib.sha256(self._in[m + 2]).digest(), 0, 32)
+        copy(out, off, hashlib.sha256(self._out).digest(), 0, n)
+
+    def hmac3(self, a: bytes, b: "ReadableBuffer", c: "ReadableBuffer", out: "WriteableBuffer",
+              off: int, n: int) -> None:
+        """HMAC(key, a || b || c)[0:n], whole buffers (KEK2's message)."""
+        w = self.w
+        m = put3(w, a, 0, len(a), b, 0, len(b), c, 0, len(c))
+        copy(w, _INNER, hashlib.sha256(self._in[m]).digest(), 0, 32)
+        copy(out, off, hashlib.sha256(self._out).digest(), 0, n)
+
+    def mac(self, a: "ReadableBuffer", aoff: int, alen: int, b: "ReadableBuffer", boff: int,
+            blen: int, out: "WriteableBuffer", off: int, n: int) -> None:
+        """HMAC(key, a[aoff:aoff + alen] || b[boff:boff + blen])[0:n]."""
+        w = self.w
+        m = put3(w, a, aoff, alen, b, boff, blen, _EMPTY, 0, 0)
+        copy(w, _INNER, hashlib.sha256(self._in[m]).digest(), 0, 32)
+        copy(out, off, hashlib.sha256(self._out).digest(), 0, n)
+
+    def check(self, a: "ReadableBuffer", aoff: int, alen: int, want: "ReadableBuffer",
+              woff: int, n: int) -> bool:
+        """HMAC(key, a[aoff:aoff + alen])[0:n] == want[woff:woff + n], in constant time."""
+        w = self.w
+        m = put3(w, a, aoff, alen, _EMPTY, 0, 0, _EMPTY, 0, 0)
+        copy(w, _INNER, hashlib.sha256(self._in[m]).digest(), 0, 32)
         return diff(hashlib.sha256(self._out).digest(), 0, want, woff, n) == 0
 
     def wipe(self) -> None:
         zero(self.w, 0, _W)
+        self.tail[0] = self.tail[1] = self.tail[2] = self.tail[3] = 0
 
 
 class KeyWrap:
@@ -230,32 +287,19 @@ class KeyWrap:
 
     def wrap(self, kek: "ReadableBuffer", key: "ReadableBuffer", koff: int,
              out: "WriteableBuffer", ooff: int) -> None:
-        r = self._r
-        for i in range(8):
-            r[i] = 0xA6
-        copy(r, 8, key, koff, 16)
-        ecb = cryptolib.aes(kek, _ECB)
-        _wrap(ecb.encrypt, self._blk, self._out, r, self._blk, self._out, 2)
-        copy(out, ooff, r, 0, 24)
-        self._clear()
+        """KW(kek, key[koff:koff + 16]) into out[ooff:ooff + 24]."""
+        blk = self._blk
+        o = self._out
+        _wrap(cryptolib.aes(kek, _ECB).encrypt, blk, o, self._r, blk, o, key, koff, out, ooff)
 
     def unwrap(self, kek: "ReadableBuffer", src: "ReadableBuffer", soff: int,
                out: "WriteableBuffer", ooff: int) -> bool:
         """Unwrap src[soff:soff + 24] into out[ooff:ooff + 16]; False (and out
         untouched) when the integrity check fails: wrong KEK or tampering."""
-        r = self._r
-        copy(r, 0, src, soff, 24)
-        ecb = cryptolib.aes(kek, _ECB)
-        ok = _unwrap(ecb.decrypt, self._blk, self._out, r, self._blk, self._out, 2) == 0
-        if ok:
-            copy(out, ooff, r, 8, 16)
-        self._clear()
-        return ok
-
-    def _clear(self):
-        zero(self._r, 0, 24)
-        zero(self._blk, 0, 16)
-        zero(self._out, 0, 16)
+        blk = self._blk
+        o = self._out
+        return _unwrap(cryptolib.aes(kek, _ECB).decrypt, blk, o, self._r, blk, o, src, soff,
+                       out, ooff) == 0
 
 
 def sha256_of(view: "ReadableBuffer") -> bytes:
@@ -268,3 +312,7 @@ def sha256_two(a: "ReadableBuffer", b: "ReadableBuffer") -> bytes:
     h = hashlib.sha256(a)
     h.update(b)
     return h.digest()
+
+
+if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
+    use_python_helpers(False)

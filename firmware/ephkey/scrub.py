@@ -16,11 +16,12 @@ bound ``aes.encrypt`` method kept the dropped key schedule reachable, found
 by the memory scan below), inside the gaps of C frames that the
 collection's own call chain then reuses. So before collecting, the scrub
 overwrites the stack below its own frame: a few levels of a function whose
-frame (zeroed by the VM on entry) holds many locals.
+frame (zeroed by the VM on entry) holds locals.
 
-What a scrub still cannot reach: a garbage object a live object points at. tests/host/test_memscan.py looks for every
-secret of a session in the memory of a MicroPython process after its
-scrubs, and reports any copy it finds.
+What a scrub still cannot reach: a garbage object that a live object points
+at. tests/host/test_memscan.py looks for every secret of a session in the
+memory of a MicroPython process after its scrubs, and reports any copy it
+finds.
 
 Called by the event loop (node.py) when a station sets ``scrub_due``,
 never inside ``micropython.heap_lock()``. Cost: a collection and one pass

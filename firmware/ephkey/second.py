@@ -21,7 +21,7 @@ from micropython import const
 
 from . import channel, errors, events, keyschedule as ks, wire, x25519 as _x25519
 from .crypto import CcmEngine, CcmKey
-from .mac import KeyWrap, Mac, copy, xor, zero
+from .mac import KeyWrap, Mac, copy, pads_to, xor, zero
 from .outq import OutQueue
 from .rng_health import RngFailure
 from .x25519 import X25519Job
@@ -293,8 +293,8 @@ class SecondStation:
                           else memoryview(buf)[:wire.LEN_SRK])
         spv = self._spv
         kp = self._k32b
-        ks.expand(mac, ks.SP[1], th_2, spv, 0, 16)
-        ks.expand(mac, ks.PMAC[1], th_2, kp, 0, 32)
+        mac.expand(ks.SP[1], th_2, 0, 32, spv, 0, 16)
+        mac.expand(ks.PMAC[1], th_2, 0, 32, kp, 0, 32)
         hs = self._hs
         wire.put_header(hs, wire.PROOF, sid)
         self._prove(th_2, self._srk, 16, wire.OFF_C, kp)
@@ -316,7 +316,7 @@ class SecondStation:
         pad = self._k16
         ks.prk3(mac, th_2, 0, x, 0, xlen, self.pairing.ps, prk3, 0)
         mac.key(prk3, 0, 32)
-        ks.expand(mac, ks.PAD[self._suite_of(c_off)], None, pad, 0, 16)
+        mac.expand(ks.PAD[self._suite_of(c_off)], None, 0, 0, pad, 0, 16)
         xor(hs, c_off, self._spv, 0, pad, 0, wire.SPV_LEN)
         zero(pad, 0, 16)
         zero(self._spv, 0, 16)
@@ -326,12 +326,11 @@ class SecondStation:
         else:
             mac.key(kp, 0, 32)
             zero(kp, 0, 32)
-        mac.put(0, hs, 0, t_off)
-        mac.mac(t_off, hs, t_off, wire.T_LEN)
+        mac.mac(hs, 0, t_off, hs, 0, 0, hs, t_off, wire.T_LEN)
         zero(self._kp, 0, 128)
         th_3 = ks.th_next(th_2, self._hs_v[1 if c_off == wire.OFF_C else 2])
         mac.key(prk3, 0, 32)
-        ks.expand(mac, ks.MS[self._suite_of(c_off)], th_3, self._ms, 0, 32)
+        mac.expand(ks.MS[self._suite_of(c_off)], th_3, 0, 32, self._ms, 0, 32)
         zero(prk3, 0, 32)
         mac.wipe()
 
@@ -347,10 +346,9 @@ class SecondStation:
         ka = self._k32b
         ks.prk(mac, self._n_s, 0, buf, wire.OFF_N_F, ps, prk, 0)
         mac.key(prk, 0, 32)
-        ks.expand(mac, ks.AUTH[2], self._th1, ka, 0, 32)
+        mac.expand(ks.AUTH[2], self._th1, 0, 32, ka, 0, 32)
         mac.key(ka, 0, 32)
-        mac.put(0, buf, 0, wire.OFF_AUTH)
-        ok = mac.check(wire.OFF_AUTH, buf, wire.OFF_AUTH, wire.AUTH_LEN)
+        ok = mac.check(buf, 0, wire.OFF_AUTH, buf, wire.OFF_AUTH, wire.AUTH_LEN)
         zero(ka, 0, 32)
         if ok:
             try:
@@ -367,12 +365,11 @@ class SecondStation:
                           else memoryview(buf)[:wire.LEN_SRK2])
         copy(self._th2, 0, th_2, 0, 32)
         mac.key(prk, 0, 32)
-        ks.expand(mac, ks.SP[2], th_2, self._spv, 0, 16)
+        mac.expand(ks.SP[2], th_2, 0, 32, self._spv, 0, 16)
         kp = self._k32b
-        ks.expand(mac, ks.PMAC[2], th_2, kp, 0, 32)
+        mac.expand(ks.PMAC[2], th_2, 0, 32, kp, 0, 32)
         zero(prk, 0, 32)
-        mac.key(kp, 0, 32)
-        mac.save(self._kp, 0)
+        pads_to(self._kp, 0, kp, 0, 32)
         zero(kp, 0, 32)
         mac.wipe()
         self.sid = sid
@@ -408,13 +405,13 @@ class SecondStation:
         mac = self._mac
         kek = self._k16
         mac.key(self._ms, 0, 32)
-        ks.expand_j(mac, ks.KEK[self.suite], 0, kek, 0, 16)
+        mac.expand_j(ks.KEK[self.suite], 0, kek, 0, 16)
         ok = self._kw.unwrap(kek, buf, wire.OFF_WRAPPED_IDRK, self._keys, 0)
         zero(kek, 0, 16)
         if not ok:
             mac.wipe()
             return errors.AUTH_FAILED  # MS kept: the genuine KEY may follow
-        ks.expand_j(mac, ks.CHAIN[self.suite], 1, self._ck, 0, 32)
+        mac.expand_j(ks.CHAIN[self.suite], 1, self._ck, 0, 32)
         zero(self._ms, 0, 32)
         mac.wipe()
         self._ccm[0].load(self._key_v[0])
@@ -471,14 +468,14 @@ class SecondStation:
                 mac = self._mac
                 kek = self._k16
                 mac.key(self._ck, 0, 32)
-                ks.expand_j(mac, ks.KEK[self.suite], new, kek, 0, 16)
+                mac.expand_j(ks.KEK[self.suite], new, kek, 0, 16)
                 ok = self._kw.unwrap(kek, self.payload, 1, self._new, 0)
                 zero(kek, 0, 16)
                 if not ok:
                     mac.wipe()
                     return errors.AUTH_FAILED
                 # the ratchet: CK_{j+2} replaces CK_{j+1}
-                ks.expand_j(mac, ks.CHAIN[self.suite], new + 1, self._ck, 0, 32)
+                mac.expand_j(ks.CHAIN[self.suite], new + 1, self._ck, 0, 32)
                 mac.wipe()
         # every check passed: from here on the state changes
         if switching:

@@ -58,6 +58,9 @@ class SessionTable:
         self.e_pub_v = [mv[i * PROOF_MAX + 3:i * PROOF_MAX + 35] for i in range(n)]
         mv = memoryview(self.th2)
         self.th2_v = [mv[32 * i:32 * (i + 1)] for i in range(n)]
+        mv = memoryview(self.kp)
+        self.kp_i = [mv[PADS * i:PADS * i + 64] for i in range(n)]  # KP ^ ipad
+        self.kp_o = [mv[PADS * i + 64:PADS * (i + 1)] for i in range(n)]  # KP ^ opad
         mv = memoryview(self.idrk)
         self.idrk_v = [mv[i * _KEY:(i + 1) * _KEY] for i in range(idrks * n)]
         self.established_at = [0] * n
@@ -81,9 +84,11 @@ class SessionTable:
         return self.ccm[2 * slot + (j & 1)]
 
     def find_sid(self, sid):
-        for i in range(self.n):
-            if self.sid[i] == sid and self.state[i] != FREE:
-                return i
+        """The non-FREE slot with this sid (never 0), or -1. A free slot's sid
+        is 0, so the list's own (native) search does it, allocating nothing."""
+        sids = self.sid
+        if sid and sid in sids:
+            return sids.index(sid)
         return -1
 
     def clear_handshake(self, slot):

@@ -50,6 +50,8 @@ class SrkRing:
         self.interval = [0] * slots
         self.started = [0] * slots
         self.head = 0
+        self.n_live = 0
+        self.due = now_ms  # the next removal's tick, while n_live > 0
         self.k = 0  # current initiation interval
         self.k_start = now_ms
         self.created = 0  # suite-1 SRKs drawn so far (for tests and the bench)
@@ -64,12 +66,24 @@ class SrkRing:
             n = d // self.interval_ms
             self.k += n
             self.k_start = ticks_add(self.k_start, n * self.interval_ms)
+        if not self.n_live or ticks_diff(now_ms, self.due) < 0:
+            return 0  # no removal due: no scan (advance runs at every call)
         erased = 0
         for i in range(self.slots):
             if self.live[i] and ticks_diff(now_ms, self.started[i]) >= self.removal_ms:
                 self.erase(i)
                 erased += 1
         return erased
+
+    def _update_due(self):
+        """The tick of the next removal, over the live slots."""
+        first = True
+        for i in range(self.slots):
+            if self.live[i]:
+                t = ticks_add(self.started[i], self.removal_ms)
+                if first or ticks_diff(t, self.due) < 0:
+                    self.due = t
+                    first = False
 
     def find(self, k):
         """The live slot of interval k, or -1."""
@@ -88,6 +102,8 @@ class SrkRing:
         self.interval[i] = k
         self.started[i] = start
         self.head = (i + 1) % self.slots
+        self.n_live += 1
+        self._update_due()
         return i
 
     def pair_state(self, k):
@@ -136,7 +152,10 @@ class SrkRing:
             for j in range(base, base + _X):
                 self.priv[j] = 0
                 self.pub[j] = 0
+        if self.live[i]:
+            self.n_live -= 1
         self.live[i] = 0
         self.has1[i] = 0
         self.has2[i] = NONE
         self.gen[i] += 1
+        self._update_due()

@@ -249,8 +249,7 @@ def test_f_scratch_and_dh_after_a_suite2_check_and_a_failed_one():
     slot = f.table.find_sid(s.sid)
     m = Mac()
     m.load(f.table.kp, 128 * slot)
-    m.put(0, bad, 0, 51)
-    m.mac(51, bad, 51, 8)
+    m.mac(bad, 0, 51, bad, 0, 0, bad, 51, 8)
     f.receive(bad, len(bad), 1)
     assert f.busy() and f.table.state[slot] == 3  # CHECKING
     work(f, 1)

@@ -32,7 +32,7 @@ class KeepsMs(FirstStation):
         t = self.table
         th_3 = ks.th_next(t.th2_v[slot], t.proof_v[slot][t.suite[slot]])
         self.kept = bytearray(32)
-        ks.expand(self._mac, ks.MS[t.suite[slot]], th_3, self.kept, 0, 32)
+        self._mac.expand(ks.MS[t.suite[slot]], th_3, 0, 32, self.kept, 0, 32)
         super()._accept(slot, now_ms)
 
 

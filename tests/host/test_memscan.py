@@ -112,7 +112,7 @@ def secrets_of(cp: dict[str, Any]) -> dict[str, bytes]:
     v["prk3"] = mac(th2, v["dh"], ps)
     v["pad"] = expand(v["prk3"], lbl("pad"), 16)
     assert mac(v["kp"], proof[:51])[:8] == proof[51:59], "t"
-    assert bytes(a ^ b for a, b in zip(v["spv"], v["pad"])) == proof[35:51], "c"
+    assert bytes(a ^ b for a, b in zip(v["spv"], v["pad"], strict=True)) == proof[35:51], "c"
     th3 = H(th2, proof)
     ck = v["ms"] = expand(v["prk3"], lbl("ms") + th3, 32)
     for j in range(k):  # the chain: KEK_j and CK_{j+1} from CK_j (3.6)

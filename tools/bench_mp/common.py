@@ -203,8 +203,8 @@ class Natives:
     while ``on``, and replays them alone: the floor of an honest bench.
 
     install() puts recording stand-ins for the ``hashlib`` and ``cryptolib``
-    modules into ephkey.mac and ephkey.crypto (the only firmware modules that
-    call them); floor() compiles what was recorded into one straight-line
+    modules into ephkey.mac, ephkey._hs, ephkey.crypto and ephkey.first (the
+    firmware modules that call them in a handshake); floor() compiles what was recorded into one straight-line
     function of native calls on the recorded inputs (copies), so that timing
     it measures the native work and the calls themselves, nothing else.
     """
@@ -215,11 +215,18 @@ class Natives:
         import cryptolib
 
         import ephkey.crypto as crypto_mod
+        import ephkey.first as first_mod
         import ephkey.mac as mac_mod
-        self._mods = (mac_mod, crypto_mod)
+        self._mods = [mac_mod, crypto_mod, first_mod]
+        try:
+            import ephkey._hs as hs_mod  # the viper HMAC and key wrap call them too
+            self._mods.append(hs_mod)
+        except (ImportError, SyntaxError, ValueError):
+            pass
         self._real = (hashlib, cryptolib)
         self.on = False
-        self.ops = []  # ("sha", parts) | ("aes", obj id, key, mode, iv) | ("call", obj id, meth, in, out?)
+        # ("sha", parts) | ("aes", obj id, key, mode, iv) | ("call", obj id, method, in, out len)
+        self.ops = []
         nat = self
 
         class Sha:
