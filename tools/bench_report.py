@@ -348,6 +348,74 @@ def _table(recs: list[dict[str, Any]], label: str = "figure") -> list[str]:
     return out
 
 
+def rp2040_text(count: float) -> str:
+    """'17.8 ms (13.6-23.7)' or '1.72 s (1.31-2.29)': the estimate and its range."""
+    import bench_emu
+
+    e = bench_emu.rp2040_ms(count)
+    if e["high"] >= 1000:
+        return f"{e['mid'] / 1000:.3g} s ({e['low'] / 1000:.3g}-{e['high'] / 1000:.3g})"
+    return f"{e['mid']:.3g} ms ({e['low']:.3g}-{e['high']:.3g})"
+
+
+def emu_section(doc: dict[str, Any]) -> list[str]:
+    """The emulated Cortex-M3 section: instruction counts of two boots side by side,
+    an estimated RP2040 time beside each, the peak heap (tools/bench_emu.py)."""
+    import bench_emu
+
+    L = ["## Emulated Cortex-M3 (instructions)", ""]
+    emu = doc["raw"].get("emu")
+    if not emu:
+        for sk in doc["skipped"]:
+            if sk["name"] == "emu":
+                L += [f"Not run: {sk['reason']}.", ""]
+        return L
+    img = emu["image"]
+    k = emu["rp2040"]["k"]
+    L += [f"MicroPython v1.28.0's qemu port on QEMU's mps2-an385 (Cortex-M3), image "
+          f"`{str(img.get('key'))[:12]}` from {img.get('source')} (`make emu`), ephkey frozen "
+          f"for {img.get('frozen_arch')}. QEMU runs with `-icount shift=0`: one instruction "
+          "is 1 ns of virtual time, so `ticks_us()` differences inside the board are "
+          "instructions / 1000 (handshake figures: 1,000-instruction steps; DATA frames and "
+          f"floors: averaged over {emu['params']['iters']} calls). The scripts run as the "
+          "board's main.py with deterministic inputs; each count below was taken in two "
+          "separate boots: " + ("**identical**." if emu["identical"] else
+                                "**they differ** (see raw results)."), "",
+          "Estimated RP2040 time (Pico W, Cortex-M0+ at 125 MHz): count x k / 125 MHz with "
+          f"k = {k[1]} cycles per counted instruction, range {k[0]}-{k[2]}. k covers the "
+          "RP2040 running Thumb-1 builds of the VM (some 15-35 % more instructions than the "
+          "M3's Thumb-2), 2-cycle loads, stores and taken branches on the M0+ (1.4-1.6 cycles "
+          "per instruction for interpreter code) and XIP flash cache misses (up to 30 %). An "
+          "estimate from the cores' published timings, not a measurement on an RP2040; the "
+          "range is its uncertainty.", "",
+          "| figure | instructions, boot 1 | boot 2 | est. RP2040 | baseline (same boot) "
+          "| ratio |", "| --- | ---: | ---: | --- | --- | ---: |"]
+    recs = {r["name"]: r for r in doc["records"] if r["figure"] == "emulated Cortex-M3"}
+    for f in bench_emu.figures(emu, lambda c, s: 0):
+        if f["unit"] != "instructions":
+            continue
+        r = recs.get(f["name"])
+        base = f"{fmt(f['baseline'])}: {f['baseline_label']}"
+        L.append(f"| {f['what']} | {fmt(f['run1'])} | {fmt(f['run2'])} | "
+                 f"{rp2040_text(f['value'])} | {base} | {ratio(r) if r else ''} |")
+    heap = emu["heap"]
+    L += ["", f"Peak heap of a first station serving 8 sessions (ring 8, IDRKs 4) on this "
+          f"32-bit VM, in the image's own heap ({fmt(heap['free_at_boot'], 'B')} free at "
+          "boot, no heap-size override): a ballast bytearray takes part of the free heap "
+          "and the board replays the input frames of 8 concurrent handshakes (recorded by the "
+          "unix VM against a station with the same deterministic RNG); the largest ballast "
+          f"that still works, in {heap['step']}-byte steps, gives the smallest free heap "
+          "that serves them, less the same search with the imports only "
+          f"({fmt(heap['import_only_need'], 'B')}).", "",
+          "| suite | heap the station needs | smallest free heap that serves 8 sessions |",
+          "| --- | ---: | ---: |"]
+    for s in ("s1", "s2"):
+        if s in heap:
+            L.append(f"| {s[1]} | {fmt(heap[s]['station'], 'B')} | {fmt(heap[s]['need'], 'B')} |")
+    L.append("")
+    return L
+
+
 def m_tls(raw: dict[str, Any]) -> str:
     return str(raw.get("probe", {}).get("mbedtls", "MicroPython's tls module"))
 
@@ -714,6 +782,8 @@ def report(doc: dict[str, Any]) -> str:
             if s["name"] == "board":
                 a(f"Not run: {s['reason']}.")
     a("")
+    for line in emu_section(doc):
+        a(line)
     a("## Method notes and limits")
     a("")
     a("- The unix port runs on a desktop-class core with a 2 MB heap by default; GC pauses "

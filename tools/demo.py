@@ -22,6 +22,13 @@
 6. A summary: handshake time, bytes on the wire, frames, rotations, the second
    station's own summary line, verdicts.
 
+With --emu the two boards are emulated Cortex-M3 boards instead
+(tools/emuboard.py, `make emu` first): each board's one UART is its console,
+which carries the link ("transport": "usb"), wired to the link simulator; the
+firmware (armv6m .mpy), board file and pairing go straight into each board's
+flash (as tools/deploy.py --dir writes them), the boards' event lines come
+from their debug output, and "reset" is powering the board on.
+
 Exit 0 only if the session completed, at least 2 rotations happened and every
 frame validated. Every process started here is stopped on exit, also on
 Ctrl-C or an error. The tap is kept in build/demo/tap.jsonl and the pairing in
@@ -71,6 +78,7 @@ from vboard import VirtualBoard  # noqa: E402
 
 WORKDIR = REPO / "build" / "demo"
 BOARD = "unix"
+EMU_BOARD = "qemu_mps2_an385"
 
 
 class Clock:
@@ -150,6 +158,39 @@ def _install(board: VirtualBoard, doc: dict[str, Any], pair_doc: dict[str, Any],
                   log=lambda line: _say(clock, "%s: %s" % (who, line)))
 
 
+class _EmuConsole:
+    """An emulated board's event lines, read like a Console's: its console
+    carries the link, so they come from its debug output (emu.debug)."""
+
+    def __init__(self, board: Any) -> None:
+        self.board = board
+        self.lines_seen: list[str] = []
+
+    def soft_reset(self) -> None:
+        self.board.start()  # power on: main.py runs
+
+    def poll(self) -> list[str]:
+        lines: list[str] = self.board.debug_lines()
+        if not lines:
+            time.sleep(0.05)  # as a Console's read timeout
+        self.lines_seen += lines
+        return lines
+
+    def close(self) -> None:
+        pass
+
+
+def _install_emu(board: Any, doc: dict[str, Any], pair_doc: dict[str, Any], source: bool,
+                 clock: Clock, who: str) -> None:
+    files = board.folder.parent / (board.folder.name + "-files")
+    shutil.rmtree(files, ignore_errors=True)
+    deploy.install_to_folder(files, doc, source=source,
+                             log=lambda line: _say(clock, "%s: %s" % (who, line)))
+    pairing_mod.write_private(files / pairing_mod.FILENAME, pairing_mod.dumps(pair_doc))
+    board.load(files)
+    _say(clock, "%s: flash %s written from %s" % (who, _rel(board.flash), _rel(files)))
+
+
 class _Job:
     """A function run in a daemon thread; result() re-raises its exception."""
 
@@ -177,7 +218,7 @@ def board_docs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
         raise deploy.DeployError("--messages must be >= 0")
     if args.timeout <= 0 or args.show < 0:
         raise deploy.DeployError("--timeout must be > 0 and --show >= 0")
-    base = deploy.load_board(BOARD)
+    base = deploy.load_board(EMU_BOARD if args.emu else BOARD)
     doc_f = deploy.board_file(base, "first", overrides={
         "first": {"rotate_frames": args.rotate_frames, "idrks": args.idrks,
                   "suites": [args.suite]}})
@@ -199,8 +240,8 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
     work.mkdir(parents=True, exist_ok=True)
     taps: queue.Queue[tuple[float, str, bytes]] = queue.Queue()
     sim = LinkSim(baud=115200, frame="8N1", tap=lambda t, d, b: taps.put((t, d, b)))
-    boards: list[VirtualBoard] = []
-    consoles: list[Console] = []
+    boards: list[Any] = []
+    consoles: list[Any] = []
     tap_file = open(work / "tap.jsonl", "w", encoding="utf-8")  # closed in finally
     try:
         sim.start()
@@ -208,16 +249,30 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
         _say(clock, "link: linksim %d baud %s, side A 127.0.0.1:%d (first station's UART), "
              "side B 127.0.0.1:%d (second station's UART), tap in process"
              % (sim.baud, sim.frame, sim.port_a, sim.port_b))
-        first = VirtualBoard(work / "first", uart_port=sim.port_a, name="demo-first").start()
-        boards.append(first)
-        second = VirtualBoard(work / "second", uart_port=sim.port_b, name="demo-second").start()
-        boards.append(second)
-        for b in boards:
-            if not b.wait_ready(15):
-                raise RemoteError("virtual board %s did not come up: %r"
-                                  % (b.name, b.output_tail()[-500:]))
-        _say(clock, "boards: first station %s (flash %s), second station %s (flash %s)"
-             % (first.url, _rel(first.flash), second.url, _rel(second.flash)))
+        if args.emu:
+            from emuboard import EmuBoard
+
+            first = EmuBoard(work / "first", connect=("127.0.0.1", sim.port_a),
+                             name="demo-first")
+            boards.append(first)
+            second = EmuBoard(work / "second", connect=("127.0.0.1", sim.port_b),
+                              name="demo-second")
+            boards.append(second)
+            _say(clock, "boards: two emulated Cortex-M3 boards (QEMU mps2-an385), each "
+                 "console wired to its side of the link; flash %s and %s"
+                 % (_rel(first.flash), _rel(second.flash)))
+        else:
+            first = VirtualBoard(work / "first", uart_port=sim.port_a, name="demo-first").start()
+            boards.append(first)
+            second = VirtualBoard(work / "second", uart_port=sim.port_b,
+                                  name="demo-second").start()
+            boards.append(second)
+            for b in boards:
+                if not b.wait_ready(15):
+                    raise RemoteError("virtual board %s did not come up: %r"
+                                      % (b.name, b.output_tail()[-500:]))
+            _say(clock, "boards: first station %s (flash %s), second station %s (flash %s)"
+                 % (first.url, _rel(first.flash), second.url, _rel(second.flash)))
 
         pair = pairing_mod.new_pair()
         pairing_mod.write_private(work / "pairing.json",
@@ -227,16 +282,23 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
         doc_f, doc_s = docs
         if not args.source:
             deploy.compile_package(doc_f["arch"], log=lambda line: _say(clock, line))
-        _say(clock, "deploy: pairing files and firmware onto both boards with mpremote "
-             "(as tools/deploy.py does for real boards)")
-        # Both boards at once, in daemon threads: on Ctrl-C nothing waits for them (the
-        # boards are stopped below, which ends their mpremote connections).
-        jobs = [_Job(_install, first, doc_f, pair.station_doc("first"), args.source, clock,
-                     "first"),
-                _Job(_install, second, doc_s, pair.station_doc("second"), args.source, clock,
-                     "second")]
-        for job in jobs:
-            job.result()
+        if args.emu:
+            _say(clock, "deploy: pairing files and firmware into both boards' flash (what "
+                 "tools/deploy.py --dir writes; over the console it is mpremote's job)")
+            _install_emu(first, doc_f, pair.station_doc("first"), args.source, clock, "first")
+            _install_emu(second, doc_s, pair.station_doc("second"), args.source, clock,
+                         "second")
+        else:
+            _say(clock, "deploy: pairing files and firmware onto both boards with mpremote "
+                 "(as tools/deploy.py does for real boards)")
+            # Both boards at once, in daemon threads: on Ctrl-C nothing waits for them (the
+            # boards are stopped below, which ends their mpremote connections).
+            jobs = [_Job(_install, first, doc_f, pair.station_doc("first"), args.source, clock,
+                         "first"),
+                    _Job(_install, second, doc_s, pair.station_doc("second"), args.source,
+                         clock, "second")]
+            for job in jobs:
+                job.result()
 
         sniffer = Sniffer([pair.pairing()], max_payload=doc_s["second"].get("max_payload", 256),
                           byte_us=float(sim.hello()["byte_us"]))
@@ -259,11 +321,15 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
                 for rec in sniffer.feed(t_us, d, data):
                     printer.add(rec)
 
-        con_f = Console(first.url)
-        consoles.append(con_f)
-        con_s = Console(second.url)
-        consoles.append(con_s)
-        _say(clock, "reset: first station (Ctrl-D at its REPL: main.py starts)")
+        if args.emu:
+            con_f: Any = _EmuConsole(first)
+            con_s: Any = _EmuConsole(second)
+        else:
+            con_f = Console(first.url)
+            con_s = Console(second.url)
+        consoles += [con_f, con_s]
+        _say(clock, "reset: first station (%s: main.py starts)"
+             % ("power on" if args.emu else "Ctrl-D at its REPL"))
         con_f.soft_reset()
         up = False
         deadline = time.monotonic() + 15
@@ -277,8 +343,8 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
                         raise RemoteError("first station stopped: %s" % ev.get("reason"))
         if not up:
             raise RemoteError("first station did not start:\n" + "\n".join(con_f.lines_seen[-20:]))
-        _say(clock, "reset: second station; the wire, as the sniffer decodes and validates it "
-             "with the pairing:")
+        _say(clock, "reset: second station (%s); the wire, as the sniffer decodes and "
+             "validates it with the pairing:" % ("power on" if args.emu else "Ctrl-D"))
         print(HEADER, flush=True)
         t_reset = clock()
         con_s.soft_reset()
@@ -390,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
                         "pairing; 2: forward secrecy, so it can check only the structure "
                         "and the SRK frame's auth)")
     parser.add_argument("--source", action="store_true", help="deploy .py instead of .mpy")
+    parser.add_argument("--emu", action="store_true",
+                        help="two emulated Cortex-M3 boards (make emu) instead of virtual ones")
     parser.add_argument("--timeout", type=float, default=40, help="for the exchange, seconds (40)")
     parser.add_argument("--workdir", default=str(WORKDIR.relative_to(REPO)),
                         help="flash folders, tap and pairing (build/demo)")

@@ -178,9 +178,9 @@ def check_board(doc: dict[str, Any]) -> None:
     roles = doc.get("roles", [doc.get("role")])
     if not roles or any(r not in ("first", "second") for r in roles):
         raise DeployError(f"board {doc.get('name')!r}: roles {roles!r} (first and/or second)")
-    if doc.get("transport") not in ("uart", "ble", "tcp"):
+    if doc.get("transport") not in ("uart", "ble", "tcp", "usb"):
         raise DeployError(f"board {doc.get('name')!r}: transport {doc.get('transport')!r} "
-                          "(uart, ble or tcp)")
+                          "(uart, ble, tcp or usb)")
     if not doc.get("arch"):
         raise DeployError(f"board {doc.get('name')!r} has no 'arch' for mpy-cross")
     for role in roles:
@@ -246,11 +246,30 @@ except OSError:
 """
 
 
+def board_mpremote(port: str, *args: str, timeout: float = 300) -> str:
+    """mpremote; if it finds no REPL, once more after the console escape (a board
+    whose console carries the link, "transport": "usb", answers only that)."""
+    try:
+        return mpremote(port, *args, timeout=timeout)
+    except PortError as e:
+        if "raw repl" not in str(e).lower():
+            raise
+        from repl_escape import NoRepl, release
+
+        try:
+            release(port)
+        except NoRepl:
+            raise e from None
+        return mpremote(port, *args, timeout=timeout)
+
+
 def detect_board(port: str) -> str:
     """The boards/ name matching what the board says it is (sys.implementation._machine)."""
-    out = mpremote(port, "exec", "import sys; print(sys.implementation._machine)", timeout=60)
+    out = board_mpremote(port, "exec", "import sys; print(sys.implementation._machine)",
+                         timeout=60)
     machine = out.strip().splitlines()[-1] if out.strip() else ""
     for needle, name in (
+        ("mps2-an385", "qemu_mps2_an385"),
         ("Pico 2 W", "rpi_pico2_w"),
         ("Pico W", "rpi_pico_w"),
         ("PYBD-SF6", "pybd_sf6"),
@@ -289,7 +308,7 @@ def deploy(
         kind = "sources" if source else f".mpy ({doc['arch']})"
         log(f"deploy: {len(files)} ephkey modules as {kind}, main.py, board file "
             f"{doc.get('name')!r} (roles {', '.join(doc.get('roles', []))}) -> {port}")
-        out = mpremote(port, *args, timeout=600)
+        out = board_mpremote(port, *args, timeout=600)
     for line in out.splitlines():
         if line.startswith("removed "):
             log("deploy: " + line)

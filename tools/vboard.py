@@ -68,7 +68,6 @@ import logging
 import os
 import pty
 import selectors
-import shlex
 import shutil
 import signal
 import socket
@@ -78,6 +77,10 @@ import termios
 import threading
 import time
 from pathlib import Path
+
+from boardkit import find_tool, kill_group, serve_forever
+
+__all__ = ["VirtualBoard", "find_tool"]
 
 log = logging.getLogger("vboard")
 
@@ -164,20 +167,6 @@ def _vb_machine(name, w):
 _vb(RUN_MAIN, BOARD_NAME)
 del _vb, _vb_machine
 """
-
-
-def find_tool(name: str, env_var: str) -> list[str]:
-    """Command for a console script: $ENV_VAR, else next to sys.executable, else PATH."""
-    override = os.environ.get(env_var, "").strip()
-    if override:
-        return [override] if os.path.exists(override) else shlex.split(override)
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which(name)
-    if found:
-        return [found]
-    raise FileNotFoundError(f"{name} not found next to {sys.executable} or on PATH; set {env_var}=")
 
 
 def _configure_tty(fd: int) -> None:
@@ -747,13 +736,7 @@ class VirtualBoard:
         self._respawn_at = time.monotonic() + delay
 
     def _kill_process(self) -> None:
-        proc = self._proc
-        if proc and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+        kill_group(self._proc)
 
     def _write_config(self) -> None:
         path = self.flash / "vboard.json"
@@ -803,20 +786,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # FileNotFoundError included
         print(e, file=sys.stderr)
         return 2
-    print(f"vboard {board.name}: {board.url} flash={board.flash}", flush=True)
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # Event.set() in a handler can deadlock
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        board.stop()
-    return 0
-
-
-def _raise_interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
+    return serve_forever(board, f"vboard {board.name}: {board.url} flash={board.flash}")
 
 
 if __name__ == "__main__":

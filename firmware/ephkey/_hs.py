@@ -180,6 +180,35 @@ def unwrap(dec, blk_obj, out_obj, r: ptr8, blk: ptr8, out: ptr8, src: ptr8, soff
     return acc
 
 
+@micropython.viper
+def frame_head(out, nonce: ptr8, b0: int, sid: int, direction: int, kidx: int, seq: int):
+    """A protected frame's nonce (3.7) and, when out is not None, its 8-byte
+    header: b0, u16 sid, kidx, u32 seq (seq < 2**30: a small int everywhere)."""
+    nonce[0] = 0
+    nonce[1] = 0
+    nonce[2] = sid >> 8
+    nonce[3] = sid & 0xFF
+    nonce[4] = direction
+    nonce[5] = kidx
+    nonce[6] = 0
+    nonce[7] = 0
+    nonce[8] = 0
+    nonce[9] = (seq >> 24) & 0xFF
+    nonce[10] = (seq >> 16) & 0xFF
+    nonce[11] = (seq >> 8) & 0xFF
+    nonce[12] = seq & 0xFF
+    if out:
+        o = ptr8(out)
+        o[0] = b0
+        o[1] = sid >> 8
+        o[2] = sid & 0xFF
+        o[3] = kidx
+        o[4] = nonce[9]
+        o[5] = nonce[10]
+        o[6] = nonce[11]
+        o[7] = nonce[12]
+
+
 # -- the methods of mac.Mac: the work buffer w is ipad (0..63) || message
 # (64..127) || opad (128..191) || inner digest (192..223); ins[m] views
 # w[0:64 + m], wout views w[128:224]

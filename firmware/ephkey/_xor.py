@@ -54,13 +54,3 @@ def diff(a: ptr8, aoff: int, b: ptr8, boff: int, n: int) -> int:
     for i in range(n):
         acc |= a[aoff + i] ^ b[boff + i]
     return acc
-
-
-@micropython.viper
-def fill_nonce(ctr: ptr8, nonce: ptr8, blocks: int):
-    """Write a 13-byte nonce into bytes 1..13 of each of the first counter blocks."""
-    p = 1
-    for _ in range(blocks):
-        for j in range(13):
-            ctr[p + j] = nonce[j]
-        p += 16

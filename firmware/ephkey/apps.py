@@ -39,9 +39,17 @@ HEAD = 4  # message number, u32 big-endian
 _OPEN = 3  # SecondStation.OPEN
 
 
+# Where event lines go: None prints them on the console; a transport that
+# carries the link on the console (ephkey.console) puts a function here.
+sink = None
+
+
 def log(kind, **fields):
     fields["ev"] = kind
-    print("EPHKEY", json.dumps(fields))
+    if sink is None:
+        print("EPHKEY", json.dumps(fields))
+    else:
+        sink("EPHKEY " + json.dumps(fields))
 
 
 def fill(buf, n, number):

@@ -15,7 +15,10 @@ from .config import FirstConfig, SecondConfig
 PATH = "ephkey_board.json"
 
 ROLES = ("first", "second")
-TRANSPORTS = ("uart", "ble", "tcp")
+TRANSPORTS = ("uart", "ble", "tcp", "usb")
+# Raw random sources (``rng``): "os" is os.urandom, the board's hardware RNG;
+# "emulator" is the emulated board's host-fed source, refused on any other board.
+RNGS = ("os", "emulator")
 
 class BoardError(Exception):
     pass
@@ -26,7 +29,7 @@ class Board:
 
     def __init__(self, doc):
         self.name = doc.get("name", "?")
-        self.port = _pick(doc, "port", ("rp2", "esp32", "stm32", "unix"))
+        self.port = _pick(doc, "port", ("rp2", "esp32", "stm32", "unix", "qemu"))
         roles = doc.get("roles", [doc.get("role", "")])
         for r in roles:
             if r not in ROLES:
@@ -37,6 +40,24 @@ class Board:
             raise BoardError("transport 'ble': the unix port has no bluetooth")
         if self.transport == "uart" and self.port == "unix":
             raise BoardError("transport 'uart': the unix port has no machine.UART; use 'tcp'")
+        if self.transport == "usb":
+            if self.port == "unix":
+                raise BoardError("transport 'usb': the unix port's console is a terminal; "
+                                 "use 'tcp'")
+            if len(self.roles) != 1:
+                raise BoardError("transport 'usb': one console carries one link, so one role")
+        elif self.port == "qemu":
+            raise BoardError("transport %r: the emulated board has only its console; use 'usb'"
+                             % self.transport)
+        self.rng = doc.get("rng", "os")
+        if self.rng not in RNGS:
+            raise BoardError("rng %r: expected one of %s" % (self.rng, ", ".join(RNGS)))
+        if (self.rng == "emulator") != (self.port == "qemu"):
+            if self.port == "qemu":
+                raise BoardError("rng %r: the emulated board has no hardware RNG; use 'emulator'"
+                                 % self.rng)
+            raise BoardError("rng 'emulator' is the emulated board's only (port qemu): "
+                             "a %s board uses its hardware RNG ('os')" % self.port)
         self.uart = doc.get("uart", {})
         if self.transport == "uart":
             _check_uart(self.port, self.uart, doc)
@@ -47,6 +68,7 @@ class Board:
         self.ble = doc.get("ble", {})
         self.wdt_ms = _wdt_ms(self.port, doc.get("wdt_ms", 0))
         self.app = doc.get("app", {})
+        self.pairing = _pairing(doc.get("pairing", {}))
         self.first = None
         self.second = None
         try:
@@ -82,6 +104,24 @@ def _params(d):
     for k in d:
         v = d[k]
         out[k] = tuple(v) if isinstance(v, list) else v
+    return out
+
+
+def _pairing(d):
+    """The ``pairing`` section (docs/protocol.md 15.2): device pairing's settings."""
+    out = {"enabled": d.get("enabled", True), "window_s": d.get("window_s", 120),
+           "retry_ms": d.get("retry_ms", 1000)}
+    if out["enabled"] is not True and out["enabled"] is not False:
+        raise BoardError("pairing.enabled: true or false")
+    w = out["window_s"]
+    if not isinstance(w, int) or not 10 <= w <= 600:
+        raise BoardError("pairing.window_s %r: seconds, 10..600" % (w,))
+    r = out["retry_ms"]
+    if not isinstance(r, int) or not 100 <= r <= 10000:
+        raise BoardError("pairing.retry_ms %r: 100..10000" % (r,))
+    for k in d:
+        if k not in out:
+            raise BoardError("pairing.%s: unknown (enabled, window_s, retry_ms)" % k)
     return out
 
 

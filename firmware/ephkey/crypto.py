@@ -5,7 +5,8 @@ AES-CCM (RFC 3610 / SP 800-38C), HMAC-SHA256 (RFC 2104), HKDF-SHA256
 
 The functional API allocates and suits the handshake. DATA frames go through
 CcmKey + CcmEngine, which allocate nothing per frame. Boards have no CTR or
-CCM mode, so CCM is built from two native calls per frame:
+CCM mode, so CCM is built from two native calls per frame, both made from one
+viper call (_ccm.py):
 - the CBC-MAC is one cbc.encrypt over B0 || AAD blocks || payload blocks;
 - the CTR keystream is one ecb.encrypt over a buffer of counter blocks.
 Every argument may be bytes, bytearray or memoryview unless it is written to.
@@ -33,8 +34,9 @@ _IPAD = b"\x36" * 64
 _OPAD = b"\x5c" * 64
 
 
-# Pure-Python twins of the viper helpers in _xor.py (same arguments, same
-# results). They allocate nothing either; a frame takes about 10x longer.
+# Pure-Python twins of the viper helpers in _xor.py and _ccm.py (same
+# arguments, same results). They allocate nothing either; a frame takes
+# about 10x longer.
 def _py_xor_to(dst, doff, src, soff, ks, n):
     for i in range(n):
         dst[doff + i] = src[soff + i] ^ ks[i]
@@ -57,39 +59,156 @@ def _py_diff(a, aoff, b, boff, n):
     return acc
 
 
-def _py_fill_nonce(ctr, nonce, blocks):
-    for b in range(blocks):
-        p = 16 * b + 1
+def _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len):
+    if (not ck.loaded or not 0 <= n <= engine.max_payload or not 0 <= aad_len <= engine.max_aad
+            or tag_len & 1 or not 4 <= tag_len <= 16 or len(nonce) != _NONCE):
+        raise ValueError("ccm parameters")
+
+
+def _py_ccm_head(engine, ck, nonce, buf, aad_len, n, tag_len):
+    """Keystream into s[0:16 * (m + 1)], B0 ^ chain and the AAD blocks at the
+    MAC input; return where the payload goes. No slices or tuples: they
+    would allocate."""
+    s = engine._s
+    for i in range(((n + 15) >> 4) + 1):
+        k = 16 + 16 * i
+        s[k] = 1
         for j in range(13):
-            ctr[p + j] = nonce[j]
+            s[k + 1 + j] = nonce[j]
+        s[k + 14] = i >> 8
+        s[k + 15] = i & 255
+    v = engine._views[((n + 15) >> 4) + 1]
+    ck.ecb.encrypt(v, v)
+    mo = 32 + 16 * ((engine.max_payload + 15) >> 4)
+    chain = ck.chain
+    s[mo] = ((0x40 if aad_len else 0) | ((tag_len - 2) << 2) | 1) ^ chain[0]
+    for j in range(13):
+        s[mo + 1 + j] = nonce[j] ^ chain[1 + j]
+    s[mo + 14] = (n >> 8) ^ chain[14]
+    s[mo + 15] = (n & 255) ^ chain[15]
+    if not aad_len:
+        return mo + 16
+    s[mo + 16] = aad_len >> 8
+    s[mo + 17] = aad_len & 255
+    for j in range(aad_len):
+        s[mo + 18 + j] = buf[j]
+    p = mo + ((18 + aad_len + 15) & ~15)
+    for j in range(mo + 18 + aad_len, p):
+        s[j] = 0
+    return p
+
+
+def _py_ccm_mac(engine, ck, q):
+    """Pad the MAC input from q, CBC it in place, update the chain; return T's offset."""
+    s = engine._s
+    mo = 32 + 16 * ((engine.max_payload + 15) >> 4)
+    end = mo + ((q - mo + 15) & ~15)
+    for j in range(q, end):
+        s[j] = 0
+    v = engine._views[((engine.max_payload + 15) >> 4) + 2 + ((end - mo) >> 4)]
+    ck.cbc.encrypt(v, v)
+    t = end - 16
+    chain = ck.chain
+    for j in range(16):
+        chain[j] = s[t + j]
+    return t
+
+
+def _py_ccm_seal(engine, ck, nonce, buf, ftype, suite, sid, direction, kidx, seq, pt, n):
+    if ftype < 0:  # a plain CCM call: AAD buf[0:suite], tag of sid bytes
+        aad_len, tag_len = suite, sid
+    else:  # a protected frame: its header and nonce from the fields
+        aad_len, tag_len = 12, 8
+        nonce = engine._nonce
+        for j in range(4):
+            nonce[j] = (sid >> (24 - 8 * j)) & 0xFF
+            nonce[9 + j] = (seq >> (24 - 8 * j)) & 0xFF
+        nonce[4] = direction
+        nonce[5] = kidx
+        nonce[6] = nonce[7] = nonce[8] = 0
+    _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len)
+    if len(buf) < aad_len + n + tag_len or len(pt) < n:
+        raise ValueError("buffer too small")
+    buf[0] = buf[0]
+    if ftype >= 0:
+        buf[0] = 1  # wire.VERSION
+        buf[1] = ftype
+        buf[2] = suite
+        for j in range(4):
+            buf[3 + j] = nonce[j]
+            buf[8 + j] = nonce[9 + j]
+        buf[7] = kidx
+    s = engine._s
+    p = _py_ccm_head(engine, ck, nonce, buf, aad_len, n, tag_len)
+    for i in range(n):
+        x = pt[i]
+        s[p + i] = x
+        buf[aad_len + i] = x ^ s[32 + i]
+    t = _py_ccm_mac(engine, ck, p + n)
+    for j in range(tag_len):
+        buf[aad_len + n + j] = s[t + j] ^ s[16 + j]
+    return aad_len + n + tag_len
+
+
+def _py_ccm_open(engine, ck, nonce, buf, frame_len, sid, direction, kidx, seq, out):
+    if direction < 0:  # a plain CCM call: AAD buf[0:sid], tag of kidx bytes
+        aad_len, tag_len = sid, kidx
+    else:
+        aad_len, tag_len = 12, 8
+        nonce = engine._nonce
+        for j in range(4):
+            nonce[j] = (sid >> (24 - 8 * j)) & 0xFF
+            nonce[9 + j] = (seq >> (24 - 8 * j)) & 0xFF
+        nonce[4] = direction
+        nonce[5] = kidx
+        nonce[6] = nonce[7] = nonce[8] = 0
+    n = frame_len - aad_len - tag_len
+    _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len)
+    if len(buf) < frame_len or len(out) < n:
+        raise ValueError("buffer too small")
+    if n:
+        out[0] = out[0]
+    s = engine._s
+    p = _py_ccm_head(engine, ck, nonce, buf, aad_len, n, tag_len)
+    for i in range(n):
+        s[p + i] = buf[aad_len + i] ^ s[32 + i]
+    t = _py_ccm_mac(engine, ck, p + n)
+    diff = 0
+    for j in range(tag_len):
+        diff |= buf[aad_len + n + j] ^ s[t + j] ^ s[16 + j]
+    if diff:
+        for i in range(n):
+            out[i] = 0
+        return -1
+    for i in range(n):
+        out[i] = buf[aad_len + i] ^ s[32 + i]
+    return n
 
 
 _xor_to = _py_xor_to
 _copy = _py_copy
 _zero = _py_zero
 _diff = _py_diff
-_fill_nonce = _py_fill_nonce
+# One CCM pass of a CcmEngine: ephkey.channel's seal and open_ are these
+# (their arguments: see _ccm.py); CcmEngine.seal/open call them too.
+seal_frame: Any = _py_ccm_seal
+open_frame: Any = _py_ccm_open
 VIPER = False
 if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
     try:
-        from . import _xor
+        from . import _ccm, _xor
 
         _xor_to = _xor.xor_to
         _copy = _xor.copy
         _zero = _xor.zero
         _diff = _xor.diff
-        _fill_nonce = _xor.fill_nonce
+        seal_frame = _ccm.seal
+        open_frame = _ccm.open
         VIPER = True
     except (ImportError, SyntaxError, ValueError):
         # SyntaxError: this port has no viper emitter; ValueError: an .mpy
         # built for another architecture. The Python twins stay in place.
         pass
-
-
-def _writable(buf):
-    # Viper writes through any buffer, even bytes: refuse read-only ones here.
-    if len(buf):
-        buf[0] = buf[0]
 
 
 def _check_tag_len(tag_len):
@@ -344,9 +463,12 @@ class CcmEngine:
     """CCM with 13-byte nonces (L = 2) over preallocated scratch buffers.
 
     One engine serves any number of CcmKeys, one frame at a time (seal and
-    open never yield, so asyncio tasks may share it). They allocate nothing:
-    they never slice, and every view cryptolib needs (the exact length it must
-    process) was made here, once per possible block count.
+    open never yield, so asyncio tasks may share it). A frame is one call
+    into _ccm.py (viper), which writes the counter blocks, B0, the AAD and
+    the payload into this engine's scratch and makes both AES calls on views
+    of it made here, once per block count. Nothing is allocated per frame.
+    ephkey.channel's seal/open_ are seal_frame/open_frame: a protected frame
+    is one call from the station, which passes the header fields.
     """
 
     def __init__(self, max_payload: int, max_aad: int):
@@ -358,118 +480,41 @@ class CcmEngine:
         self.max_aad = max_aad
         p_blocks = (max_payload + 15) >> 4
         a_blocks = (max_aad + 2 + 15) >> 4 if max_aad else 0
-        # Counter blocks A_0 .. A_m: flags (L - 1 = 1) and counter i never
-        # change, so they are written once; only the nonce is filled per frame.
-        ctr = bytearray(16 * (p_blocks + 1))
-        for i in range(p_blocks + 1):
-            ctr[16 * i] = 1
-            ctr[16 * i + 14] = i >> 8
-            ctr[16 * i + 15] = i & 0xFF
-        self._ctr = ctr
-        self._ks = bytearray(len(ctr))
-        self._ks1 = memoryview(self._ks)[16:]  # keystream for the payload
-        mv = memoryview(ctr)
-        self._ctr_views = [mv[:16 * k] for k in range(p_blocks + 2)]
-        size = 16 * (1 + a_blocks + p_blocks)
-        self._mac_in = bytearray(size)
-        self._mac_out = bytearray(size)
-        mv = memoryview(self._mac_in)
-        self._mac_views = [mv[:16 * k] for k in range(size // 16 + 1)]
-        self._tag = bytearray(16)
-
-    def _check(self, ck, nonce, aad_len, n, tag_len):
-        if not ck.loaded:
-            raise ValueError("no key")
-        if len(nonce) != _NONCE:
-            raise ValueError("nonce length")
-        _check_tag_len(tag_len)
-        if not 0 <= aad_len <= self.max_aad:
-            raise ValueError("aad_len")
-        if not 0 <= n <= self.max_payload:
-            raise ValueError("payload length")
-
-    def _keystream(self, ck, nonce, n):
-        blocks = ((n + 15) >> 4) + 1
-        _fill_nonce(self._ctr, nonce, blocks)
-        # axTLS's ECB stores words through the output pointer: the output is
-        # the start of a bytearray, so it is word aligned.
-        ck.ecb.encrypt(self._ctr_views[blocks], self._ks)
-
-    def _mac_head(self, ck, nonce, aad, aad_len, n, tag_len):
-        """Write B0 and the AAD blocks into the MAC input; return where the payload goes."""
-        mi = self._mac_in
-        mi[0] = (0x40 if aad_len else 0) | ((tag_len - 2) << 2) | 1
-        _copy(mi, 1, nonce, 0, _NONCE)
-        mi[14] = n >> 8
-        mi[15] = n & 0xFF
-        # Cancel the IV the CBC object carried over from its previous call.
-        _xor_to(mi, 0, mi, 0, ck.chain, 16)
-        if not aad_len:
-            return 16
-        mi[16] = aad_len >> 8
-        mi[17] = aad_len & 0xFF
-        _copy(mi, 18, aad, 0, aad_len)
-        end = (18 + aad_len + 15) & ~15
-        _zero(mi, 18 + aad_len, end - 18 - aad_len)
-        return end
-
-    def _mac_tail(self, ck, p, n):
-        """Pad the payload, run the CBC-MAC; return the offset of T in _mac_out."""
-        end = (p + n + 15) & ~15
-        _zero(self._mac_in, p + n, end - p - n)
-        ck.cbc.encrypt(self._mac_views[end >> 4], self._mac_out)
-        _copy(ck.chain, 0, self._mac_out, end - 16, 16)
-        return end - 16
+        # Four words (the limits, where the MAC input starts, the index of its
+        # first view) for _ccm.py; counter blocks A_0 .. A_m (encrypted in
+        # place: the keystream); B0 || AAD blocks || payload blocks
+        # (CBC-encrypted in place).
+        mac = 16 + 16 * (p_blocks + 1)
+        self._s = s = bytearray(mac + 16 * (1 + a_blocks + p_blocks))
+        first = p_blocks + 2
+        for i, v in enumerate((max_payload, max_aad, mac, first)):
+            s[4 * i:4 * i + 4] = v.to_bytes(4, "little")
+        mv = memoryview(s)
+        self._views = [mv[16:16 + 16 * k] for k in range(first)]
+        self._nonce = bytearray(_NONCE)  # for the pure-Python twins
+        for k in range(2 + a_blocks + p_blocks):
+            self._views.append(mv[mac:mac + 16 * k])
 
     def seal(self, ck: CcmKey, nonce: ReadableBuffer, buf: WriteableBuffer, aad_len: int,
              pt: ReadableBuffer, pt_len: int, tag_len: int) -> int:
         """Encrypt pt[0:pt_len] into buf after the AAD buf[0:aad_len]; append the tag.
 
-        Return the frame length aad_len + pt_len + tag_len. pt may be a view of
-        buf itself (in-place encryption). A read-only buf raises TypeError.
+        Return the frame length aad_len + pt_len + tag_len. pt may be
+        buf[aad_len:] itself (in-place encryption). A read-only buf raises
+        TypeError.
         """
-        self._check(ck, nonce, aad_len, pt_len, tag_len)
-        if len(buf) < aad_len + pt_len + tag_len or len(pt) < pt_len:
-            raise ValueError("buffer too small")
-        _writable(buf)
-        mi = self._mac_in
-        p = self._mac_head(ck, nonce, buf, aad_len, pt_len, tag_len)
-        _copy(mi, p, pt, 0, pt_len)
-        t = self._mac_tail(ck, p, pt_len)
-        self._keystream(ck, nonce, pt_len)
-        # Encrypt from the copy in the MAC input, so pt may alias buf.
-        _xor_to(buf, aad_len, mi, p, self._ks1, pt_len)
-        _xor_to(buf, aad_len + pt_len, self._mac_out, t, self._ks, tag_len)
-        return aad_len + pt_len + tag_len
+        return seal_frame(self, ck, nonce, buf, -1, aad_len, tag_len, 0, 0, 0, pt, pt_len)
 
     def open(self, ck: CcmKey, nonce: ReadableBuffer, buf: ReadableBuffer, aad_len: int,
              frame_len: int, pt_out: WriteableBuffer, tag_len: int) -> int:
         """Check and decrypt the frame buf[0:frame_len] (AAD, ciphertext, tag).
 
         Return the plaintext length n, with the plaintext in pt_out[0:n]; or -1
-        when the tag is wrong, with pt_out[0:n] zeroed. The plaintext is only
-        ever in the engine's scratch until the tag has been checked.
+        when the tag is wrong, with pt_out[0:n] zeroed. pt_out receives
+        nothing else before the tag has been checked; it may be buf[aad_len:].
         """
-        n = frame_len - aad_len - tag_len
-        self._check(ck, nonce, aad_len, n, tag_len)
-        if len(buf) < frame_len or len(pt_out) < n:
-            raise ValueError("buffer too small")
-        _writable(pt_out)
-        mi = self._mac_in
-        self._keystream(ck, nonce, n)
-        p = self._mac_head(ck, nonce, buf, aad_len, n, tag_len)
-        _xor_to(mi, p, buf, aad_len, self._ks1, n)
-        t = self._mac_tail(ck, p, n)
-        tag = self._tag
-        _xor_to(tag, 0, self._mac_out, t, self._ks, tag_len)
-        if _diff(tag, 0, buf, aad_len + n, tag_len):
-            _zero(pt_out, 0, n)
-            _zero(mi, p, n)
-            return -1
-        _copy(pt_out, 0, mi, p, n)
-        return n
+        return open_frame(self, ck, nonce, buf, frame_len, aad_len, -1, tag_len, 0, pt_out)
 
     def wipe(self) -> None:
-        """Zero the scratch buffers (they hold the last frame's plaintext)."""
-        for b in (self._mac_in, self._mac_out, self._ks, self._tag):
-            _zero(b, 0, len(b))
+        """Zero the scratch (keystream and CBC output of the last frame)."""
+        _zero(self._s, 16, len(self._s) - 16)

@@ -149,11 +149,32 @@ def _py_unwrap(dec, blk_obj, out_obj, r, blk, out, src, soff, dst, doff):
     return acc
 
 
+def _py_frame_head(out, nonce, b0, sid, direction, kidx, seq):
+    nonce[0] = nonce[1] = 0
+    nonce[2] = sid >> 8
+    nonce[3] = sid & 0xFF
+    nonce[4] = direction
+    nonce[5] = kidx
+    nonce[6] = nonce[7] = nonce[8] = 0
+    nonce[9] = (seq >> 24) & 0xFF
+    nonce[10] = (seq >> 16) & 0xFF
+    nonce[11] = (seq >> 8) & 0xFF
+    nonce[12] = seq & 0xFF
+    if out is not None:
+        out[0] = b0
+        out[1] = sid >> 8
+        out[2] = sid & 0xFF
+        out[3] = kidx
+        for i in range(4):
+            out[4 + i] = nonce[9 + i]
+
+
 _NAMES = ("copy", "zero", "pads", "pads_add", "pads_to", "put3", "diff", "xor_diff", "xor",
-          "wrap", "unwrap")
+          "wrap", "unwrap", "frame_head")
 _PY = (_py_copy, _py_zero, _py_pads, _py_pads_add, _py_pads_to, _py_put3, _py_diff,
-       _py_xor_diff, _py_xor, _py_wrap, _py_unwrap)
-(copy, zero, pads, pads_add, pads_to, put3, diff, xor_diff, xor, _wrap, _unwrap) = _PY
+       _py_xor_diff, _py_xor, _py_wrap, _py_unwrap, _py_frame_head)
+(copy, zero, pads, pads_add, pads_to, put3, diff, xor_diff, xor, _wrap, _unwrap,
+ frame_head) = _PY
 VIPER = False
 # Mac and KeyWrap methods that _hs.py has in viper (the Python ones are their twins)
 _MAC_METHODS = ("key", "salt", "expand", "expand_j", "mac", "hmac3", "check")
@@ -165,7 +186,7 @@ def use_python_helpers(on=True):
     """Use the Python twins (on) or the viper helpers (off; when they load).
     Tests run both; the stations call the helpers through this module."""
     global copy, zero, pads, pads_add, pads_to, put3, diff, xor_diff, xor, _wrap, _unwrap
-    global VIPER
+    global frame_head, VIPER
     helpers = _PY
     VIPER = False
     hs = None
@@ -179,7 +200,8 @@ def use_python_helpers(on=True):
             # SyntaxError: this port has no viper emitter; ValueError: an .mpy
             # built for another architecture. The Python twins stay in place.
             pass
-    (copy, zero, pads, pads_add, pads_to, put3, diff, xor_diff, xor, _wrap, _unwrap) = helpers
+    (copy, zero, pads, pads_add, pads_to, put3, diff, xor_diff, xor, _wrap, _unwrap,
+     frame_head) = helpers
     for cls, names, prefix in ((Mac, _MAC_METHODS, "mac_"), (KeyWrap, _KW_METHODS, "kw_")):
         for name in names:
             key = prefix + name

@@ -25,9 +25,39 @@ def max_frame(cfg):
     return max(cfg.max_payload + 16, 64)
 
 
-def build(board, rng_source=os.urandom, pairing_path=pairing_store.PATH):
+def raw_rng(board):
+    """The raw random source the board file names (``rng``), as a callable
+    ``n -> n bytes``; raises BoardError where that source does not exist.
+
+    "os": os.urandom, the board's hardware RNG. "emulator": the emulated
+    board's (tools/emuboard.py), fed by the host through semihosting: only
+    the qemu port built by tools/emubuild.py has it, and a board file naming
+    it anywhere else is refused here as well as by board.py.
+    """
+    import sys
+
+    if board.rng == "emulator":
+        if sys.platform != "qemu":
+            raise board_mod.BoardError("rng 'emulator' exists only on the emulated board, "
+                                       "not on %s" % sys.platform)
+        try:
+            from emu import urandom
+        except ImportError:
+            raise board_mod.BoardError("rng 'emulator': this qemu build has no emu module "
+                                       "(make emu builds the emulated board)") from None
+        return urandom
+    source = getattr(os, "urandom", None)
+    if source is None:
+        raise board_mod.BoardError("rng 'os': this port has no os.urandom (no hardware RNG)")
+    return source
+
+
+def build(board, rng_source=None, pairing_path=pairing_store.PATH):
     """(role, station, app) for each role of the board; raises NotPaired,
-    or RngFailure when the hardware RNG fails its start-up test."""
+    BoardError for a random source the board does not have (raw_rng), or
+    RngFailure when the RNG fails its start-up test."""
+    if rng_source is None:
+        rng_source = raw_rng(board)
     # raw source -> health tests -> HMAC_DRBG -> stations: every key of every
     # role comes through it (hmac_drbg.py; on an ESP32 the radio is on while seeding)
     rng = station_rng(rng_source, getattr(board, "port", None))
@@ -47,6 +77,9 @@ async def open_link(board, role, mf):
     if board.transport == "ble":
         from .ble_link import BleLink
         return BleLink(role, board.ble, mf)  # connects in serve(), again after each drop
+    if board.transport == "usb":
+        from .console import ConsoleLink
+        return ConsoleLink(mf)
     from .stream_link import StreamLink
     if board.transport == "uart":
         from .uart import open_uart
@@ -82,6 +115,24 @@ async def run(board, parts, wdt=None):
     await asyncio.gather(*tasks)
 
 
+def pair(code=None, window_s=None, board_path=board_mod.PATH,
+         pairing_path=pairing_store.PATH, rng_source=os.urandom):
+    """Arm this board for device pairing at its REPL (docs/protocol.md 15.2):
+    ``pair("042917")`` with a typed code, ``pair()`` to draw and show one.
+    True once the new pairing is in the pairing file; reset to use it."""
+    from .pair_node import arm_and_run
+    try:
+        b = board_mod.load(board_path)
+        rng = station_rng(rng_source, b.port)
+    except board_mod.BoardError as e:
+        log("pair_failed", reason=str(e))
+        return False
+    except RngFailure as e:
+        log("pair_failed", reason="hardware RNG failed its health test: %s" % e)
+        return False
+    return arm_and_run(b, code, window_s, pairing_path, rng, open_link)
+
+
 def main(board_path=board_mod.PATH, pairing_path=pairing_store.PATH):
     try:
         b = board_mod.load(board_path)
@@ -94,7 +145,13 @@ def main(board_path=board_mod.PATH, pairing_path=pairing_store.PATH):
         return False
     wdt = watchdog.start(b)  # only now: a board that stopped above stays at its REPL
     try:
-        asyncio.run(run(b, parts, wdt))
+        if b.transport == "usb":  # the console carries the link until the host asks it back
+            from . import console
+            console.serve(run(b, parts, wdt))
+            if wdt is not None:
+                wdt.hold()  # back at the REPL: a timer feeds the watchdog (watchdog.py)
+        else:
+            asyncio.run(run(b, parts, wdt))
     except KeyboardInterrupt:
         if wdt is not None:
             wdt.hold()  # Ctrl-C: a timer feeds it, the REPL stays usable (watchdog.py)

@@ -3,6 +3,7 @@
     ephkey peer    --role first|second --port DEV_OR_URL --pairing FILE ...
     ephkey sniff   --tap HOST:PORT | --tap-file FILE [--pairing FILE]
     ephkey pair    --out DIR | --port A --port2 B | --port A --host-as ROLE
+    ephkey pair    --code 042917 | --show-code  --port DEV_OR_URL --host-as ROLE
     ephkey vectors [--dir tests/vectors]
 
 Exit codes: 0 success, 1 protocol or session failure (or, for sniff, an
@@ -328,6 +329,26 @@ ephkey_pairing.json ({"format": 1, "self", "peers": [{"id", "ps"}]}, mode
                               other way round)
 
 A board keeps one pairing file: pairing it again replaces its pairing.
+
+Device pairing with a code (docs/protocol.md section 15): the host pairs
+with a board over the protocol link itself, no file copied to the board:
+
+  --code 042917 --port DEV --host-as second
+                              arm the host for --window seconds (120) and
+                              run CPace with the code over DEV (a USB-serial
+                              adapter on the board's UART, or a pyserial URL
+                              such as socket://127.0.0.1:7002); the board is
+                              armed at its REPL with ephkey.runtime.pair(code)
+  --show-code ...             draw the code, print it, then arm: type it on
+                              the board (ephkey.runtime.pair("......"))
+  --host-as first|second      the host's station role (the board plays the
+                              other one)
+
+The new pairing secret (32 bytes from CPace's key) goes into --host-file
+(its own identity is kept; as first station the other peers are kept too).
+A wrong code ends with exit 1 and WRONG_CODE on both sides. As first
+station the host stays armed after a wrong code (the board's user may type
+it again) and backs off after 10 failed attempts (30 s, doubling).
 """
 
 
@@ -348,6 +369,8 @@ def cmd_pair(args: argparse.Namespace) -> int:
     from .devices import PortError, RemoteError
     from .pairing import FILENAME, dumps, install_on_board, new_pair, parse_id, write_private
 
+    if args.code is not None or args.show_code:
+        return _pair_device(args)
     if args.port2 and not args.port:
         raise UsageFailure("pair: --port2 needs --port (the first station's board)")
     if args.host_as and not args.port:
@@ -411,6 +434,115 @@ def cmd_pair(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
             _out(f"pair: {role} station file -> {path}")
     return EXIT_OK
+
+
+def _pair_device(args: argparse.Namespace) -> int:
+    """``pair --code/--show-code``: device pairing over the link (section 15)."""
+    import time
+
+    from . import pair_device as pd
+    from .pairing import PairingFileError, dumps, read_doc, write_private
+    from .peer import LinkError, SerialTransport
+
+    if args.code is not None and args.show_code:
+        raise UsageFailure("pair: give --code CODE or --show-code, not both")
+    if not args.port or not args.host_as:
+        raise UsageFailure("pair --code: name the link with --port DEV_OR_URL and the "
+                           "host's role with --host-as first|second")
+    if args.port2 or args.out or args.ids:
+        raise UsageFailure("pair --code: --port2, --out and --ids belong to the file modes")
+    if not 10 <= args.window <= 600:
+        raise UsageFailure("pair --window: seconds, 10..600")
+    try:
+        code = pd.check_code(args.code) if args.code is not None else None
+    except ValueError as e:
+        raise UsageFailure("pair --code: %s" % e) from None
+    host_file = Path(args.host_file)
+    problem = _unwritable(host_file.parent)
+    if problem:
+        raise UsageFailure(f"pair: cannot write {host_file}: {problem}")
+    doc = None
+    if host_file.exists():
+        try:
+            doc = read_doc(host_file)
+            self_id = bytes.fromhex(doc["self"])
+            if len(self_id) != pd.ID_LEN:
+                raise ValueError("self is not 8 bytes")
+        except (PairingFileError, KeyError, ValueError, TypeError) as e:
+            raise UsageFailure(f"pair: {host_file} is not a usable pairing file ({e}); "
+                               "move it away to start afresh") from None
+        if args.host_as == "first" and len(doc.get("peers", [])) >= pd.MAX_PEERS:
+            raise UsageFailure(f"pair: {host_file} already lists {pd.MAX_PEERS} peers")
+    else:
+        self_id = os.urandom(pd.ID_LEN)
+    initiator = args.host_as == "second"
+    if code is None:
+        shown = pd.draw_code(os.urandom)
+        code = shown.encode()
+        _out(f"pair: code {shown}: type it on the other station "
+             f"(ephkey.runtime.pair(\"{shown}\") at the board's REPL)")
+    try:
+        transport = SerialTransport(args.port, args.baud, 64)
+    except LinkError as e:
+        _err(f"pair: {e}")
+        return EXIT_LINK
+    t0 = time.monotonic()
+
+    def now() -> int:
+        return int((time.monotonic() - t0) * 1000)
+
+    machine = pd.PairingMachine(initiator, self_id, code, os.urandom, now(),
+                                args.window * 1000, 1000)
+    _out(f"pair: host armed as the {args.host_as} station (id {self_id.hex()}) on "
+         f"{args.port} for {args.window} s")
+    stored = []
+
+    def on_event(e: Any) -> None:
+        what = pd.code_name(e.arg)
+        if args.json:
+            rec = {"ev": e.name.lower(), "run": e.sid,
+                   ("wait_ms" if e.name == pd.BACKOFF_EV else "code"): (
+                       e.arg if e.name == pd.BACKOFF_EV else what)}
+            _out("EPHKEY " + json.dumps(rec))
+        if e.name == pd.PAIRED:
+            assert machine.peer_id is not None and machine.ps is not None
+            try:
+                new = pd.record(doc, initiator, self_id, machine.peer_id, machine.ps)
+                path = write_private(host_file, dumps(new))
+            except (OSError, ValueError) as err:
+                _err(f"pair: paired, but cannot write {host_file}: {err}")
+                return
+            stored.append(path)
+            _out(f"pair: PAIRED with {machine.peer_id.hex()} (host id {self_id.hex()}); "
+                 f"pairing secret (32 bytes, not shown) -> {path}")
+        elif args.json:
+            return
+        elif e.name == pd.PAIR_FAILED:
+            hint = {pd.WRONG_CODE: ": the codes differ, check the code and try again",
+                    pd.TIMEOUT: ": no answer within the window"}.get(e.arg, "")
+            _out(f"pair: attempt {e.sid} failed, {what}{hint}")
+        elif e.name == pd.BACKOFF_EV:
+            _out(f"pair: too many failed attempts: backing off {e.arg // 1000} s")
+        elif e.name == pd.DISARMED and e.arg != pd.OK:
+            _out(f"pair: disarmed ({what})")
+        elif e.name in (pd.ERROR_EV, pd.PEER_ERROR) and args.verbose:
+            _out(f"pair: {e.name.lower()} {what} (run {e.sid})")
+
+    try:
+        pd.run(machine, transport, on_event, now)
+    except LinkError as e:
+        _err(f"pair: {e}")
+        return EXIT_LINK
+    except KeyboardInterrupt:
+        _err("pair: interrupted")
+        return EXIT_FAILED
+    finally:
+        transport.close()
+    if stored:
+        _out("pair: OK")
+        return EXIT_OK
+    _out("pair: FAILED")
+    return EXIT_FAILED
 
 
 # -- vectors ---------------------------------------------------------------------
@@ -497,6 +629,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pair the host, in this role, with the board at --port")
     p.add_argument("--host-file", default="ephkey_host_pairing.json", metavar="FILE",
                    help="where --host-as writes the host's file (ephkey_host_pairing.json)")
+    p.add_argument("--code", metavar="CODE",
+                   help="device pairing over --port with this 6-digit code (section 15)")
+    p.add_argument("--show-code", action="store_true",
+                   help="device pairing: draw the code and print it")
+    p.add_argument("--window", type=int, default=120,
+                   help="device pairing: seconds the host stays armed (120; 10..600)")
+    p.add_argument("--baud", type=int, default=115200, help="serial speed (default 115200)")
+    p.add_argument("--json", action="store_true", help="device pairing: EPHKEY {json} events")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="device pairing: also print rejected frames")
     p.set_defaults(func=cmd_pair)
 
     p = sub.add_parser("vectors", help="replay the shared test vectors with the host code",

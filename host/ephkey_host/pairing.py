@@ -86,6 +86,8 @@ def write_private(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename makes it the file (15.7)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:

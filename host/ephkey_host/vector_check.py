@@ -16,7 +16,10 @@ One :class:`FileResult` per file, by kind (from the file name):
   in both transcript modes, the scalar_mult_vfy table, RFC 9380's Elligator 2);
 * ``sha512.json``: ``hashlib.sha512`` (the vectors of the firmware's SHA-512);
 * ``hmac_drbg_sha256.json``: NIST CAVP HMAC_DRBG cases (the firmware's RNG),
-  replayed with the stdlib's ``hmac`` (SP 800-90A 10.1.2, written here).
+  replayed with the stdlib's ``hmac`` (SP 800-90A 10.1.2, written here);
+* ``pairing.json``: ``ephkey_host.pair_vectors`` (device pairing, protocol.md
+  15.9: every frame and event of both stations, the intermediates, the
+  shown-code draw).
 
 Any other ``*.json`` is reported as skipped.
 """
@@ -282,6 +285,13 @@ def _hmac_drbg(path: Path, res: FileResult) -> None:
             res.failures.append("%s line %d: returned bits differ" % (c["file"], c["line"]))
 
 
+def _pairing(path: Path, res: FileResult) -> None:
+    from . import pair_vectors
+
+    res.cases, bad = pair_vectors.check(vectors.load(path))
+    res.failures += bad
+
+
 _KINDS: list[tuple[str, str, Callable[[Path, FileResult], None]]] = [
     ("session_", "session", _sessions),
     ("negative", "negative", _negative),
@@ -291,6 +301,7 @@ _KINDS: list[tuple[str, str, Callable[[Path, FileResult], None]]] = [
     ("cpace", "cpace", _cpace),
     ("sha512", "sha512", _sha512),
     ("hmac_drbg", "hmac_drbg", _hmac_drbg),
+    ("pairing", "pairing", _pairing),
 ]
 
 

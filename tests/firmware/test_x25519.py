@@ -1,17 +1,32 @@
-"""ephkey.x25519 inside MicroPython against tests/vectors/x25519.json.
+"""ephkey.x25519 and its field arithmetic (ephkey._fe25519) inside MicroPython.
 
-The vectors come from RFC 7748 and from `cryptography` (tools/make_x25519_vectors.py).
-Run from the repository root:
+The vectors come from RFC 7748 and from `cryptography` (tools/make_x25519_vectors.py);
+the field operations are checked against MicroPython's big ints, with limbs at
+the extremes the operations allow. Run from the repository root:
 MICROPYPATH=firmware:tests/firmware micropython tests/firmware/mpunit.py test_x25519
 """
 
 import json
 import time
 
-from ephkey.x25519 import X25519Job, keypair, x25519, x25519_base, x25519_base_into, x25519_into
+import micropython
+
+from drbg import Drbg
+from ephkey import _fe25519 as fe
+from ephkey.x25519 import (
+    UNITS,
+    X25519Job,
+    keypair,
+    x25519,
+    x25519_base,
+    x25519_base_into,
+    x25519_into,
+)
 
 with open("tests/vectors/x25519.json") as _f:
-    V = json.load(_f)
+    V = json.loads(_f.read())  # one read: json.load reads a mounted file byte by byte
+
+P = (1 << 255) - 19
 
 h = bytes.fromhex
 
@@ -135,3 +150,206 @@ def test_into_and_job_refuse_low_order_points():
     while not job.step(64):
         pass
     assert not job.ok and out == bytearray(32)
+
+
+# ------------------------------------------------------------ field operations
+
+def _put(st, slot, limbs):
+    for i, v in enumerate(limbs):
+        o = 4 * (20 * slot + i)
+        st[o:o + 4] = v.to_bytes(4, "little")
+
+
+def _get(st, slot):
+    return [int.from_bytes(st[4 * (20 * slot + i):4 * (20 * slot + i) + 4], "little")
+            for i in range(20)]
+
+
+def _value(limbs):
+    return sum(v << (13 * i) for i, v in enumerate(limbs))
+
+
+def _limbs(v):
+    return [(v >> (13 * i)) & 8191 for i in range(20)]
+
+
+def _prog(*ops):
+    b = bytearray([len(ops)])
+    for op in ops:
+        b.extend(bytes(op))
+    return bytes(b)
+
+
+def _limb_sets():
+    """Extremes first (every limb at LIMB_MAX, at 0, alternating), then random."""
+    top = fe.LIMB_MAX
+    yield [top] * 20, [top] * 20
+    yield [top] * 20, [0] * 20
+    yield [0] * 20, [top] * 20
+    yield [top, 0] * 10, [0, top] * 10
+    yield [8191] * 20, [top] * 20
+    rng = Drbg(b"fe25519 limbs")
+    for _ in range(60):
+        r = rng(80)
+        yield ([(r[2 * i] | r[2 * i + 1] << 8) % (top + 1) for i in range(20)],
+               [(r[40 + 2 * i] | r[41 + 2 * i] << 8) % (top + 1) for i in range(20)])
+
+
+def test_field_operations_match_big_ints_at_the_limb_extremes():
+    st = bytearray(fe.STATE_BYTES)
+    for la, lb in _limb_sets():
+        a, b = _value(la), _value(lb)
+        for op, want in ((fe.MUL, a * b), (fe.ADD, a + b), (fe.SUB, a - b),
+                         (fe.A24, a + 121665 * b)):
+            _put(st, fe.A, la)
+            _put(st, fe.B, lb)
+            fe.run(0, 0, st, _prog((op, fe.C, fe.A, fe.B)))
+            got = _get(st, fe.C)
+            assert _value(got) % P == want % P, (op, la, lb)
+            assert max(got) <= fe.LIMB_MAX, (op, got)
+        for n in (1, 2, 5):
+            _put(st, fe.A, la)
+            fe.run(0, 0, st, _prog((fe.SQR, fe.C, fe.A, n)))
+            got = _get(st, fe.C)
+            want = a
+            for _ in range(n):
+                want = want * want % P
+            assert _value(got) % P == want and max(got) <= fe.LIMB_MAX, (n, la)
+
+
+def test_field_operations_may_write_over_their_inputs():
+    st = bytearray(fe.STATE_BYTES)
+    la, lb = _limbs(P - 5), _limbs(123456789 << 200)
+    a, b = _value(la), _value(lb)
+    for op, want in ((fe.MUL, a * b), (fe.ADD, a + b), (fe.SUB, a - b), (fe.A24, a + 121665 * b)):
+        for dst in (fe.A, fe.B):
+            _put(st, fe.A, la)
+            _put(st, fe.B, lb)
+            fe.run(0, 0, st, _prog((op, dst, fe.A, fe.B)))
+            assert _value(_get(st, dst)) % P == want % P, (op, dst)
+    _put(st, fe.A, la)
+    fe.run(0, 0, st, _prog((fe.MUL, fe.A, fe.A, fe.A), (fe.SQR, fe.A, fe.A, 3)))
+    assert _value(_get(st, fe.A)) % P == pow(a, 16, P)
+
+
+def test_freeze_gives_the_canonical_value():
+    st = bytearray(fe.STATE_BYTES)
+    out = bytearray(32)
+    cases = [0, 1, 18, 19, P - 1, P, P + 1, 2 * P, 2 * P + 7, (1 << 255) - 1, 1 << 255,
+             (1 << 255) + 18, (1 << 260) - 1, 64 * P]
+    for v in cases:
+        limbs = _limbs(v) if v < 1 << 260 else [fe.LIMB_MAX] * 20
+        _put(st, fe.A, limbs)
+        v = _value(limbs)
+        nonzero = fe.freeze(out, st, fe.A, fe.B)
+        assert int.from_bytes(out, "little") == v % P, v
+        assert (nonzero != 0) == (v % P != 0), v
+    _put(st, fe.A, [fe.LIMB_MAX] * 20)
+    fe.freeze(out, st, fe.A, fe.B)
+    assert int.from_bytes(out, "little") == _value([fe.LIMB_MAX] * 20) % P
+
+
+def test_load_masks_bit_255():
+    st = bytearray(fe.STATE_BYTES)
+    for u in (bytes(range(32)), b"\xff" * 32, bytes(31) + b"\x80"):
+        fe.load(st, fe.A, u)
+        got = _get(st, fe.A)
+        assert _value(got) == int.from_bytes(u, "little") & ((1 << 255) - 1)
+        assert max(got) < 8192
+
+
+# ------------------------------------------------------------ X25519 semantics
+
+def test_top_bit_of_u_is_masked_and_non_canonical_u_is_taken_mod_p():
+    k = h(V["dh"]["alice_private"])
+    u = bytearray(h(V["dh"]["bob_public"]))
+    want = x25519(k, u)
+    u[31] |= 0x80
+    assert x25519(k, u) == want
+    for small in (2, 5, 9, 18):
+        assert x25519(k, (P + small).to_bytes(32, "little")) == x25519(
+            k, small.to_bytes(32, "little")), small
+    # 2**255 - 1 is p + 18, and with bit 255 set it is still p + 18
+    assert x25519(k, b"\xff" * 32) == x25519(k, (18).to_bytes(32, "little"))
+
+
+def test_scalar_is_clamped_on_use_and_left_as_given():
+    k = bytearray(h(V["dh"]["alice_private"]))
+    want = x25519_base(k)
+    k2 = bytearray(k)
+    k2[0] |= 7  # cleared by clamping
+    k2[31] = (k2[31] & 0x7F) ^ 0x80  # bit 255 cleared, bit 254 set by clamping
+    saved = bytes(k2)
+    assert x25519_base(k2) == want
+    assert k2 == saved
+
+
+def test_job_budget_counts_units_and_each_slice_is_bounded():
+    case = V["rfc7748"][1]
+    out = bytearray(32)
+    job = X25519Job()
+    job.start(out, h(case["scalar"]), h(case["u"]))
+    calls = 0
+    while not job.step(1):
+        calls += 1
+        assert out == bytearray(32), "no result before the last unit"
+    assert calls + 1 == UNITS
+    assert job.ok and out.hex() == case["out"]
+    assert job.step(1) and job.step(100), "a finished job stays finished"
+    for budget in (7, 32, 255, UNITS - 1, UNITS):
+        out[:] = bytes(32)
+        job.start(out, h(case["scalar"]), h(case["u"]))
+        calls = 1
+        while not job.step(budget):
+            calls += 1
+        assert calls == (UNITS + budget - 1) // budget, budget
+        assert out.hex() == case["out"], budget
+
+
+def test_job_state_is_zeroed_after_use_and_by_wipe():
+    out = bytearray(32)
+    job = X25519Job()
+    job.start(out, b"\x5a" * 32, h(V["dh"]["bob_public"]))
+    job.step(10)
+    st = job._st
+    assert any(st), "the run has state"
+    job.wipe()
+    assert not any(st) and job.done and not job.ok
+    assert job.step(5), "a wiped job is finished"
+    job.start(out, b"\x5a" * 32, h(V["dh"]["bob_public"]))
+    job.step(UNITS)
+    assert job.ok and not any(st), "the scalar copy and the ladder are zeroed at the end"
+    assert out == x25519(b"\x5a" * 32, h(V["dh"]["bob_public"]))
+
+
+def test_two_jobs_interleave():
+    cases = V["random"]["cases"][:2]
+    outs = [bytearray(32), bytearray(32)]
+    jobs = [X25519Job(), X25519Job()]
+    for j, c in enumerate(cases):
+        jobs[j].start(outs[j], h(c["scalar"]), h(c["u"]))
+    done = [False, False]
+    while not all(done):
+        for j in (0, 1):
+            done[j] = jobs[j].step(3)
+    for j, c in enumerate(cases):
+        assert outs[j].hex() == c["out"]
+
+
+def test_x25519_into_and_job_allocate_nothing():
+    case = V["random"]["cases"][3]
+    k, u = h(case["scalar"]), h(case["u"])
+    out = bytearray(32)
+    job = X25519Job()
+    micropython.heap_lock()
+    try:
+        x25519_into(out, k, u)
+        x25519_base_into(out, k)
+        job.start(out, k, u)
+        while not job.step(16):
+            pass
+    finally:
+        micropython.heap_unlock()
+    assert job.ok and out.hex() == case["out"]
+    x25519_into(out, k, u)
+    assert out.hex() == case["out"]

@@ -4,8 +4,12 @@ Fresh random inputs go to one MicroPython process as hex lines on stdin:
 - CcmEngine.seal with 8-byte tags (suite 1), AAD of 12 bytes (a protected
   frame's header) or 7 (any header), payloads from 0 to 300 bytes;
 - CcmEngine.open of AESCCM's output, as is and with one bit flipped;
-- ccm_encrypt with every nonce length (7..13) and tag length (4..16).
-Its hex answers are compared with OpenSSL's.
+- ccm_encrypt with every nonce length (7..13) and tag length (4..16);
+- protected frames through ephkey.channel (version 2: 8-byte header and the
+  nonce built from the fields, spec 3.7), at every start offset of the
+  frame buffer, opened back.
+Its hex answers are compared with OpenSSL's (the frame's nonce and header
+built here from the spec, not from firmware code).
 """
 
 from __future__ import annotations
@@ -25,16 +29,29 @@ N = 60
 # empty one is still a field; an empty line ends. One answer line per request.
 SCRIPT = """
 import sys
+from ephkey import channel
 from ephkey.crypto import CcmEngine, CcmKey, ccm_encrypt
 e = CcmEngine(300, 12)
 ck = CcmKey()
 buf = bytearray(12 + 300 + 8)
 out = bytearray(300)
+frames = memoryview(bytearray(3 + 12 + 300 + 8))
 last = None
 for line in sys.stdin:
     f = line.split()
     if not f:
         break
+    if f[0] == "frame":
+        k, p = bytes.fromhex(f[1][1:]), bytes.fromhex(f[2][1:])
+        ftype, sid, d, kidx, seq, off = (int(x) for x in f[3:])
+        ck.load(k)
+        fb = frames[off:]
+        m = channel.seal(e, ck, None, fb, ftype, sid, d, kidx, seq, p, len(p))
+        frame = bytes(fb[:m])
+        ck.load(k)  # a fresh chain: open as the peer would
+        n = channel.open_(e, ck, None, fb, m, sid, d, kidx, seq, out)
+        print(frame.hex(), n, bytes(out[:max(n, 0)]).hex())
+        continue
     if f[0] == "ccm":
         k, n, a, p = (bytes.fromhex(x[1:]) for x in f[2:])
         print(ccm_encrypt(k, n, a, p, int(f[1])).hex())
@@ -108,6 +125,19 @@ def test_engine_and_ccm_encrypt_match_aesccm(micropython_bin: str) -> None:
             ct = AESCCM(key, tag_length=tag_len).encrypt(nonce, pt, aad)
             lines.append(f"ccm {tag_len} {x(key)} {x(nonce)} {x(aad)} {x(pt)}")
             expect.append(ct.hex())
+    for i in range(N):
+        key = draw(rng, 16)
+        pt = draw(rng, payload_len(rng, i))
+        ftype, d = rng.choice((5, 6, 7, 8)), rng.choice((1, 2))
+        sid, kidx, seq = rng.randrange(1, 1 << 16), rng.randrange(256), rng.randrange(1 << 30)
+        # version 2 (3.7): ver/type, u16 sid, kidx, u32 seq
+        hdr = bytes((0x20 | ftype,)) + sid.to_bytes(2, "big") + bytes((kidx,))
+        hdr += seq.to_bytes(4, "big")
+        nonce = sid.to_bytes(4, "big") + bytes((d, kidx, 0, 0, 0)) + seq.to_bytes(4, "big")
+        ct = AESCCM(key, tag_length=8).encrypt(nonce, pt, hdr)
+        fields = f"{ftype} {sid} {d} {kidx} {seq} {i % 4}"
+        lines.append(f"frame {x(key)} {x(pt)} {fields}")
+        expect.append(f"{(hdr + ct).hex()} {len(pt)} {pt.hex()}")
     answers = run(micropython_bin, lines)
     for request, want, got in zip(lines, expect, answers, strict=True):
         assert got.rstrip() == want.rstrip(), f"seed {seed}: {request}"

@@ -11,6 +11,12 @@
   `pair --port PORT --port2 PORT2`, talking over their UARTs (wired to each
   other): the second station's summary must be ok with at least 2 rotations.
 
+A board whose board file says "transport": "usb" (its console carries the
+link, e.g. the emulated board: `python tools/emuboard.py --flash DIR
+--repl-port 7101`, then `make test PORT=socket://127.0.0.1:7101`) needs no
+PEER_PORT: the host is its peer on PORT itself, and reads the board's events
+after taking the console back (tools/repl_escape.py).
+
 The board's name in boards/ is asked from the board (sys.implementation._machine)
 unless BOARD= / BOARD2= name it. Without PORT (PORT2) the tests skip and say why.
 """
@@ -29,7 +35,7 @@ import pytest
 from hostkit import REPO, cli, env, summary_of
 
 import deploy
-from ephkey_host.devices import Console
+from ephkey_host.devices import Console, parse_event
 
 pytestmark = [pytest.mark.hil, pytest.mark.timeout(900)]
 
@@ -62,9 +68,11 @@ def wait_event(con: Console, kind: str, timeout: float) -> dict[str, Any]:
 def test_host_as_peer_of_the_board(hil_port: str, tmp_path: Path) -> None:
     peer_port = os.environ.get("PEER_PORT", "").strip()
     peer_ble = os.environ.get("PEER_BLE", "").strip()
+    name = board_name(hil_port, "BOARD")
+    if deploy.load_board(name).get("transport") == "usb":
+        return _host_as_peer_on_the_console(hil_port, name, tmp_path)
     if not peer_port and not peer_ble:
         pytest.skip(NO_PEER)
-    name = board_name(hil_port, "BOARD")
     role = deploy.load_board(name).get("roles", ["first"])[0]
     if peer_ble and not peer_port and role != "first":
         pytest.skip("over BLE the host is the central, so the board must be a first station "
@@ -109,8 +117,45 @@ def test_host_as_peer_of_the_board(hil_port: str, tmp_path: Path) -> None:
             assert board["ok"] and board["messages"] == 100 and board["rotations"] >= 2, board
 
 
+def _host_as_peer_on_the_console(port: str, name: str, tmp_path: Path) -> None:
+    """The board's console carries the link: the host is its peer on PORT."""
+    from repl_escape import release
+
+    role = deploy.load_board(name).get("roles", ["first"])[0]
+    host_role = "second" if role == "first" else "first"
+    run_deploy("--board", name, "--port", port, "--no-reset", "--messages", "100",
+               "--set", "first.rotate_frames=32", "--set", "first.idrks=8")
+    host_file = tmp_path / "host.json"
+    proc = cli("pair", "--port", port, "--host-as", host_role, "--host-file", str(host_file),
+               timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with Console(port) as con:
+        con.soft_reset()  # main.py starts; from here on the console is the link
+    if host_role == "second":
+        proc = cli("peer", "--role", "second", "--port", port, "--pairing", str(host_file),
+                   "--messages", "100", "--timeout", "300", "--json", timeout=400)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        s = summary_of(proc.stdout)
+        assert s["ok"] and s["messages"] == 100 and s["rotations"] >= 2, s
+    else:
+        proc = cli("peer", "--role", "first", "--port", port, "--pairing", str(host_file),
+                   "--set", "rotate_frames=32", "--set", "idrks=8", "--sessions", "1",
+                   "--timeout", "300", "--json", timeout=400)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert summary_of(proc.stdout)["closed_ok"] == 1
+    kept = [ev for line in release(port).splitlines() if (ev := parse_event(line))]
+    assert kept and kept[-1].get("reason") == "console escape", kept
+    if host_role == "first":
+        board = [ev for ev in kept if ev.get("ev") == "summary"]
+        assert board and board[-1]["ok"] and board[-1]["rotations"] >= 2, kept
+
+
 def test_two_boards_over_their_uarts(hil_port: str, hil_port2: str, tmp_path: Path) -> None:
     first, second = board_name(hil_port, "BOARD"), board_name(hil_port2, "BOARD2")
+    for port, name in ((hil_port, first), (hil_port2, second)):
+        if deploy.load_board(name).get("transport") == "usb":
+            pytest.skip(f"{port} ({name}) carries the link on its console, not on a UART: "
+                        "two such boards meet through tools/linksim.py (tools/demo.py --emu)")
     run_deploy("--board", first, "--port", hil_port, "--role", "first", "--no-reset",
                "--set", "first.rotate_frames=48", "--set", "first.idrks=8")
     run_deploy("--board", second, "--port", hil_port2, "--role", "second", "--no-reset",

@@ -71,11 +71,14 @@ def second_cfg(suite, **kw):
     return SecondConfig(offer=(suite,), **kw)
 
 
-def first(suite, peers, rng=os.urandom, now=0, **kw):
+_URANDOM = getattr(os, "urandom", None)  # the emulated board has none: pass a Drbg there
+
+
+def first(suite, peers, rng=_URANDOM, now=0, **kw):
     return FirstStation(first_cfg(suite, **kw), [pairing(i) for i in range(peers)], rng, now)
 
 
-def second(suite, i, rng=os.urandom, now=0, **kw):
+def second(suite, i, rng=_URANDOM, now=0, **kw):
     return SecondStation(second_cfg(suite, **kw), pairing(i), rng, now)
 
 
