@@ -18,10 +18,6 @@ import hashlib
 import cryptolib
 import micropython
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from circuitpython_typing import WriteableBuffer as ptr8
-
 
 @micropython.viper
 def copy(dst: ptr8, doff: int, src: ptr8, soff: int, n: int):

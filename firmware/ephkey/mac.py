@@ -179,7 +179,7 @@ VIPER = False
 # Mac and KeyWrap methods that _hs.py has in viper (the Python ones are their twins)
 _MAC_METHODS = ("key", "salt", "expand", "expand_j", "mac", "hmac3", "check")
 _KW_METHODS = ("wrap", "unwrap")
-_PY_METHODS = {}
+_PY_METHODS: dict = {}
 
 
 def use_python_helpers(on=True):
@@ -192,8 +192,9 @@ def use_python_helpers(on=True):
     hs = None
     if not on:
         try:
-            from . import _hs as hs
+            from . import _hs
 
+            hs = _hs
             helpers = tuple(getattr(hs, name) for name in _NAMES)
             VIPER = True
         except (ImportError, SyntaxError, ValueError):

@@ -207,9 +207,10 @@ class Natives:
 
     install() puts recording stand-ins for the ``hashlib`` and ``cryptolib``
     modules into ephkey.mac, ephkey._hs, ephkey.crypto and ephkey.first (the
-    firmware modules that call them in a handshake); floor() compiles what was recorded into one straight-line
-    function of native calls on the recorded inputs (copies), so that timing
-    it measures the native work and the calls themselves, nothing else.
+    firmware modules that call them in a handshake); floor() compiles what
+    was recorded into one straight-line function of native calls on the
+    recorded inputs (copies), so that timing it measures the native work and
+    the calls themselves, nothing else.
     """
 
     def __init__(self):
