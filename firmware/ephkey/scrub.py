@@ -4,8 +4,10 @@ MicroPython leaves copies of secrets the stations cannot overwrite: the
 ``bytes`` that ``hashlib.digest()`` and the RNG return, ``hashlib`` objects
 holding their last input block, the key schedules inside dropped
 ``cryptolib.aes`` objects. Once the station has dropped them they are
-garbage, so a collection followed by zero-filled allocations over every
-free block overwrites them. Native code also leaves values on the C stack;
+garbage, so a collection followed by allocations over every free block
+(the allocator zero-fills what it hands out) overwrites them. Every block:
+a fill that stopped early, or that skipped the single blocks left between
+live objects, left secrets behind in the memory scan. Native code also leaves values on the C stack;
 one SHA-256 and one AES-ECB operation of zeros, run from the event loop's
 top level, overwrite those routines' frames.
 
@@ -37,25 +39,36 @@ _ZERO = bytes(64)
 
 
 def _fill():
-    """Zero-filled bytearrays over every free block, halving the size on
-    MemoryError down to 16 bytes; they are dropped when this returns."""
-    held = []
+    """Overwrite every free heap block: with the collector off, take the free
+    memory piece by piece (zero-filled bytearrays, halving the size on
+    MemoryError down to 16 bytes, then one-block objects for the single
+    blocks between live objects), dropping each at once: while the collector
+    is off a dropped piece keeps its block, so nothing needs holding. The
+    next collection frees them all, zeros. Returns the bytes covered."""
+    budget = gc.mem_free()  # never more than the heap had free (split heaps grow)
     covered = 0
-    size = 1 << 16
-    while size >= 16:
+    gc.disable()
+    try:
+        size = 1 << 16
+        while size >= 16 and covered < budget:
+            try:
+                bytearray(size)
+                covered += size
+            except MemoryError:
+                size >>= 1
+        # a bytearray needs a two-block header (64-bit ports): fill the single
+        # free blocks left with floats, one block each (the allocator zeroes
+        # what an object does not use of its blocks)
+        x = 0.0
+        n = budget // 16 - covered // 16
         try:
-            b = bytearray(size)  # zero-filled, over a block that was free
+            while n > 0:
+                x = x + 0.0
+                n -= 1
         except MemoryError:
-            size >>= 1
-            continue
-        covered += size
-        try:
-            held.append(b)
-        except MemoryError:
-            # The list cannot grow: b is dropped (its block stays zeros) and a
-            # collection at the next failure would hand that same block back
-            # again and again, so go on with smaller pieces.
-            size >>= 1
+            pass
+    finally:
+        gc.enable()
     return covered
 
 
@@ -79,7 +92,7 @@ def scrub(stack_levels=32):
         pass
     gc.collect()
     covered = _fill()
-    gc.collect()
+    gc.collect()  # the pieces are garbage now: free again, and zeros
     # the C stack: frames of the native routines that handled secrets
     hashlib.sha256(_ZERO).digest()
     cryptolib.aes(_ZERO[:16], 1).encrypt(_ZERO[:16])
