@@ -206,8 +206,8 @@ def frame_head(out, nonce: ptr8, b0: int, sid: int, direction: int, kidx: int, s
 
 
 # -- the methods of mac.Mac: the work buffer w is ipad (0..63) || message
-# (64..127) || opad (128..191) || inner digest (192..223); ins[m] views
-# w[0:64 + m], wout views w[128:224]
+# (64..127) || opad (128..191) || inner digest (192..223); _in[m] views
+# w[0:64 + m] (made by ipad_msg on first use), _out views w[128:224]
 
 
 @micropython.viper
@@ -242,7 +242,10 @@ def _hmac_end(self, m: int, out: ptr8, ooff: int, n: int):
     """Both SHA-256 calls of an HMAC whose message, m bytes, is in place."""
     w = ptr8(self.w)
     S = hashlib.sha256
-    d = ptr8(S(self._in[m]).digest())
+    v = self._in[m]
+    if not v:  # None: no view of this length yet
+        v = self.ipad_msg(m)
+    d = ptr8(S(v).digest())
     for i in range(32):
         w[192 + i] = d[i]
     d = ptr8(S(self._out).digest())
@@ -321,7 +324,10 @@ def mac_check(self, a: ptr8, aoff: int, alen: int, want: ptr8, woff: int, n: int
         w[p] = a[aoff + i]
         p += 1
     S = hashlib.sha256
-    d = ptr8(S(self._in[alen]).digest())
+    v = self._in[alen]
+    if not v:
+        v = self.ipad_msg(alen)
+    d = ptr8(S(v).digest())
     for i in range(32):
         w[192 + i] = d[i]
     d = ptr8(S(self._out).digest())

@@ -43,9 +43,12 @@ from .sessions import (
 from .srk_ring import NONE, PENDING, READY, SrkRing
 from .x25519 import X25519Job
 
-# X25519Job.step's budget per work() call: the module's slice (under 20 ms on
-# an RP2040, 4.7); a module without one runs a whole X25519 per step anyway.
-_SLICE = getattr(_x25519, "SLICE", 255)
+# X25519Job.step's budget per work() call (4.7: under 20 ms on an RP2040). The
+# module's SLICE (32 units) counts 1.15 M instructions on the emulated
+# Cortex-M3 (tools/bench_hs.py --emu), an estimated 15-26 ms on an RP2040
+# (tools/bench_emu.py's 1.6-2.8 cycles per instruction): 24 units keep even the
+# high estimate under 20 ms.
+_SLICE = min(getattr(_x25519, "SLICE", 24), 24)
 
 _J_PAIR = const(1)  # the key pair of a ring slot: srk_pub = X25519(srk_priv, 9)
 _J_CHECK = const(2)  # a PROOF's check: DH = X25519(srk_priv, e_pub)
@@ -277,7 +280,7 @@ class FirstStation:
                 self._pop_job()
                 self._check_lost(slot)
                 return
-            x.start(self._dh, ring.priv_views[r], t.e_pub_v[slot])
+            x.start(self._dh, ring.priv_views[r], t.e_pub_view(slot))
             self._x_on = True
         if self._x_lost:
             self._pop_job()
@@ -548,7 +551,7 @@ class FirstStation:
             ks.kek2(mac, th_1, f, o, kek, 0)
             self._kw.wrap(kek, self.ring.keys, 16 * t.srk_slot[slot], f, o + wire.OFF_WRAPPED_SRK)
             zero(kek, 0, 16)
-        th_2 = ks.th_next(th_1, t.srk_v[slot][suite])
+        th_2 = ks.th_next(th_1, t.srk_view(slot, suite))
         copy(t.th2, 32 * slot, th_2, 0, 32)
         mac.expand(ks.SP[suite], th_2, 0, 32, t.spv, 16 * slot, 16)
         kp = self._k32b
@@ -670,7 +673,7 @@ class FirstStation:
         suite = t.suite[slot]
         mac = self._mac
         ms = self._k32b
-        th_3 = ks.th_next(t.th2_v[slot], t.proof_v[slot][suite])
+        th_3 = ks.th_next(t.th2_view(slot), t.proof_view(slot, suite))
         mac.expand(ks.MS[suite], th_3, 0, 32, ms, 0, 32)
         zero(self._k32, 0, 32)  # PRK3
         mac.key(ms, 0, 32)

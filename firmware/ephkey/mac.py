@@ -231,9 +231,19 @@ class Mac:
         self.w = w
         mv = memoryview(w)
         # one view per message length: hashing never slices
-        self._in = [mv[0:MSG + i] for i in range(65)]
+        self._mv = mv
+        # views of ipad || message per message length, made on first use
+        # (about 15 lengths occur): hashing never slices after that
+        self._in = [None] * 65
         self._out = mv[_OPAD:_W]
         self.tail = bytearray(5)  # SRK_frame[0:4] || 0x01 of KEK2 (keyschedule.kek2)
+
+    def ipad_msg(self, m: int) -> memoryview:
+        """The view of ipad || the m-byte message."""
+        v = self._in[m]
+        if v is None:
+            v = self._in[m] = self._mv[0:MSG + m]
+        return v
 
     def key(self, key: "ReadableBuffer", koff: int, n: int) -> None:
         """Install a key of n <= 64 bytes (the spec's keys are 16 to 32)."""
@@ -259,7 +269,7 @@ class Mac:
         """HKDF-Expand for n <= 32: HMAC(key, label || x[xoff:xoff + xlen] || 0x01)[0:n]."""
         w = self.w
         m = put3(w, label, 0, len(label), x or _EMPTY, xoff, xlen, _ONE, 0, 1)
-        copy(w, _INNER, hashlib.sha256(self._in[m]).digest(), 0, 32)
+        copy(w, _INNER, hashlib.sha256(self.ipad_msg(m)).digest(), 0, 32)
         copy(out, off, hashlib.sha256(self._out).digest(), 0, n)
 
     def expand_j(self, label: bytes, j: int, out: "WriteableBuffer", off: int, n: int) -> None:
@@ -268,7 +278,7 @@ class Mac:
         m = put3(w, label, 0, len(label), _EMPTY, 0, 0, _EMPTY, 0, 0)
         w[MSG + m] = j
         w[MSG + m + 1] = 1
-        copy(w, _INNER, hashlib.sha256(self._in[m + 2]).digest(), 0, 32)
+        copy(w, _INNER, hashlib.sha256(self.ipad_msg(m + 2)).digest(), 0, 32)
         copy(out, off, hashlib.sha256(self._out).digest(), 0, n)
 
     def hmac3(self, a: bytes, b: "ReadableBuffer", c: "ReadableBuffer", out: "WriteableBuffer",
@@ -276,7 +286,7 @@ class Mac:
         """HMAC(key, a || b || c)[0:n], whole buffers (KEK2's message)."""
         w = self.w
         m = put3(w, a, 0, len(a), b, 0, len(b), c, 0, len(c))
-        copy(w, _INNER, hashlib.sha256(self._in[m]).digest(), 0, 32)
+        copy(w, _INNER, hashlib.sha256(self.ipad_msg(m)).digest(), 0, 32)
         copy(out, off, hashlib.sha256(self._out).digest(), 0, n)
 
     def mac(self, a: "ReadableBuffer", aoff: int, alen: int, b: "ReadableBuffer", boff: int,
@@ -284,7 +294,7 @@ class Mac:
         """HMAC(key, a[aoff:aoff + alen] || b[boff:boff + blen])[0:n]."""
         w = self.w
         m = put3(w, a, aoff, alen, b, boff, blen, _EMPTY, 0, 0)
-        copy(w, _INNER, hashlib.sha256(self._in[m]).digest(), 0, 32)
+        copy(w, _INNER, hashlib.sha256(self.ipad_msg(m)).digest(), 0, 32)
         copy(out, off, hashlib.sha256(self._out).digest(), 0, n)
 
     def check(self, a: "ReadableBuffer", aoff: int, alen: int, want: "ReadableBuffer",
@@ -292,7 +302,7 @@ class Mac:
         """HMAC(key, a[aoff:aoff + alen])[0:n] == want[woff:woff + n], in constant time."""
         w = self.w
         m = put3(w, a, aoff, alen, _EMPTY, 0, 0, _EMPTY, 0, 0)
-        copy(w, _INNER, hashlib.sha256(self._in[m]).digest(), 0, 32)
+        copy(w, _INNER, hashlib.sha256(self.ipad_msg(m)).digest(), 0, 32)
         return diff(hashlib.sha256(self._out).digest(), 0, want, woff, n) == 0
 
     def wipe(self) -> None:

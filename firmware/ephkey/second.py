@@ -26,9 +26,12 @@ from .outq import OutQueue
 from .rng_health import RngFailure
 from .x25519 import X25519Job
 
-# X25519Job.step's budget per work() call: the module's slice (under 20 ms on
-# an RP2040, 4.7); a module without one runs a whole X25519 per step anyway.
-_SLICE = getattr(_x25519, "SLICE", 255)
+# X25519Job.step's budget per work() call (4.7: under 20 ms on an RP2040). The
+# module's SLICE (32 units) counts 1.15 M instructions on the emulated
+# Cortex-M3 (tools/bench_hs.py --emu), an estimated 15-26 ms on an RP2040
+# (tools/bench_emu.py's 1.6-2.8 cycles per instruction): 24 units keep even the
+# high estimate under 20 ms.
+_SLICE = min(getattr(_x25519, "SLICE", 24), 24)
 
 IDLE = const(0)
 WAIT_SRK = const(1)

@@ -49,20 +49,10 @@ class SessionTable:
         self.wrapped = bytearray(24 * n)  # KEY's wrapped IDRK_0, then the pending REKEY's
         self.ck = bytearray(32 * n)  # the chain key CK_{j+1} (3.6)
         self.idrk = bytearray(_KEY * idrks * n)
-        mv = memoryview(self.srk_frame)
-        self.srk_v = [(None, mv[i * SRK_MAX:i * SRK_MAX + 40], mv[i * SRK_MAX:(i + 1) * SRK_MAX])
-                      for i in range(n)]
-        mv = memoryview(self.proof)
-        self.proof_v = [(None, mv[i * PROOF_MAX:i * PROOF_MAX + 27],
-                         mv[i * PROOF_MAX:(i + 1) * PROOF_MAX]) for i in range(n)]
-        self.e_pub_v = [mv[i * PROOF_MAX + 3:i * PROOF_MAX + 35] for i in range(n)]
-        mv = memoryview(self.th2)
-        self.th2_v = [mv[32 * i:32 * (i + 1)] for i in range(n)]
         mv = memoryview(self.kp)
+        # made once: the forged-PROOF path (4.5's cost bound) hashes these
         self.kp_i = [mv[PADS * i:PADS * i + 64] for i in range(n)]  # KP ^ ipad
         self.kp_o = [mv[PADS * i + 64:PADS * (i + 1)] for i in range(n)]  # KP ^ opad
-        mv = memoryview(self.idrk)
-        self.idrk_v = [mv[i * _KEY:(i + 1) * _KEY] for i in range(idrks * n)]
         self.established_at = [0] * n
         self.send_idx = bytearray(n)
         self.recv_idx = bytearray(n)
@@ -78,7 +68,26 @@ class SessionTable:
         self.ccm = [CcmKey() for _ in range(2 * n)]
 
     def key(self, slot, j):
-        return self.idrk_v[slot * self.idrks + j]
+        """IDRK_j of the slot, a view (made per call: at key install, not per frame)."""
+        o = _KEY * (slot * self.idrks + j)
+        return memoryview(self.idrk)[o:o + _KEY]
+
+    def srk_view(self, slot, suite):
+        """The SRK frame the slot sent (40 or 64 bytes)."""
+        o = SRK_MAX * slot
+        return memoryview(self.srk_frame)[o:o + (64 if suite == 2 else 40)]
+
+    def proof_view(self, slot, suite):
+        """The PROOF being checked, or the accepted one (27 or 59 bytes)."""
+        o = PROOF_MAX * slot
+        return memoryview(self.proof)[o:o + (59 if suite == 2 else 27)]
+
+    def e_pub_view(self, slot):
+        o = PROOF_MAX * slot + 3
+        return memoryview(self.proof)[o:o + 32]
+
+    def th2_view(self, slot):
+        return memoryview(self.th2)[32 * slot:32 * slot + 32]
 
     def ccm_for(self, slot, j):
         return self.ccm[2 * slot + (j & 1)]

@@ -30,7 +30,7 @@ class KeepsMs(FirstStation):
         # on entry the Mac holds PRK3: derive MS the way _accept will
         from ephkey import keyschedule as ks
         t = self.table
-        th_3 = ks.th_next(t.th2_v[slot], t.proof_v[slot][t.suite[slot]])
+        th_3 = ks.th_next(t.th2_view(slot), t.proof_view(slot, t.suite[slot]))
         self.kept = bytearray(32)
         self._mac.expand(ks.MS[t.suite[slot]], th_3, 0, 32, self.kept, 0, 32)
         super()._accept(slot, now_ms)
