@@ -234,7 +234,7 @@ class Mac:
         self._mv = mv
         # views of ipad || message per message length, made on first use
         # (about 15 lengths occur): hashing never slices after that
-        self._in = [None] * 65
+        self._in: list = [None] * 65
         self._out = mv[_OPAD:_W]
         self.tail = bytearray(5)  # SRK_frame[0:4] || 0x01 of KEK2 (keyschedule.kek2)
 

@@ -45,7 +45,7 @@ def _fill():
     blocks between live objects), dropping each at once: while the collector
     is off a dropped piece keeps its block, so nothing needs holding. The
     next collection frees them all, zeros. Returns the bytes covered."""
-    budget = gc.mem_free()  # never more than the heap had free (split heaps grow)
+    budget = gc.mem_free()  # type: ignore[attr-defined]  # never more than the heap had free (split heaps grow)
     covered = 0
     gc.disable()
     try:

@@ -164,7 +164,7 @@ def t_slices(P):
             units[who].append(ticks_diff(ticks_us(), t0))
             kinds[who].append(kind)
 
-    for r in range(P["rounds"]):
+    for _ in range(P["rounds"]):
         now += 1
         if f.prepare(now):  # the interval's key pair (its job), as the event loop does
             run(f, "F", "key pair")
