@@ -15,7 +15,6 @@ another architecture).
 
 import hashlib
 
-import cryptolib
 import micropython
 
 
@@ -31,28 +30,6 @@ def zero(dst: ptr8, off: int, n: int):
     """dst[off:off + n] = 0."""
     for i in range(n):
         dst[off + i] = 0
-
-
-@micropython.viper
-def pads(w: ptr8, key: ptr8, koff: int, n: int):
-    """HMAC's padded key blocks of key[koff:koff + n] (n <= 64): w[0:64] the
-    inner one (key ^ 0x36), w[128:192] the outer one (key ^ 0x5c)."""
-    for i in range(64):
-        w[i] = 0x36
-        w[128 + i] = 0x5C
-    for i in range(n):
-        k = key[koff + i]
-        w[i] = 0x36 ^ k
-        w[128 + i] = 0x5C ^ k
-
-
-@micropython.viper
-def pads_add(w: ptr8, at: int, key: ptr8, koff: int, n: int):
-    """More key bytes at position ``at`` of a key given in pieces to pads()."""
-    for i in range(n):
-        k = key[koff + i]
-        w[at + i] = w[at + i] ^ k
-        w[128 + at + i] = w[128 + at + i] ^ k
 
 
 @micropython.viper
@@ -91,23 +68,6 @@ def pads_to(store: ptr8, off: int, key: ptr8, koff: int, n: int):
         k = key[koff + i]
         store[off + i] = 0x36 ^ k
         store[off + 64 + i] = 0x5C ^ k
-
-
-@micropython.viper
-def put3(w: ptr8, a: ptr8, aoff: int, alen: int, b: ptr8, boff: int, blen: int,
-         c: ptr8, coff: int, clen: int) -> int:
-    """The message a || b || c (slices) at w[64:]; returns its length."""
-    p = 64
-    for i in range(alen):
-        w[p] = a[aoff + i]
-        p += 1
-    for i in range(blen):
-        w[p] = b[boff + i]
-        p += 1
-    for i in range(clen):
-        w[p] = c[coff + i]
-        p += 1
-    return p - 64
 
 
 @micropython.viper
@@ -223,21 +183,6 @@ def mac_key(self, key: ptr8, koff: int, n: int):
 
 
 @micropython.viper
-def mac_salt(self, a: ptr8, aoff: int, b: ptr8, boff: int):
-    w = ptr8(self.w)
-    for i in range(64):
-        w[i] = 0x36
-        w[128 + i] = 0x5C
-    for i in range(12):
-        k = a[aoff + i]
-        w[i] = 0x36 ^ k
-        w[128 + i] = 0x5C ^ k
-        k = b[boff + i]
-        w[12 + i] = 0x36 ^ k
-        w[140 + i] = 0x5C ^ k
-
-
-@micropython.viper
 def _hmac_end(self, m: int, out: ptr8, ooff: int, n: int):
     """Both SHA-256 calls of an HMAC whose message, m bytes, is in place."""
     w = ptr8(self.w)
@@ -272,18 +217,6 @@ def mac_expand(self, label, x, xoff: int, xlen: int, out, ooff: int, n: int):
 
 
 @micropython.viper
-def mac_expand_j(self, label, j: int, out, ooff: int, n: int):
-    w = ptr8(self.w)
-    lb = ptr8(label)
-    ll = int(len(label))
-    for i in range(ll):
-        w[64 + i] = lb[i]
-    w[64 + ll] = j
-    w[65 + ll] = 1
-    _hmac_end(self, ll + 2, out, ooff, n)
-
-
-@micropython.viper
 def mac_mac(self, a: ptr8, aoff: int, alen: int, b: ptr8, boff: int, blen: int, out,
             ooff: int, n: int):
     w = ptr8(self.w)
@@ -297,59 +230,5 @@ def mac_mac(self, a: ptr8, aoff: int, alen: int, b: ptr8, boff: int, blen: int, 
     _hmac_end(self, p - 64, out, ooff, n)
 
 
-@micropython.viper
-def mac_hmac3(self, a, b, c, out, ooff: int, n: int):
-    w = ptr8(self.w)
-    p = 64
-    xb = ptr8(a)
-    for i in range(int(len(a))):
-        w[p] = xb[i]
-        p += 1
-    xb = ptr8(b)
-    for i in range(int(len(b))):
-        w[p] = xb[i]
-        p += 1
-    xb = ptr8(c)
-    for i in range(int(len(c))):
-        w[p] = xb[i]
-        p += 1
-    _hmac_end(self, p - 64, out, ooff, n)
 
 
-@micropython.viper
-def mac_check(self, a: ptr8, aoff: int, alen: int, want: ptr8, woff: int, n: int) -> bool:
-    w = ptr8(self.w)
-    p = 64
-    for i in range(alen):
-        w[p] = a[aoff + i]
-        p += 1
-    S = hashlib.sha256
-    v = self._in[alen]
-    if not v:
-        v = self.ipad_msg(alen)
-    d = ptr8(S(v).digest())
-    for i in range(32):
-        w[192 + i] = d[i]
-    d = ptr8(S(self._out).digest())
-    acc = 0
-    for i in range(n):
-        acc |= d[i] ^ want[woff + i]
-    return acc == 0
-
-
-# -- the methods of mac.KeyWrap (16-byte keys and KEKs)
-
-
-@micropython.viper
-def kw_wrap(self, kek, key, koff: int, out, ooff: int):
-    blk = self._blk
-    o = self._out
-    wrap(cryptolib.aes(kek, 1).encrypt, blk, o, self._r, blk, o, key, koff, out, ooff)
-
-
-@micropython.viper
-def kw_unwrap(self, kek, src, soff: int, out, ooff: int) -> bool:
-    blk = self._blk
-    o = self._out
-    return int(unwrap(cryptolib.aes(kek, 1).decrypt, blk, o, self._r, blk, o, src, soff,
-                      out, ooff)) == 0

@@ -48,6 +48,10 @@ from .x25519 import X25519Job
 # Cortex-M3 (tools/bench_hs.py --emu), an estimated 15-26 ms on an RP2040
 # (tools/bench_emu.py's 1.6-2.8 cycles per instruction): 24 units keep even the
 # high estimate under 20 ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _SLICE = min(getattr(_x25519, "SLICE", 24), 24)
 
 _J_PAIR = const(1)  # the key pair of a ring slot: srk_pub = X25519(srk_priv, 9)
@@ -89,7 +93,7 @@ class FirstStation:
         self._jq_idx = bytearray(cap)
         self._jq_gen = [0] * cap
         self._jq_n = 0
-        self._x = X25519Job()
+        self._x: Any = X25519Job() if self.suite2 else None  # a suite-1 station runs no job
         self._x_on = False  # the head job's X25519 was started
         self._x_done = False  # ... and has finished: its completion is next
         self._x_lost = False  # ... its key pair left the ring while it ran
@@ -235,7 +239,8 @@ class FirstStation:
             self._jq_gen[j] = self._jq_gen[j + 1]
         self._jq_n = n
         if i == 0:
-            self._x.wipe()
+            if self._x is not None:
+                self._x.wipe()
             self._x_on = False
             self._x_done = False
             self._x_lost = False

@@ -13,11 +13,7 @@ Transcript hashes (TH1, TH2, TH3) hash public frames: they are returned as
 ``bytes``.
 """
 
-from micropython import const
-
-from .mac import sha256_of, sha256_two
-
-_ONE = const(1)
+from .mac import copy, sha256_of, sha256_two
 
 
 def _lbl(name):
@@ -53,10 +49,9 @@ def prk(mac, n_s, ns_off, n_f, nf_off, ps, out, off):
 def kek2(mac, th_1, srk_frame, foff, out, off):
     """Suite 1: KEK2 = Expand(PRK, Lbl(1, "srk") || TH1 || SRK_frame[0:4], 16)."""
     tail = mac.tail
-    for i in range(4):
-        tail[i] = srk_frame[foff + i]
-    tail[4] = _ONE
-    mac.hmac3(SRK[1], th_1, tail, out, off, 16)
+    copy(tail, 0, th_1, 0, 32)
+    copy(tail, 32, srk_frame, foff, 4)
+    mac.expand(SRK[1], tail, 0, 36, out, off, 16)
 
 
 def prk3(mac, th_2, toff, x, xoff, xlen, ps, out, off):

@@ -116,14 +116,16 @@ async def run(board, parts, wdt=None):
 
 
 def pair(code=None, window_s=None, board_path=board_mod.PATH,
-         pairing_path=pairing_store.PATH, rng_source=os.urandom):
+         pairing_path=pairing_store.PATH, rng_source=None):
     """Arm this board for device pairing at its REPL (docs/protocol.md 15.2):
     ``pair("042917")`` with a typed code, ``pair()`` to draw and show one.
-    True once the new pairing is in the pairing file; reset to use it."""
+    True once the new pairing is in the pairing file; reset to use it.
+    ``rng_source``: the board file's raw source (raw_rng) unless given; not a
+    default of os.urandom, which ports without it (qemu) have no attribute for."""
     from .pair_node import arm_and_run
     try:
         b = board_mod.load(board_path)
-        rng = station_rng(rng_source, b.port)
+        rng = station_rng(raw_rng(b) if rng_source is None else rng_source, b.port)
     except board_mod.BoardError as e:
         log("pair_failed", reason=str(e))
         return False

@@ -21,7 +21,7 @@ from micropython import const
 
 from . import channel, errors, events, keyschedule as ks, wire, x25519 as _x25519
 from .crypto import CcmEngine, CcmKey
-from .mac import KeyWrap, Mac, copy, pads_to, xor, zero
+from .mac import KeyWrap, Mac, copy, diff, pads_to, xor, zero
 from .outq import OutQueue
 from .rng_health import RngFailure
 from .x25519 import X25519Job
@@ -31,6 +31,10 @@ from .x25519 import X25519Job
 # Cortex-M3 (tools/bench_hs.py --emu), an estimated 15-26 ms on an RP2040
 # (tools/bench_emu.py's 1.6-2.8 cycles per instruction): 24 units keep even the
 # high estimate under 20 ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _SLICE = min(getattr(_x25519, "SLICE", 24), 24)
 
 IDLE = const(0)
@@ -88,7 +92,7 @@ class SecondStation:
         self._e_pub = bytearray(wire.PUB_LEN if suite2 else 0)
         self._dh = bytearray(wire.PUB_LEN if suite2 else 0)
         self._srk_pub = bytearray(wire.PUB_LEN if suite2 else 0)
-        self._x = X25519Job()
+        self._x: Any = X25519Job() if suite2 else None  # suite 1 runs no job
         self._phase = 0
         self._x_on = False
         self._keys = bytearray(32)  # IDRKs by index parity
@@ -351,7 +355,8 @@ class SecondStation:
         mac.key(prk, 0, 32)
         mac.expand(ks.AUTH[2], self._th1, 0, 32, ka, 0, 32)
         mac.key(ka, 0, 32)
-        ok = mac.check(buf, 0, wire.OFF_AUTH, buf, wire.OFF_AUTH, wire.AUTH_LEN)
+        mac.mac(buf, 0, wire.OFF_AUTH, buf, 0, 0, ka, 0, wire.AUTH_LEN)  # auth, over KA
+        ok = not diff(ka, 0, buf, wire.OFF_AUTH, wire.AUTH_LEN)
         zero(ka, 0, 32)
         if ok:
             try:
@@ -395,7 +400,8 @@ class SecondStation:
 
     def _end_proving(self):
         """Erase the job's secrets and what PROVING held (e_priv, DH, KP, SPV, TH2)."""
-        self._x.wipe()
+        if self._x is not None:
+            self._x.wipe()
         self._phase = 0
         self._x_on = False
         zero(self._e_priv, 0, len(self._e_priv))

@@ -63,14 +63,17 @@ def _move(a, b, now, counts, who_b, drop=False):
 
 def soak(handshakes, frames, suite=1, peers=4, checkpoints=20, log=None):
     """Run the soak; return a dict of counts and memory figures."""
-    # short timers, so that the ring turns over and every timer fires often
+    # short timers, so that the ring turns over and every timer fires often;
+    # 64-byte payloads (the soak sends 48): six stations in the emulated
+    # board's heap beside the code
     fcfg = FirstConfig(sessions=8, idrks=4, rotate_frames=8, idle_ms=2000, confirm_ms=1000,
                        interval_ms=200, lifetime_ms=400, m=3, ring_slots=8,
-                       suites=(suite,))
+                       suites=(suite,), max_payload=64)
     pairings = [_pairing(i) for i in range(peers + 1)]  # the last one abandons
     now = 0
     f = FirstStation(fcfg, pairings, Drbg(b"soak F"), now)
-    ss = [SecondStation(SecondConfig(offer=(suite,), retry_ms=1000, max_tries=3),
+    ss = [SecondStation(SecondConfig(offer=(suite,), retry_ms=1000, max_tries=3,
+                                     max_payload=64),
                         pairings[i], Drbg(b"soak S%d" % i), now) for i in range(peers + 1)]
     counts = _Counts()
     per = frames // max(handshakes, 1) + 1  # 1 handshake in 13 carries none

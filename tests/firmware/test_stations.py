@@ -228,8 +228,8 @@ def test_table_full_evicts_oldest_half_open_never_an_open_session():
 
 
 def test_data_path_allocates_nothing():
-    f = first()
-    s = second()
+    f = first(max_payload=256)
+    s = second(max_payload=256)
     sid = handshake(f, s)
     payload = bytearray(b"x" * 200)
     for n in (16, 64, 200):

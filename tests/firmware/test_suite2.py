@@ -295,8 +295,8 @@ def test_both_suites_in_one_interval_share_one_ring_slot_and_are_erased_together
 
 
 def test_data_path_allocates_nothing_in_suite_2():
-    f = first()
-    s = second()
+    f = first(max_payload=256)
+    s = second(max_payload=256)
     sid = handshake(f, s)
     assert s.suite == 2
     payload = bytearray(b"x" * 200)
