@@ -138,14 +138,13 @@ def state_of(*stations):
 
 
 def _windows(bufs, n):
-    """Distinct non-zero n-byte windows, with one place each was found."""
-    found = {}
+    """Every non-zero n-byte window, with where it was found (one at a time: a
+    table of them all would not fit in the emulated board's heap)."""
     for path, b in bufs:
         for i in range(len(b) - n + 1):
             w = b[i:i + n]
-            if w not in found and any(w):
-                found[w] = "%s+%d" % (path, i)
-    return found
+            if any(w):
+                yield w, "%s+%d" % (path, i)
 
 
 class Attack:
@@ -216,10 +215,10 @@ class Attack:
         return False
 
     def run(self, bufs):
-        for w, where in _windows(bufs, 16).items():
+        for w, where in _windows(bufs, 16):
             if self.as_key16(w, where):
                 return self.hits
-        for w, where in _windows(bufs, 32).items():
+        for w, where in _windows(bufs, 32):
             if self.as_key32(w, where):
                 return self.hits
         return self.hits
