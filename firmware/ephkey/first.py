@@ -24,7 +24,7 @@ from time import ticks_add, ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 
-from . import channel, errors, events, keyschedule as ks, wire, x25519 as _x25519
+from . import channel, errors, events, keyschedule as ks, wire
 from .crypto import CcmEngine
 from .mac import KeyWrap, Mac, copy, diff, pads_to, xor_diff, zero
 from .outq import OutQueue
@@ -41,18 +41,16 @@ from .sessions import (
     SessionTable,
 )
 from .srk_ring import NONE, PENDING, READY, SrkRing
-from .x25519 import X25519Job
 
 # X25519Job.step's budget per work() call (4.7: under 20 ms on an RP2040). The
 # module's SLICE (32 units) counts 1.15 M instructions on the emulated
 # Cortex-M3 (tools/bench_hs.py --emu), an estimated 15-26 ms on an RP2040
 # (tools/bench_emu.py's 1.6-2.8 cycles per instruction): 24 units keep even the
 # high estimate under 20 ms.
+_SLICE = const(24)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-_SLICE = min(getattr(_x25519, "SLICE", 24), 24)
 
 _J_PAIR = const(1)  # the key pair of a ring slot: srk_pub = X25519(srk_priv, 9)
 _J_CHECK = const(2)  # a PROOF's check: DH = X25519(srk_priv, e_pub)
@@ -93,7 +91,12 @@ class FirstStation:
         self._jq_idx = bytearray(cap)
         self._jq_gen = [0] * cap
         self._jq_n = 0
-        self._x: Any = X25519Job() if self.suite2 else None  # a suite-1 station runs no job
+        self._x: Any = None  # a suite-1 station runs no job, nor loads X25519's code
+        if self.suite2:
+            from . import x25519
+
+            self._x = x25519.X25519Job()
+            self._slice = min(getattr(x25519, "SLICE", _SLICE), _SLICE)
         self._x_on = False  # the head job's X25519 was started
         self._x_done = False  # ... and has finished: its completion is next
         self._x_lost = False  # ... its key pair left the ring while it ran
@@ -269,7 +272,7 @@ class FirstStation:
             x.start(ring.pub_views[i], ring.priv_views[i])
             self._x_on = True
         if not self._x_done:
-            self._x_done = x.step(_SLICE)
+            self._x_done = x.step(self._slice)
             return
         ok = x.ok
         self._pop_job()
@@ -292,7 +295,7 @@ class FirstStation:
             self._check_lost(slot)
             return
         if not self._x_done:
-            self._x_done = x.step(_SLICE)
+            self._x_done = x.step(self._slice)
             return
         ok = x.ok
         self._pop_job()

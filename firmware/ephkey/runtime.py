@@ -11,11 +11,9 @@ from time import ticks_ms  # type: ignore[attr-defined]
 
 from . import board as board_mod, pairing_store, watchdog
 from .apps import EchoApp, ExchangeApp, log
-from .first import FirstStation
 from .hmac_drbg import station_rng
 from .node import Node
 from .rng_health import RngFailure
-from .second import SecondStation
 
 VBOARD = "vboard.json"
 
@@ -65,9 +63,13 @@ def build(board, rng_source=None, pairing_path=pairing_store.PATH):
     now = ticks_ms()
     for role in board.roles:
         pairings = pairing_store.load(role, pairing_path)
+        # each role's station imported only where the board runs it: a board
+        # deployed for one role has only that role's modules (tools/deploy.py)
         if role == "first":
+            from .first import FirstStation
             out.append((role, FirstStation(board.first, pairings, rng, now), EchoApp()))
         else:
+            from .second import SecondStation
             app = ExchangeApp(board.app.get("messages", 100), board.app.get("size", 32))
             out.append((role, SecondStation(board.second, pairings[0], rng, now), app))
     return out

@@ -19,23 +19,21 @@ from time import ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 
-from . import channel, errors, events, keyschedule as ks, wire, x25519 as _x25519
+from . import channel, errors, events, keyschedule as ks, wire
 from .crypto import CcmEngine, CcmKey
 from .mac import KeyWrap, Mac, copy, diff, pads_to, xor, zero
 from .outq import OutQueue
 from .rng_health import RngFailure
-from .x25519 import X25519Job
 
 # X25519Job.step's budget per work() call (4.7: under 20 ms on an RP2040). The
 # module's SLICE (32 units) counts 1.15 M instructions on the emulated
 # Cortex-M3 (tools/bench_hs.py --emu), an estimated 15-26 ms on an RP2040
 # (tools/bench_emu.py's 1.6-2.8 cycles per instruction): 24 units keep even the
 # high estimate under 20 ms.
+_SLICE = const(24)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-_SLICE = min(getattr(_x25519, "SLICE", 24), 24)
 
 IDLE = const(0)
 WAIT_SRK = const(1)
@@ -92,7 +90,12 @@ class SecondStation:
         self._e_pub = bytearray(wire.PUB_LEN if suite2 else 0)
         self._dh = bytearray(wire.PUB_LEN if suite2 else 0)
         self._srk_pub = bytearray(wire.PUB_LEN if suite2 else 0)
-        self._x: Any = X25519Job() if suite2 else None  # suite 1 runs no job
+        self._x: Any = None  # suite 1 runs no job, nor loads X25519's code
+        if suite2:
+            from . import x25519
+
+            self._x = x25519.X25519Job()
+            self._slice = min(getattr(x25519, "SLICE", _SLICE), _SLICE)
         self._phase = 0
         self._x_on = False
         self._keys = bytearray(32)  # IDRKs by index parity
@@ -201,7 +204,7 @@ class SecondStation:
             if not self._x_on:
                 x.start(self._e_pub, self._e_priv)
                 self._x_on = True
-            if x.step(_SLICE):
+            if x.step(self._slice):
                 self._phase = _DH
                 self._x_on = False
             return
@@ -209,7 +212,7 @@ class SecondStation:
             if not self._x_on:
                 x.start(self._dh, self._e_priv, self._srk_pub)
                 self._x_on = True
-            if x.step(_SLICE):
+            if x.step(self._slice):
                 self._phase = _DONE
                 self._x_on = False
             return
