@@ -182,7 +182,7 @@ def frames_from_tap(records: list[tuple[float, str, bytes]]) -> list[WireFrame]:
                             zlib.crc32(dec[:-4]) == int.from_bytes(dec[-4:], "little")
                         body = dec[:-4] if ok and dec is not None else b""
                         out.append(WireFrame(t_first, d, len(seg) + 2, len(body),
-                                             body[1] if len(body) > 1 else -1))
+                                             body[0] & 15 if body else -1))  # v2: type in byte 0
                         seg = bytearray()
                     continue
                 if not seg:

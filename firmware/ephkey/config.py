@@ -39,7 +39,8 @@ class FirstConfig:
     def __init__(self, interval_ms=10000, lifetime_ms=20000, m=3, ring_slots=8,
                  sessions=8, idrks=4, rotate_frames=64, rotate_ms=600000,
                  rekey_retry_ms=1000, rekey_tries=4, idle_ms=300000,
-                 max_payload=256, suites=DEFAULT_SUITES):
+                 max_payload=256, suites=DEFAULT_SUITES, confirm_ms=10000,
+                 peer_sessions=1, proof_tries=3, out_queue=None):
         self.lifetime_ms = _int("lifetime_ms", lifetime_ms, 1, LIFETIME_LIMIT_MS - 1)
         self.m = _int("m", m, 1, M_LIMIT)
         self.interval_ms = _int("interval_ms", interval_ms, 1)
@@ -58,14 +59,25 @@ class FirstConfig:
         self.idle_ms = _int("idle_ms", idle_ms, 1)
         self.max_payload = _int("max_payload", max_payload, 0, 65000)
         self.suites = _suites("suites", suites)
+        # 4.6: an unconfirmed session may be taken by a REQ from this age on
+        if idle_ms < 2:
+            raise ValueError("confirm_ms needs idle_ms >= 2 (confirm_ms < idle_ms)")
+        self.confirm_ms = _int("confirm_ms", confirm_ms, 1, idle_ms - 1)
+        self.peer_sessions = _int("peer_sessions", peer_sessions, 1, self.sessions)
+        self.proof_tries = _int("proof_tries", proof_tries, 1, 255)
+        if out_queue is None:
+            out_queue = sessions + 4
+        self.out_queue = _int("out_queue", out_queue, 1)
 
 
 class SecondConfig:
-    def __init__(self, retry_ms=1000, max_tries=5, max_payload=256, offer=DEFAULT_SUITES):
+    def __init__(self, retry_ms=1000, max_tries=5, max_payload=256, offer=DEFAULT_SUITES,
+                 out_queue=4):
         self.retry_ms = _int("retry_ms", retry_ms, 1)
         self.max_tries = _int("max_tries", max_tries, 1)
         self.max_payload = _int("max_payload", max_payload, 0, 65000)
         self.offer = _suites("offer", offer)
+        self.out_queue = _int("out_queue", out_queue, 1)
 
 
 class Pairing:

@@ -15,9 +15,10 @@ CLOSED = const(4)
 HANDSHAKE_FAILED = const(5)
 ERROR = const(6)
 PEER_ERROR = const(7)
+DROPPED = const(8)  # the full output queue refused a frame (arg: its type)
 
 NAMES = ("NONE", "ESTABLISHED", "DATA", "ROTATED", "CLOSED",
-         "HANDSHAKE_FAILED", "ERROR", "PEER_ERROR")
+         "HANDSHAKE_FAILED", "ERROR", "PEER_ERROR", "DROPPED")
 
 
 class EventQueue:

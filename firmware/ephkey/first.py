@@ -1,4 +1,4 @@
-"""The first station (spec sections 4 and 5): answers session requests.
+"""The first station (spec sections 4 and 5, version 2): answers session requests.
 
 Sans-IO: frames and ticks in, frames and events out. The RNG and the clock
 are injected (``rng(n)`` returns n random bytes, ``now_ms`` is a
@@ -10,26 +10,50 @@ are injected (``rng(n)`` returns n random bytes, ``now_ms`` is a
     ev = st.next_event()              # events.*, details in ev_sid / ev_arg
     st.send(sid, payload, n, now)     # one DATA frame
     st.poll(now)                      # timers
-    st.prepare(now)                   # idle time: next interval's suite-2 key pair
+    st.prepare(now)                   # idle time: the suite-2 key pair's job
+    while st.busy(): st.work(now)     # X25519 in slices (4.7)
+    if st.scrub_due: ...              # the event loop scrubs the heap (9.3)
 
 Suites 1 and 2 (docs/protocol.md 3.9) share everything but the handshake's
 SRK and PROOF frames and the key-schedule labels; the table remembers each
-session's suite.
+session's suite. No call but ``work`` runs any part of an X25519.
 """
 
-from time import ticks_diff  # type: ignore[attr-defined]
+import hashlib
+from time import ticks_add, ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 
-from . import channel, errors, events, keyschedule, wire
-from .crypto import CcmEngine, aes_key_wrap, ccm_decrypt, ct_equal
+from . import channel, errors, events, keyschedule as ks, wire
+from .crypto import CcmEngine
+from .mac import KeyWrap, Mac, copy, diff, pads_to, xor_diff, zero
 from .outq import OutQueue
 from .rng_health import RngFailure
-from .sessions import FREE, OPEN, WAIT_PROOF, SessionTable
-from .srk_ring import SrkRing
-from .x25519 import x25519
+from .sessions import (
+    CHECKING,
+    FREE,
+    OPEN,
+    PADS,
+    PROOF_MAX,
+    SRK_MAX,
+    WAIT_CONFIRM,
+    WAIT_PROOF,
+    SessionTable,
+)
+from .srk_ring import NONE, PENDING, READY, SrkRing
 
-_SID_MASK = const(0x3FFFFFFF)
+# X25519Job.step's budget per work() call (4.7: under 20 ms on an RP2040). The
+# module's SLICE (32 units) counts 1.15 M instructions on the emulated
+# Cortex-M3 (tools/bench_hs.py --emu), an estimated 15-26 ms on an RP2040
+# (tools/bench_emu.py's 1.6-2.8 cycles per instruction): 24 units keep even the
+# high estimate under 20 ms.
+_SLICE = const(24)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_J_PAIR = const(1)  # the key pair of a ring slot: srk_pub = X25519(srk_priv, 9)
+_J_CHECK = const(2)  # a PROOF's check: DH = X25519(srk_priv, e_pub)
 
 
 class FirstStation:
@@ -45,15 +69,39 @@ class FirstStation:
         self.table = SessionTable(config.sessions, config.idrks)
         hs_size = wire.LEN_SRK2 if self.suite2 else wire.LEN_SRK
         frame_size = max(hs_size, wire.PROT_HDR + config.max_payload + wire.TAG)
-        self.outq = OutQueue(config.sessions + 4, frame_size)
-        self.events = events.EventQueue(config.sessions + 4)
+        self.outq = OutQueue(config.out_queue, frame_size)
+        self.events = events.EventQueue(2 * config.sessions + 8)
         self.engine = CcmEngine(max(config.max_payload, wire.REKEY_PT), wire.PROT_HDR)
         # plaintext of the last DATA event (REKEY plaintexts pass through it too)
         self.payload = bytearray(max(config.max_payload, wire.REKEY_PT))
         self._nonce = bytearray(13)
         self._pt = bytearray(wire.REKEY_PT)
-        self._dh = bytearray(wire.PUB_LEN)  # suite 2's DH, only while MS is derived
+        # the handshake's secrets, each in a buffer of ours, zeroed after use (9.3)
+        self._mac = Mac()
+        self._kw = KeyWrap()
+        self._k32 = bytearray(32)  # PRK at a REQ; PRK3 at a PROOF
+        self._k32b = bytearray(32)  # KA, KP; MS = CK_0
+        self._k16 = bytearray(16)  # KEK2, the pad, KEK_j
+        self._dh = bytearray(wire.PUB_LEN)  # a check job's DH
+        self._head1 = bytearray(wire.LEN_PROOF - wire.T_LEN)  # what t covers, suite 1
+        self._head2 = bytearray(wire.LEN_PROOF2 - wire.T_LEN)  # ... suite 2
+        # jobs (4.7): a FIFO of (kind, index, ring generation); the head runs
+        cap = config.sessions + config.ring_slots
+        self._jq_kind = bytearray(cap)
+        self._jq_idx = bytearray(cap)
+        self._jq_gen = [0] * cap
+        self._jq_n = 0
+        self._x: Any = None  # a suite-1 station runs no job, nor loads X25519's code
+        if self.suite2:
+            from . import x25519
+
+            self._x = x25519.X25519Job()
+            self._slice = min(getattr(x25519, "SLICE", _SLICE), _SLICE)
+        self._x_on = False  # the head job's X25519 was started
+        self._x_done = False  # ... and has finished: its completion is next
+        self._x_lost = False  # ... its key pair left the ring while it ran
         self._data_len = 0
+        self.scrub_due = False  # set when a call erased a session secret (9.3)
         self.out = self.outq.frame
         self.ev_sid = 0
         self.ev_arg = 0
@@ -74,41 +122,51 @@ class FirstStation:
         return code
 
     def send(self, sid, payload, n, now_ms):
-        """Protect and queue one DATA frame on session ``sid``."""
+        """Protect and queue one DATA frame on an established session."""
+        self._advance(now_ms)
         t = self.table
         slot = t.find_sid(sid)
-        if slot < 0 or t.state[slot] != OPEN:
-            raise errors.ProtocolError(errors.UNKNOWN_SESSION, "no open session %d" % sid)
+        if slot < 0 or t.state[slot] != OPEN and t.state[slot] != WAIT_CONFIRM:
+            raise errors.ProtocolError(errors.UNKNOWN_SESSION, "no established session %d" % sid)
         if n > self.cfg.max_payload:
             raise errors.ProtocolError(errors.TOO_LONG, "payload over max_payload")
-        self._seal(slot, wire.DATA, payload, n)
-        self._counted(slot, now_ms)
+        if self._seal(slot, wire.DATA, payload, n):
+            self._counted(slot, now_ms)
 
     def close(self, sid, now_ms):
-        slot = self.table.find_sid(sid)
+        """CLOSE(0) if established, then free the slot; no event."""
+        self._advance(now_ms)
+        t = self.table
+        slot = t.find_sid(sid)
         if slot < 0:
             raise errors.ProtocolError(errors.UNKNOWN_SESSION, "no session %d" % sid)
-        if self.table.state[slot] == OPEN:
+        state = t.state[slot]
+        if state == OPEN or state == WAIT_CONFIRM:
             self._pt[0] = errors.OK
             self._seal(slot, wire.CLOSE, self._pt, 1)
-        self.table.free(slot)
+            self.scrub_due = True
+        elif state == CHECKING:
+            self._cancel_check(slot)
+        if t.state[slot] != FREE:
+            t.free(slot)
 
     def poll(self, now_ms):
-        """Run the timers of spec 4.4 item 7."""
-        self.ring.advance(now_ms)
+        """Run the timers of spec 4.4 item 7, in session-slot order."""
+        self._advance(now_ms)
         t = self.table
         cfg = self.cfg
         for slot in range(t.n):
             state = t.state[slot]
             if state == WAIT_PROOF:
-                if ticks_diff(now_ms, t.req_time[slot]) >= cfg.lifetime_ms:
+                if self._half_open_dead(slot, now_ms):
                     sid = t.sid[slot]
                     t.free(slot)
                     self.events.push(events.HANDSHAKE_FAILED, sid, errors.TIMEOUT)
-            elif state == OPEN:
+            elif state == OPEN or state == WAIT_CONFIRM:
                 if ticks_diff(now_ms, t.last_rx[slot]) >= cfg.idle_ms:
-                    # tell S, so it does not go on talking to a freed slot
-                    self._close_with(slot, errors.TIMEOUT)
+                    self._close_with(slot, errors.TIMEOUT)  # tell S, so it stops talking
+                elif state != OPEN:
+                    pass  # no rotation before confirmation (4.3)
                 elif t.pending[slot] >= 0:
                     if ticks_diff(now_ms, t.rekey_at[slot]) >= cfg.rekey_retry_ms:
                         if t.rekey_sends[slot] < cfg.rekey_tries:
@@ -119,103 +177,233 @@ class FirstStation:
                     self._rotate(slot, now_ms)
 
     def prepare(self, now_ms):
-        """Idle work: make the next interval's suite-2 key pair ahead of time.
-
-        Spec 3.9, pre-generation: at most one X25519 per interval, so that no
-        request waits for one. Return True if a key pair was made; when none
-        is due this is a clock advance and a scan of the ring. Emits nothing.
-        """
+        """Idle work (3.9): create the key-pair job of the first of intervals
+        k, k+1 that has no key pair. Return True if a job was created. Draws
+        ``srk_priv``; emits no frame and no event; computes no X25519."""
+        self._advance(now_ms)
         if not self.suite2:
             return False
-        self.ring.advance(now_ms)
+        ring = self.ring
+        k = ring.k
+        if ring.pair_state(k) == NONE:
+            return self._new_pair(k, ring.k_start, True)
+        if ring.pair_state(k + 1) == NONE:
+            return self._new_pair(k + 1, ticks_add(ring.k_start, ring.interval_ms), True)
+        return False
+
+    def busy(self):
+        """True while a job is queued or running."""
+        return self._jq_n > 0
+
+    def work(self, now_ms):
+        """One unit of the head job: a slice of its X25519, or its completion."""
+        self._advance(now_ms)
+        if not self._jq_n:
+            return
+        idx = self._jq_idx[0]
+        if self._jq_kind[0] == _J_PAIR:
+            self._work_pair(idx, self._jq_gen[0])
+        else:
+            self._work_check(idx, self._jq_gen[0], now_ms)
+
+    # -- jobs ----------------------------------------------------------------
+
+    def _new_pair(self, k, start, prepared):
+        """Draw srk_priv for interval k and queue its job (one RNG call)."""
         try:
-            return self.ring.prepare(self.rng) >= 0
+            r = self.rng(wire.PUB_LEN)
         except (RngFailure, OSError):
-            return False  # the next REQ reports RNG_FAILURE
+            return False
+        if len(r) != wire.PUB_LEN:
+            return False
+        ring = self.ring
+        i = ring.slot_for(k, start)
+        self._ring_changed()
+        copy(ring.priv, wire.PUB_LEN * i, r, 0, wire.PUB_LEN)
+        ring.has2[i] = PENDING
+        ring.created2 += 1
+        if prepared:
+            ring.prepared += 1
+        self._queue(_J_PAIR, i, ring.gen[i])
+        return True
+
+    def _queue(self, kind, idx, gen):
+        n = self._jq_n
+        self._jq_kind[n] = kind
+        self._jq_idx[n] = idx
+        self._jq_gen[n] = gen
+        self._jq_n = n + 1
+
+    def _pop_job(self, i=0):
+        n = self._jq_n - 1
+        for j in range(i, n):
+            self._jq_kind[j] = self._jq_kind[j + 1]
+            self._jq_idx[j] = self._jq_idx[j + 1]
+            self._jq_gen[j] = self._jq_gen[j + 1]
+        self._jq_n = n
+        if i == 0:
+            if self._x is not None:
+                self._x.wipe()
+            self._x_on = False
+            self._x_done = False
+            self._x_lost = False
+
+    def _ring_changed(self):
+        """A ring slot was erased: wipe the running job's copy of its srk_priv."""
+        if self._x_on and not self._x_lost:
+            r = self._jq_idx[0]
+            if self._jq_kind[0] == _J_CHECK:
+                r = self.table.srk_slot[r]
+            if self.ring.gen[r] != self._jq_gen[0]:
+                self._x.wipe()
+                self._x_lost = True
+
+    def _advance(self, now_ms):
+        if self.ring.advance(now_ms):
+            self._ring_changed()
+
+    def _work_pair(self, i, gen):
+        ring = self.ring
+        x = self._x
+        if ring.gen[i] != gen:  # removed meanwhile: the job goes without a trace
+            self._pop_job()
+            return
+        if not self._x_on:
+            x.start(ring.pub_views[i], ring.priv_views[i])
+            self._x_on = True
+        if not self._x_done:
+            self._x_done = x.step(self._slice)
+            return
+        ok = x.ok
+        self._pop_job()
+        ring.has2[i] = READY if ok else NONE
+
+    def _work_check(self, slot, gen, now_ms):
+        t = self.table
+        ring = self.ring
+        x = self._x
+        r = t.srk_slot[slot]
+        if not self._x_on:
+            if ring.gen[r] != gen or not ring.holds(r, t.interval[slot], wire.SUITE_2):
+                self._pop_job()
+                self._check_lost(slot)
+                return
+            x.start(self._dh, ring.priv_views[r], t.e_pub_view(slot))
+            self._x_on = True
+        if self._x_lost:
+            self._pop_job()
+            self._check_lost(slot)
+            return
+        if not self._x_done:
+            self._x_done = x.step(self._slice)
+            return
+        ok = x.ok
+        self._pop_job()
+        if ok:
+            self._check_spv(slot, self._dh, 0, wire.PUB_LEN, now_ms)
+        else:
+            self._fail(slot, errors.AUTH_FAILED)  # all-zero DH: a low-order e_pub
+        zero(self._dh, 0, wire.PUB_LEN)
+
+    def _check_lost(self, slot):
+        """4.7: the key pair of a check left the ring: SRK_EXPIRED, slot freed."""
+        t = self.table
+        sid = t.sid[slot]
+        zero(self._dh, 0, wire.PUB_LEN)
+        self.events.push(events.ERROR, sid, errors.SRK_EXPIRED)
+        self._error_frame(sid, errors.SRK_EXPIRED)
+        t.free(slot)
+        self.events.push(events.HANDSHAKE_FAILED, sid, errors.SRK_EXPIRED)
+
+    def _cancel_check(self, slot):
+        """A local close of a CHECKING slot removes its job."""
+        for i in range(self._jq_n):
+            if self._jq_kind[i] == _J_CHECK and self._jq_idx[i] == slot:
+                self._pop_job(i)
+                zero(self._dh, 0, wire.PUB_LEN)
+                return
 
     # -- frames in ----------------------------------------------------------
 
     def receive(self, buf, n, now_ms):
-        """Handle one whole frame ``buf[:n]``."""
-        self.ring.advance(now_ms)
-        if n < wire.HDR:
-            self._reject(errors.MALFORMED, 0)
+        """Handle one whole frame ``buf[:n]``; never raises for what a peer sends."""
+        self._advance(now_ms)
+        if n < 1:
+            self.events.push(events.ERROR, 0, errors.MALFORMED)
             return
-        ftype = buf[wire.OFF_TYPE]
-        sid = wire.sid_of(buf)
-        raw_sid = sid if sid >= 0 else wire.sid_raw(buf)
-        # only a version-1 REQ or PROOF is answered: another version's header
-        # may not mean what ours does
-        answer = (ftype == wire.REQ or ftype == wire.PROOF) and buf[0] == wire.VERSION
-        code = self._check_header(buf, n, ftype)
+        b0 = buf[0]
+        ftype = b0 & 15
+        # only a version-2 REQ or PROOF is answered: another version's frame
+        # may not have our layout (4.4 item 5)
+        answer = b0 == wire.B_REQ or b0 == wire.B_PROOF
+        code = self._check_header(buf, n, b0, ftype)
         if code:
-            self._reject(code, raw_sid, buf if answer else None)
+            self._reject(code, buf, n, answer)
             return
         if ftype == wire.ERROR:
-            self.events.push(events.PEER_ERROR, raw_sid, buf[wire.OFF_CODE])
+            self.events.push(events.PEER_ERROR, wire.sid_of(buf), buf[wire.OFF_CODE])
             return
         if ftype == wire.REQ:
-            code = self._on_req(buf, now_ms)
-            if code == errors.REPLAY:
-                self._reject(code, raw_sid)  # no answer to help a replay along
-            elif code:
-                self._reject(code, raw_sid, buf)
-            return
-        slot = self.table.find_sid(sid) if sid > 0 else -1
-        if slot < 0:
-            self._reject(errors.UNKNOWN_SESSION, raw_sid, buf if answer else None)
-            return
-        if buf[wire.OFF_SUITE] != self.table.suite[slot]:
-            self._reject(errors.BAD_SUITE, sid, buf if answer else None)
-            return
-        if ftype == wire.PROOF:
-            code = self._on_proof(slot, buf, now_ms)
+            code = self._on_req(buf, n, now_ms)
             if code:
-                self._reject(code, sid, buf)
+                # a replay gets no answer that would help it along (4.2 step 1)
+                self._reject(code, buf, n, code != errors.REPLAY)
             return
-        code = self._on_protected(slot, buf, n, ftype, now_ms)
+        sid = wire.sid_of(buf)
+        slot = self.table.find_sid(sid) if sid else -1
+        if slot < 0:
+            code = errors.UNKNOWN_SESSION
+        elif ftype == wire.PROOF:
+            code = self._on_proof(slot, buf, n, now_ms)
+        else:
+            code = self._on_protected(slot, buf, n, ftype, now_ms)
         if code:
-            self._reject(code, sid)
+            self._reject(code, buf, n, answer)
 
-    def _check_header(self, buf, n, ftype):
-        if buf[wire.OFF_VER] != wire.VERSION:
+    def _check_header(self, buf, n, b0, ftype):
+        if b0 >> 4 != wire.VERSION:
             return errors.BAD_VERSION
         if not wire.known_type(ftype):
             return errors.BAD_TYPE
-        if not (ftype == wire.REQ or ftype == wire.PROOF or ftype == wire.DATA
-                or ftype == wire.KEY_ACK or ftype == wire.CLOSE or ftype == wire.ERROR):
-            return errors.UNEXPECTED
-        suite = buf[wire.OFF_SUITE]
-        if ftype == wire.PROOF and not wire.suite_known(suite):
-            return errors.BAD_SUITE  # its length depends on it (4.4 item 2)
-        if not wire.frame_len_ok(ftype, n, self.cfg.max_payload, suite):
+        if ftype == wire.SRK or ftype == wire.KEY or ftype == wire.REKEY:
+            return errors.UNEXPECTED  # only S receives these: reflected frames stop here
+        if not wire.frame_len_ok(ftype, n, self.cfg.max_payload):
             return errors.MALFORMED
-        if wire.PROT_FIRST <= ftype <= wire.PROT_LAST and wire.seq_of(buf) < 0:
+        if wire.PROT_FIRST <= ftype <= wire.PROT_LAST and not wire.seq_ok(buf):
             return errors.MALFORMED
         return 0
 
-    def _reject(self, code, sid, answer_to=None):
-        self.events.push(events.ERROR, sid, code)
-        if answer_to is not None:
-            out = self.outq.slot()
-            out[wire.OFF_VER] = wire.VERSION
-            out[wire.OFF_TYPE] = wire.ERROR
-            for i in range(wire.OFF_SUITE, wire.HDR):
-                out[i] = answer_to[i]
-            out[wire.OFF_CODE] = code
-            self.outq.commit(wire.LEN_ERROR)
+    def _reject(self, code, buf, n, answer):
+        self.events.push(events.ERROR, wire.event_sid(buf, n), code)
+        if answer:
+            sid = wire.sid_of(buf) if buf[0] == wire.B_PROOF and n >= 3 else 0
+            self._error_frame(sid, code)
 
-    # -- the handshake -------------------------------------------------------
+    def _error_frame(self, sid, code):
+        out = self.outq.slot()
+        out[0] = wire.B_ERROR
+        out[1] = sid >> 8
+        out[2] = sid & 0xFF
+        out[3] = code
+        self._commit(out, wire.LEN_ERROR)
 
-    def _on_req(self, buf, now_ms):
-        if buf[wire.OFF_SUITE] != 0 or wire.sid_of(buf) != 0:
-            return errors.MALFORMED
+    def _commit(self, out, n):
+        """Queue the frame built in outq.slot(); DROPPED when the queue refuses it."""
+        t = out[0] & 15
+        sid = 0 if t == wire.REQ else wire.sid_of(out)
+        if not self.outq.commit(n):  # refused: 4.8
+            self.events.push(events.DROPPED, sid, t)
+
+    # -- the handshake: REQ (4.2) ---------------------------------------------
+
+    def _on_req(self, buf, n, now_ms):
         offer = buf[wire.OFF_OFFER]
         if offer == 0 or offer & 0x80:
             return errors.MALFORMED
         peer = -1
-        for i in range(len(self.pairings)):
-            if wire.same(self.pairings[i].id_s, 0, buf, wire.OFF_ID_S, wire.ID_LEN):
+        pairings = self.pairings
+        for i in range(len(pairings)):
+            if not diff(pairings[i].id_s, 0, buf, wire.OFF_ID_S, wire.ID_LEN):
                 peer = i
                 break
         if peer < 0:
@@ -226,200 +414,346 @@ class FirstStation:
                 suite = s
         if not suite:
             return errors.BAD_SUITE
-
         t = self.table
-        half_open = -1
+        state = t.state
+        # One pass over the table, in slot order, does steps 0, 1 and 3's scan:
+        # 0. expiry first, so that no SRK frame is ever rebuilt from a removed
+        # key; 1. the lowest slot of P with this n_s; 3. the candidates.
+        again = -1
+        mine = -1  # (a) P's half-open slot
+        free = -1  # (b)
+        unconfirmed = -1  # (c) and its age
+        u_age = -1
+        oldest = -1  # (d) and its age
+        o_age = -1
+        confirm_ms = self.cfg.confirm_ms
         for i in range(t.n):
-            if t.state[i] == FREE or t.peer[i] != peer:
+            st = state[i]
+            if st == WAIT_PROOF and (
+                    ticks_diff(now_ms, t.req_time[i]) >= self.cfg.lifetime_ms
+                    or not self.ring.holds(t.srk_slot[i], t.interval[i], t.suite[i])):
+                sid = t.sid[i]
+                t.free(i)
+                self.events.push(events.HANDSHAKE_FAILED, sid, errors.TIMEOUT)
+                st = FREE
+            if st == FREE:
+                if free < 0:
+                    free = i
                 continue
-            if wire.same(t.n_s, 16 * i, buf, wire.OFF_N_S, wire.NONCE_LEN) and not (
-                    t.state[i] == WAIT_PROOF and t.offer[i] != offer):
-                if t.state[i] == WAIT_PROOF:
-                    self._send_srk_frame(i, buf)  # a retransmitted REQ
-                    return 0
+            if t.peer[i] == peer:
+                if again < 0 and not diff(t.n_s, 12 * i, buf, wire.OFF_N_S, wire.NONCE_LEN):
+                    again = i
+                if st == WAIT_PROOF:
+                    mine = i
+                    continue
+            if st == WAIT_PROOF:
+                age = ticks_diff(now_ms, t.req_time[i])
+                if age > o_age:
+                    oldest, o_age = i, age
+            elif st == WAIT_CONFIRM:
+                age = ticks_diff(now_ms, t.established_at[i])
+                if age >= confirm_ms and age > u_age:
+                    unconfirmed, u_age = i, age
+        # 1. retransmission
+        if again >= 0:
+            if state[again] != WAIT_PROOF:
                 return errors.REPLAY
-            if t.state[i] == WAIT_PROOF:
-                half_open = i
-        slot = half_open if half_open >= 0 else self._free_slot(now_ms)
-        if slot < 0:
+            if t.offer[again] == offer:
+                self._queue_srk_frame(again)
+                return 0
+            # another offer: a new request, which takes this slot (3 (a))
+        # 2. suite 2 needs interval k's key pair ready
+        ring = self.ring
+        k = ring.k
+        if suite == wire.SUITE_2:
+            pair = ring.pair_state(k)
+            if pair != READY:
+                if pair == NONE and not self._new_pair(k, ring.k_start, False):
+                    return errors.RNG_FAILURE
+                return errors.NOT_READY
+        # 3. the slot (nothing changes yet)
+        if mine >= 0:
+            slot = mine
+        elif free >= 0:
+            slot = free
+        elif unconfirmed >= 0:
+            slot = unconfirmed
+        elif oldest >= 0:
+            slot = oldest
+        else:
             return errors.BUSY
-
-        # draws in the order of spec 4.2 (3.9: suite 2's srk_priv, 32 bytes),
-        # all before the table changes, so a failing RNG leaves it as it was
+        # 4. one RNG draw: [SRK] || sid seed || n_f || IDRK_0 .. IDRK_{K-1}
+        r_slot = ring.find(k)
+        a = 16 if suite == wire.SUITE_1 and (r_slot < 0 or not ring.has1[r_slot]) else 0
+        want = a + 2 + wire.NONCE_LEN + 16 * t.idrks
         try:
-            if suite == wire.SUITE_2:
-                srk_slot = self.ring.current_pair(self.rng)
-            else:
-                srk_slot = self.ring.current(self.rng)
-            sid = 0
-            while sid == 0 or t.find_sid(sid) not in (-1, slot):
-                r = self.rng(4)
-                sid = ((r[0] & 0x3F) << 24) | (r[1] << 16) | (r[2] << 8) | r[3]
-            n_f = self.rng(16)
-            idrks = [self.rng(16) for _ in range(t.idrks)]
+            r = self.rng(want)
         except (RngFailure, OSError):
             return errors.RNG_FAILURE
-        if t.state[slot] != FREE:
-            t.free(slot)  # a same-peer or evicted half-open handshake
-        t.n_f[16 * slot:16 * slot + 16] = n_f
-        for j in range(t.idrks):
-            t.key(slot, j)[:] = idrks[j]
-
+        if len(r) != want:
+            return errors.RNG_FAILURE
+        # 5. commit
+        if a:
+            r_slot = ring.slot_for(k, ring.k_start)
+            self._ring_changed()
+            copy(ring.keys, 16 * r_slot, r, 0, 16)
+            ring.has1[r_slot] = 1
+            ring.created += 1
+        if state[slot] == WAIT_CONFIRM:  # unconfirmed, older than confirm_ms (c)
+            self._close_with(slot, errors.TIMEOUT)
+        elif state[slot] != FREE:
+            t.free(slot)  # a half-open handshake (a), (d): silently
+        sid = (r[a] << 8) | r[a + 1]
+        while sid == 0 or t.find_sid(sid) >= 0:  # the chosen slot is FREE by now
+            sid = (sid + 1) & 0xFFFF
         t.state[slot] = WAIT_PROOF
         t.sid[slot] = sid
         t.peer[slot] = peer
         t.suite[slot] = suite
         t.offer[slot] = offer
-        t.n_s[16 * slot:16 * slot + 16] = buf[wire.OFF_N_S:wire.OFF_N_S + 16]
-        t.srk_slot[slot] = srk_slot
-        t.interval[slot] = self.ring.k
+        copy(t.n_s, 12 * slot, buf, wire.OFF_N_S, wire.NONCE_LEN)
+        copy(t.idrk, 16 * t.idrks * slot, r, a + 14, 16 * t.idrks)
+        t.srk_slot[slot] = r_slot
+        t.interval[slot] = k
         t.req_time[slot] = now_ms
-        t.confirmed[slot] = 0
-        self._send_srk_frame(slot, buf)
+        t.fails[slot] = 0
+        self._build_srk_frame(slot, buf, n, r, a + 2)
+        self._queue_srk_frame(slot)
         return 0
 
-    def _free_slot(self, now_ms):
-        """A free slot, else the oldest half-open one, else -1 (spec 4.2)."""
+    def _half_open_dead(self, slot, now_ms):
+        """A WAIT_PROOF slot past its deadline, or whose key left the ring."""
         t = self.table
-        oldest = -1
-        age = -1
-        for i in range(t.n):
-            if t.state[i] == FREE:
-                return i
-            if t.state[i] == WAIT_PROOF:
-                a = ticks_diff(now_ms, t.req_time[i])
-                if a > age:
-                    oldest, age = i, a
-        return oldest
+        return ticks_diff(now_ms, t.req_time[slot]) >= self.cfg.lifetime_ms or not (
+            self.ring.holds(t.srk_slot[slot], t.interval[slot], t.suite[slot]))
 
-    def _send_srk_frame(self, slot, req):
+    def _build_srk_frame(self, slot, req, n, r, nf_off):
+        """The SRK frame (3.4 / 3.9) into the slot, with TH2, KP and SPV."""
         t = self.table
         suite = t.suite[slot]
         ps = self.pairings[t.peer[slot]].ps
-        out = self.outq.slot()
-        wire.put_header(out, wire.SRK, suite, t.sid[slot])
-        out[wire.OFF_N_F:wire.OFF_N_F + 16] = t.n_f[16 * slot:16 * slot + 16]
-        k = t.interval[slot] & 0xFFFF
-        out[wire.OFF_INTERVAL] = k >> 8
-        out[wire.OFF_INTERVAL + 1] = k & 0xFF
-        n_s = t.n_s[16 * slot:16 * slot + 16]
-        n_f = t.n_f[16 * slot:16 * slot + 16]
-        th_1 = keyschedule.th1(req[:wire.LEN_REQ])
+        f = t.srk_frame
+        o = SRK_MAX * slot
+        sid = t.sid[slot]
+        f[o] = wire.B_SRK
+        f[o + 1] = sid >> 8
+        f[o + 2] = sid & 0xFF
+        f[o + 3] = suite
+        copy(f, o + wire.OFF_N_F, r, nf_off, wire.NONCE_LEN)
+        th_1 = ks.th1(req if n == len(req) else memoryview(req)[:wire.LEN_REQ])
+        mac = self._mac
+        prk = self._k32
+        ks.prk(mac, req, wire.OFF_N_S, f, o + wire.OFF_N_F, ps, prk, 0)
+        mac.key(prk, 0, 32)
         if suite == wire.SUITE_2:
-            # srk_pub in clear, authenticated under PS and bound to TH1 (3.9)
-            out[wire.OFF_SRK_PUB:wire.OFF_AUTH] = self.ring.pub_views[t.srk_slot[slot]]
-            ka = keyschedule.ka2(ps, n_s, n_f, th_1)
-            out[wire.OFF_AUTH:wire.LEN_SRK2] = keyschedule.srk_auth(ka, out[:wire.OFF_AUTH])
-            n = wire.LEN_SRK2
+            copy(f, o + wire.OFF_SRK_PUB, self.ring.pub, wire.PUB_LEN * t.srk_slot[slot],
+                 wire.PUB_LEN)
+            ka = self._k32b
+            mac.expand(ks.AUTH[2], th_1, 0, 32, ka, 0, 32)
+            mac.key(ka, 0, 32)
+            mac.mac(f, o, wire.OFF_AUTH, f, 0, 0, f, o + wire.OFF_AUTH, wire.AUTH_LEN)
+            zero(ka, 0, 32)
+            mac.key(prk, 0, 32)
         else:
-            kek = keyschedule.kek2(ps, n_s, n_f, th_1, out[:wire.OFF_WRAPPED_SRK])
-            srk = self.ring.views[t.srk_slot[slot]]
-            out[wire.OFF_WRAPPED_SRK:wire.LEN_SRK] = aes_key_wrap(kek, srk)
-            n = wire.LEN_SRK
-        t.th[32 * slot:32 * slot + 32] = keyschedule.chain(th_1, out[:n])
-        self.outq.commit(n)
+            kek = self._k16
+            ks.kek2(mac, th_1, f, o, kek, 0)
+            self._kw.wrap(kek, self.ring.keys, 16 * t.srk_slot[slot], f, o + wire.OFF_WRAPPED_SRK)
+            zero(kek, 0, 16)
+        th_2 = ks.th_next(th_1, t.srk_view(slot, suite))
+        copy(t.th2, 32 * slot, th_2, 0, 32)
+        mac.expand(ks.SP[suite], th_2, 0, 32, t.spv, 16 * slot, 16)
+        kp = self._k32b
+        mac.expand(ks.PMAC[suite], th_2, 0, 32, kp, 0, 32)
+        zero(prk, 0, 32)
+        pads_to(t.kp, PADS * slot, kp, 0, 32)  # KP kept as its HMAC pads: t is one HMAC (4.5)
+        zero(kp, 0, 32)
+        mac.wipe()
 
-    def _on_proof(self, slot, buf, now_ms):
+    def _queue_srk_frame(self, slot):
+        t = self.table
+        n = wire.LEN_SRK2 if t.suite[slot] == wire.SUITE_2 else wire.LEN_SRK
+        out = self.outq.slot()
+        copy(out, 0, t.srk_frame, SRK_MAX * slot, n)
+        self._commit(out, n)
+
+    # -- the handshake: PROOF (4.5), acceptance (4.6) --------------------------
+
+    def _on_proof(self, slot, buf, n, now_ms):
         t = self.table
         suite = t.suite[slot]
-        ct = wire.OFF_CT_TAG2 if suite == wire.SUITE_2 else wire.OFF_CT_TAG
-        n = ct + wire.CT_TAG_LEN
-        if t.state[slot] == OPEN:
-            if not t.confirmed[slot] and wire.same(
-                    t.proof, 24 * slot, buf, ct, wire.CT_TAG_LEN):
-                self._send_key_frame(slot)  # S did not get our KEY: repeat it
+        if n != (wire.LEN_PROOF2 if suite == wire.SUITE_2 else wire.LEN_PROOF):
+            return errors.MALFORMED
+        state = t.state[slot]
+        if state != WAIT_PROOF:
+            same = not diff(t.proof, PROOF_MAX * slot, buf, 0, n)  # whole frames
+            if state == WAIT_CONFIRM and same:
+                self._queue_key_frame(slot)  # S did not get our KEY: the same one again
                 return 0
+            if state == CHECKING and same:
+                return 0  # being checked: ignored
             return errors.UNEXPECTED
-        if ticks_diff(now_ms, t.req_time[slot]) >= self.cfg.lifetime_ms:
+        if ticks_diff(now_ms, t.req_time[slot]) >= self.cfg.lifetime_ms or not self.ring.holds(
+                t.srk_slot[slot], t.interval[slot], suite):
             return errors.SRK_EXPIRED
-        if not self.ring.holds(t.srk_slot[slot], t.interval[slot], suite):
-            return errors.SRK_EXPIRED
-        ps = self.pairings[t.peer[slot]].ps
-        n_s = t.n_s[16 * slot:16 * slot + 16]
-        n_f = t.n_f[16 * slot:16 * slot + 16]
-        th_2 = t.th[32 * slot:32 * slot + 32]
-        nonce = bytearray(13)
-        wire.put_nonce(nonce, t.sid[slot], wire.DIR_S2F, 0, 0)
-        dh = self._dh
-        try:
-            if suite == wire.SUITE_2:
-                try:
-                    dh[:] = x25519(self.ring.priv_views[t.srk_slot[slot]],
-                                   buf[wire.OFF_E_PUB:wire.OFF_CT_TAG2])
-                except ValueError:
-                    return errors.AUTH_FAILED  # all-zero DH: a low-order e_pub
-                secret = dh
-                k3 = keyschedule.k3_dh(dh, ps, n_s, n_f, th_2)
-            else:
-                secret = self.ring.views[t.srk_slot[slot]]
-                k3 = keyschedule.k3(secret, n_s, n_f, th_2)
-            try:
-                spv = ccm_decrypt(k3, nonce, buf[:ct], buf[ct:n], wire.TAG)
-            except ValueError:
-                return errors.AUTH_FAILED
-            if not ct_equal(spv, keyschedule.spv(ps, th_2, suite)):
-                return errors.BAD_PROOF
-            th_3 = keyschedule.chain(th_2, buf[:n])
-            t.ms[32 * slot:32 * slot + 32] = keyschedule.master(th_3, ps, secret)
-        finally:
-            wire.zero(dh, 0, wire.PUB_LEN)  # MS carries on; DH is not kept
-        t.th[32 * slot:32 * slot + 32] = th_3
-        t.proof[24 * slot:24 * slot + 24] = buf[ct:n]
-        t.state[slot] = OPEN
+        # t first: one HMAC under KP, whose pads were made at REQ time; no key
+        # derivation, no transcript hash, no X25519 before it (the cost bound)
+        head = self._head2 if suite == wire.SUITE_2 else self._head1
+        m = n - wire.T_LEN
+        copy(head, 0, buf, 0, m)
+        h = hashlib.sha256(t.kp_i[slot])
+        h.update(head)
+        inner = h.digest()
+        h = hashlib.sha256(t.kp_o[slot])
+        h.update(inner)
+        ok = not diff(h.digest(), 0, buf, m, wire.T_LEN)
+        if not ok:
+            self._fail(slot, errors.AUTH_FAILED)
+            return 0
+        copy(t.proof, PROOF_MAX * slot, buf, 0, n)
+        if suite == wire.SUITE_2:
+            t.state[slot] = CHECKING
+            self._queue(_J_CHECK, slot, self.ring.gen[t.srk_slot[slot]])
+            return 0
+        self._check_spv(slot, self.ring.keys, 16 * t.srk_slot[slot], 16, now_ms)
+        return 0
+
+    def _fail(self, slot, code):
+        """A counted PROOF failure (4.5): ERROR event and frame, fails += 1,
+        the slot freed at proof_tries."""
+        t = self.table
+        sid = t.sid[slot]
+        self.events.push(events.ERROR, sid, code)
+        self._error_frame(sid, code)
+        fails = t.fails[slot] + 1
+        if fails >= self.cfg.proof_tries:
+            t.free(slot)
+            self.events.push(events.HANDSHAKE_FAILED, sid, code)
+            return
+        t.fails[slot] = fails
+        t.state[slot] = WAIT_PROOF  # a CHECKING slot waits for a PROOF again
+        zero(t.proof, PROOF_MAX * slot, PROOF_MAX)
+
+    def _check_spv(self, slot, x, xoff, xlen, now_ms):
+        """4.5 step 7 with X = x[xoff:xoff + xlen]: PRK3, the pad, c XOR pad == SPV."""
+        t = self.table
+        suite = t.suite[slot]
+        mac = self._mac
+        prk3 = self._k32
+        pad = self._k16
+        ks.prk3(mac, t.th2, 32 * slot, x, xoff, xlen, self.pairings[t.peer[slot]].ps, prk3, 0)
+        mac.key(prk3, 0, 32)
+        mac.expand(ks.PAD[suite], None, 0, 0, pad, 0, 16)
+        c = PROOF_MAX * slot + (wire.OFF_C2 if suite == wire.SUITE_2 else wire.OFF_C)
+        bad = xor_diff(t.proof, c, pad, 0, t.spv, 16 * slot, wire.SPV_LEN)
+        zero(pad, 0, 16)
+        if bad:
+            zero(prk3, 0, 32)
+            mac.wipe()
+            self._fail(slot, errors.BAD_PROOF)
+            return
+        self._accept(slot, now_ms)
+
+    def _accept(self, slot, now_ms):
+        """4.6: replace the peer's older sessions, derive the chain, send KEY.
+        The Mac holds PRK3 (and _k32 too) on entry."""
+        t = self.table
+        peer = t.peer[slot]
+        # 1. the peer's unconfirmed sessions are dead (S has one session at a
+        # time, 5.1); 2. and it keeps at most peer_sessions confirmed ones
+        held = 0
+        for i in range(t.n):
+            if i != slot and t.peer[i] == peer:
+                st = t.state[i]
+                if st == WAIT_CONFIRM:
+                    self._close_with(i, errors.REPLACED)
+                elif st == OPEN:
+                    held += 1
+        while held >= self.cfg.peer_sessions:
+            oldest = -1
+            for i in range(t.n):
+                if i != slot and t.state[i] == OPEN and t.peer[i] == peer and (
+                        oldest < 0 or ticks_diff(t.established_at[oldest],
+                                                 t.established_at[i]) > 0):
+                    oldest = i
+            self._close_with(oldest, errors.REPLACED)
+            held -= 1
+        # 3. TH3, MS = CK_0, then KEK_0 and CK_1; MS erased now
+        suite = t.suite[slot]
+        mac = self._mac
+        ms = self._k32b
+        th_3 = ks.th_next(t.th2_view(slot), t.proof_view(slot, suite))
+        mac.expand(ks.MS[suite], th_3, 0, 32, ms, 0, 32)
+        zero(self._k32, 0, 32)  # PRK3
+        mac.key(ms, 0, 32)
+        kek = self._k16
+        mac.expand_j(ks.KEK[suite], 0, kek, 0, 16)
+        mac.expand_j(ks.CHAIN[suite], 1, t.ck, 32 * slot, 32)
+        zero(ms, 0, 32)
+        mac.wipe()
+        self._kw.wrap(kek, t.idrk, 16 * t.idrks * slot, t.wrapped, 24 * slot)
+        zero(kek, 0, 16)
+        t.clear_handshake(slot)
+        t.state[slot] = WAIT_CONFIRM
+        t.established_at[slot] = now_ms
+        t.last_rx[slot] = now_ms
+        t.key_at[slot] = now_ms
         t.send_idx[slot] = 0
         t.recv_idx[slot] = 0
         t.send_seq[slot] = 0
         t.recv_last[slot] = -1
         t.pending[slot] = -1
+        t.rekey_sends[slot] = 0
         t.count[slot] = 0
-        t.key_at[slot] = now_ms
-        t.last_rx[slot] = now_ms
-        t.ck_for(slot, 0).load(t.key(slot, 0))
-        self._send_key_frame(slot)
+        t.ccm_for(slot, 0).load(t.key(slot, 0))
+        self._queue_key_frame(slot)
         self.events.push(events.ESTABLISHED, t.sid[slot], 0)
-        return 0
+        self.scrub_due = True
 
-    def _send_key_frame(self, slot):
+    def _queue_key_frame(self, slot):
         t = self.table
         out = self.outq.slot()
-        wire.put_header(out, wire.KEY, t.suite[slot], t.sid[slot])
-        kek = keyschedule.kek(t.ms[32 * slot:32 * slot + 32], 0, t.suite[slot])
-        out[wire.OFF_WRAPPED_IDRK:wire.LEN_KEY] = aes_key_wrap(kek, t.key(slot, 0))
-        self.outq.commit(wire.LEN_KEY)
+        wire.put_header(out, wire.KEY, t.sid[slot])
+        copy(out, wire.OFF_WRAPPED_IDRK, t.wrapped, 24 * slot, wire.WRAPPED_LEN)
+        self._commit(out, wire.LEN_KEY)
 
-    # -- the session ---------------------------------------------------------
+    # -- the session (5.2, 5.3) ---------------------------------------------
 
     def _on_protected(self, slot, buf, n, ftype, now_ms):
         t = self.table
-        if t.state[slot] != OPEN:
+        state = t.state[slot]
+        if state != OPEN and state != WAIT_CONFIRM:
             return errors.UNEXPECTED
         seq = wire.seq_of(buf)
         kidx = buf[wire.OFF_KIDX]
         switching = kidx == t.pending[slot]  # S acknowledges the offered key
         if not switching and kidx != t.recv_idx[slot]:
             return errors.BAD_KEY_INDEX
-        got = channel.open_(self.engine, t.ck_for(slot, kidx), self._nonce, buf, n,
-                            t.sid[slot], wire.DIR_S2F, kidx, seq, self.payload)
+        sid = t.sid[slot]
+        got = channel.open_(self.engine, t.ccm_for(slot, kidx), self._nonce, buf, n,
+                            sid, wire.DIR_S2F, kidx, seq, self.payload)
         if got < 0:
             return errors.AUTH_FAILED
         last = -1 if switching else t.recv_last[slot]
         if seq <= last:
             return errors.REPLAY
-
-        sid = t.sid[slot]
+        # every check passed: confirmation, rotation, then the frame's own effect
+        if state == WAIT_CONFIRM:
+            t.state[slot] = OPEN
+            zero(t.proof, PROOF_MAX * slot, PROOF_MAX)
+            zero(t.wrapped, 24 * slot, 24)
         if switching:
-            old = t.send_idx[slot]
-            t.wipe_key(slot, old)
+            t.wipe_key(slot, t.send_idx[slot])
             t.send_idx[slot] = kidx
             t.recv_idx[slot] = kidx
             t.send_seq[slot] = 0
             t.pending[slot] = -1
             t.count[slot] = 0
             t.key_at[slot] = now_ms
+            zero(t.wrapped, 24 * slot, 24)
             self.events.push(events.ROTATED, sid, kidx)
+            self.scrub_due = True
         t.recv_last[slot] = seq
         t.last_rx[slot] = now_ms
-        t.confirmed[slot] = 1
         if ftype == wire.DATA:
             self._data_len = got
             self.events.push(events.DATA, sid, seq - last - 1)
@@ -428,52 +762,80 @@ class FirstStation:
             reason = self.payload[0]
             t.free(slot)
             self.events.push(events.CLOSED, sid, reason)
+            self.scrub_due = True
         return 0
 
     def _counted(self, slot, now_ms):
-        """One more DATA frame under the current key; rotate when due."""
+        """4.4 item 8: one more DATA frame under the current key; rotate when due."""
         t = self.table
         t.count[slot] += 1
-        if t.count[slot] >= self.cfg.rotate_frames and t.pending[slot] < 0:
+        if (t.state[slot] == OPEN and t.count[slot] >= self.cfg.rotate_frames
+                and t.pending[slot] < 0):
             self._rotate(slot, now_ms)
 
     def _rotate(self, slot, now_ms):
+        """5.3: KEK_{j+1} and CK_{j+2} from CK_{j+1}, which is then erased; REKEY."""
         t = self.table
         nxt = t.send_idx[slot] + 1
         if nxt >= t.idrks:
             self._close_with(slot, errors.KEYS_EXHAUSTED)
             return
+        suite = t.suite[slot]
+        mac = self._mac
+        kek = self._k16
+        mac.key(t.ck, 32 * slot, 32)
+        mac.expand_j(ks.KEK[suite], nxt, kek, 0, 16)
+        mac.expand_j(ks.CHAIN[suite], nxt + 1, t.ck, 32 * slot, 32)  # replaces CK_{j+1}
+        mac.wipe()
+        self._kw.wrap(kek, t.idrk, 16 * (t.idrks * slot + nxt), t.wrapped, 24 * slot)
+        zero(kek, 0, 16)
         t.pending[slot] = nxt
         t.rekey_sends[slot] = 0
-        t.ck_for(slot, nxt).load(t.key(slot, nxt))
+        t.ccm_for(slot, nxt).load(t.key(slot, nxt))
+        self.scrub_due = True
         self._send_rekey(slot, now_ms)
 
     def _send_rekey(self, slot, now_ms):
         t = self.table
-        nxt = t.pending[slot]
-        kek = keyschedule.kek(t.ms[32 * slot:32 * slot + 32], nxt, t.suite[slot])
-        self._pt[0] = nxt
-        self._pt[1:wire.REKEY_PT] = aes_key_wrap(kek, t.key(slot, nxt))
-        self._seal(slot, wire.REKEY, self._pt, wire.REKEY_PT)
-        t.rekey_sends[slot] += 1
-        t.rekey_at[slot] = now_ms
+        pt = self._pt
+        pt[0] = t.pending[slot]
+        copy(pt, 1, t.wrapped, 24 * slot, wire.WRAPPED_LEN)
+        if self._seal(slot, wire.REKEY, pt, wire.REKEY_PT):
+            t.rekey_sends[slot] += 1
+            t.rekey_at[slot] = now_ms
 
     def _close_with(self, slot, reason):
+        """CLOSE(reason) on an established session, the slot freed, CLOSED reported."""
         t = self.table
         sid = t.sid[slot]
         self._pt[0] = reason
-        self._seal(slot, wire.CLOSE, self._pt, 1)
-        t.free(slot)
-        self.events.push(events.CLOSED, sid, reason)
+        if self._seal(slot, wire.CLOSE, self._pt, 1):
+            t.free(slot)
+            self.events.push(events.CLOSED, sid, reason)
+        self.scrub_due = True
 
     def _seal(self, slot, ftype, pt, pt_len):
+        """Seal and queue one protected frame under the current key. The last
+        seq is CLOSE's (3.7): asked for anything else there, send
+        CLOSE(KEYS_EXHAUSTED) instead, end the session and return False."""
         t = self.table
         seq = t.send_seq[slot]
-        if seq >= wire.SEQ_LIMIT:
-            raise errors.ProtocolError(errors.KEYS_EXHAUSTED, "seq space used up")
+        exhausted = seq >= wire.SEQ_LAST and ftype != wire.CLOSE
+        if exhausted:
+            pt = self._pt
+            pt[0] = errors.KEYS_EXHAUSTED
+            ftype = wire.CLOSE
+            pt_len = 1
         j = t.send_idx[slot]
         out = self.outq.slot()
-        n = channel.seal(self.engine, t.ck_for(slot, j), self._nonce, out, ftype,
-                         t.suite[slot], t.sid[slot], wire.DIR_F2S, j, seq, pt, pt_len)
+        n = channel.seal(self.engine, t.ccm_for(slot, j), self._nonce, out, ftype,
+                         t.sid[slot], wire.DIR_F2S, j, seq, pt, pt_len)
         t.send_seq[slot] = seq + 1
-        self.outq.commit(n)
+        self._commit(out, n)
+        if exhausted:
+            sid = t.sid[slot]
+            t.free(slot)
+            self.events.push(events.CLOSED, sid, errors.KEYS_EXHAUSTED)
+            self.scrub_due = True
+            return False
+        return True

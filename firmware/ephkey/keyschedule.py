@@ -1,62 +1,61 @@
-"""The key schedule of spec 3.4-3.7 (suite 1) and 3.9 (suite 2), shared by both roles.
+"""The key schedule of spec 3.4-3.11, shared by both roles.
 
-These run once per handshake or rotation, so they may allocate. Suite 2
-labels start "ephkey2", suite 1 labels "ephkey1".
+Every derivation writes its result into a buffer the caller owns (and zeroes
+after use: spec 9.3); none concatenates a secret into a new object. The HMAC
+key is whatever the caller installed in the ``Mac`` (``mac.key(...)``), so a
+key used for several derivations has its pads computed once. Labels are
+``Lbl(s, name)`` = "ephkey v2 s<d> <name>" (2.1), indexed by suite; every
+HKDF-Expand is one HMAC of ``info || 0x01``: ``mac.expand(Lbl, TH, ...)``
+for ``Expand(key, Lbl || TH, n)`` and ``mac.expand_j(Lbl, j, ...)`` for
+``Expand(CK_j, Lbl || u8(j), n)`` (KEK_j, CK_{j+1}).
+
+Transcript hashes (TH1, TH2, TH3) hash public frames: they are returned as
+``bytes``.
 """
 
-from .crypto import hkdf_expand, hkdf_extract, hkdf_sha256, hmac_sha256, sha256
+from .mac import copy, sha256_of, sha256_two
 
 
-def _label(suite, name):
-    return (b"ephkey2 " if suite == 2 else b"ephkey1 ") + name
+def _lbl(name):
+    return (b"", b"ephkey v2 s1 " + name, b"ephkey v2 s2 " + name)
+
+
+SRK = _lbl(b"srk")
+AUTH = _lbl(b"auth")
+PMAC = _lbl(b"pmac")
+SP = _lbl(b"sp")
+PAD = _lbl(b"pad")
+MS = _lbl(b"ms")
+KEK = _lbl(b"kek")
+CHAIN = _lbl(b"chain")
 
 
 def th1(req):
-    return sha256(req)
+    """TH1 = H(REQ)."""
+    return sha256_of(req)
 
 
-def chain(th, frame):
-    """TH_n = H(TH_{n-1} || frame)."""
-    return sha256(bytes(th) + bytes(frame))
+def th_next(th, frame):
+    """TH2 = H(TH1 || SRK_frame), TH3 = H(TH2 || PROOF_frame)."""
+    return sha256_two(th, frame)
 
 
-def kek2(ps, n_s, n_f, th_1, srk_frame_head):
-    """Suite 1: wraps the SRK; srk_frame_head is the SRK frame's first 25 bytes."""
-    return hkdf_sha256(bytes(n_s) + bytes(n_f), ps,
-                       b"ephkey1 srk" + bytes(th_1) + bytes(srk_frame_head), 16)
+def prk(mac, n_s, ns_off, n_f, nf_off, ps, out, off):
+    """PRK = Extract(salt = n_s || n_f, ikm = PS) into out[off:off + 32]."""
+    mac.salt(n_s, ns_off, n_f, nf_off)
+    mac.mac(ps, 0, len(ps), ps, 0, 0, out, off, 32)
 
 
-def ka2(ps, n_s, n_f, th_1):
-    """Suite 2: the key of the SRK frame's auth (32 bytes)."""
-    return hkdf_sha256(bytes(n_s) + bytes(n_f), ps, b"ephkey2 srk" + bytes(th_1), 32)
+def kek2(mac, th_1, srk_frame, foff, out, off):
+    """Suite 1: KEK2 = Expand(PRK, Lbl(1, "srk") || TH1 || SRK_frame[0:4], 16)."""
+    tail = mac.tail
+    copy(tail, 0, th_1, 0, 32)
+    copy(tail, 32, srk_frame, foff, 4)
+    mac.expand(SRK[1], tail, 0, 36, out, off, 16)
 
 
-def srk_auth(ka, srk_frame_head):
-    """Suite 2: auth = HMAC(KA2, SRK_frame[0:57])[0:16]."""
-    return hmac_sha256(ka, srk_frame_head)[:16]
-
-
-def k3(srk, n_s, n_f, th_2):
-    """Suite 1: encrypts the shared parameter: derived from the SRK, per session."""
-    return hkdf_sha256(bytes(n_s) + bytes(n_f), srk, b"ephkey1 proof" + bytes(th_2), 16)
-
-
-def k3_dh(dh, ps, n_s, n_f, th_2):
-    """Suite 2: K3 from DH || PS (DH first), both nonces and TH2."""
-    return hkdf_sha256(bytes(n_s) + bytes(n_f), bytes(dh) + bytes(ps),
-                       b"ephkey2 proof" + bytes(th_2), 16)
-
-
-def spv(ps, th_2, suite=1):
-    """The shared-parameter value: proves PS, bound to this transcript."""
-    return hmac_sha256(ps, _label(suite, b"sp") + bytes(th_2))[:16]
-
-
-def master(th_3, ps, secret):
-    """MS = HKDF-Extract(TH3, PS || secret): the SRK (suite 1) or DH (suite 2)."""
-    return hkdf_extract(th_3, bytes(ps) + bytes(secret))
-
-
-def kek(ms, j, suite=1):
-    """Wraps IDRK_j."""
-    return hkdf_expand(ms, _label(suite, b"idrk") + bytes((j,)), 16)
+def prk3(mac, th_2, toff, x, xoff, xlen, ps, out, off):
+    """PRK3 = Extract(salt = TH2, ikm = X || PS): X the SRK (16) or DH (32);
+    TH2 is th_2[toff:toff + 32]."""
+    mac.key(th_2, toff, 32)
+    mac.mac(x, xoff, xlen, ps, 0, len(ps), out, off, 32)

@@ -2,9 +2,16 @@
 
 The station stays sans-IO; the node feeds it frames from the link and
 ``ticks_ms()``, polls its timers, writes what it queued and hands its
-events to the application (``app.on_event(node, code)``). After each poll, a
-first station's ``prepare`` makes the next interval's suite-2 key pair
-(docs/protocol.md 3.9) so that no request waits for it.
+events to the application (``app.on_event(node, code)``).
+
+After each receive or poll and the flush that follows (docs/protocol.md
+4.7), a first station's ``prepare`` creates the next suite-2 key pair's job
+when one is due; then, while the station is ``busy()``, ``work`` runs one
+slice of an X25519 (or a job's completion) at a time, each followed by a
+flush and a yield to the scheduler, so UART bytes and BLE events keep being
+served between slices. When a call erased a session secret the station sets
+``scrub_due``: the node scrubs the free heap (scrub.py, spec 9.3) after that
+call's flush, from the top of its loops, before the next frame.
 
 ``beat`` is the tick of the timers' last round: the watchdog's feeder
 (watchdog.py) feeds ``machine.WDT`` only while every running node's timers
@@ -17,11 +24,13 @@ from asyncio import sleep_ms  # type: ignore[attr-defined]
 from time import ticks_ms  # type: ignore[attr-defined]
 
 from . import events
+from .scrub import scrub
 
 
 class Node:
-    def __init__(self, station, link, app, poll_ms=20):
+    def __init__(self, station, link, app, poll_ms=20, clock=ticks_ms):
         self.st = station
+        self.clock = clock  # the stations' now_ms (tests give a virtual one)
         self.link = link
         self.app = app
         self.poll_ms = poll_ms
@@ -30,43 +39,76 @@ class Node:
         self._task = None
         self.beat = ticks_ms()
         self.running = False
+        self._prepare = getattr(station, "prepare", None)  # first stations only
+        self._busy = getattr(station, "busy", None)
+        self._wake = asyncio.Event()
+        # three tasks flush (receiving, timers, jobs): one frame on the link at a time
+        self._tx = asyncio.Lock()
+        self._worker = None
+        self.scrubs = 0
 
     async def run(self):
         """Receive until the link fails; timers run alongside."""
         self.beat = ticks_ms()
         self.running = True
         self._task = asyncio.create_task(self._timers())
+        self._worker = asyncio.create_task(self._work())
         try:
             if hasattr(self.app, "start"):
                 await self.app.start(self)
             while True:
                 frame = await self.link.recv()
                 self.frames_in += 1
-                self.st.receive(frame, len(frame), ticks_ms())
+                self.st.receive(frame, len(frame), self.clock())
                 await self.flush()
+                self._scrub()
+                self._wake.set()
         finally:
             self.running = False
             self._task.cancel()
+            self._worker.cancel()
 
     async def _timers(self):
-        # a first station makes the next interval's suite-2 key pair when idle
-        prepare = getattr(self.st, "prepare", None)
         while True:
             await sleep_ms(self.poll_ms)
             self.beat = ticks_ms()
-            self.st.poll(ticks_ms())
+            self.st.poll(self.clock())
             await self.flush()
-            if prepare is not None:
-                prepare(ticks_ms())  # one X25519 per interval, else a ring scan
+            self._scrub()
+            self._wake.set()
+
+    async def _work(self):
+        """After each receive or poll: prepare (first station), then the jobs
+        one unit at a time, a flush and a yield after each (4.7). A task of
+        its own, so that receiving and the timers never wait for a job."""
+        st = self.st
+        busy = self._busy
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._prepare is not None:
+                self._prepare(self.clock())
+            while busy is not None and busy():
+                st.work(self.clock())  # one X25519 slice, or a job's completion
+                await self.flush()
+                self._scrub()
+                await sleep_ms(0)
+
+    def _scrub(self):
+        if getattr(self.st, "scrub_due", False):
+            self.st.scrub_due = False
+            scrub()
+            self.scrubs += 1
 
     async def flush(self):
         """Send what the station queued, then deliver its events."""
         st = self.st
-        n = st.next_output()
-        while n:
-            await self.link.send(st.out, n)
-            self.frames_out += 1
+        async with self._tx:
             n = st.next_output()
+            while n:
+                await self.link.send(st.out, n)
+                self.frames_out += 1
+                n = st.next_output()
         code = st.next_event()
         while code != events.NONE:
             await self.app.on_event(self, code)
@@ -79,7 +121,7 @@ class Node:
         """The connection under the link dropped: end every session (its keys
         are erased), drop the frames queued for it, tell the application."""
         st = self.st
-        now = ticks_ms()
+        now = self.clock()
         ended = []
         table = getattr(st, "table", None)
         if table is not None:  # first station: every session it holds

@@ -19,8 +19,8 @@ VBOARD = "vboard.json"
 
 
 def max_frame(cfg):
-    # a DATA frame, or the longest handshake frame (suite 2's SRK, 73 bytes)
-    return max(cfg.max_payload + 20, 73)
+    # a DATA frame, or the longest handshake frame (suite 2's SRK, 64 bytes)
+    return max(cfg.max_payload + 16, 64)
 
 
 def raw_rng(board):

@@ -1,15 +1,17 @@
-"""Frame layout of docs/protocol.md section 3, field by field.
+"""Frame layout of docs/protocol.md section 3 (version 2), field by field.
 
-Offsets and lengths are constants; integers are big-endian. Readers never
-build an int of 2**30 or more (it would be a heap-allocated big int on a
-32-bit port): fields that may not reach it are checked byte-wise first.
+Every frame starts with one byte, ``ver`` (high 4 bits) and ``type`` (low 4
+bits); every type but REQ then carries a 16-bit sid. Offsets and lengths are
+constants; integers are big-endian. Readers never build an int of 2**30 or
+more (it would be a heap-allocated big int on a 32-bit port): a protected
+frame's seq is checked byte-wise first.
 """
 
 from micropython import const
 
-VERSION = const(1)
+VERSION = const(2)
 
-# type byte (3.2)
+# type (3.2)
 REQ = const(1)
 SRK = const(2)
 PROOF = const(3)
@@ -22,84 +24,92 @@ ERROR = const(15)
 PROT_FIRST = const(5)  # DATA .. CLOSE are the protected frames (3.7)
 PROT_LAST = const(8)
 
-# header (3.1)
-OFF_VER = const(0)
-OFF_TYPE = const(1)
-OFF_SUITE = const(2)
-OFF_SID = const(3)
-HDR = const(7)
+# first bytes (3.1): ver << 4 | type
+B_REQ = const(0x21)
+B_SRK = const(0x22)
+B_PROOF = const(0x23)
+B_KEY = const(0x24)
+B_ERROR = const(0x2F)
+
+# header (3.1): byte 0, then u16 sid in every type but REQ
+OFF_SID = const(1)
+HDR = const(3)
 
 # REQ (3.3)
-OFF_ID_S = const(7)
-OFF_N_S = const(15)
-OFF_OFFER = const(31)
-LEN_REQ = const(32)
+OFF_ID_S = const(1)
+OFF_N_S = const(9)
+OFF_OFFER = const(21)
+LEN_REQ = const(22)
 
-# SRK (3.4)
-OFF_N_F = const(7)
-OFF_INTERVAL = const(23)
-OFF_WRAPPED_SRK = const(25)
-LEN_SRK = const(49)
+# SRK (3.4, 3.9)
+OFF_SUITE = const(3)
+OFF_N_F = const(4)
+OFF_WRAPPED_SRK = const(16)
+LEN_SRK = const(40)
+OFF_SRK_PUB = const(16)
+OFF_AUTH = const(48)
+LEN_SRK2 = const(64)
+AUTH_LEN = const(16)
 
-# PROOF (3.5), KEY (3.6)
-OFF_CT_TAG = const(7)
-LEN_PROOF = const(31)
-CT_TAG_LEN = const(24)  # SPV (16) || tag (8)
-OFF_WRAPPED_IDRK = const(7)
-LEN_KEY = const(31)
+# PROOF (3.5, 3.9): c = SPV XOR pad, t = HMAC(KP, frame[0:n-8])[0:8]
+OFF_C = const(3)
+LEN_PROOF = const(27)
+OFF_E_PUB = const(3)
+OFF_C2 = const(35)
+LEN_PROOF2 = const(59)
+T_LEN = const(8)
 
-# suite 2 (3.9): SRK carries srk_pub and an HMAC, PROOF carries e_pub
-SUITE_1 = const(1)
-SUITE_2 = const(2)
-OFF_SRK_PUB = const(25)
-OFF_AUTH = const(57)
-LEN_SRK2 = const(73)
-OFF_E_PUB = const(7)
-OFF_CT_TAG2 = const(39)
-LEN_PROOF2 = const(63)
-PUB_LEN = const(32)
+# KEY (3.6)
+OFF_WRAPPED_IDRK = const(3)
+LEN_KEY = const(27)
 
 # protected frames (3.7)
-OFF_KIDX = const(7)
-OFF_SEQ = const(8)
-PROT_HDR = const(12)
+OFF_KIDX = const(3)
+OFF_SEQ = const(4)
+PROT_HDR = const(8)
 TAG = const(8)
-LEN_REKEY = const(45)
-LEN_KEY_ACK = const(20)
-LEN_CLOSE = const(21)
+LEN_REKEY = const(41)
+LEN_KEY_ACK = const(16)
+LEN_CLOSE = const(17)
 REKEY_PT = const(25)
 
 # ERROR (3.8)
-OFF_CODE = const(7)
-LEN_ERROR = const(8)
+OFF_CODE = const(3)
+LEN_ERROR = const(4)
 
+SUITE_1 = const(1)
+SUITE_2 = const(2)
 ID_LEN = const(8)
-NONCE_LEN = const(16)
+NONCE_LEN = const(12)
 KEY_LEN = const(16)
+PUB_LEN = const(32)
 WRAPPED_LEN = const(24)
-SEQ_LIMIT = const(0x40000000)
+SPV_LEN = const(16)
+# The last seq, 2**30 - 1, is reserved for CLOSE(KEYS_EXHAUSTED) (3.7).
+SEQ_LAST = const(0x3FFFFFFF)
 
 DIR_F2S = const(1)
 DIR_S2F = const(2)
+
+MAX_HS = const(64)  # the longest handshake frame: suite 2's SRK frame
 
 
 def known_type(t):
     return 1 <= t <= 8 or t == ERROR
 
 
-def suite_known(suite):
-    """SRK and PROOF take their length from their suite byte (4.4 item 2)."""
-    return suite == SUITE_1 or suite == SUITE_2
+def has_sid(t):
+    return t != REQ
 
 
 def frame_len_ok(t, n, max_payload, suite=SUITE_1):
-    """``suite`` (the header's, checked with suite_known first) matters for SRK, PROOF."""
+    """The lengths of 3.2; ``suite`` is an SRK frame's suite byte (1 or 2)."""
     if t == REQ:
         return n == LEN_REQ
     if t == SRK:
         return n == (LEN_SRK2 if suite == SUITE_2 else LEN_SRK)
     if t == PROOF:
-        return n == (LEN_PROOF2 if suite == SUITE_2 else LEN_PROOF)
+        return n == LEN_PROOF or n == LEN_PROOF2
     if t == KEY:
         return n == LEN_KEY
     if t == DATA:
@@ -114,22 +124,28 @@ def frame_len_ok(t, n, max_payload, suite=SUITE_1):
 
 
 def sid_of(buf):
-    """The header's sid, or -1 if its top two bits are set (never issued)."""
-    if buf[OFF_SID] & 0xC0:
-        return -1
-    return (buf[3] << 24) | (buf[4] << 16) | (buf[5] << 8) | buf[6]
+    return (buf[1] << 8) | buf[2]
 
 
-def sid_raw(buf):
-    """The header's sid bytes as read, for reporting a rejected frame."""
-    return (buf[3] << 24) | (buf[4] << 16) | (buf[5] << 8) | buf[6]
+def event_sid(buf, n):
+    """The sid an event reports for a frame (4.4 item 2): bytes 1-2 when the
+    frame is version 2, its type has a sid and it holds one; else 0."""
+    if n < 3 or buf[0] >> 4 != VERSION:
+        return 0
+    t = buf[0] & 15
+    if not known_type(t) or t == REQ:
+        return 0
+    return (buf[1] << 8) | buf[2]
+
+
+def seq_ok(buf):
+    """A protected frame's seq is below 2**30."""
+    return not buf[OFF_SEQ] & 0xC0
 
 
 def seq_of(buf):
-    """A protected frame's seq, or -1 if it is 2**30 or more."""
-    if buf[OFF_SEQ] & 0xC0:
-        return -1
-    return (buf[8] << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11]
+    """A protected frame's seq (check seq_ok first)."""
+    return (buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]
 
 
 def put_u32(buf, off, v):
@@ -139,32 +155,21 @@ def put_u32(buf, off, v):
     buf[off + 3] = v & 0xFF
 
 
-def put_header(buf, ftype, suite, sid):
-    buf[OFF_VER] = VERSION
-    buf[OFF_TYPE] = ftype
-    buf[OFF_SUITE] = suite
-    put_u32(buf, OFF_SID, sid)
+def put_header(buf, ftype, sid):
+    buf[0] = (VERSION << 4) | ftype
+    buf[1] = sid >> 8
+    buf[2] = sid & 0xFF
 
 
 def put_nonce(nonce, sid, direction, kidx, seq):
-    """nonce(sid, dir, kidx, seq) of 3.7: sid | dir | kidx | 00 00 00 | seq."""
-    put_u32(nonce, 0, sid)
+    """nonce(sid, dir, kidx, seq) of 3.7: u32(sid) | dir | kidx | 00 00 00 | u32(seq)."""
+    nonce[0] = 0
+    nonce[1] = 0
+    nonce[2] = sid >> 8
+    nonce[3] = sid & 0xFF
     nonce[4] = direction
     nonce[5] = kidx
     nonce[6] = 0
     nonce[7] = 0
     nonce[8] = 0
     put_u32(nonce, 9, seq)
-
-
-def same(a, aoff, b, boff, n):
-    """Byte equality of two public fields (identities, nonces)."""
-    for i in range(n):
-        if a[aoff + i] != b[boff + i]:
-            return False
-    return True
-
-
-def zero(buf, off, n):
-    for i in range(off, off + n):
-        buf[i] = 0

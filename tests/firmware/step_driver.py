@@ -3,9 +3,12 @@
 Shared by the vector tests (in-process) and by the host's cross-implementation
 tests, which start ``micropython tests/firmware/step_driver.py`` and talk JSON
 lines over stdin/stdout. A step has the shape of a vector step
-(tests/vectors/README.md): ``{"t", "op", "in"|"payload"|"sid"}``, op one of
-connect, receive, send, close, poll, prepare; the answer
-is ``{"out": [hex frames], "events": [{"event", "sid", "arg", "payload"?}]}``.
+(tests/vectors/README.md): ``{"t", "op", "in"|"payload"|"sid", "drain"?}``, op one
+of connect, receive, send, close, poll, prepare, work (``work(t)`` called until
+``busy()`` is False); the answer is ``{"out": [hex frames], "events":
+[{"event", "sid", "arg", "payload"?}]}``. With ``"drain": false`` the station's
+output queue is left as it is (``out`` is then ``[]``); the next step that
+drains lists those frames first.
 The first line configures the station:
 ``{"role": "F"|"S", "config": {...}, "pairings": [...]|"pairing": {...},
 "rng_seed": hex|null, "t0": int}`` (a null seed means os.urandom).
@@ -64,15 +67,19 @@ def step(st, role, s):
             st.close(t)
     elif op == "poll":
         st.poll(t)
-    elif op == "prepare":  # F only: pre-generate the next interval's key pair (3.9)
+    elif op == "prepare":  # F only: create a suite-2 key pair's job if one is due (3.9)
         st.prepare(t)
+    elif op == "work":  # the jobs to their end, all at tick t (4.7)
+        while st.busy():
+            st.work(t)
     else:
         raise ValueError("unknown op %r" % op)
     out = []
-    n = st.next_output()
-    while n:
-        out.append(_hex(st.out[:n]))
+    if s.get("drain", True):
         n = st.next_output()
+        while n:
+            out.append(_hex(st.out[:n]))
+            n = st.next_output()
     evs = []
     code = st.next_event()
     while code:

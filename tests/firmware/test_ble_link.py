@@ -56,9 +56,9 @@ async def _until(cond, ms):
 def run_exchange(air, messages=12, size=200, window=None, limit_ms=30000, setup=None):
     """F (peripheral, EchoApp) and S (central, ExchangeApp) over BLE until S is done."""
     log, dev_f, dev_s, link_f, link_s = pair_of_links(air, window)
-    node_f = Node(first(), link_f, EchoApp(quiet=True))
+    node_f = Node(first(max_payload=256), link_f, EchoApp(quiet=True))
     app_s = ExchangeApp(messages, size, quiet=True)
-    node_s = Node(second(), link_s, app_s)
+    node_s = Node(second(max_payload=256), link_s, app_s)
     if setup:
         setup(dev_f, dev_s, link_f, link_s)
 

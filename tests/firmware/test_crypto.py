@@ -568,16 +568,15 @@ def _check_channel_frames():
     ck = crypto.CcmKey(key)
     buf = bytearray(wire.PROT_HDR + 64 + 8)
     out = bytearray(64)
-    for n, ftype, suite, sid, direction, kidx, seq in (
-            (0, wire.CLOSE, 1, 1, wire.DIR_F2S, 0, 0),
-            (17, wire.DATA, 2, 0x3FFFFFFF, wire.DIR_S2F, 255, 0x3FFFFFFF),
-            (64, wire.REKEY, 1, 0x12345678, wire.DIR_F2S, 7, 0x00ABCDEF)):
+    for n, ftype, sid, direction, kidx, seq in (
+            (0, wire.CLOSE, 1, wire.DIR_F2S, 0, 0),
+            (17, wire.DATA, 0xFFFF, wire.DIR_S2F, 255, 0x3FFFFFFF),
+            (64, wire.REKEY, 0x1234, wire.DIR_F2S, 7, 0x00ABCDEF)):
         pt = _rand(n, "cp%d" % n)
-        m = channel.seal(e, ck, None, buf, ftype, suite, sid, direction, kidx, seq, pt, n)
-        hdr = bytearray(wire.PROT_HDR)
-        wire.put_header(hdr, ftype, suite, sid)
-        hdr[wire.OFF_KIDX] = kidx
-        wire.put_u32(hdr, wire.OFF_SEQ, seq)
+        m = channel.seal(e, ck, None, buf, ftype, sid, direction, kidx, seq, pt, n)
+        # the version-2 header (3.7): ver/type, u16 sid, kidx, u32 seq
+        hdr = bytes((0x20 | ftype, sid >> 8, sid & 0xFF, kidx)) + bytes(
+            ((seq >> 24) & 0xFF, (seq >> 16) & 0xFF, (seq >> 8) & 0xFF, seq & 0xFF))
         assert m == wire.PROT_HDR + n + 8 and buf[:wire.PROT_HDR] == hdr, n
         nonce = _frame_nonce(sid, direction, kidx, seq)
         assert bytes(buf[wire.PROT_HDR:m]) == crypto.ccm_encrypt(key, nonce, hdr, pt, 8), n
@@ -600,14 +599,16 @@ def test_channel_frames_are_ccm_over_header_and_nonce():
 
 
 def test_channel_frames_with_python_twins():
-    from ephkey import channel
+    from ephkey import mac
 
-    saved = channel.seal, channel.open_
-    channel.seal, channel.open_ = crypto._py_ccm_seal, crypto._py_ccm_open
+    saved = crypto.seal_frame, crypto.open_frame
+    crypto.seal_frame, crypto.open_frame = crypto._py_ccm_seal, crypto._py_ccm_open
+    mac.use_python_helpers(True)
     try:
         _check_channel_frames()
     finally:
-        channel.seal, channel.open_ = saved
+        crypto.seal_frame, crypto.open_frame = saved
+        mac.use_python_helpers(False)
 
 
 def test_channel_frames_allocate_nothing():
@@ -623,7 +624,7 @@ def test_channel_frames_allocate_nothing():
     micropython.heap_lock()  # (no enumerate() below: it would allocate its iterator)
     try:
         for i in range(3):
-            m = channel.seal(e, ck, None, buf, wire.DATA, 1, 77, wire.DIR_S2F, 3, 1000 + i, pt,
+            m = channel.seal(e, ck, None, buf, wire.DATA, 77, wire.DIR_S2F, 3, 1000 + i, pt,
                              sizes[i])
             got[i] = channel.open_(e, ck, None, buf, m, 77, wire.DIR_S2F, 3, 1000 + i, out)
     except MemoryError:

@@ -104,7 +104,7 @@ def test_a_failing_rng_stops_key_generation_at_both_stations():
     f.receive(req, len(req), 1)
     assert drain(f) == [("ERROR", 0, errors.RNG_FAILURE)]
     err = outputs(f)
-    assert len(err) == 1 and err[0][1] == 15 and err[0][-1] == errors.RNG_FAILURE
+    assert len(err) == 1 and err[0][0] == 0x2F and err[0][-1] == errors.RNG_FAILURE
     assert f.table.count_state(1) == 0 and f.ring.live_count() == 0  # nothing kept
     src_s.broken = True
     s.connect(2)

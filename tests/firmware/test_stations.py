@@ -6,9 +6,9 @@ These are suite-1 stations (16-byte SRKs); suite 2 is in test_suite2.py.
 import micropython
 
 import pair
-from ephkey import errors
+from ephkey import errors, wire
 from ephkey.config import FirstConfig, SecondConfig
-from ephkey.sessions import OPEN
+from ephkey.sessions import OPEN, WAIT_CONFIRM
 from pair import deliver, drain, handshake, outputs, pairing
 
 
@@ -45,6 +45,21 @@ def test_config_refuses_ring_too_small_and_interval_too_long():
     assert "ring_slots" in _raises_value_error(lambda: FirstConfig(ring_slots=6))
     assert "interval_ms" in _raises_value_error(
         lambda: FirstConfig(m=1, interval_ms=10, lifetime_ms=20000))
+
+
+def test_config_v2_settings_and_their_ranges():
+    c = FirstConfig()
+    assert (c.confirm_ms, c.peer_sessions, c.proof_tries, c.out_queue) == (10000, 1, 3, 12)
+    assert SecondConfig().out_queue == 4
+    assert "confirm_ms" in _raises_value_error(lambda: FirstConfig(idle_ms=1000))
+    assert "confirm_ms" in _raises_value_error(lambda: FirstConfig(confirm_ms=300000))
+    FirstConfig(confirm_ms=299999)
+    assert "peer_sessions" in _raises_value_error(lambda: FirstConfig(sessions=2, peer_sessions=3))
+    assert "proof_tries" in _raises_value_error(lambda: FirstConfig(proof_tries=0))
+    assert "proof_tries" in _raises_value_error(lambda: FirstConfig(proof_tries=256))
+    assert "out_queue" in _raises_value_error(lambda: FirstConfig(out_queue=0))
+    assert "out_queue" in _raises_value_error(lambda: SecondConfig(out_queue=0))
+    assert FirstConfig(sessions=3).out_queue == 7
 
 
 def test_no_pairing_material_refuses_to_start():
@@ -120,7 +135,8 @@ def test_proof_after_lifetime_is_srk_expired():
     f.receive(proof, len(proof), 20000)
     assert drain(f) == [("ERROR", s.sid, errors.SRK_EXPIRED)]
     err = outputs(f)
-    assert err == [bytes((1, 15, 1)) + proof[3:7] + bytes((errors.SRK_EXPIRED,))]
+    assert err == [b"\x2f" + proof[1:3] + bytes((errors.SRK_EXPIRED,))]
+    assert f.table.fails[f.table.find_sid(s.sid)] == 0  # not counted (4.5 step 4)
 
 
 def test_rotation_through_the_idrk_set_and_exhaustion():
@@ -174,6 +190,14 @@ def test_reflected_frames_are_rejected():
     frame = outputs(f)[0]
     f.receive(frame, len(frame), 1)  # F's own DATA back to F
     assert drain(f) == [("ERROR", sid, errors.AUTH_FAILED)]
+    # a KEY or SRK frame sent back to F is a type only S receives
+    s2 = second(1)
+    f2 = first(pairings=[pairing(0), pairing(1)])
+    s2.connect(2)
+    deliver(outputs(s2), f2, 2)
+    srk = outputs(f2)[0]
+    f2.receive(srk, len(srk), 3)
+    assert drain(f2) == [("ERROR", wire.sid_of(srk), errors.UNEXPECTED)] and outputs(f2) == []
 
 
 def test_table_full_evicts_oldest_half_open_never_an_open_session():
@@ -188,10 +212,14 @@ def test_table_full_evicts_oldest_half_open_never_an_open_session():
     s2.connect(2)
     deliver(outputs(s2), f, 2)  # evicts s1's half-open handshake
     assert len(outputs(f)) == 1
-    assert f.table.count_state(OPEN) == 1 and f.table.find_sid(sid0) >= 0
-    # with the table full of open sessions, a request is refused with BUSY
+    assert f.table.count_state(WAIT_CONFIRM) == 1 and f.table.find_sid(sid0) >= 0
+    # with the table full of established sessions, a request is refused with BUSY
     f2 = first(pairings=pairings, sessions=1)
-    handshake(f2, second(0))
+    s0 = second(0)
+    handshake(f2, s0)
+    s0.send(b"c", 1, 1)  # S speaks under the session key: confirmed
+    deliver(outputs(s0), f2, 1)
+    assert drain(f2) == [("DATA", s0.sid, 0, b"c")] and f2.table.count_state(OPEN) == 1
     s3 = second(3)
     s3.connect(5)
     deliver(outputs(s3), f2, 5)
@@ -200,8 +228,8 @@ def test_table_full_evicts_oldest_half_open_never_an_open_session():
 
 
 def test_data_path_allocates_nothing():
-    f = first()
-    s = second()
+    f = first(max_payload=256)
+    s = second(max_payload=256)
     sid = handshake(f, s)
     payload = bytearray(b"x" * 200)
     for n in (16, 64, 200):

@@ -5,8 +5,9 @@ Fresh random inputs go to one MicroPython process as hex lines on stdin:
   frame's header) or 7 (any header), payloads from 0 to 300 bytes;
 - CcmEngine.open of AESCCM's output, as is and with one bit flipped;
 - ccm_encrypt with every nonce length (7..13) and tag length (4..16);
-- protected frames through ephkey.channel (header and nonce built from the
-  fields, spec 3.7), at every start offset of the frame buffer, opened back.
+- protected frames through ephkey.channel (version 2: 8-byte header and the
+  nonce built from the fields, spec 3.7), at every start offset of the
+  frame buffer, opened back.
 Its hex answers are compared with OpenSSL's (the frame's nonce and header
 built here from the spec, not from firmware code).
 """
@@ -42,10 +43,10 @@ for line in sys.stdin:
         break
     if f[0] == "frame":
         k, p = bytes.fromhex(f[1][1:]), bytes.fromhex(f[2][1:])
-        ftype, suite, sid, d, kidx, seq, off = (int(x) for x in f[3:])
+        ftype, sid, d, kidx, seq, off = (int(x) for x in f[3:])
         ck.load(k)
         fb = frames[off:]
-        m = channel.seal(e, ck, None, fb, ftype, suite, sid, d, kidx, seq, p, len(p))
+        m = channel.seal(e, ck, None, fb, ftype, sid, d, kidx, seq, p, len(p))
         frame = bytes(fb[:m])
         ck.load(k)  # a fresh chain: open as the peer would
         n = channel.open_(e, ck, None, fb, m, sid, d, kidx, seq, out)
@@ -127,13 +128,14 @@ def test_engine_and_ccm_encrypt_match_aesccm(micropython_bin: str) -> None:
     for i in range(N):
         key = draw(rng, 16)
         pt = draw(rng, payload_len(rng, i))
-        ftype, suite, d = rng.choice((5, 6, 7, 8)), rng.choice((1, 2)), rng.choice((1, 2))
-        sid, kidx, seq = rng.randrange(1 << 30), rng.randrange(256), rng.randrange(1 << 30)
-        hdr = bytes((1, ftype, suite)) + sid.to_bytes(4, "big") + bytes((kidx,))
+        ftype, d = rng.choice((5, 6, 7, 8)), rng.choice((1, 2))
+        sid, kidx, seq = rng.randrange(1, 1 << 16), rng.randrange(256), rng.randrange(1 << 30)
+        # version 2 (3.7): ver/type, u16 sid, kidx, u32 seq
+        hdr = bytes((0x20 | ftype,)) + sid.to_bytes(2, "big") + bytes((kidx,))
         hdr += seq.to_bytes(4, "big")
         nonce = sid.to_bytes(4, "big") + bytes((d, kidx, 0, 0, 0)) + seq.to_bytes(4, "big")
         ct = AESCCM(key, tag_length=8).encrypt(nonce, pt, hdr)
-        fields = f"{ftype} {suite} {sid} {d} {kidx} {seq} {i % 4}"
+        fields = f"{ftype} {sid} {d} {kidx} {seq} {i % 4}"
         lines.append(f"frame {x(key)} {x(pt)} {fields}")
         expect.append(f"{(hdr + ct).hex()} {len(pt)} {pt.hex()}")
     answers = run(micropython_bin, lines)

@@ -111,7 +111,7 @@ def test_lost_echo_is_resent_and_the_late_one_flagged():
                                    echo_timeout_ms=100, resends=3)
     held = []
     def hold(fr):
-        if fr[1] == 5 and len(held) < 2:   # F's first two DATA frames: late
+        if fr[0] == 0x25 and len(held) < 2:   # F's first two DATA frames: late
             held.append(fr)
             return True
         return False
@@ -133,7 +133,7 @@ def test_echo_never_back_gives_the_session_up_and_goes_on():
                                    reconnects=3)
     drop = [True]
     def lose_echoes(fr):
-        return drop[0] and fr[1] == 5
+        return drop[0] and fr[0] == 0x25
     pump(f, s, app, node, clock, drop_to_s=lose_echoes)
     for _ in range(3):                  # first send + 2 resends, all echoes lost
         clock.t += 100
@@ -156,8 +156,8 @@ def test_rotation_survives_a_lost_rekey_and_a_lost_key_ack():
                                    echo_timeout_ms=5000)
     lost = {6: 1, 7: 1}                 # the first REKEY and the first KEY_ACK
     def lose(fr):
-        if lost.get(fr[1], 0):
-            lost[fr[1]] -= 1
+        if lost.get(fr[0] & 15, 0):
+            lost[fr[0] & 15] -= 1
             return True
         return False
     pump(f, s, app, node, clock, drop_to_s=lose, drop_to_f=lose, tick=50)
@@ -170,7 +170,7 @@ def test_rotation_that_never_completes_closes_and_the_app_goes_on():
     clock, f, s, app, node = setup(rekey_retry_ms=200, messages=20, handshakes=1,
                                    echo_timeout_ms=5000, reconnects=2)
     def lose_rekeys(fr):
-        return fr[1] == 6 and not app.reasons
+        return fr[0] == 0x26 and not app.reasons
     pump(f, s, app, node, clock, drop_to_s=lose_rekeys, tick=50)
     # 4 REKEYs lost (rekey_tries): F closes with TIMEOUT; the app starts a new
     # session and resends the message whose echo was missing
@@ -202,7 +202,7 @@ def test_attempts_cap():
 
 def test_a_wrong_payload_is_counted_and_stops_the_run():
     clock, f, s, app, node = setup(messages=3, handshakes=1, echo_timeout_ms=100)
-    pump(f, s, app, node, clock, drop_to_s=lambda fr: fr[1] == 5)
+    pump(f, s, app, node, clock, drop_to_s=lambda fr: fr[0] == 0x25)
     bad = bytearray(app.size)
     apps.fill(bad, app.size, app.number)
     bad[7] ^= 0x20

@@ -29,7 +29,7 @@ def frame_pair(eng, ck, nonce, buf, pt, out, size, n):
     seq = 0
     t0 = ticks_us()
     while seq < n:
-        m = channel.seal(eng, ck, nonce, buf, wire.DATA, 1, 0x1234, 1, 0, seq, pt, size)
+        m = channel.seal(eng, ck, nonce, buf, wire.DATA, 0x1234, 1, 0, seq, pt, size)
         channel.open_(eng, ck, nonce, buf, m, 0x1234, 1, 0, seq, out)
         seq += 1
     return ticks_diff(ticks_us(), t0)
@@ -68,7 +68,7 @@ def main():
     for size in SIZES:
         gc.collect()  # outside the timing
         pt = bytearray(os.urandom(size))
-        m = channel.seal(eng, ck, nonce, buf, wire.DATA, 1, 0x1234, 1, 0, 0, pt, size)
+        m = channel.seal(eng, ck, nonce, buf, wire.DATA, 0x1234, 1, 0, 0, pt, size)
         if channel.open_(eng, ck, nonce, buf, m, 0x1234, 1, 0, 0, out) != size or \
                 out[:size] != pt:
             raise RuntimeError("CCM round trip failed at %d bytes" % size)

@@ -27,100 +27,65 @@ def _frozen(x):
 
 
 def record_calls(pair, i, now):
-    """Run one handshake with every crypto call of the first station recorded.
+    """Run one handshake with the first station's native calls recorded.
 
-    Wrapped: the primitives keyschedule.py calls (sha256, hmac_sha256,
-    hkdf_sha256, hkdf_extract, hkdf_expand), those first.py calls directly
-    (aes_key_wrap, ccm_decrypt, ct_equal, x25519), srk_ring.py's
-    x25519_base, CcmKey.load and the station's RNG. Only calls made while the
-    first station works are kept (the second stations share keyschedule.py).
-    Returns [(name, function, args)], args copied so they can be replayed.
+    Every hashlib and cryptolib call it makes while it works (its receive()
+    and work() calls: Pair.on_f), not the second stations'. Returns the
+    Natives record; ``rec.fn()`` replays those calls alone (the floor).
     """
-    import ephkey.first as fm
-    import ephkey.keyschedule as ks
-    import ephkey.srk_ring as rm
-    from ephkey.crypto import CcmKey
-
-    rec = []
-    on = [False]
-    patched = []
-
-    def wrap(mod, name):
-        orig = getattr(mod, name, None)
-        if orig is None:
-            return
-
-        def w(*a):
-            if on[0]:
-                rec.append((name, orig, tuple(_frozen(x) for x in a)))
-            return orig(*a)
-
-        setattr(mod, name, w)
-        patched.append((mod, name, orig))
-
-    for name in ("sha256", "hmac_sha256", "hkdf_sha256", "hkdf_extract", "hkdf_expand"):
-        wrap(ks, name)
-    for name in ("aes_key_wrap", "ccm_decrypt", "ct_equal", "x25519"):
-        wrap(fm, name)
-    wrap(rm, "x25519_base")
-    orig_load = CcmKey.load
-    spare = CcmKey()
-
-    def load(self, key):
-        if on[0]:
-            rec.append(("CcmKey.load", orig_load, (spare, bytes(key))))
-        return orig_load(self, key)
-
-    CcmKey.load = load
-    f = pair.f
-    real_rng = f.rng
-
-    def rng(n):
-        if on[0]:
-            rec.append(("rng", real_rng, (n,)))
-        return real_rng(n)
-
-    f.rng = rng
+    nat = Natives()
+    nat.install()
 
     def hook(active):
-        on[0] = active
+        nat.on = active
 
     pair.on_f = hook
     try:
         pair.handshake(i, now)
     finally:
         pair.on_f = None
-        f.rng = real_rng
-        CcmKey.load = orig_load
-        for mod, name, orig in patched:
-            setattr(mod, name, orig)
-    return rec
+        nat.on = False
+        nat.remove()
+    nat.fn = nat.floor()
+    return nat
 
 
 def replay_us(rec, times):
+    fn = rec.fn
     t0 = ticks_us()
     for _ in range(times):
-        for _name, fn, args in rec:
-            fn(*args)
+        fn()
     return ticks_diff(ticks_us(), t0) / times
 
 
+def _op_name(op):
+    return "sha256" if op[0] == "sha" else ("aes()" if op[0] == "aes" else "aes." + op[2])
+
+
 def breakdown(rec, times):
-    """Per recorded call: name, microseconds (the best of 5 batches), argument lengths."""
+    """Per recorded native call: name, microseconds (the best of 5 batches),
+    input lengths."""
     out = []
     per = max(1, times // 5)
-    for name, fn, args in rec:
+    made = {}
+    for op in rec.ops:
+        ops = [op]
+        if op[0] == "call" and op[1] in made:
+            ops = [made[op[1]], op]  # the call on a fresh object, the object not timed apart
+        if op[0] == "aes":
+            made[op[1]] = op
+        fn = floor_of(ops, rec._real)
         dt = None
         for _ in range(5):
             collect()
             t0 = ticks_us()
             for _ in range(per):
-                fn(*args)
+                fn()
             d = ticks_diff(ticks_us(), t0) / per
             dt = d if dt is None or d < dt else dt
-        lens = [len(a) if isinstance(a, (bytes, bytearray)) else a for a in args
-                if isinstance(a, (bytes, bytearray, int))]
-        out.append({"call": name, "us": dt, "args": lens})
+        lens = [len(p) for p in op[1]] if op[0] == "sha" else (
+            [len(op[2])] if op[0] == "aes" else [len(op[3])])
+        out.append({"call": _op_name(op), "us": dt, "args": lens})
     return out
 
 
@@ -236,9 +201,7 @@ def t_capacity(P):
         for j, m in enumerate(modes):
             m.close_round(total[j], floor[j], n)
     for m in modes:
-        counts = {}
-        for name, _fn, _args in m.rec:
-            counts[name] = counts.get(name, 0) + 1
+        counts = m.rec.counts()
         emit("capacity", suite=suite, mode=m.name, config=m.cfg, clock_step_ms=m.step,
              stations=m.stations, hs_us=spread(m.per_hs),
              hs_per_s=spread([1e6 / x for x in m.per_hs]), floor_us=spread(m.floor),
@@ -272,7 +235,7 @@ def t_datapath(P):
     sid = 0x1234
     for size in sizes:
         pt = bytearray(os.urandom(size))
-        n = channel.seal(eng, ck, nonce, buf, wire.DATA, 1, sid, 1, 0, 0, pt, size)
+        n = channel.seal(eng, ck, nonce, buf, wire.DATA, sid, 1, 0, 0, pt, size)
         if channel.open_(eng, ck, nonce, buf, n, sid, 1, 0, 0, out) != size or out[:size] != pt:
             raise RuntimeError("CCM round trip failed at %d bytes" % size)
         iters = max(P["min_iters"], P["bytes_per_round"] // max(size, 16))
@@ -296,7 +259,7 @@ def t_datapath(P):
             for _ in range(iters // chunk):
                 t0 = ticks_us()
                 for _ in range(chunk):
-                    n = channel.seal(eng, ck, nonce, buf, 5, 1, sid, 1, 0, seq, pt, size)
+                    n = channel.seal(eng, ck, nonce, buf, 5, sid, 1, 0, seq, pt, size)
                     channel.open_(eng, ck, nonce, buf, n, sid, 1, 0, seq, out)
                     seq += 1
                 t1 = ticks_us()
@@ -454,6 +417,8 @@ def _record_log(suite, sessions, cfg, seed, now):
           for i in range(sessions)]
     log = []
     proofs = []
+    f.prepare(now)  # suite 2: the interval's key pair (the replay does the same)
+    _jobs(f, now)
     for s in ss:
         s.connect(now)
         n = s.next_output()
@@ -461,16 +426,23 @@ def _record_log(suite, sessions, cfg, seed, now):
         f.receive(s.out, n, now)
         m = f.next_output()
         s.receive(f.out, m, now)
+        _jobs(s, now)
         n = s.next_output()
         proofs.append(bytes(s.out[:n]))
     for i, s in enumerate(ss):
         log.append(proofs[i])
         f.receive(proofs[i], len(proofs[i]), now)
+        _jobs(f, now)
         m = f.next_output()
         s.receive(f.out, m, now)
         if s.next_event() != events.ESTABLISHED:
             raise RuntimeError("recording: session %d not established" % i)
     return log
+
+
+def _jobs(st, now):
+    while st.busy():
+        st.work(now)
 
 
 def t_memory(P):
@@ -495,6 +467,8 @@ def t_memory(P):
         bound = P.get("peak_bound")
         peak = built
         est = 0
+        f.prepare(now)
+        _jobs(f, now)
         for fr in log:
             # with peak_bound: the GC is off during each receive(), so the live heap
             # before it + all it allocated bounds its peak from above (suite 1
@@ -503,6 +477,7 @@ def t_memory(P):
             if bound:
                 gc.disable()
             f.receive(fr, len(fr), now)
+            _jobs(f, now)
             drain_out(f)
             code = f.next_event()
             while code:

@@ -1,0 +1,208 @@
+# ruff: noqa: F821 - run appended to common.py, which defines the helpers used here
+# Handshake CPU of the first station against honest floors (issues 12 and 14),
+# run by tools/bench_hs.py in the MicroPython unix VM (or on a board).
+#
+# Task "floor": the first station's CPU per suite-1 handshake (its receive()
+# calls and the pops of what they queued: Pair.handshake) against the native
+# primitives it needs: every hashlib and cryptolib call it made, recorded
+# once (Natives) and replayed alone as one straight-line function, timed in
+# the same run, handshake and floor taking turns. Target: at most 2x.
+#
+# Task "forged": what a PROOF forged without PS costs F (docs/protocol.md 4.5,
+# the cost bound): receive() of a suite-2 PROOF with a wrong t for a live
+# half-open slot, against an early reject (a PROOF for an unknown sid), each
+# with its ERROR answer popped, proof_tries at its maximum (255) so the slot
+# stays; a new REQ of the same peer renews the slot before its count runs
+# out. Target: at most 2x.
+#
+# Task "slices": every work() call of a suite-2 handshake at both stations
+# (the key pair's job at F, S's PROOF job, F's check), timed one by one: the
+# longest is what the event loop waits for between two frames (4.7).
+#
+# Times are ticks_us() differences: microseconds on the unix VM; on the
+# emulated board (P["emu"], QEMU -icount shift=0) 1000 instructions each.
+
+from time import ticks_diff, ticks_us  # type: ignore[attr-defined]
+
+
+def _rng(name):
+    return Drbg(b"hs_cost " + name)  # deterministic, and the emulated board has no os.urandom
+
+
+def t_floor(P):
+    st = P["stations"]
+    pair = Pair(first(1, st, rng=_rng(b"F"), sessions=st),
+                [second(1, i, rng=_rng(b"S%d" % i)) for i in range(st)])
+    now = 1000
+    k = 0
+    for _ in range(P["warm"]):
+        now += 1
+        pair.handshake(k % P["stations"], now)
+        k += 1
+    # record the native calls of one handshake (the first station's only)
+    nat = Natives()
+    nat.install()
+
+    def hook(active):
+        nat.on = active
+
+    pair.on_f = hook
+    now += 1
+    pair.handshake(k % P["stations"], now)
+    k += 1
+    pair.on_f = None
+    nat.on = False
+    nat.remove()
+    floor = nat.floor()
+    ours = []
+    natv = []
+    ratio = []
+    for _ in range(P["rounds"]):
+        t_ours = 0
+        t_nat = 0
+        for _ in range(P["per_round"]):
+            now += 1
+            t_ours += pair.handshake(k % P["stations"], now)
+            k += 1
+            collect()
+            t0 = ticks_us()
+            floor()
+            t_nat += ticks_diff(ticks_us(), t0)
+            collect()
+        ours.append(t_ours / P["per_round"])
+        natv.append(t_nat / P["per_round"])
+        ratio.append(ours[-1] / natv[-1])
+    emit("floor", suite=1, hs_us=spread(ours), native_us=spread(natv), ratio=spread(ratio),
+         calls=nat.counts())
+
+
+def _proof_frames(sid, bad_sid):
+    forged = bytearray(59)
+    forged[0] = 0x23
+    forged[1] = sid >> 8
+    forged[2] = sid & 0xFF
+    for i in range(3, 59):
+        forged[i] = (i * 29 + 7) & 0xFF
+    early = bytearray(forged)
+    early[1] = bad_sid >> 8
+    early[2] = bad_sid & 0xFF
+    return forged, early
+
+
+def t_forged(P):
+    f = first(2, 1, rng=_rng(b"F"), sessions=8, proof_tries=255)
+    s = second(2, 0, rng=_rng(b"S"))
+    now = 1000
+    f.prepare(now)
+    while f.busy():
+        f.work(now)
+
+    def fresh_slot():
+        s.connect(now)
+        n = s.next_output()
+        f.receive(s.out, n, now)
+        m = f.next_output()
+        drain_events(f)
+        if not m or f.out[0] != 0x22:
+            raise RuntimeError("no SRK frame")
+        sid = (f.out[1] << 8) | f.out[2]
+        return sid
+
+    sid = fresh_slot()
+    bad = sid ^ 0x5555 or 1
+    forged, early = _proof_frames(sid, bad)
+    n = 59
+    per = P["per_round"]
+    t_f = []
+    t_e = []
+    ratio = []
+    jobs = 0
+    codes = {}
+    for r in range(P["rounds"] + 1):
+        sid = fresh_slot()  # fails = 0 again (4.2 step 3 (a): the same peer's slot)
+        forged, early = _proof_frames(sid, bad)
+        collect()
+        tf = 0
+        te = 0
+        for _ in range(per):
+            t0 = ticks_us()
+            f.receive(forged, n, now)
+            f.next_output()
+            code_f = f.next_event()
+            t1 = ticks_us()
+            f.receive(early, n, now)
+            f.next_output()
+            code_e = f.next_event()
+            t2 = ticks_us()
+            tf += ticks_diff(t1, t0)
+            te += ticks_diff(t2, t1)
+            jobs += f.busy()
+            codes[f.ev_arg] = codes.get(f.ev_arg, 0) + 1
+            if code_f != events.ERROR or code_e != events.ERROR:
+                raise RuntimeError("forged %d early %d" % (code_f, code_e))
+        if r == 0:
+            continue  # warm-up
+        t_f.append(tf / per)
+        t_e.append(te / per)
+        ratio.append(t_f[-1] / t_e[-1])
+    t = f.table
+    emit("forged", forged_us=spread(t_f), early_us=spread(t_e), ratio=spread(ratio),
+         jobs_created=jobs, slot_fails=t.fails[t.find_sid(sid)], early_codes=codes)
+
+
+def t_slices(P):
+    f = first(2, 1, rng=_rng(b"F"), sessions=4)
+    s = second(2, 0, rng=_rng(b"S"))
+    now = 1000
+    units = {"F": [], "S": []}
+    kinds = {"F": [], "S": []}
+
+    def run(st, who, kind):
+        while st.busy():
+            t0 = ticks_us()
+            st.work(now)
+            units[who].append(ticks_diff(ticks_us(), t0))
+            kinds[who].append(kind)
+
+    for _ in range(P["rounds"]):
+        now += 1
+        if f.prepare(now):  # the interval's key pair (its job), as the event loop does
+            run(f, "F", "key pair")
+        s.connect(now)
+        n = s.next_output()
+        f.receive(s.out, n, now)
+        m = f.next_output()
+        s.receive(f.out, m, now)
+        run(s, "S", "PROOF job")
+        n = s.next_output()
+        f.receive(s.out, n, now)
+        run(f, "F", "check")
+        m = f.next_output()
+        s.receive(f.out, m, now)
+        if f.next_event() != events.ESTABLISHED or s.next_event() != events.ESTABLISHED:
+            raise RuntimeError("suite-2 handshake failed")
+        f.close(s.sid, now)
+        drain_out(f)
+        s.close(now)
+        drain_out(s)
+        drain_events(f)
+        drain_events(s)
+    out = {}
+    for who in ("F", "S"):
+        u = units[who]
+        worst = max(range(len(u)), key=lambda i: u[i])
+        out[who] = {"n": len(u), "max": u[worst], "max_kind": kinds[who][worst],
+                    "median": median(u), "total": sum(u) / P["rounds"]}
+    emit("slices", stations=out)
+
+
+TASKS = {"floor": t_floor, "forged": t_forged, "slices": t_slices}
+emit("start", task=P["task"], vm=vm_info())
+try:
+    TASKS[P["task"]](P)
+    emit("end")
+except Exception as e:  # reported; on the emulated board the emulator ends all the same
+    sys.print_exception(e)
+if P.get("emu"):
+    import emu
+    emu.exit(0)
