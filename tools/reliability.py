@@ -604,14 +604,7 @@ def render(res: dict[str, Any]) -> str:
 
 
 # Open problems a run is expected to show; each names the test that tracks it.
-KNOWN_ISSUES: list[str] = [
-    "A lost CLOSE leaves the first station's slot OPEN until idle_ms (300 s by default); a "
-    "second station that reconnects after losses can fill F's table with its own dead "
-    "sessions and get BUSY (spec 4.2 never frees an OPEN slot of the same peer when that "
-    "peer completes a new handshake). Test: tests/host/test_reliability_apps.py::"
-    "test_lost_closes_do_not_lock_the_peer_out (xfail, strict). The board runs here use "
-    "idle_ms = 5000 for that reason.",
-]
+KNOWN_ISSUES: list[str] = []
 
 # Seconds each part took in a full run on 2 cores (for the progress lines).
 FULL_RUN_S = {"boards": 300, "hostile": 40, "fuzz": 120, "soak": 60, "flood": 10, "erasure": 5}

@@ -247,12 +247,10 @@ def test_exchange_app_recovery_under_micropython(micropython_bin: str, repo_root
     assert "mpunit: 10 passed, 0 failed" in out, out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spec 4.2: an OPEN slot is freed only by CLOSE, idle_ms (300 s) or keys exhausted; a "
-    "second station whose CLOSE frames are lost fills the first station's table with its "
-    "own dead sessions and is refused with BUSY, although S has one session at a time (5.1) "
-    "and a new authenticated handshake of the same peer proves the old ones dead"))
 def test_lost_closes_do_not_lock_the_peer_out(micropython_bin: str) -> None:
+    """Spec 4.6 (version 2): each new handshake of a peer closes its dead
+    sessions with CLOSE(REPLACED), so lost CLOSEs never fill the table (in
+    version 1 this test failed: BUSY after the table filled)."""
     p = H.pairing(0)
     target = H.MpTarget(micropython_bin, "F", {"suites": [1], "sessions": 4}, [p])
     try:
