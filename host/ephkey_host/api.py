@@ -364,12 +364,14 @@ class connect:  # noqa: N801 - used as a function: ``async with connect(...) as 
     ``retry_ms`` x ``max_tries`` of ``config``) and returns its
     :class:`Session`; raises :class:`SessionError` if that fails. Leaving the
     block closes the session normally (CLOSE(OK) is sent before it returns);
-    the link stays open for the caller. ``rng`` defaults to ``os.urandom``.
+    the link stays open for the caller. ``rng`` defaults to ``os.urandom``;
+    ``close_s`` bounds the wait for the link to take the CLOSE.
     """
 
     def __init__(self, link: Link, pairing: Pairing, config: SecondConfig | None = None,
-                 *, rng: Rng = os.urandom) -> None:
+                 *, rng: Rng = os.urandom, close_s: float = 2.0) -> None:
         self._args = (link, pairing, config or SecondConfig(), rng)
+        self._close_s = close_s
         self._node: _SecondNode | None = None
 
     async def __aenter__(self) -> Session:
@@ -391,7 +393,10 @@ class connect:  # noqa: N801 - used as a function: ``async with connect(...) as 
         assert node is not None and node.session is not None
         try:
             if node.failure is None:
-                await node.session.close()
+                # CLOSE(OK) goes out unless the link stays full (a peer that stopped reading)
+                await asyncio.wait_for(node.session.close(), self._close_s)
+        except asyncio.TimeoutError:
+            pass
         finally:
             await node.stop()
 

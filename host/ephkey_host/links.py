@@ -158,15 +158,18 @@ class SerialLink(Link):
         self._reader.start()
 
     def _read(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self._ser.read(max(1, self._ser.in_waiting))
-            except Exception as e:  # pyserial raises SerialException, OSError, TypeError
-                if not self._stop.is_set():
-                    self._loop.call_soon_threadsafe(self._in.end, "read failed: %s" % e)
-                return
-            if data:
-                self._loop.call_soon_threadsafe(self._in.feed, data)
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = self._ser.read(max(1, self._ser.in_waiting))
+                except Exception as e:  # pyserial raises SerialException, OSError, TypeError
+                    if not self._stop.is_set():
+                        self._loop.call_soon_threadsafe(self._in.end, "read failed: %s" % e)
+                    return
+                if data:
+                    self._loop.call_soon_threadsafe(self._in.feed, data)
+        except RuntimeError:  # the event loop closed without closing the link first
+            return
 
     async def send(self, frame: bytes) -> None:
         if self._in.lost is not None:

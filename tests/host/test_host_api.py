@@ -1,0 +1,318 @@
+"""The host's application API (ephkey_host.api, .links) against the host's own other station.
+
+Both roles of the API talk to each other over a memory link, over TCP and
+over pyserial's socket:// URL; the exception carries the spec's code for an
+unknown identity, a normal close, a REPLACED close, a handshake that times
+out and a lost link; ``send`` waits on a full link and drops nothing; keys
+rotate and sessions end with KEYS_EXHAUSTED and start again without the
+application seeing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import pytest
+from hostkit import PAIRING
+
+import ephkey_host as eh
+from ephkey_host import Code, FirstConfig, Pairing, SecondConfig, Session, SessionError
+from ephkey_host.links import MemoryLink, StreamLink
+
+pytestmark = pytest.mark.timeout(60)
+
+T = TypeVar("T")
+STRANGER = Pairing(PAIRING.id_f, bytes.fromhex("0badbadbadbadbad"), bytes(32))
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+async def echo(session: Session) -> None:
+    async for payload in session:
+        await session.send(payload)
+
+
+def start_server(link: eh.Link, handler: Callable[[Session], Awaitable[None]] = echo,
+                 config: FirstConfig | None = None, **kw: Any) -> asyncio.Task[None]:
+    return asyncio.get_running_loop().create_task(
+        eh.serve(link, [PAIRING], handler, config, **kw))
+
+
+async def lockstep(s: Session, n: int, size: int = 24) -> None:
+    for i in range(n):
+        payload = i.to_bytes(4, "big") + bytes([i % 251]) * (size - 4)
+        await s.send(payload)
+        got = await s.recv(timeout=5)
+        assert type(got) is bytes and got == payload, (i, got)
+
+
+# -- both roles, three links -------------------------------------------------------
+
+def test_echo_over_a_memory_link() -> None:
+    async def main() -> dict[str, int]:
+        a, b = eh.memory_pair()
+        server = start_server(b, sessions=1)
+        async with eh.connect(a, PAIRING) as s:
+            assert s.peer == PAIRING.id_f and s.sid != 0
+            await lockstep(s, 20)
+            stats = s.stats()
+        await server  # returns after its one handler ended: the client's CLOSE arrived
+        return stats
+
+    stats = run(main())
+    assert stats["dropped"] == 0 and stats["rejected"] == 0 and stats["rehandshakes"] == 0
+
+
+def test_echo_over_tcp_and_over_a_pyserial_url() -> None:
+    async def main() -> None:
+        served: list[asyncio.Task[None]] = []
+
+        async def accepted(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            served.append(start_server(StreamLink(r, w), sessions=1))
+
+        server = await asyncio.start_server(accepted, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        for opener in (lambda: eh.tcp_link("127.0.0.1", port),
+                       lambda: eh.serial_link("socket://127.0.0.1:%d" % port)):
+            link = await opener()
+            async with eh.connect(link, PAIRING) as s:
+                await lockstep(s, 10, size=200)
+                assert s.ended is None
+            assert s.ended is not None and s.ended.code == Code.OK
+            await asyncio.wait_for(served[-1], 5)
+            assert link.counters()["frames_ok"] >= 10 + 2
+            link.close()
+        assert len(served) == 2
+        server.close()
+
+    run(main())
+
+
+# -- how sessions end -------------------------------------------------------------
+
+def test_unknown_identity_fails_at_once_with_the_code_and_a_hint() -> None:
+    async def main() -> float:
+        a, b = eh.memory_pair()
+        server = start_server(b)
+        t0 = time.monotonic()
+        with pytest.raises(SessionError) as info:
+            async with eh.connect(a, STRANGER):
+                raise AssertionError("a session with an unknown identity opened")
+        took = time.monotonic() - t0
+        server.cancel()
+        e = info.value
+        assert e.code == Code.UNKNOWN_PEER and e.name == "UNKNOWN_PEER"
+        assert "pair" in e.hint and "0badbadbadbadbad" in str(e)
+        return took
+
+    # the first ERROR(UNKNOWN_PEER) ends it, not retry_ms x max_tries (5 s)
+    assert run(main()) < 0.5
+
+
+def test_a_peer_close_ends_recv_with_code_ok_and_async_for_quietly() -> None:
+    async def one_reply(session: Session) -> None:
+        await session.send(b"only " + await session.recv())  # then return: CLOSE(OK)
+
+    async def main() -> None:
+        a, b = eh.memory_pair()
+        server = start_server(b, one_reply, sessions=2)
+        async with eh.connect(a, PAIRING) as s:
+            await s.send(b"ping")
+            assert await s.recv(timeout=5) == b"only ping"
+            with pytest.raises(SessionError) as info:
+                await s.recv(timeout=5)
+            assert info.value.code == Code.OK and s.ended is info.value
+            with pytest.raises(SessionError):
+                await s.send(b"after the end")
+        async with eh.connect(a, PAIRING) as s:
+            await s.send(b"pong")
+            assert [p async for p in s] == [b"only pong"]  # the close ends the loop
+        await server
+
+    run(main())
+
+
+def test_replaced_session_raises_its_code_in_recv_and_async_for() -> None:
+    async def main() -> None:
+        a, b = eh.memory_pair()
+        a2, b2 = eh.memory_pair()
+        # one first station, its two links merged: the same identity connects twice
+        merged = _Merged(b, b2)
+        server = start_server(merged)
+        async with eh.connect(a, PAIRING) as first:
+            await lockstep(first, 2)
+            async with eh.connect(a2, PAIRING) as second:
+                await lockstep(second, 2)
+                with pytest.raises(SessionError) as info:
+                    async for _p in first:
+                        pass
+                assert info.value.code == Code.REPLACED
+        server.cancel()
+
+    run(main())
+
+
+def test_handshake_timeout_and_a_lost_link() -> None:
+    async def main() -> None:
+        a, _b = eh.memory_pair(capacity=64)  # nobody answers
+        t0 = time.monotonic()
+        with pytest.raises(SessionError) as info:
+            async with eh.connect(a, PAIRING, SecondConfig(retry_ms=50, max_tries=3)):
+                pass
+        assert info.value.code == Code.TIMEOUT and 0.1 < time.monotonic() - t0 < 2
+
+        a, b = eh.memory_pair()
+        server = start_server(b)
+        async with eh.connect(a, PAIRING) as s:
+            await lockstep(s, 1)
+            with pytest.raises(TimeoutError):
+                await s.recv(timeout=0.05)
+            b.close()
+            with pytest.raises(SessionError) as info:
+                await s.recv(timeout=5)
+            assert info.value.code == eh.LINK_LOST and info.value.name == "LINK_LOST"
+        with pytest.raises(eh.LinkError):
+            await asyncio.wait_for(server, 5)
+
+    run(main())
+
+
+def test_payload_limit_and_handler_bugs() -> None:
+    async def buggy(session: Session) -> None:
+        await session.recv()
+        raise KeyError("a bug in the handler")
+
+    async def main() -> None:
+        a, b = eh.memory_pair()
+        server = start_server(b, buggy)
+        async with eh.connect(a, PAIRING) as s:
+            with pytest.raises(ValueError, match="max_payload"):
+                await s.send(bytes(257))
+            await s.send(bytes(256))
+            with pytest.raises(KeyError, match="a bug in the handler"):
+                await asyncio.wait_for(server, 5)  # serve raises what is not a session's end
+
+    run(main())
+
+
+# -- back-pressure ----------------------------------------------------------------
+
+class _Gated(MemoryLink):
+    """A memory link end whose reader can be held: the peer's sends fill it."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def recv(self) -> bytes:
+        while not (self.gate.is_set() and (self.pending() or self.closed)):
+            await asyncio.sleep(0.005)
+        return await super().recv()
+
+
+class _Merged(eh.Link):
+    """Two memory ends read as one; frames go out on both (one F, two S)."""
+
+    def __init__(self, *ends: MemoryLink) -> None:
+        self.ends = ends
+        self.q: asyncio.Queue[bytes] = asyncio.Queue()
+        self.tasks = [asyncio.get_running_loop().create_task(self._pull(e)) for e in ends]
+
+    async def _pull(self, end: MemoryLink) -> None:
+        while True:
+            await self.q.put(await end.recv())
+
+    async def send(self, frame: bytes) -> None:
+        for e in self.ends:
+            await e.send(frame)
+
+    async def recv(self) -> bytes:
+        return await self.q.get()
+
+    def close(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+
+
+def test_send_waits_on_a_full_link_and_drops_nothing() -> None:
+    async def main() -> None:
+        a, b = MemoryLink(2), _Gated(2)
+        a.peer, b.peer = b, a
+        got: list[bytes] = []
+
+        async def collect(session: Session) -> None:
+            async for p in session:
+                got.append(p)
+
+        server = start_server(b, collect, sessions=1)
+        async with eh.connect(a, PAIRING) as s:
+            await lockstep_one_way(s, got)  # the session is confirmed, F keeps up
+            b.gate.clear()  # F stops reading
+            payloads = [b"bp%03d" % i for i in range(30)]
+
+            async def send_all() -> None:
+                for p in payloads:
+                    await s.send(p)
+
+            sender = asyncio.get_running_loop().create_task(send_all())
+            await asyncio.sleep(0.3)
+            assert not sender.done()  # send waits: the link holds 2 frames, no more
+            assert b.pending() == 2 and len(got) == 1
+            b.gate.set()
+            await asyncio.wait_for(sender, 5)
+            while len(got) < 31:
+                await asyncio.sleep(0.01)
+            assert got[1:] == payloads
+            assert s.stats()["dropped"] == 0
+        await server
+
+    run(main())
+
+
+async def lockstep_one_way(s: Session, got: list[bytes]) -> None:
+    await s.send(b"first")
+    while not got:
+        await asyncio.sleep(0.01)
+
+
+# -- rotation and re-handshakes the application does not see -----------------------
+
+def test_rekey_and_keys_exhausted_are_invisible_over_many_frames() -> None:
+    handlers: list[Session] = []
+
+    async def echo_or_push(session: Session) -> None:
+        handlers.append(session)
+        async for payload in session:
+            await session.send(payload)
+            if payload == b"send me 100":
+                for i in range(100):
+                    await session.send(b"%d" % i)
+
+    async def main() -> tuple[dict[str, int], dict[str, int]]:
+        a, b = eh.memory_pair()
+        # 8 frames per key, 4 keys: a session carries 32 frames, then KEYS_EXHAUSTED
+        config = FirstConfig(rotate_frames=8, idrks=4)
+        server = start_server(b, echo_or_push, config, sessions=1)
+        async with eh.connect(a, PAIRING) as s:
+            first_sid = s.sid
+            await lockstep(s, 150)
+            # and the other way: the first station sends 100 frames unasked
+            await s.send(b"send me 100")
+            got = [await s.recv(timeout=5) for _ in range(101)]
+            assert got[0] == b"send me 100" and got[1:] == [b"%d" % i for i in range(100)]
+            assert s.sid != first_sid
+            client = s.stats()
+        await server
+        return client, handlers[0].stats()
+
+    client, server = run(main())
+    assert len(handlers) == 1  # one handler saw every session of the peer
+    assert client["rotations"] >= 20 and client["rehandshakes"] >= 5
+    assert server["rehandshakes"] == client["rehandshakes"]
+    assert client["dropped"] == 0 and client["rejected"] == 0 and server["dropped"] == 0
