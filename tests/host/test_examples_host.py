@@ -9,13 +9,16 @@ be exactly the board's payloads, in order.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from hostkit import REPO, cli, env, processes_in
+from hostkit import REPO, cli, env, free_port, processes_in
 
 import deploy
 from ephkey_host.devices import parse_event
@@ -73,3 +76,44 @@ def test_host_logger_logs_the_boards_payloads(tmp_path: Path, micropython_bin: s
     assert [bytes.fromhex(row[2]) for row in logged] == [fill(SIZE, n) for n in range(MESSAGES)]
     assert summary is not None and summary["ok"] is True and summary["messages"] == MESSAGES
     assert not processes_in(flash)
+
+
+RECIPE_HEADING = "## The host as a virtual board's peer"
+RECIPE_PORTS = ("7200", "7201", "7202")
+
+
+def readme_recipe() -> str:
+    """The first ```sh block under the recipe's heading in README.md."""
+    text = (REPO / "README.md").read_text()
+    assert RECIPE_HEADING in text, "the README lost its recipe"
+    section = text.split(RECIPE_HEADING, 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert "\n## " not in section.split("```sh\n", 1)[0], "the recipe's block is missing"
+    return block
+
+
+def test_readme_recipe_host_as_a_virtual_boards_peer(tmp_path: Path) -> None:
+    script = readme_recipe()
+    for port in RECIPE_PORTS:
+        assert port in script
+        script = script.replace(port, str(free_port()))
+    assert script.count("build/recipe") >= 4
+    script = script.replace("build/recipe", str(tmp_path / "recipe"))
+    e = env()
+    e["PATH"] = str(Path(sys.executable).parent) + os.pathsep + e.get("PATH", "")
+    proc = subprocess.Popen(["bash", "-c", script], cwd=REPO, env=e, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=80)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)  # the script's own process group
+            proc.communicate()
+    assert proc.returncode == 0, out
+    lines = [ln for ln in out.splitlines() if ln.startswith("summary: ")]
+    assert len(lines) == 1, out
+    summary = json.loads(lines[0][len("summary: "):])
+    assert summary["ok"] is True and summary["role"] == "first", out
+    assert summary["echoed"] == 20 and summary["closed_ok"] == 1, out
+    assert not processes_in(tmp_path / "recipe" / "flash")
