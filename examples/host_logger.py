@@ -26,7 +26,7 @@ async def log_and_echo(session: ephkey_host.Session) -> None:
 
 async def main(port: str, pairing: str, sessions: int) -> None:
     link = await ephkey_host.serial_link(port, 115200)
-    pairings = ephkey_host.load_pairings(pairing, "first")
+    pairings = ephkey_host.load_pairings("first", pairing)
     await ephkey_host.serve(link, pairings, log_and_echo, sessions=sessions)
 
 

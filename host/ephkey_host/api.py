@@ -15,8 +15,11 @@ The host as first station (a server)::
 
     await ephkey_host.serve(link, pairings, handler)
 
-The same shapes as the firmware's API; the names and the timeout in seconds
-(``recv(timeout=2.0)``, asyncio's unit) are the host's own choice.
+The same shapes and names as the firmware's API (``ephkey.connect``,
+``serve``, ``Session``, ``SessionError``, ``load_pairings``, ``LINK_LOST``);
+the host's own: ``recv(timeout=2.0)`` in seconds (asyncio's unit), an
+unbounded receive queue, no allocation-free ``try_`` forms, and a first
+station's handler that keeps its session across a re-handshake.
 
 What the application does not see: handshake retransmissions, key rotation
 (REKEY / KEY_ACK), and the new handshake after a session ended with
@@ -51,6 +54,7 @@ in flight when the peer ends the session is lost with it, as on the board.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -64,6 +68,7 @@ from .links import Link
 from .second import SecondStation
 from .station import Rng
 
+_log = logging.getLogger(__name__)
 TICK_S = 0.02  # how often the stations' timers run (poll)
 UNKNOWN_PEER_HINT = ("the first station does not know this identity: pair the two again "
                      "(ephkey pair ...)")
@@ -79,9 +84,11 @@ class Session:
         self._inbox: deque[bytes] = deque()
         self._changed = asyncio.Event()
         self._open = False
-        self._end: SessionError | None = None
+        self.error: SessionError | None = None  # how it ended; None while it runs
         self.rotations = 0
-        self.rehandshakes = 0
+        self.rehandshakes = 0  # new sessions after KEYS_EXHAUSTED, unseen by the caller
+        self.lost = 0  # DATA frames the link lost (gaps in the peer's sequence numbers)
+        self.waits = 0  # times send waited for room (back-pressure)
 
     # -- the application's calls ----------------------------------------------
     async def send(self, payload: bytes) -> None:
@@ -91,9 +98,11 @@ class Session:
             raise ValueError("payload of %d bytes, max_payload is %d"
                              % (len(payload), self._node.max_payload))
         while True:
+            if not self.open or self._node.busy_out():
+                self.waits += 1
             await self._until_open()
             await self._node.room()
-            if self._open and self._end is None and self._node.send_data(self, payload):
+            if self._open and self.error is None and self._node.send_data(self, payload):
                 return
 
     async def recv(self, timeout: float | None = None) -> bytes:
@@ -106,11 +115,11 @@ class Session:
         except asyncio.TimeoutError:
             raise TimeoutError("no payload in %.3g s" % timeout) from None
 
-    async def close(self) -> None:
-        """End the session normally (CLOSE with code OK); sends what is queued first."""
-        if self._end is None:
+    def close(self) -> None:
+        """End the session normally: CLOSE(OK) goes out after what is queued;
+        later calls of ``send`` / ``recv`` raise SessionError(OK). Twice is harmless."""
+        if self.error is None:
             self._node.close_session(self)
-        await self._node.room()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._iterate()
@@ -125,28 +134,28 @@ class Session:
                 raise
 
     @property
-    def ended(self) -> SessionError | None:
-        """How the session ended, or None while it runs."""
-        return self._end
+    def open(self) -> bool:
+        """True while established (False during a re-handshake and once ended)."""
+        return self._open and self.error is None
 
     def stats(self) -> dict[str, int]:
-        return dict(rotations=self.rotations, rehandshakes=self.rehandshakes,
-                    **self._node.counts)
+        return dict(rotations=self.rotations, rehandshakes=self.rehandshakes, lost=self.lost,
+                    waits=self.waits, **self._node.counts)
 
     # -- the node's calls -----------------------------------------------------
     async def _until_open(self) -> None:
         while not self._open:
-            if self._end is not None:
-                raise self._end
+            if self.error is not None:
+                raise self.error
             self._changed.clear()
             await self._changed.wait()
-        if self._end is not None:
-            raise self._end
+        if self.error is not None:
+            raise self.error
 
     async def _next(self) -> bytes:
         while not self._inbox:
-            if self._end is not None:
-                raise self._end
+            if self.error is not None:
+                raise self.error
             self._changed.clear()
             await self._changed.wait()
         return self._inbox.popleft()
@@ -162,8 +171,8 @@ class Session:
         self._changed.set()
 
     def _finish(self, err: SessionError) -> None:
-        if self._end is None:
-            self._end = err
+        if self.error is None:
+            self.error = err
             self._open = False
             self._changed.set()
 
@@ -274,6 +283,9 @@ class _Node:
             finally:
                 self._writing = False
 
+    def busy_out(self) -> bool:
+        return bool(self.station.queued() or self._writing)
+
     async def room(self) -> None:
         """Wait until the station's queue is empty and the link took its last frame."""
         while (self.station.queued() or self._writing) and self.failure is None:
@@ -311,6 +323,7 @@ class _SecondNode(_Node):
         if e.name == ev.ESTABLISHED:
             s._set_open(True, e.sid)
         elif e.name == ev.DATA:
+            s.lost += e.arg
             s._deliver(e.payload or b"")
         elif e.name == ev.ROTATED:
             s.rotations += 1
@@ -393,8 +406,9 @@ class connect:  # noqa: N801 - used as a function: ``async with connect(...) as 
         assert node is not None and node.session is not None
         try:
             if node.failure is None:
+                node.session.close()
                 # CLOSE(OK) goes out unless the link stays full (a peer that stopped reading)
-                await asyncio.wait_for(node.session.close(), self._close_s)
+                await asyncio.wait_for(node.room(), self._close_s)
         except asyncio.TimeoutError:
             pass
         finally:
@@ -418,7 +432,7 @@ class _FirstNode(_Node):
         self._resuming: dict[bytes, tuple[Session, asyncio.TimerHandle]] = {}
         self.handlers: set[asyncio.Task[None]] = set()
         self.finished = 0
-        self.handler_failure: BaseException | None = None
+        self.handler_failures = 0
         self.done = asyncio.Event()
 
     def _event(self, e: Event) -> None:
@@ -442,13 +456,14 @@ class _FirstNode(_Node):
         if s is None:
             return
         if e.name == ev.DATA:
+            s.lost += e.arg
             s._deliver(e.payload or b"")
         elif e.name == ev.ROTATED:
             s.rotations += 1
         elif e.name == ev.CLOSED:
             del self._by_sid[e.sid]
             s._set_open(False)
-            if e.arg == Code.KEYS_EXHAUSTED and s._end is None:
+            if e.arg == Code.KEYS_EXHAUSTED and s.error is None:
                 # the peer opens a new session; the handler waits for it
                 err = SessionError(e.arg, "session %d closed, no new one came" % e.sid)
                 timer = self._loop.call_later(self._resume_s, self._give_up, s, err)
@@ -466,14 +481,12 @@ class _FirstNode(_Node):
             await self._handler(s)
         except SessionError:
             pass  # the session ended under the handler: nothing to do
-        except asyncio.CancelledError:
-            raise
-        except BaseException as e:  # a bug of the handler: serve raises it
-            if self.handler_failure is None:
-                self.handler_failure = e
-            self.done.set()
+        except Exception:  # one handler's bug must not stop the server (as on the board)
+            _log.exception("handler of session %d (peer %s) failed; session closed",
+                           s.sid, s.peer.hex())
+            self.handler_failures += 1
         finally:
-            if s._end is None:
+            if s.error is None:
                 self.close_session(s)
             self.handlers.discard(asyncio.current_task())
             self.finished += 1
@@ -513,7 +526,9 @@ async def serve(link: Link, pairings: Iterable[Pairing], handler: Handler,
     or, with ``sessions`` > 0, until that many handlers returned. A handler
     returning closes its session normally; a :class:`SessionError` out of a
     handler is the session's end and is not raised further; any other
-    exception of a handler stops ``serve`` and is raised from it. After
+    exception of a handler is logged (logger ``ephkey_host.api``, with its
+    traceback) and closes its session, and serve goes on, as the firmware's
+    does. After
     ``KEYS_EXHAUSTED`` the handler's session waits ``resume_s`` seconds for the
     same peer's next session and carries on with it.
     """
@@ -523,8 +538,6 @@ async def serve(link: Link, pairings: Iterable[Pairing], handler: Handler,
     try:
         while True:
             node.done.clear()
-            if node.handler_failure is not None:
-                raise node.handler_failure
             if node.failure is not None:
                 raise node.failure
             if sessions and node.finished >= sessions:
@@ -538,8 +551,11 @@ async def serve(link: Link, pairings: Iterable[Pairing], handler: Handler,
         await node.stop()
 
 
-def load_pairings(path: str, role: str) -> list[Pairing]:
-    """The pairings of a station file (``ephkey_pairing.json``) for ``role``."""
+def load_pairings(role: str, path: str = "ephkey_host_pairing.json") -> list[Pairing]:
+    """The pairings the host holds as ``role`` ("first" or "second") in a
+    station file (``ephkey pair --host-file``'s default name by default); the
+    arguments in the firmware's order (``ephkey.load_pairings(role)``).
+    Raises ``pairing.PairingFileError`` (a ValueError) naming the problem."""
     from .pairing import load_station_file
 
     return load_station_file(path, role)

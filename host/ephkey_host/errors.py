@@ -67,9 +67,9 @@ class UsageError(Exception):
         self.code = code
 
 
-# Not a spec code (those are one byte): the link under a session was lost.
-# The name is the one the firmware's events give that end ("LINK_LOST").
-LINK_LOST = 0x100
+# Not a spec code (section 6 defines 0..22): the link under a session was
+# lost. Name and value as the firmware's API (ephkey/session.py).
+LINK_LOST = 255
 
 
 class SessionError(Exception):
@@ -78,7 +78,7 @@ class SessionError(Exception):
     ``code`` is the spec's code (section 6): the reason of the CLOSE that
     ended it (``Code.OK`` for a normal close by either side), of a failed
     handshake (``TIMEOUT``, ``UNKNOWN_PEER``, ...), or :data:`LINK_LOST`
-    (256, outside the one-byte codes) when the link went away. ``name`` is
+    (255, a local code above the spec's) when the link went away. ``name`` is
     the code's name, ``hint`` what to do about it (may be empty).
     """
 
