@@ -310,6 +310,8 @@ class _SecondNode(_Node):
         super().__init__(SecondStation(config, pairing, rng, 0), link, self._event)
         self.session = Session(self, 0, pairing.id_f)
         self._closing = False
+        self._close_when_open = False
+        self.close_out = asyncio.Event()  # set once no CLOSE of ours remains to be queued
         self._peer_error = 0
 
     def connect(self) -> None:
@@ -321,6 +323,10 @@ class _SecondNode(_Node):
         s = self.session
         assert s is not None
         if e.name == ev.ESTABLISHED:
+            if self._close_when_open:  # closed during a re-handshake: end it properly
+                self.station.close(self.now())
+                self.close_out.set()
+                return
             s._set_open(True, e.sid)
         elif e.name == ev.DATA:
             s.lost += e.arg
@@ -335,6 +341,7 @@ class _SecondNode(_Node):
             else:
                 s._finish(SessionError(e.arg, "session %d closed" % e.sid))
         elif e.name == ev.HANDSHAKE_FAILED:
+            self.close_out.set()
             said = " (the first station answered %s)" % code_name(self._peer_error) \
                 if self._peer_error else ""
             s._finish(SessionError(e.arg, "handshake failed" + said))
@@ -351,6 +358,7 @@ class _SecondNode(_Node):
         return pairing.id_s.hex() if pairing is not None else "?"
 
     def _on_link_lost(self, e: BaseException) -> None:
+        self.close_out.set()
         if self.session is not None:
             self.session._finish(SessionError(LINK_LOST, str(e)))
 
@@ -365,9 +373,21 @@ class _SecondNode(_Node):
 
     def close_session(self, session: Session) -> None:
         self._closing = True
-        self.station.close(self.now())  # CLOSE(OK) if OPEN; no event
         session._finish(SessionError(Code.OK, "closed by this station"))
+        if session.rehandshakes and self.station.state != "OPEN" and self.station.state != "IDLE":
+            # A re-handshake runs: the first station's handler waits for this
+            # new session, so it is finished and then closed (CLOSE needs keys).
+            self._close_when_open = True
+        else:
+            self.station.close(self.now())  # CLOSE(OK) if OPEN; no event
+            self.close_out.set()
         self.pump()
+
+    async def flush_close(self) -> None:
+        """Until our CLOSE (if one is due) was handed to the link."""
+        if self._closing:
+            await self.close_out.wait()
+        await self.room()
 
 
 class connect:  # noqa: N801 - used as a function: ``async with connect(...) as s``
@@ -407,8 +427,9 @@ class connect:  # noqa: N801 - used as a function: ``async with connect(...) as 
         try:
             if node.failure is None:
                 node.session.close()
-                # CLOSE(OK) goes out unless the link stays full (a peer that stopped reading)
-                await asyncio.wait_for(node.room(), self._close_s)
+                # CLOSE(OK) goes out unless the link stays full (a peer that stopped
+                # reading) or a re-handshake does not finish in close_s
+                await asyncio.wait_for(node.flush_close(), self._close_s)
         except asyncio.TimeoutError:
             pass
         finally:

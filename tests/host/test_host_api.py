@@ -20,7 +20,8 @@ from hostkit import PAIRING
 
 import ephkey_host as eh
 from ephkey_host import Code, FirstConfig, Pairing, SecondConfig, Session, SessionError
-from ephkey_host.links import MemoryLink, StreamLink
+from ephkey_host.ble_chunks import WINDOW
+from ephkey_host.links import BleLink, MemoryLink, StreamLink
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -324,3 +325,83 @@ def test_rekey_and_keys_exhausted_are_invisible_over_many_frames() -> None:
     assert client["rotations"] >= 20 and client["rehandshakes"] >= 5
     assert server["rehandshakes"] == client["rehandshakes"]
     assert client["dropped"] == 0 and client["rejected"] == 0 and server["dropped"] == 0
+
+
+def test_closing_during_a_re_handshake_ends_the_servers_session_at_once() -> None:
+    """Keys used up by the last echo: the client is re-handshaking when it
+    closes; it finishes that session and closes it, so the server's handler
+    ends with OK at once, not after resume_s of waiting for the peer."""
+    handlers: list[Session] = []
+
+    async def remember(session: Session) -> None:
+        handlers.append(session)
+        await echo(session)
+
+    async def main() -> float:
+        a, b = eh.memory_pair()
+        config = FirstConfig(rotate_frames=2, idrks=1)  # KEYS_EXHAUSTED after 2 frames
+        server = start_server(b, remember, config, sessions=1, resume_s=20)
+        async with eh.connect(a, PAIRING) as s:
+            await lockstep(s, 1)  # DATA + echo: F's 2 frames under key 0 are used
+            while not s.rehandshakes:
+                await asyncio.sleep(0)  # one loop turn: far less than a handshake's round trips
+            assert not s.open  # the block ends while the new handshake runs
+        t0 = time.monotonic()
+        await asyncio.wait_for(server, 5)
+        return time.monotonic() - t0
+
+    assert run(main()) < 1.0
+    err = handlers[0].error
+    assert err is not None and err.code == Code.OK and handlers[0].rehandshakes == 1
+
+
+# -- the BLE link without an adapter -------------------------------------------------
+
+class _Air:
+    """bleak's client as BleLink uses it: writes reach the other end's
+    notification callback one loop turn later, as radio events would."""
+
+    def __init__(self) -> None:
+        self.other: BleLink | None = None
+        self.writes: list[bytes] = []
+        self.deliver = True
+
+    async def write_gatt_char(self, _uuid: str, chunk: bytes, response: bool = False) -> None:
+        self.writes.append(bytes(chunk))
+        if self.deliver and self.other is not None:
+            asyncio.get_running_loop().call_soon(self.other.notified, None, bytearray(chunk))
+
+    async def disconnect(self) -> None:
+        pass
+
+
+def ble_pair(mtu: int = 23) -> tuple[BleLink, BleLink, _Air, _Air]:
+    air_a, air_b = _Air(), _Air()
+    a, b = BleLink(air_a, mtu), BleLink(air_b, mtu)
+    air_a.other, air_b.other = b, a
+    return a, b, air_a, air_b
+
+
+def test_ble_link_keeps_to_the_window_and_carries_sessions() -> None:
+    async def main() -> None:
+        a, b, air_a, _air_b = ble_pair()
+        air_a.deliver = False  # the board takes nothing in: no acknowledgement comes
+        sending = asyncio.get_running_loop().create_task(a.send(bytes(range(1, 200))))
+        await asyncio.sleep(0.05)
+        assert not sending.done() and len(air_a.writes) == WINDOW  # 12 chunks, 4 let out
+        for c in air_a.writes:  # now the board reads them and acknowledges
+            b.notified(None, bytearray(c))
+        air_a.deliver = True
+        await asyncio.wait_for(sending, 2)
+        assert await b.recv() == bytes(range(1, 200))
+        assert b.counters()["ble_gaps"] == 0
+
+        # and a whole session over it: rotation, re-handshake, 2x256-byte payloads
+        a, b, _air_a, _air_b = ble_pair(mtu=64)
+        server = start_server(b, echo, FirstConfig(rotate_frames=4, idrks=2), sessions=1)
+        async with eh.connect(a, PAIRING) as s:
+            await lockstep(s, 12, size=256)
+            assert s.rotations >= 3 and s.rehandshakes >= 1
+        await server
+
+    run(main())
