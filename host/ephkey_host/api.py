@@ -74,6 +74,13 @@ UNKNOWN_PEER_HINT = ("the first station does not know this identity: pair the tw
                      "(ephkey pair ...)")
 
 
+def _lost(e: BaseException) -> SessionError:
+    """LINK_LOST for a session whose node stopped on ``e`` (kept as the cause)."""
+    err = SessionError(LINK_LOST, str(e))
+    err.__cause__ = e
+    return err
+
+
 class Session:
     """One session as the application sees it (both roles)."""
 
@@ -199,7 +206,6 @@ class _Node:
         self._drained = asyncio.Event()
         self._writing = False
         self.failure: BaseException | None = None
-        self.failed = asyncio.Event()
         self.counts = {"dropped": 0, "rejected": 0, "peer_errors": 0}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -223,7 +229,6 @@ class _Node:
         except BaseException as e:  # the link went away, or a bug: end everything
             if self.failure is None:
                 self.failure = e
-                self.failed.set()
                 self._drained.set()
                 self._on_link_lost(e)
 
@@ -360,7 +365,7 @@ class _SecondNode(_Node):
     def _on_link_lost(self, e: BaseException) -> None:
         self.close_out.set()
         if self.session is not None:
-            self.session._finish(SessionError(LINK_LOST, str(e)))
+            self.session._finish(_lost(e))
 
     def send_data(self, session: Session, payload: bytes) -> bool:
         st = self.station
@@ -515,7 +520,7 @@ class _FirstNode(_Node):
 
     def _on_link_lost(self, e: BaseException) -> None:
         for s in list(self._by_sid.values()) + [s for s, _t in self._resuming.values()]:
-            s._finish(SessionError(LINK_LOST, str(e)))
+            s._finish(_lost(e))
         self.done.set()
 
     def send_data(self, session: Session, payload: bytes) -> bool:
