@@ -49,6 +49,13 @@ buffer, a full BLE window, a full memory link). No payload is dropped for
 lack of room (the station's DROPPED event is counted in ``stats`` and does
 not occur this way). The protocol does not acknowledge DATA frames: a frame
 in flight when the peer ends the session is lost with it, as on the board.
+That includes the end at ``KEYS_EXHAUSTED``: the new session is invisible,
+but a payload the second station sent while the first station's
+CLOSE(KEYS_EXHAUSTED) was on its way is rejected there (UNKNOWN_SESSION);
+a request/response application resends on a timeout (``ephkey peer`` does,
+tests/host/test_host_api.py shows it against a board). A host first station
+does better for its own replies: its handler's ``send`` waits for the peer's
+next session and the reply goes out there.
 """
 
 from __future__ import annotations

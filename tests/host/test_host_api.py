@@ -11,8 +11,10 @@ application seeing it.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -21,6 +23,7 @@ from hostkit import PAIRING
 import ephkey_host as eh
 from ephkey_host import Code, FirstConfig, Pairing, SecondConfig, Session, SessionError
 from ephkey_host.ble_chunks import WINDOW
+from ephkey_host.devices import parse_event
 from ephkey_host.links import BleLink, MemoryLink, StreamLink
 
 pytestmark = pytest.mark.timeout(60)
@@ -48,7 +51,10 @@ async def lockstep(s: Session, n: int, size: int = 24) -> None:
     for i in range(n):
         payload = i.to_bytes(4, "big") + bytes([i % 251]) * (size - 4)
         await s.send(payload)
-        got = await s.recv(timeout=5)
+        try:
+            got = await s.recv(timeout=5)
+        except TimeoutError:
+            raise AssertionError("no echo of payload %d: %r" % (i, s.stats())) from None
         assert type(got) is bytes and got == payload, (i, got)
 
 
@@ -405,3 +411,92 @@ def test_ble_link_keeps_to_the_window_and_carries_sessions() -> None:
         await server
 
     run(main())
+
+
+# -- against the firmware: a virtual board as first station ---------------------------
+
+async def exchange_with_resend(s: Session, n: int, size: int) -> list[int]:
+    """Request/response as an application on a protocol without DATA
+    acknowledgements does it: a request whose reply does not come in time is
+    sent again, a stale reply skipped. Returns the requests resent."""
+    resent = []
+    for i in range(n):
+        payload = i.to_bytes(4, "big") + bytes([i % 251]) * (size - 4)
+        await s.send(payload)
+        while True:
+            try:
+                got = await s.recv(timeout=1.0)
+            except TimeoutError:
+                resent.append(i)
+                assert len(resent) <= n // 4, "too many requests lost: %r" % resent
+                await s.send(payload)
+                continue
+            if got[:4] < payload[:4]:
+                continue  # the reply to an earlier copy
+            assert got == payload, (i, got)
+            break
+    return resent
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_connect_to_a_first_station_board(tmp_path: Path, micropython_bin: str) -> None:
+    """The API as second station against the firmware's first station (the
+    unix VM, its echo app): keys rotate every 8 frames and a session carries
+    2 keys, so 40 echoes take several sessions, whose handshakes the caller
+    does not see; an identity the board does not know fails at once.
+
+    What the protocol cannot hide (docs/protocol.md 5.3): a request sent while
+    the board's CLOSE(KEYS_EXHAUSTED) is on its way is rejected by the board
+    (UNKNOWN_SESSION), so the application resends it; such a loss happens only
+    at a session's end."""
+    import deploy
+    from ephkey_host.pairing import new_pair
+    from linksim import LinkSim
+    from vboard import VirtualBoard
+
+    pair = new_pair()
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "ephkey_pairing.json").write_text(json.dumps(pair.station_doc("first")))
+    doc = deploy.board_file(deploy.load_board("unix"), "first",
+                            overrides={"first": {"rotate_frames": 8, "idrks": 2}})
+    deploy.install_to_folder(flash, doc, log=lambda _line: None)
+
+    async def main(port: int) -> tuple[dict[str, int], list[int], float]:
+        link = await eh.serial_link("socket://127.0.0.1:%d" % port)
+        try:
+            async with eh.connect(link, pair.pairing()) as s:
+                resent = await exchange_with_resend(s, 40, size=48)
+                stats = s.stats()
+            t0 = time.monotonic()
+            with pytest.raises(SessionError) as info:
+                async with eh.connect(link, Pairing(pair.id_f, b"stranger", pair.ps)):
+                    pass
+            assert info.value.code == Code.UNKNOWN_PEER and "pair" in info.value.hint
+            return stats, resent, time.monotonic() - t0
+        finally:
+            link.close()
+
+    with LinkSim(baud=115200) as sim:
+        board = VirtualBoard(flash, uart_port=sim.port_a, name="api-first",
+                             micropython=[micropython_bin]).start()
+        try:
+            deadline = time.monotonic() + 15
+            while b'"up"' not in board.output_tail() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stats, resent, refused_in = asyncio.run(asyncio.wait_for(main(sim.port_b), 70))
+        finally:
+            board.stop()
+        events = [e for e in (parse_event(ln) for ln in
+                              board.output_tail().decode("utf-8", "replace").splitlines()) if e]
+    assert stats["rotations"] >= 4 and stats["rehandshakes"] >= 4, stats
+    assert stats["dropped"] == 0 and stats["rejected"] == 0, stats
+    assert len(resent) <= stats["rehandshakes"], (resent, stats)  # at most one per session end
+    rejected = [e["code"] for e in events if e.get("ev") == "rejected"]
+    # NOT_READY: a REQ before the board's first key pair was ready (the host repeats it)
+    assert set(rejected) <= {"UNKNOWN_SESSION", "UNKNOWN_PEER", "NOT_READY"}, rejected
+    assert rejected.count("UNKNOWN_SESSION") >= len(resent), (rejected, resent)
+    closes = [e.get("arg") for e in events if e.get("ev") == "closed"]
+    assert closes.count(Code.KEYS_EXHAUSTED) == stats["rehandshakes"], closes
+    assert refused_in < 2.0  # not retry_ms x max_tries (5 s), let alone 120 s
