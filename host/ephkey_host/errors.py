@@ -67,5 +67,28 @@ class UsageError(Exception):
         self.code = code
 
 
+# Not a spec code (section 6 defines 0..22): the link under a session was
+# lost. Name and value as the firmware's API (ephkey/session.py).
+LINK_LOST = 255
+
+
+class SessionError(Exception):
+    """A session of the application API (``api.py``) ended, or could not start.
+
+    ``code`` is the spec's code (section 6): the reason of the CLOSE that
+    ended it (``Code.OK`` for a normal close by either side), of a failed
+    handshake (``TIMEOUT``, ``UNKNOWN_PEER``, ...), or :data:`LINK_LOST`
+    (255, a local code above the spec's) when the link went away. ``name`` is
+    the code's name, ``hint`` what to do about it (may be empty).
+    """
+
+    def __init__(self, code: int, message: str = "", hint: str = ""):
+        self.code = code
+        self.name = "LINK_LOST" if code == LINK_LOST else code_name(code)
+        self.hint = hint
+        text = self.name + (": " + message if message else "")
+        super().__init__(text + (" (" + hint + ")" if hint else ""))
+
+
 class RngError(Exception):
     """Raised by an RNG callable whose health test failed (``RNG_FAILURE``)."""

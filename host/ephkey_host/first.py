@@ -234,6 +234,11 @@ class FirstStation(Station):
         s = self._find(sid)
         return s.suite if s is not None else None
 
+    def session_peer(self, sid: int) -> bytes | None:
+        """The identity (``id_s``) of the second station of session ``sid``."""
+        s = self._find(sid)
+        return bytes(s.id_s) if s is not None else None
+
     def session_fails(self, sid: int) -> int | None:
         s = self._find(sid)
         return s.fails if s is not None else None
