@@ -325,6 +325,8 @@ def _sniff_lines(args: argparse.Namespace, sniffer: Sniffer,
         for line in lines:
             if line is None:  # the live line is idle: print what was held back
                 show(sniffer.flush())
+                if capture is not None:
+                    capture.idle()
                 continue
             n += 1
             for rec in read_tap_lines([line]):

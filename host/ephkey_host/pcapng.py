@@ -11,7 +11,12 @@ segment (docs/link.md 2.3), *as on the wire*: its leading delimiter (when one
 came before it), the COBS bytes, and its trailing delimiter. Nothing is
 decoded here, so a corrupted frame reaches the capture as it was on the line
 and the dissector (``tools/wireshark/ephkey.lua``) shows its CRC verdict.
-A packet's timestamp is when its last byte (the trailing delimiter) ended.
+A packet's timestamp is when its last byte (the trailing delimiter) ended,
+and packets are written in the order of their timestamps across both
+directions (a run of several frames on one direction can end after a frame
+of the other direction that started later; tap runs never start earlier than
+the previous one, so a packet is written once a run starts at or after its
+time, the rest at :meth:`LineCapture.idle` or :meth:`LineCapture.close`).
 Delimiters that are idle line (more than one between two segments) go in no
 packet; bytes still without their trailing delimiter when the capture closes
 form a last packet of their own, without it.
@@ -141,12 +146,14 @@ class LineCapture:
         self._seg = {d: bytearray() for d in DIRECTIONS}
         self._lead = {d: False for d in DIRECTIONS}  # a delimiter precedes the segment
         self._last_us = {d: 0.0 for d in DIRECTIONS}
+        self._held: list[tuple[int, int, int, bytes]] = []  # (t_us, order, iface, wire)
         self.packets = 0
 
     def feed(self, t_us: float, direction: str, data: bytes) -> int:
         """One tap run; returns how many packets it completed."""
         if direction not in DIRECTIONS:
             raise ValueError("direction must be AB or BA, not %r" % (direction,))
+        self._release(self.origin_us + t_us)
         seg = self._seg[direction]
         done = 0
         start = 0
@@ -164,21 +171,39 @@ class LineCapture:
             start = end + 1
         if data:
             self._last_us[direction] = t_us + (len(data) - 1) * self.byte_us
+        self._release(self.origin_us + t_us)
         self.writer.flush()
         return done
+
+    def idle(self) -> None:
+        """The line has been quiet (in real time): no run can start before the
+        packets held back, so write them."""
+        self._release(float("inf"))
+        self.writer.flush()
 
     def close(self) -> None:
         """Write what is left of each direction (a segment whose delimiter never came)."""
         for d in DIRECTIONS:
             if self._seg[d]:
                 self._emit(d, self._last_us[d], trailing=False)
+        self._release(float("inf"))
         self.writer.flush()
 
     def _emit(self, direction: str, t_us: float, trailing: bool) -> None:
         seg = self._seg[direction]
         wire = (b"\x00" if self._lead[direction] else b"") + bytes(seg) + (
             b"\x00" if trailing else b"")
-        self.writer.packet(self.iface[direction], self.origin_us + round(t_us), wire)
+        self._held.append((self.origin_us + round(t_us), self.packets, self.iface[direction], wire))
         seg[:] = b""
         self._lead[direction] = False
         self.packets += 1
+
+    def _release(self, upto_us: float) -> None:
+        """Write the held packets stamped at or before ``upto_us``, in time order."""
+        self._held.sort()
+        n = 0
+        while n < len(self._held) and self._held[n][0] <= upto_us:
+            t_us, _, iface, wire = self._held[n]
+            self.writer.packet(iface, t_us, wire)
+            n += 1
+        del self._held[:n]
