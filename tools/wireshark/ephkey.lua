@@ -295,7 +295,7 @@ local function dissect_frame(tvb, pinfo, root)
     -- fields computed from others, and the Info column
     if ftype == 1 then
         local offer = tvb(21, 1):uint()
-        tree:add(F.offer_suites, tvb(21, 1), offer_suites(offer))
+        tree:add(F.offer_suites, offer_suites(offer)):set_generated()
         if offer == 0 or offer > 0x7F then
             tree:add_proto_expert_info(pe.malformed, "MALFORMED: offer 0 or bit 7 set")
         end
@@ -323,6 +323,9 @@ local function dissect_frame(tvb, pinfo, root)
     elseif PROTECTED[ftype] then
         local ct = n - 16
         tree:add(F.ct_len, ct):set_generated()
+        if tvb(4, 4):uint() >= 0x40000000 then
+            tree:add_proto_expert_info(pe.malformed, "MALFORMED: seq of 2^30 or more")
+        end
         info = info .. string.format(" kidx=%d seq=%d", tvb(3, 1):uint(), tvb(4, 4):uint())
         if ftype == 5 then info = info .. string.format(" payload=%d", ct) end
         return info
@@ -395,7 +398,7 @@ function link.dissector(tvb, pinfo, root)
     end
     if not status and k < 4 then status = 3 end
     local dtvb
-    if not status or status == 1 or status == 5 then
+    if not status then
         local hex = {}
         for i = 1, k do hex[i] = string.format("%02x", out[i]) end
         dtvb = ByteArray.new(table.concat(hex)):tvb("Decoded packet (frame || crc)")

@@ -1,0 +1,361 @@
+"""The Wireshark dissector (tools/wireshark/ephkey.lua) against the host's own decoder.
+
+A capture is made as `ephkey sniff --pcapng` makes it (ephkey_host.pcapng's
+LineCapture fed tap runs): the host's two stations over an in-memory line
+(tests/host/hostnet.py), F on side A and S on side B, in suite 1 and suite 2
+(handshake, DATA both ways, REKEY/KEY_ACK rotations, CLOSE), ERROR frames F
+sends, a device pairing between the host's two pairing machines (frames 9-12,
+and ERROR(WRONG_CODE) with a wrong code), suite 3's SRK and PROOF layouts and
+frames that break a rule, built from the spec (the host stations do not speak
+suite 3 yet), and segments the link layer drops (bad CRC, COBS error, runt,
+too long, and one the capture ends inside).
+
+tshark runs the dissector over it (-T json -x). For every packet: the link
+verdict equals the host link decoder's (ephkey_host.link), the CRC fields
+its CRC, the frame the decoder delivered; every protocol field (name, offset,
+size, value) equals ephkey_host.wire.decode's (sniff.frame_fields for the
+pairing and suite-3 layouts), and a frame the host rejects carries the expert
+info of the host's error code. Skips, saying why, without tshark.
+"""
+
+from __future__ import annotations
+
+import binascii
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hostkit import BYTE_US, REPO
+from hostnet import Net
+
+from ephkey_host import Drbg, FirstConfig, SecondConfig, link, wire
+from ephkey_host.errors import Code, ProtocolError
+from ephkey_host.pair_device import PairingMachine, run_of
+from ephkey_host.pcapng import LineCapture, PcapngWriter
+from ephkey_host.sniff import describe, frame_fields
+
+LUA = REPO / "tools" / "wireshark" / "ephkey.lua"
+TSHARK = shutil.which("tshark")
+
+pytestmark = pytest.mark.timeout(120)
+needs_tshark = pytest.mark.skipif(
+    TSHARK is None, reason="tshark is not installed (Debian package tshark; .ci/run installs "
+    "it): the dissector cannot be run")
+
+# the host decoder's verdicts, as the dissector's ephkey_link.status values
+DELIVERED, CRC_ERROR, COBS_ERROR, RUNT, TOO_LONG, INCOMPLETE = range(6)
+EXPERT_OF_CODE = {Code.MALFORMED: "ephkey.malformed", Code.BAD_VERSION: "ephkey.bad_version",
+                  Code.BAD_TYPE: "ephkey.bad_type", Code.BAD_SUITE: "ephkey.bad_suite"}
+S_TYPES = {wire.REQ, wire.PROOF, wire.KEY_ACK, 9, 11}
+F_TYPES = {wire.SRK, wire.KEY, wire.REKEY, 10, 12}
+
+
+def session(suite: int, messages: int = 6) -> list[tuple[str, bytes]]:
+    """One session of the host stations: F is side A, S side B."""
+    net = Net(FirstConfig(suites=[suite], rotate_frames=4, idrks=4),
+              scfg=SecondConfig(offer=[suite]), seed=b"ws%d" % suite)
+    sid = net.connect()
+    for i in range(messages):
+        net.s[0].send_data(b"reading %d" % i, net.t)
+        net.pump()
+        net.f.send_data(sid, b"echo %d" % i, net.t)
+        net.pump()
+    net.s[0].send_data(bytes(range(1, 201)), net.t)  # a long DATA frame
+    net.pump()
+    net.s[0].close(net.t)
+    net.pump()
+    out = [("AB" if who == "F" else "BA", fr) for who, fr in net.wire_log]
+    # F's ERRORs: a REQ from an unknown peer, a PROOF for no session
+    for frame in (wire.build_req(b"stranger", bytes(range(12)), 3),
+                  wire.proof_head(0x4242) + bytes(24)):
+        out.append(("BA", frame))
+        net.f.receive(frame, net.t)
+        out += [("AB", fr) for fr in net.f.outputs()]
+    return out
+
+
+def pairing(code_s: str, code_f: str) -> list[tuple[str, bytes]]:
+    """The host's two pairing machines (15.5): S (initiator) on side B."""
+    s = PairingMachine(True, b"S-ident0", code_s, Drbg(b"pair-S" + code_s.encode()), 0)
+    f = PairingMachine(False, b"F-ident1", code_f, Drbg(b"pair-F"), 0)
+    out: list[tuple[str, bytes]] = []
+    moved = True
+    while moved:
+        moved = False
+        for fr in s.outputs():
+            out.append(("BA", fr))
+            f.receive(fr, 0)
+            moved = True
+        for fr in f.outputs():
+            out.append(("AB", fr))
+            s.receive(fr, 0)
+            moved = True
+    return out
+
+
+def spec_frames() -> list[tuple[str, bytes]]:
+    """Suite 3's layouts (15.10) and frames that break a rule, built from the spec."""
+    rnd = Drbg(b"spec frames")
+    return [
+        ("BA", wire.build_req(b"S-ident0", rnd(12), 0x04)),  # offers suite 3
+        ("AB", wire.header(wire.SRK, 0x0A0B) + b"\x03" + rnd(12 + 32 + 32)),  # 80 bytes
+        ("BA", wire.header(wire.PROOF, 0x0A0B) + rnd(32 + 32 + 16 + 8)),  # 91 bytes
+        ("BA", bytes.fromhex("010f00000000" + "0005")),  # a version-1 ERROR: BAD_VERSION
+        ("BA", bytes([0x2D, 0x12, 0x34]) + rnd(8)),  # type 13: BAD_TYPE
+        ("AB", wire.header(wire.KEY, 7) + rnd(23)),  # 26 bytes: MALFORMED
+        ("AB", wire.header(wire.SRK, 7) + b"\x05" + rnd(60)),  # suite 5: BAD_SUITE
+        ("BA", bytes([0x21]) + rnd(20) + b"\x00"),  # offer 0: MALFORMED
+        ("BA", wire.header(wire.DATA, 7) + b"\x00\x40\x00\x00\x00" + rnd(8)),  # seq 2^30
+        ("BA", bytes([0x2B, 0, 7]) + rnd(10)),  # a PAIR_SHARE of 13 bytes: MALFORMED
+        # a full-size DATA frame whose COBS form has a 254-byte block (code 0xFF)
+        ("BA", wire.protected_head(wire.DATA, 0x1234, 0, 5) + b"\x11" * 256 + b"\x22" * 8),
+        ("AB", b""),  # the empty frame: 4 CRC bytes
+    ]
+
+
+def link_faults() -> list[tuple[str, bytes]]:
+    """Wire forms the receiver drops (docs/link.md 3.3), as raw segments."""
+    good = bytearray(link.encode_frame(wire.protected_head(wire.DATA, 9, 0, 1) + bytes(range(1, 21))
+                                       + bytes(8)))
+    good[12] ^= 0x80  # a data byte, not a code byte: only the CRC can tell
+    return [
+        ("BA", bytes(good)),
+        ("AB", b"\x00\x05\x01\x02\x00"),  # a code byte pointing past the delimiter
+        ("AB", b"\x00\x02\x01\x00"),  # one decoded byte
+        ("BA", b"\x00\xff" + b"\x01" * 254 + b"\x2f" + b"\x01" * 46 + b"\x00"),  # 300 bytes
+        # at the limit: max_frame + 4 = 280 decoded bytes is a frame, 281 too long
+        ("AB", link.encode_frame(wire.protected_head(wire.DATA, 9, 0, 2) + b"\x33" * 268)),
+        ("AB", b"\x00\xff" + b"\x01" * 254 + b"\x1c" + b"\x01" * 27 + b"\x00"),
+    ]
+
+
+def all_frames() -> list[tuple[str, bytes, bool]]:
+    """(direction, bytes, is_wire): frames to encode, or wire bytes sent as they are."""
+    out = [(d, fr, False) for d, fr in session(1) + session(2)]
+    out += [(d, fr, False) for d, fr in pairing("042917", "042917") + pairing("111111", "042917")]
+    out += [(d, fr, False) for d, fr in spec_frames()]
+    out += [(d, w, True) for d, w in link_faults()]
+    return out
+
+
+def make_capture() -> tuple[bytes, list[dict[str, Any]]]:
+    """The pcapng bytes and what each packet should be."""
+    buf = io.BytesIO()
+    cap = LineCapture(PcapngWriter(buf), BYTE_US)
+    t_us = 1000.0
+    expected = []
+    for d, data, is_wire in all_frames():
+        w = data if is_wire else link.encode_frame(data, max_frame=300)
+        cap.feed(t_us, d, w)
+        expected.append({"dir": d, "wire": w, "t_us": round(t_us + (len(w) - 1) * BYTE_US)})
+        t_us += len(w) * BYTE_US + 400
+    unfinished = link.encode_frame(bytes([0x2F, 0, 1, 8]))[:-1]  # the capture stops inside it
+    cap.feed(t_us, "AB", unfinished)
+    expected.append({"dir": "AB", "wire": unfinished,
+                     "t_us": round(t_us + (len(unfinished) - 1) * BYTE_US)})
+    cap.close()
+    return buf.getvalue(), expected
+
+
+def host_link(wire_form: bytes) -> tuple[int, bytes | None, bytes | None]:
+    """(verdict, decoded packet, delivered frame) by the host's link decoder."""
+    dec = link.LinkDecoder()
+    frames = dec.feed(wire_form)
+    c = dec.counters.as_dict()
+    try:
+        packet: bytes | None = link.cobs_decode(wire_form.strip(b"\x00"))
+    except ValueError:
+        packet = None
+    if frames:
+        assert len(frames) == 1
+        return DELIVERED, packet, frames[0]
+    for verdict, counter in ((CRC_ERROR, "crc_errors"), (COBS_ERROR, "cobs_errors"),
+                             (RUNT, "runts"), (TOO_LONG, "too_long")):
+        if c[counter]:
+            return verdict, packet, None
+    assert wire_form[-1:] != b"\x00"
+    return INCOMPLETE, packet, None
+
+
+def tshark_json(path: Path) -> list[dict[str, Any]]:
+    assert TSHARK is not None
+    proc = subprocess.run([TSHARK, "-n", "-X", "lua_script:%s" % LUA, "-r", str(path), "-T", "json",
+                           "-x", "--no-duplicate-keys"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Lua" not in proc.stderr and "rror" not in proc.stderr, proc.stderr
+    assert "Lua Error" not in proc.stdout and "_ws.lua.error" not in proc.stdout
+    return [p["_source"]["layers"] for p in json.loads(proc.stdout)]
+
+
+def experts(layer: dict[str, Any]) -> set[str]:
+    ex = layer.get("_ws.expert", [])
+    items = ex if isinstance(ex, list) else [ex]
+    return {k for item in items for k in item if not k.startswith("_ws.")}
+
+
+def dissected_fields(layer: dict[str, Any], like: dict[str, tuple[int, int, int | bytes]]
+                     ) -> dict[str, tuple[int, int, int | bytes]]:
+    """name -> (offset, size, value) of every field with bytes behind it; a value is
+    read as an int or as bytes as the host's field ``like[name]`` is (bytes fields
+    are also checked against the raw bytes tshark says they cover)."""
+    out: dict[str, tuple[int, int, int | bytes]] = {}
+    for key, raw in layer.items():
+        if not key.endswith("_raw") or key.startswith("_ws"):
+            continue
+        name = key[len("ephkey."):-len("_raw")]
+        shown = layer[key[:-len("_raw")]]
+        value: int | bytes
+        if name in like and isinstance(like[name][2], bytes):
+            value = bytes.fromhex(shown.replace(":", ""))
+            assert value.hex() == raw[0], key
+        else:
+            value = int(shown, 0)
+        out[name] = (raw[1], raw[2], value)
+    return out
+
+
+def expected_fields(frame: bytes) -> dict[str, tuple[int, int, int | bytes]] | None:
+    fields = frame_fields(frame)
+    if fields is None:
+        return None
+    out: dict[str, tuple[int, int, int | bytes]] = {
+        f.name: (f.offset, f.size, f.value) for f in fields if f.size}
+    if frame[0] == 0x29:  # PAIR_HELLO: the run, computed from n_s
+        out["run"] = (9, 2, run_of(frame[9:21]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def dissected(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]],
+                                                                 list[dict[str, Any]]]:
+    raw, expected = make_capture()
+    path = tmp_path_factory.mktemp("ws") / "capture.pcapng"
+    path.write_bytes(raw)
+    return tshark_json(path), expected
+
+
+@needs_tshark
+def test_every_packet_link_verdict(dissected: tuple[list[dict[str, Any]],
+                                                    list[dict[str, Any]]]) -> None:
+    packets, expected = dissected
+    assert len(packets) == len(expected)
+    seen = set()
+    for n, (layers, exp) in enumerate(zip(packets, expected, strict=True)):
+        where = "packet %d (%s)" % (n + 1, exp["wire"].hex())
+        frame_layer = layers["frame"]
+        assert frame_layer["frame.time_epoch"] == "%d.%06d000" % divmod(exp["t_us"], 1_000_000), \
+            where
+        lk = layers["ephkey_link"]
+        assert lk["ephkey_link.direction"] == {"AB": "A->B", "BA": "B->A"}[exp["dir"]], where
+        verdict, packet, frame = host_link(exp["wire"])
+        seen.add(verdict)
+        assert int(lk["ephkey_link.status"]) == verdict, where
+        if verdict in (DELIVERED, CRC_ERROR):
+            assert packet is not None
+            assert int(lk["ephkey_link.crc"], 16) == int.from_bytes(packet[-4:], "little"), where
+            assert int(lk["ephkey_link.crc.computed"], 16) == binascii.crc32(packet[:-4]), where
+            assert int(lk["ephkey_link.crc.status"]) == (verdict == DELIVERED), where
+            assert int(lk["ephkey_link.frame_len"]) == len(packet) - 4, where
+        else:
+            assert "ephkey_link.crc.status" not in lk, where
+        ex = experts(lk)
+        want = {CRC_ERROR: "ephkey_link.crc.bad", COBS_ERROR: "ephkey_link.cobs_error",
+                RUNT: "ephkey_link.runt", TOO_LONG: "ephkey_link.too_long",
+                INCOMPLETE: "ephkey_link.incomplete"}
+        assert ex - {"ephkey_link.no_lead"} == ({want[verdict]} if verdict in want else set()), \
+            where
+        if verdict == DELIVERED:
+            assert frame is not None
+            shown = bytes.fromhex(layers["ephkey_raw"][0]) if frame else b""  # no bytes: no raw
+            assert "ephkey" in layers and shown == frame, where
+        else:
+            assert "ephkey" not in layers, where  # a dropped segment is not dissected
+    assert seen == {DELIVERED, CRC_ERROR, COBS_ERROR, RUNT, TOO_LONG, INCOMPLETE}
+
+
+@needs_tshark
+def test_every_field_of_every_frame(dissected: tuple[list[dict[str, Any]],
+                                                     list[dict[str, Any]]]) -> None:
+    packets, expected = dissected
+    kinds: set[tuple[int, int]] = set()
+    codes: set[int] = set()
+    rejected: set[str] = set()
+    for n, (layers, exp) in enumerate(zip(packets, expected, strict=True)):
+        verdict, _, frame = host_link(exp["wire"])
+        if verdict != DELIVERED:
+            continue
+        assert frame is not None
+        where = "packet %d: %s" % (n + 1, frame.hex())
+        layer = layers["ephkey"]
+        want = expected_fields(frame)
+        assert ("_ws.malformed" in layer) == (want is None), where  # expert group Malformed
+        if want is None:  # the host rejects it: the dissector says why, by the same code
+            if frame and frame[0] in (0x29, 0x2A, 0x2B, 0x2C):
+                code = Code.MALFORMED  # pair_device's check: a pairing frame's length
+            else:
+                with pytest.raises(ProtocolError) as err:
+                    wire.decode(frame, None, 300)
+                code = err.value.code
+            assert EXPERT_OF_CODE[code] in experts(layer), where
+            rejected.add(code.name)
+            continue
+        got = dissected_fields(layer, want)
+        assert got == want, where
+        t = frame[0] & 0x0F
+        kinds.add((t, len(frame) if t in (wire.SRK, wire.PROOF) else 0))
+        if t in S_TYPES | F_TYPES:
+            assert layer["ephkey.roles"] == ("S->F" if t in S_TYPES else "F->S"), where
+            assert (exp["dir"] == "BA") == (t in S_TYPES), where  # S is on side B
+        if t == wire.ERROR:
+            codes.add(frame[3])
+            assert "ephkey.error_frame" in experts(layer), where
+        if t == wire.REQ:
+            assert layer["ephkey.offer.suites"] == ",".join(
+                str(s) for s in wire.offer_to_suites(frame[21])), where
+        if t in wire.PROTECTED:
+            assert int(layer["ephkey.ct_len"]) == len(frame) - wire.DATA_MIN_LEN, where
+    # every frame type, both suites' and suite 3's SRK and PROOF layouts
+    assert kinds == {(1, 0), (2, 40), (2, 64), (2, 80), (3, 27), (3, 59), (3, 91), (4, 0),
+                     (5, 0), (6, 0), (7, 0), (8, 0), (9, 0), (10, 0), (11, 0), (12, 0), (15, 0)}
+    assert codes >= {Code.UNKNOWN_PEER, Code.UNKNOWN_SESSION, 21}, codes  # 21: WRONG_CODE
+    assert rejected == {"MALFORMED", "BAD_VERSION", "BAD_TYPE", "BAD_SUITE"}
+
+
+@needs_tshark
+def test_error_codes_by_name(tmp_path: Path) -> None:
+    """ERROR frames show their code by the name of section 6 or 15.6."""
+    names = {c.value: c.name for c in Code} | {21: "WRONG_CODE", 22: "NOT_ARMED", 23: "BACKOFF"}
+    buf = io.BytesIO()
+    cap = LineCapture(PcapngWriter(buf), BYTE_US)
+    for code in range(0, 26):
+        cap.feed(1000.0 * code, "AB", link.encode_frame(wire.build_error(0x0100 + code, code)))
+    cap.close()
+    path = tmp_path / "errors.pcapng"
+    path.write_bytes(buf.getvalue())
+    assert TSHARK is not None
+    proc = subprocess.run([TSHARK, "-n", "-X", "lua_script:%s" % LUA, "-r", str(path), "-V"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    shown = re.findall(r"Error code: (\w+) \((\d+)\)", proc.stdout)
+    assert [int(v) for _, v in shown] == list(range(26))
+    for name, value in shown:
+        assert name == names.get(int(value), "Unknown")  # Wireshark's word for a value with no name
+
+
+def test_sniff_names_pairing_and_suite3_frames() -> None:
+    """The host's sniffer names what wire.decode does not know, from the same layouts."""
+    frames = pairing("042917", "042917")
+    assert [describe(fr, 256)[0] for _, fr in frames] == [
+        "PAIR_HELLO", "PAIR_REPLY", "PAIR_SHARE", "PAIR_CONFIRM"]
+    hello = frames[0][1]
+    assert describe(hello, 256)[1] == "id_s=%s n_s=%s.." % (b"S-ident0".hex(), hello[9:13].hex())
+    srk3, proof3 = spec_frames()[1][1], spec_frames()[2][1]
+    assert describe(srk3, 256)[0] == "SRK" and describe(srk3, 256)[1].endswith("suite=3")
+    assert describe(proof3, 256)[1].startswith("sid=0a0b y_s=")
+    assert frame_fields(srk3[:79]) is None and frame_fields(b"\x2b" + bytes(50)) is not None
+    assert frame_fields(b"\x2b" + bytes(49)) is None and frame_fields(b"\x1b" + bytes(50)) is None
