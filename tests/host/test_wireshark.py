@@ -359,3 +359,28 @@ def test_sniff_names_pairing_and_suite3_frames() -> None:
     assert describe(proof3, 256)[1].startswith("sid=0a0b y_s=")
     assert frame_fields(srk3[:79]) is None and frame_fields(b"\x2b" + bytes(50)) is not None
     assert frame_fields(b"\x2b" + bytes(49)) is None and frame_fields(b"\x1b" + bytes(50)) is None
+
+
+@needs_tshark
+@pytest.mark.parametrize("hide", ["bit32", "bit32, bit"])
+def test_same_without_bit_libraries(tmp_path: Path, hide: str) -> None:
+    """Wireshark builds with Lua 5.3/5.4 may lack bit32 (and LuaBitOp's bit): the
+    dissector then computes CRCs with bit or with arithmetic, and must show the same.
+    (A script's own assignments land in its sandbox: the wrapper clears _G's.)"""
+    raw, _ = make_capture()
+    path = tmp_path / "capture.pcapng"
+    path.write_bytes(raw)
+    wrapper = tmp_path / "wrapper.lua"
+    wrapper.write_text("".join("_G.%s = nil\n" % name for name in hide.split(", "))
+                       + "dofile(%s)\n" % json.dumps(str(LUA)))
+    assert TSHARK is not None
+
+    def verbose(script: Path) -> str:
+        proc = subprocess.run([TSHARK, "-n", "-X", "lua_script:%s" % script, "-r", str(path), "-V"],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and "Lua" not in proc.stderr, proc.stderr
+        return proc.stdout
+
+    plain, hidden = verbose(LUA), verbose(wrapper)
+    assert plain.count("CRC status: Good") > 50 and plain.count("CRC status: Bad") == 1
+    assert hidden == plain
