@@ -154,10 +154,14 @@ def make_capture() -> tuple[bytes, list[dict[str, Any]]]:
         cap.feed(t_us, d, w)
         expected.append({"dir": d, "wire": w, "t_us": round(t_us + (len(w) - 1) * BYTE_US)})
         t_us += len(w) * BYTE_US + 400
-    unfinished = link.encode_frame(bytes([0x2F, 0, 1, 8]))[:-1]  # the capture stops inside it
+    # the capture stops inside a segment on each direction
+    unfinished = link.encode_frame(bytes([0x2F, 0, 1, 8]))[:-1]
     cap.feed(t_us, "AB", unfinished)
     expected.append({"dir": "AB", "wire": unfinished,
                      "t_us": round(t_us + (len(unfinished) - 1) * BYTE_US)})
+    cut = link.encode_frame(wire.build_error(0x0101, 9))[:5]  # ends inside a COBS block
+    cap.feed(t_us + 1000, "BA", cut)
+    expected.append({"dir": "BA", "wire": cut, "t_us": round(t_us + 1000 + 4 * BYTE_US)})
     cap.close()
     return buf.getvalue(), expected
 

@@ -383,9 +383,10 @@ function link.dissector(tvb, pinfo, root)
                 if i > first and code ~= 0xFF then k = k + 1; out[k] = 0 end
                 code, left = b, b - 1
             end
-            if k > limit then status = 4; break end
+            if k > limit then status = 4; break end -- counted at that byte (link.md 3.2)
         end
-        if not status and left ~= 0 then status = 2 end
+        -- an unfinished segment has no verdict yet, whatever its last block
+        if not status and trailing and left ~= 0 then status = 2 end
     end
     if not trailing then
         tree:add_proto_expert_info(le.incomplete)
