@@ -16,9 +16,15 @@ pairing, every tag, unwrap, PROOF's ``t`` and ``c``, following the key chain
 (CK_j, KEK_j) through every REKEY. A verdict is ``ok`` or the error code and
 the field at fault.
 
-Roles: the direction that carries REQ/PROOF/KEY_ACK is the second station's,
-the one that carries SRK/KEY/REKEY the first station's; until one of those
-is seen a direction is only ``A->B`` or ``B->A``.
+Device-pairing frames (protocol.md 15.3, types 9-12) are named with their
+fields (:func:`frame_fields`) and checked for direction and length only: their
+tags need the pairing code. Suite 3's SRK and PROOF layouts (15.10) are named
+too; the session checks do not know suite 3 yet.
+
+Roles: the direction that carries REQ/PROOF/KEY_ACK (or PAIR_HELLO/PAIR_SHARE)
+is the second station's, the one that carries SRK/KEY/REKEY (or
+PAIR_REPLY/PAIR_CONFIRM) the first station's; until one of those is seen a
+direction is only ``A->B`` or ``B->A``.
 
 :func:`read_tap_lines` parses the tap's JSON lines (a file or a TCP stream):
 a ``hello`` record (sets the byte time) then ``data`` records; other record
@@ -44,8 +50,8 @@ DIRS = ("AB", "BA")
 ARROW = {"AB": "A->B", "BA": "B->A"}
 DROP_COUNTERS = ("crc_errors", "cobs_errors", "runts", "too_long")
 DEFAULT_BYTE_US = 1e6 * 10 / 115200  # 8N1 at 115200 baud
-F_TYPES = (wire.SRK, wire.KEY, wire.REKEY)
-S_TYPES = (wire.REQ, wire.PROOF, wire.KEY_ACK)
+F_TYPES = (wire.SRK, wire.KEY, wire.REKEY, 10, 12)  # 10, 12: PAIR_REPLY, PAIR_CONFIRM
+S_TYPES = (wire.REQ, wire.PROOF, wire.KEY_ACK, 9, 11)  # 9, 11: PAIR_HELLO, PAIR_SHARE
 
 
 # Layouts wire.decode does not know (yet): the pairing frames of protocol.md
@@ -94,6 +100,18 @@ def frame_fields(raw: bytes) -> tuple[wire.Field, ...] | None:
         part = raw[off:off + size]
         out.append(wire.Field(name, off, size, int.from_bytes(part, "big") if is_int else part))
     return tuple(out)
+
+
+def _pairing_verdict(raw: bytes, roles: str) -> tuple[bool, str, str, str]:
+    """(ok, code, field, verdict) of a device-pairing frame (15.3): its direction
+    and length; its tags need the code, which a sniffer does not have."""
+    t = wire.frame_type(raw)
+    if roles and (roles == "S->F") != (t in S_TYPES):
+        return (False, "UNEXPECTED", "type",
+                "UNEXPECTED (type): pairing frame in the wrong direction")
+    if frame_fields(raw) is None:
+        return False, "MALFORMED", "length", "MALFORMED (length): pairing frame rule"
+    return True, "", "", "ok (pairing frame: structure)"
 
 
 def max_frame_for(max_payload: int) -> int:
@@ -394,7 +412,9 @@ class Sniffer:
             self._stats.t_req_ms = t_ms
             tot.sessions.append(self._stats)
         code = fld = ""
-        if self._check is not None and roles:
+        if wire.frame_type(raw) in PAIR_TYPE_NAMES and raw[0] >> 4 == wire.VERSION:
+            ok, code, fld, verdict = _pairing_verdict(raw, roles)
+        elif self._check is not None and roles:
             d = ks.DIR_S2F if roles == "S->F" else ks.DIR_F2S
             chk = self._check.check(d, raw)
             ok = chk.ok
@@ -423,7 +443,7 @@ class Sniffer:
             stats.bad += not ok
         tot.frames += 1
         tot.ok += ok
-        tot.structure_only += verdict.startswith("ok (structure")
+        tot.structure_only += verdict.startswith(("ok (structure", "ok (pairing"))
         tot.bad += not ok
         tot.by_type[name] = tot.by_type.get(name, 0) + 1
         return FrameRecord(t_ms, direction, roles, raw, name, summary, ok, verdict,

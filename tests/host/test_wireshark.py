@@ -37,7 +37,7 @@ from ephkey_host import Drbg, FirstConfig, SecondConfig, link, wire
 from ephkey_host.errors import Code, ProtocolError
 from ephkey_host.pair_device import PairingMachine, run_of
 from ephkey_host.pcapng import LineCapture, PcapngWriter
-from ephkey_host.sniff import describe, frame_fields
+from ephkey_host.sniff import FrameRecord, Record, Sniffer, describe, frame_fields
 
 LUA = REPO / "tools" / "wireshark" / "ephkey.lua"
 TSHARK = shutil.which("tshark")
@@ -388,3 +388,29 @@ def test_same_without_bit_libraries(tmp_path: Path, hide: str) -> None:
     plain, hidden = verbose(LUA), verbose(wrapper)
     assert plain.count("CRC status: Good") > 50 and plain.count("CRC status: Bad") == 1
     assert hidden == plain
+
+
+def test_sniff_checks_pairing_frames_for_structure() -> None:
+    """ephkey sniff over a device pairing: pairing frames are checked for direction
+    and length (a session station's BAD_TYPE is not the sniffer's verdict)."""
+    sn = Sniffer()
+    t = 0.0
+    recs: list[Record] = []
+    frames = pairing("042917", "042917") + pairing("111111", "042917")
+    frames.append(("AB", frames[0][1]))  # a PAIR_HELLO from the first station's side
+    frames.append(("BA", frames[0][1][:20]))  # a PAIR_HELLO one byte short
+    for d, fr in frames:
+        recs += sn.feed(t, d, link.encode_frame(fr))
+        t += 10_000
+    recs += sn.flush()
+    got = [(r.type_name, r.roles, r.verdict) for r in recs if isinstance(r, FrameRecord)]
+    ok = "ok (pairing frame: structure)"
+    assert got[:4] == [("PAIR_HELLO", "S->F", ok), ("PAIR_REPLY", "F->S", ok),
+                       ("PAIR_SHARE", "S->F", ok), ("PAIR_CONFIRM", "F->S", ok)]
+    assert got[4:7] == [("PAIR_HELLO", "S->F", ok), ("PAIR_REPLY", "F->S", ok),
+                        ("PAIR_SHARE", "S->F", ok)]
+    assert got[7][:2] == ("ERROR", "F->S") and got[7][2].startswith("ok")  # WRONG_CODE
+    assert got[8] == ("PAIR_HELLO", "F->S",
+                      "UNEXPECTED (type): pairing frame in the wrong direction")
+    assert got[9] == ("PAIR_HELLO", "S->F", "MALFORMED (length): pairing frame rule")
+    assert (sn.totals.ok, sn.totals.bad) == (8, 2)
