@@ -19,7 +19,9 @@ the previous one, so a packet is written once a run starts at or after its
 time, the rest at :meth:`LineCapture.idle` or :meth:`LineCapture.close`).
 Delimiters that are idle line (more than one between two segments) go in no
 packet; bytes still without their trailing delimiter when the capture closes
-form a last packet of their own, without it.
+form a last packet of their own, without it, and so does every
+:data:`MAX_PACKET` bytes of a segment that goes on that long (noise, a wrong
+baud rate), so memory stays bounded.
 
 Link type: ``LINKTYPE_USER0`` (147). The USER0..15 link types are the ones
 tcpdump.org reserves for private link layers, which this is (COBS, CRC-32,
@@ -56,6 +58,7 @@ OPT_IF_DESCRIPTION = 3
 OPT_IF_TSRESOL = 9
 
 DIRECTIONS = ("AB", "BA")
+MAX_PACKET = 4096  # wire bytes of a segment kept in one packet (a frame's are at most 284)
 INTERFACE_NAMES = {"AB": "A->B", "BA": "B->A"}
 DELIMITER = 0
 
@@ -153,15 +156,21 @@ class LineCapture:
         """One tap run; returns how many packets it completed."""
         if direction not in DIRECTIONS:
             raise ValueError("direction must be AB or BA, not %r" % (direction,))
-        self._release(self.origin_us + t_us)
         seg = self._seg[direction]
         done = 0
         start = 0
         while start < len(data):
             end = data.find(DELIMITER, start)
-            if end < 0:
-                seg += data[start:]
-                break
+            if end < 0 or end - start + len(seg) > MAX_PACKET:
+                # no delimiter (yet): keep the bytes, cut into packets of at most
+                # MAX_PACKET on a line that never sends one
+                take = min(len(data) - start, MAX_PACKET - len(seg))
+                seg += data[start:start + take]
+                start += take
+                if len(seg) == MAX_PACKET:
+                    self._emit(direction, t_us + (start - 1) * self.byte_us, trailing=False)
+                    done += 1
+                continue
             if end > start or seg:
                 seg += data[start:end]
                 self._emit(direction, t_us + end * self.byte_us, trailing=True)

@@ -19,7 +19,7 @@ import pytest
 from hostkit import BYTE_US, REPO, cli, env, record_session, write_tap
 
 from ephkey_host import link
-from ephkey_host.pcapng import LINKTYPE_USER0, LineCapture, PcapngWriter
+from ephkey_host.pcapng import LINKTYPE_USER0, MAX_PACKET, LineCapture, PcapngWriter
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -153,6 +153,18 @@ def test_lost_delimiters_noise_and_an_unfinished_segment() -> None:
     assert [p.data for p in cap.packets] == [b"\x41\x42\x00", f1[1:], f2[1:], b"\x03\x2f\x01"]
     ends = [2, 2 + len(f1) - 1, 2 + len(f1) - 1 + len(f2) - 1, 2 + len(f1) + len(f2) - 1 + 2]
     assert [p.t_us - 1_700_000_000_000_000 for p in cap.packets] == [10 * e for e in ends]
+
+
+def test_a_line_without_delimiters_is_cut() -> None:
+    noise = bytes(range(1, 256)) * 40  # 10 200 bytes, no 0x00
+    f = link.encode_frame(bytes([0x2F, 0, 1, 7]))
+    cap = capture_of([(0.0, "AB", noise[:5000]), (60_000.0, "AB", noise[5000:] + f)])
+    assert [len(p.data) for p in cap.packets] == [MAX_PACKET, MAX_PACKET,
+                                                  len(noise) - 2 * MAX_PACKET + 1, len(f) - 1]
+    assert b"".join(p.data for p in cap.packets) == noise + f
+    assert [p.t_us for p in cap.packets] == [
+        10 * (MAX_PACKET - 1), 60_000 + 10 * (2 * MAX_PACKET - 5000 - 1),
+        60_000 + 10 * (len(noise) - 5000), 60_000 + 10 * (len(noise) - 5000 + len(f) - 1)]
 
 
 def test_corrupted_bytes_are_kept() -> None:
