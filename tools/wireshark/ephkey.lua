@@ -285,7 +285,9 @@ local function dissect_frame(tvb, pinfo, root)
         if n ~= layout.len then layout = nil end
     end
     if not layout or (layout.len and layout.len ~= n) then
-        if n >= 3 and ftype ~= 1 and ftype ~= 9 then tree:add(F.sid, tvb(1, 2)) end
+        if n >= 3 and ftype ~= 1 and ftype ~= 9 then
+            tree:add((ftype >= 10 and ftype <= 12) and F.run or F.sid, tvb(1, 2))
+        end
         tree:add_proto_expert_info(pe.malformed,
             string.format("MALFORMED: %s of %d bytes (%s expected)", name, n, tostring(want)))
         return string.format("%s, %d bytes: wrong length", name, n)
