@@ -15,7 +15,13 @@ verdict equals the host link decoder's (ephkey_host.link), the CRC fields
 its CRC, the frame the decoder delivered; every protocol field (name, offset,
 size, value) equals ephkey_host.wire.decode's (sniff.frame_fields for the
 pairing and suite-3 layouts), and a frame the host rejects carries the expert
-info of the host's error code. Skips, saying why, without tshark.
+info of the host's error code.
+
+Then the demo's line with the host as both stations: `ephkey peer` first and
+second over the link simulator, its tap written to pcapng in process as
+`linksim --pcapng` does: every packet dissected as the host decodes it, the
+same frames as the sniffer saw on the same tap. The tshark tests skip, saying
+why, without tshark.
 """
 
 from __future__ import annotations
@@ -26,18 +32,30 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hostkit import BYTE_US, REPO
+from hostkit import BYTE_US, REPO, cli, env
 from hostnet import Net
 
 from ephkey_host import Drbg, FirstConfig, SecondConfig, link, wire
 from ephkey_host.errors import Code, ProtocolError
 from ephkey_host.pair_device import PairingMachine, run_of
+from ephkey_host.pairing import load_any
 from ephkey_host.pcapng import LineCapture, PcapngWriter
-from ephkey_host.sniff import FrameRecord, Record, Sniffer, describe, frame_fields
+from ephkey_host.sniff import (
+    FrameRecord,
+    Record,
+    Sniffer,
+    describe,
+    format_record,
+    format_totals,
+    frame_fields,
+)
+from linksim import LinkSim
 
 LUA = REPO / "tools" / "wireshark" / "ephkey.lua"
 TSHARK = shutil.which("tshark")
@@ -243,6 +261,66 @@ def dissected(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, 
     return tshark_json(path), expected
 
 
+LINK_EXPERTS = {CRC_ERROR: "ephkey_link.crc.bad", COBS_ERROR: "ephkey_link.cobs_error",
+                RUNT: "ephkey_link.runt", TOO_LONG: "ephkey_link.too_long",
+                INCOMPLETE: "ephkey_link.incomplete"}
+
+
+def check_link(layers: dict[str, Any], wire_form: bytes, where: str) -> tuple[int, bytes | None]:
+    """The dissector's link layer against the host's for one packet: (verdict, frame)."""
+    lk = layers["ephkey_link"]
+    verdict, packet, frame = host_link(wire_form)
+    assert int(lk["ephkey_link.status"]) == verdict, where
+    if verdict in (DELIVERED, CRC_ERROR):
+        assert packet is not None
+        assert int(lk["ephkey_link.crc"], 16) == int.from_bytes(packet[-4:], "little"), where
+        assert int(lk["ephkey_link.crc.computed"], 16) == binascii.crc32(packet[:-4]), where
+        assert int(lk["ephkey_link.crc.status"]) == (verdict == DELIVERED), where
+        assert int(lk["ephkey_link.frame_len"]) == len(packet) - 4, where
+    else:
+        assert "ephkey_link.crc.status" not in lk, where
+    want = {LINK_EXPERTS[verdict]} if verdict in LINK_EXPERTS else set()
+    assert experts(lk) - {"ephkey_link.no_lead"} == want, where
+    if verdict == DELIVERED:
+        assert frame is not None
+        shown = bytes.fromhex(layers["ephkey_raw"][0]) if frame else b""  # no bytes: no raw
+        assert "ephkey" in layers and shown == frame, where
+    else:
+        assert "ephkey" not in layers, where  # a dropped segment is not dissected
+    return verdict, frame
+
+
+def check_frame(layer: dict[str, Any], frame: bytes, direction: str, where: str
+                ) -> tuple[tuple[int, int] | None, str]:
+    """The dissector's protocol fields against the host decoder's for one delivered
+    frame: ((type, SRK/PROOF length), "") for a valid frame, (None, code name) for one
+    the host rejects."""
+    want = expected_fields(frame)
+    assert ("_ws.malformed" in layer) == (want is None), where  # expert group Malformed
+    if want is None:  # the host rejects it: the dissector says why, by the same code
+        if frame and frame[0] in (0x29, 0x2A, 0x2B, 0x2C):
+            code = Code.MALFORMED  # pair_device's check: a pairing frame's length
+        else:
+            with pytest.raises(ProtocolError) as err:
+                wire.decode(frame, None, 300)
+            code = err.value.code
+        assert EXPERT_OF_CODE[code] in experts(layer), where
+        return None, code.name
+    assert dissected_fields(layer, want) == want, where
+    t = frame[0] & 0x0F
+    if t in S_TYPES | F_TYPES:
+        assert layer["ephkey.roles"] == ("S->F" if t in S_TYPES else "F->S"), where
+        assert (direction == "BA") == (t in S_TYPES), where  # S is on side B
+    if t == wire.ERROR:
+        assert "ephkey.error_frame" in experts(layer), where
+    if t == wire.REQ:
+        assert layer["ephkey.offer.suites"] == ",".join(
+            str(s) for s in wire.offer_to_suites(frame[21])), where
+    if t in wire.PROTECTED:
+        assert int(layer["ephkey.ct_len"]) == len(frame) - wire.DATA_MIN_LEN, where
+    return (t, len(frame) if t in (wire.SRK, wire.PROOF) else 0), ""
+
+
 @needs_tshark
 def test_every_packet_link_verdict(dissected: tuple[list[dict[str, Any]],
                                                     list[dict[str, Any]]]) -> None:
@@ -251,34 +329,12 @@ def test_every_packet_link_verdict(dissected: tuple[list[dict[str, Any]],
     seen = set()
     for n, (layers, exp) in enumerate(zip(packets, expected, strict=True)):
         where = "packet %d (%s)" % (n + 1, exp["wire"].hex())
-        frame_layer = layers["frame"]
-        assert frame_layer["frame.time_epoch"] == "%d.%06d000" % divmod(exp["t_us"], 1_000_000), \
-            where
-        lk = layers["ephkey_link"]
-        assert lk["ephkey_link.direction"] == {"AB": "A->B", "BA": "B->A"}[exp["dir"]], where
-        verdict, packet, frame = host_link(exp["wire"])
-        seen.add(verdict)
-        assert int(lk["ephkey_link.status"]) == verdict, where
-        if verdict in (DELIVERED, CRC_ERROR):
-            assert packet is not None
-            assert int(lk["ephkey_link.crc"], 16) == int.from_bytes(packet[-4:], "little"), where
-            assert int(lk["ephkey_link.crc.computed"], 16) == binascii.crc32(packet[:-4]), where
-            assert int(lk["ephkey_link.crc.status"]) == (verdict == DELIVERED), where
-            assert int(lk["ephkey_link.frame_len"]) == len(packet) - 4, where
-        else:
-            assert "ephkey_link.crc.status" not in lk, where
-        ex = experts(lk)
-        want = {CRC_ERROR: "ephkey_link.crc.bad", COBS_ERROR: "ephkey_link.cobs_error",
-                RUNT: "ephkey_link.runt", TOO_LONG: "ephkey_link.too_long",
-                INCOMPLETE: "ephkey_link.incomplete"}
-        assert ex - {"ephkey_link.no_lead"} == ({want[verdict]} if verdict in want else set()), \
-            where
-        if verdict == DELIVERED:
-            assert frame is not None
-            shown = bytes.fromhex(layers["ephkey_raw"][0]) if frame else b""  # no bytes: no raw
-            assert "ephkey" in layers and shown == frame, where
-        else:
-            assert "ephkey" not in layers, where  # a dropped segment is not dissected
+        assert layers["frame"]["frame.time_epoch"] == "%d.%06d000" % divmod(
+            exp["t_us"], 1_000_000), where
+        assert layers["ephkey_link"]["ephkey_link.direction"] == {
+            "AB": "A->B", "BA": "B->A"}[exp["dir"]], where
+        assert bytes.fromhex(layers["frame_raw"][0]) == exp["wire"], where
+        seen.add(check_link(layers, exp["wire"], where)[0])
     assert seen == {DELIVERED, CRC_ERROR, COBS_ERROR, RUNT, TOO_LONG, INCOMPLETE}
 
 
@@ -287,47 +343,92 @@ def test_every_field_of_every_frame(dissected: tuple[list[dict[str, Any]],
                                                      list[dict[str, Any]]]) -> None:
     packets, expected = dissected
     kinds: set[tuple[int, int]] = set()
-    codes: set[int] = set()
     rejected: set[str] = set()
+    codes: set[int] = set()
     for n, (layers, exp) in enumerate(zip(packets, expected, strict=True)):
-        verdict, _, frame = host_link(exp["wire"])
+        verdict, frame = check_link(layers, exp["wire"], "packet %d" % (n + 1))
         if verdict != DELIVERED:
             continue
         assert frame is not None
-        where = "packet %d: %s" % (n + 1, frame.hex())
-        layer = layers["ephkey"]
-        want = expected_fields(frame)
-        assert ("_ws.malformed" in layer) == (want is None), where  # expert group Malformed
-        if want is None:  # the host rejects it: the dissector says why, by the same code
-            if frame and frame[0] in (0x29, 0x2A, 0x2B, 0x2C):
-                code = Code.MALFORMED  # pair_device's check: a pairing frame's length
-            else:
-                with pytest.raises(ProtocolError) as err:
-                    wire.decode(frame, None, 300)
-                code = err.value.code
-            assert EXPERT_OF_CODE[code] in experts(layer), where
-            rejected.add(code.name)
+        kind, code = check_frame(layers["ephkey"], frame, exp["dir"],
+                                 "packet %d: %s" % (n + 1, frame.hex()))
+        if kind is None:
+            rejected.add(code)
             continue
-        got = dissected_fields(layer, want)
-        assert got == want, where
-        t = frame[0] & 0x0F
-        kinds.add((t, len(frame) if t in (wire.SRK, wire.PROOF) else 0))
-        if t in S_TYPES | F_TYPES:
-            assert layer["ephkey.roles"] == ("S->F" if t in S_TYPES else "F->S"), where
-            assert (exp["dir"] == "BA") == (t in S_TYPES), where  # S is on side B
-        if t == wire.ERROR:
+        kinds.add(kind)
+        if kind[0] == wire.ERROR:
             codes.add(frame[3])
-            assert "ephkey.error_frame" in experts(layer), where
-        if t == wire.REQ:
-            assert layer["ephkey.offer.suites"] == ",".join(
-                str(s) for s in wire.offer_to_suites(frame[21])), where
-        if t in wire.PROTECTED:
-            assert int(layer["ephkey.ct_len"]) == len(frame) - wire.DATA_MIN_LEN, where
     # every frame type, both suites' and suite 3's SRK and PROOF layouts
     assert kinds == {(1, 0), (2, 40), (2, 64), (2, 80), (3, 27), (3, 59), (3, 91), (4, 0),
                      (5, 0), (6, 0), (7, 0), (8, 0), (9, 0), (10, 0), (11, 0), (12, 0), (15, 0)}
     assert codes >= {Code.UNKNOWN_PEER, Code.UNKNOWN_SESSION, 21}, codes  # 21: WRONG_CODE
     assert rejected == {"MALFORMED", "BAD_VERSION", "BAD_TYPE", "BAD_SUITE"}
+
+
+@needs_tshark
+def test_host_peers_over_linksim(tmp_path: Path) -> None:
+    """The demo's line with the host as both stations: `ephkey peer --role first` on
+    side A and `--role second` on side B of the link simulator (115200 8N1), its
+    in-process tap written as `linksim --pcapng` writes it, and read by the sniffer
+    too: every packet dissected as the host decodes it, the same frames in the same
+    order as the sniffer's, all valid."""
+    pairs = tmp_path / "pairs"
+    assert cli("pair", "--out", str(pairs)).returncode == 0
+    buf = io.BytesIO()
+    runs: list[tuple[float, str, bytes]] = []
+    with LinkSim(baud=115200) as sim:
+        capture = LineCapture(PcapngWriter(buf), sim.byte_time * 1e6)
+
+        def tap(t_us: float, direction: str, data: bytes) -> None:
+            runs.append((t_us, direction, data))
+            capture.feed(t_us, direction, data)
+
+        sim.tap = tap
+        first = subprocess.Popen(
+            [sys.executable, "-m", "ephkey_host", "peer", "--role", "first",
+             "--port", "socket://127.0.0.1:%d" % sim.port_a,
+             "--pairing", str(pairs / "first" / "ephkey_pairing.json"),
+             "--set", "rotate_frames=12", "--set", "idrks=8", "--sessions", "1",
+             "--timeout", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+        try:
+            # 17 echoes: 34 DATA frames, keys rotating every 12, so no REKEY crosses
+            # the CLOSE (the sniffer's validator calls a frame after CLOSE invalid)
+            second = cli("peer", "--role", "second", "--port", "socket://127.0.0.1:%d" % sim.port_b,
+                         "--pairing", str(pairs / "second" / "ephkey_pairing.json"),
+                         "--messages", "17", "--size", "20", "--timeout", "60", timeout=90)
+            assert second.returncode == 0, second.stdout + second.stderr
+            out, err = first.communicate(timeout=30)
+            assert first.returncode == 0, out + err
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.communicate()
+        time.sleep(0.2)  # the last bytes reach the far end
+    capture.close()
+    path = tmp_path / "line.pcapng"
+    path.write_bytes(buf.getvalue())
+
+    sniffer = Sniffer(load_any(pairs / "first" / "ephkey_pairing.json"))
+    records = [r for t, d, data in runs for r in sniffer.feed(t, d, data)] + sniffer.flush()
+    assert sniffer.totals.clean and sniffer.totals.bad == 0, [
+        format_record(r) for r in records] + format_totals(sniffer.totals)
+    sniffed = {d: [r.raw for r in records if isinstance(r, FrameRecord) and r.direction == d]
+               for d in ("AB", "BA")}
+
+    kinds = set()
+    dissected: dict[str, list[bytes]] = {"AB": [], "BA": []}
+    for n, layers in enumerate(tshark_json(path)):
+        wire_form = bytes.fromhex(layers["frame_raw"][0])
+        d = "AB" if layers["ephkey_link"]["ephkey_link.direction"] == "A->B" else "BA"
+        verdict, frame = check_link(layers, wire_form, "packet %d" % (n + 1))
+        assert verdict == DELIVERED and frame is not None
+        kind, code = check_frame(layers["ephkey"], frame, d, "packet %d: %s" % (n + 1, frame.hex()))
+        assert kind is not None, code
+        kinds.add(kind)
+        dissected[d].append(frame)
+    assert dissected == sniffed
+    assert {(1, 0), (2, 64), (3, 59), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0)} <= kinds
 
 
 @needs_tshark
