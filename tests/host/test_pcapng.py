@@ -20,6 +20,7 @@ from hostkit import BYTE_US, REPO, cli, env, record_session, write_tap
 
 from ephkey_host import link
 from ephkey_host.pcapng import LINKTYPE_USER0, MAX_PACKET, LineCapture, PcapngWriter
+from linksim import LinkSim
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -253,3 +254,36 @@ def test_packets_in_time_order_across_directions() -> None:
     cap = capture_of([(0.0, "AB", f[0] + f[1] + f[2]), (5.0, "BA", f[3])], byte_us=1.0)
     assert [p.data for p in cap.packets] == [f[0], f[3], f[1], f[2]]
     assert [p.t_us for p in cap.packets] == sorted(p.t_us for p in cap.packets)
+
+
+def test_live_sniff_writes_packets_while_the_line_is_idle(tmp_path: Path) -> None:
+    """`ephkey sniff --tap HOST:PORT --pcapng FILE`: once the line is quiet, what it
+    held back for time order is in the file, before the tap closes."""
+    out = tmp_path / "live.pcapng"
+    frames = [link.encode_frame(bytes([0x2F, 0, i, 7])) for i in range(4)]
+    with LinkSim(tap_port=0) as sim:
+        sniff = subprocess.Popen(
+            [sys.executable, "-m", "ephkey_host", "sniff", "--tap", "127.0.0.1:%d" % sim.tap_port,
+             "--pcapng", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+        try:
+            with socket.create_connection(("127.0.0.1", sim.port_a), timeout=5) as a, \
+                    socket.create_connection(("127.0.0.1", sim.port_b), timeout=5) as b:
+                time.sleep(0.5)  # the sniffer is connected to the tap
+                a.sendall(frames[0] + frames[1])
+                b.sendall(frames[2] + frames[3])
+                deadline = time.monotonic() + 10
+                packets: list[Packet] = []
+                while time.monotonic() < deadline and len(packets) < 4:
+                    time.sleep(0.1)
+                    try:
+                        packets = parse_pcapng(out.read_bytes()).packets
+                    except (AssertionError, struct.error):
+                        packets = []  # a block being written
+                assert sniff.poll() is None  # still running: written on idle, not at the end
+                assert sorted(p.data for p in packets) == sorted(frames)
+        finally:
+            sim.stop()
+            _, err = sniff.communicate(timeout=20)
+    assert sniff.returncode == 0, err
+    assert "sniff: 4 packets written to %s" % out in err
