@@ -318,6 +318,8 @@ def check_frame(layer: dict[str, Any], frame: bytes, direction: str, where: str
             str(s) for s in wire.offer_to_suites(frame[21])), where
     if t in wire.PROTECTED:
         assert int(layer["ephkey.ct_len"]) == len(frame) - wire.DATA_MIN_LEN, where
+    if t == wire.REKEY:
+        assert int(layer["ephkey.announces"]) == frame[3] + 1, where
     return (t, len(frame) if t in (wire.SRK, wire.PROOF) else 0), ""
 
 

@@ -163,6 +163,8 @@ local F = {
     seq = ProtoField.uint32("ephkey.seq", "Sequence (seq)", base.DEC),
     ciphertext = ProtoField.bytes("ephkey.ciphertext", "Ciphertext (ct)"),
     ct_len = ProtoField.uint16("ephkey.ct_len", "Ciphertext length", base.DEC),
+    announces = ProtoField.uint8("ephkey.announces", "Announces key index (REKEY under j: j+1)",
+        base.DEC),
     tag = ProtoField.bytes("ephkey.tag", "Tag (CCM)"),
     code = ProtoField.uint8("ephkey.code", "Error code", base.DEC, CODE_NAMES),
     tag_s = ProtoField.bytes("ephkey.tag_s", "tag_s (S's key confirmation)"),
@@ -330,6 +332,11 @@ local function dissect_frame(tvb, pinfo, root)
         end
         info = info .. string.format(" kidx=%d seq=%d", tvb(3, 1):uint(), tvb(4, 4):uint())
         if ftype == 5 then info = info .. string.format(" payload=%d", ct) end
+        if ftype == 6 then
+            -- protocol.md 3.7: REKEY sent under key j carries u8(j+1) (encrypted)
+            tree:add(F.announces, tvb(3, 1):uint() + 1):set_generated()
+            info = info .. string.format(" (announces key %d)", tvb(3, 1):uint() + 1)
+        end
         return info
     end
     return info
