@@ -63,12 +63,12 @@ _SID = (("sid", 1, 2, True),)
 _RUN = (("run", 1, 2, True),)
 SPEC_LAYOUTS: dict[tuple[int, int], wire.Layout] = {  # (type, length) -> fields after byte 0
     (9, 21): (("id_s", 1, 8, False), ("n_s", 9, 12, False)),
-    (10, 55): _RUN + (("id_f", 3, 8, False), ("n_f", 11, 12, False), ("y_f", 23, 32, False)),
-    (11, 51): _RUN + (("y_s", 3, 32, False), ("tag_s", 35, 16, False)),
+    (10, 55): _RUN + (("id_f", 3, 8, False), ("n_f", 11, 12, False), ("Y_f", 23, 32, False)),
+    (11, 51): _RUN + (("Y_s", 3, 32, False), ("tag_s", 35, 16, False)),
     (12, 19): _RUN + (("tag_f", 3, 16, False),),
     (wire.SRK, 80): _SID + (("suite", 3, 1, True), ("n_f", 4, 12, False),
-                            ("srk_pub", 16, 32, False), ("y_f", 48, 32, False)),
-    (wire.PROOF, 91): _SID + (("y_s", 3, 32, False), ("e_pub", 35, 32, False),
+                            ("srk_pub", 16, 32, False), ("Y_f", 48, 32, False)),
+    (wire.PROOF, 91): _SID + (("Y_s", 3, 32, False), ("e_pub", 35, 32, False),
                               ("c", 67, 16, False), ("t", 83, 8, False)),
 }
 
