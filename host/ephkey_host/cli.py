@@ -265,13 +265,18 @@ def _tap_lines_tcp(spec: str, idle_s: float = 0.2) -> Iterator[bytes | None]:
 
 
 def _tap_lines_file(path: str) -> Iterator[str]:
+    """The file's lines; opened now, so a missing file is reported before anything
+    (a --pcapng file) is created."""
     if path == "-":
-        yield from sys.stdin
-        return
+        return iter(sys.stdin)
     try:
-        f = open(path, encoding="utf-8")
+        f = open(path, encoding="utf-8")  # closed by _lines_of at the end
     except OSError as e:
         raise UsageFailure(f"--tap-file {path}: {e.strerror}") from None
+    return _lines_of(f)
+
+
+def _lines_of(f: TextIO) -> Iterator[str]:
     with f:
         yield from f
 

@@ -200,11 +200,16 @@ def test_sniff_writes_the_tap_as_pcapng(tmp_path: Path) -> None:
         round(r["t_us"] + (len(r["hex"]) // 2 - 1) * BYTE_US) for r in data]
 
 
-def test_sniff_pcapng_unwritable(tmp_path: Path) -> None:
+def test_sniff_pcapng_usage_errors(tmp_path: Path) -> None:
     tap = write_tap(tmp_path / "tap.jsonl", record_session(messages=1))
     proc = cli("sniff", "--tap-file", str(tap), "--pcapng", str(tmp_path / "no" / "x.pcapng"))
     assert proc.returncode == 2
     assert "sniff: --pcapng" in proc.stderr and "Traceback" not in proc.stderr
+    # a tap file that is not there: said before any capture file is made
+    out = tmp_path / "x.pcapng"
+    proc = cli("sniff", "--tap-file", str(tmp_path / "nothere.jsonl"), "--pcapng", str(out))
+    assert proc.returncode == 2 and "--tap-file" in proc.stderr, proc.stderr
+    assert not out.exists()
 
 
 def test_linksim_writes_pcapng(tmp_path: Path) -> None:
