@@ -2,6 +2,7 @@
 
     python tools/linksim.py --port-a 7001 --port-b 7002 [--tap-port 7003]
                             [--baud 115200] [--frame 8N1] [--tap-file FILE]
+                            [--pcapng FILE]
                             [--seed N --flip-rate P --drop-rate P --dup-rate P
                              --delay-rate P --delay-ms MS --break START:SECONDS[:AB]]
 
@@ -36,6 +37,11 @@ Tap: every delivered byte, with its time and direction, in delivery order.
  * In process: `LinkSim(tap=callback)`, called as callback(t_us, dir, data)
    on the simulator thread (keep it quick).
  * `--tap-file FILE` writes the same JSON lines to a file.
+ * `--pcapng FILE` writes a pcapng capture for Wireshark instead (or as
+   well): one packet per link-layer segment as on the wire, timestamped with
+   the tap's times from the wall-clock time the simulator started, one
+   interface per direction (`ephkey_host.pcapng`; dissector:
+   `tools/wireshark/ephkey.lua`).
 
 Faults: a `FaultModel` sees the bytes of each direction as they go onto the
 wire and may change or delay them (the default does nothing). `RandomFaults`
@@ -62,6 +68,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from ephkey_host.pcapng import LineCapture
 
 log = logging.getLogger("linksim")
 
@@ -244,6 +255,7 @@ class LinkSim:
         self._wake_r, self._wake_w = socket.socketpair()
         self._lock = threading.Lock()  # guards _counts for stats()
         self._t0 = 0.0
+        self.t0_wall = 0.0
 
     # -- public API ---------------------------------------------------------
 
@@ -273,6 +285,7 @@ class LinkSim:
             raise
         self._sel.register(self._wake_r, selectors.EVENT_READ, ("wake", ""))
         self._t0 = time.monotonic()
+        self.t0_wall = time.time()  # the tap's time 0, for absolute capture times
         self._thread = threading.Thread(target=self._run, name="linksim", daemon=True)
         self._thread.start()
         return self
@@ -478,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-b", type=int, required=True, help="side B TCP port (0: any)")
     parser.add_argument("--tap-port", type=int, help="TCP port of the JSON-lines tap")
     parser.add_argument("--tap-file", help="also write the tap's JSON lines to this file")
+    parser.add_argument("--pcapng", metavar="FILE",
+                        help="also write a pcapng capture (tools/wireshark/ephkey.lua)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--baud", type=int, default=115200)
     parser.add_argument("--frame", default="8N1", help="data bits, parity, stop bits")
@@ -511,12 +526,21 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.breaks:
         start, seconds, *direction = spec.split(":")
         faults.line_break(float(start), float(seconds), direction[0] if direction else None)
-    tap_file = open(args.tap_file, "w", buffering=1) if args.tap_file else None  # closed below
+    try:
+        tap_file = open(args.tap_file, "w", buffering=1) if args.tap_file else None  # closed below
+        pcap_file = open(args.pcapng, "wb") if args.pcapng else None  # closed below
+    except OSError as e:
+        print(f"linksim: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    capture = _line_capture(pcap_file, frame_bits(args.frame) / args.baud * 1e6) \
+        if pcap_file else None
 
     def write_tap(t_us: float, direction: str, data: bytes) -> None:
-        assert tap_file
-        rec = {"type": "data", "t_us": round(t_us, 3), "dir": direction, "hex": data.hex()}
-        tap_file.write(json.dumps(rec) + "\n")
+        if tap_file:
+            rec = {"type": "data", "t_us": round(t_us, 3), "dir": direction, "hex": data.hex()}
+            tap_file.write(json.dumps(rec) + "\n")
+        if capture:
+            capture.feed(t_us, direction, data)
 
     sim = LinkSim(
         args.port_a,
@@ -526,13 +550,15 @@ def main(argv: list[str] | None = None) -> int:
         baud=args.baud,
         frame=args.frame,
         faults=faults,
-        tap=write_tap if tap_file else None,
+        tap=write_tap if tap_file or capture else None,
     )
     try:
         sim.start()
     except (OSError, ValueError) as e:
         print(e, file=sys.stderr)
         return 2
+    if capture:
+        capture.origin_us = round(sim.t0_wall * 1e6)
     if tap_file:
         tap_file.write(json.dumps(sim.hello()) + "\n")
     tap = f" tap={args.host}:{sim.tap_port}" if sim.tap_port is not None else ""
@@ -551,8 +577,21 @@ def main(argv: list[str] | None = None) -> int:
         sim.stop()
         if tap_file:
             tap_file.close()
+        if capture and pcap_file:
+            capture.close()
+            pcap_file.close()
         print(f"linksim: {json.dumps(sim.stats())} faults={json.dumps(faults.counts)}", flush=True)
     return 0
+
+
+def _line_capture(out: BinaryIO, byte_us: float) -> LineCapture:
+    try:
+        from ephkey_host.pcapng import LineCapture, PcapngWriter
+    except ImportError:  # without the venv's .pth: use the checkout
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
+        from ephkey_host.pcapng import LineCapture, PcapngWriter
+    return LineCapture(PcapngWriter(out, application="ephkey linksim"), byte_us,
+                       description="linksim line")
 
 
 def _raise_interrupt(*_: object) -> None:

@@ -1,7 +1,7 @@
 """The `ephkey` command (also `python -m ephkey_host`): the host's command line.
 
     ephkey peer    --role first|second --port DEV_OR_URL --pairing FILE ...
-    ephkey sniff   --tap HOST:PORT | --tap-file FILE [--pairing FILE]
+    ephkey sniff   --tap HOST:PORT | --tap-file FILE [--pairing FILE] [--pcapng FILE]
     ephkey pair    --out DIR | --port A --port2 B | --port A --host-as ROLE
     ephkey pair    --code 042917 | --show-code  --port DEV_OR_URL --host-as ROLE
     ephkey vectors [--dir tests/vectors]
@@ -20,7 +20,11 @@ import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .pcapng import LineCapture
+    from .sniff import Sniffer
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -220,6 +224,13 @@ validated cryptographically (tags, unwraps, SPV, key-index progression):
 drops (CRC, COBS, runts, too long) are printed and counted. Ends with
 totals when the tap closes, the file ends, or on Ctrl-C.
 
+--pcapng FILE also writes what the tap saw as a pcapng capture for
+Wireshark: one packet per link-layer segment as it was on the wire
+(delimiters, COBS, CRC; corrupted ones too), timestamped with the tap's
+times, one interface per direction (A->B, B->A), link type USER0 (147).
+Open it with the dissector tools/wireshark/ephkey.lua:
+  wireshark -X lua_script:tools/wireshark/ephkey.lua FILE
+
 Exit code 0 if every frame was valid and nothing was dropped, 1 otherwise.
 """
 
@@ -254,20 +265,25 @@ def _tap_lines_tcp(spec: str, idle_s: float = 0.2) -> Iterator[bytes | None]:
 
 
 def _tap_lines_file(path: str) -> Iterator[str]:
+    """The file's lines; opened now, so a missing file is reported before anything
+    (a --pcapng file) is created."""
     if path == "-":
-        yield from sys.stdin
-        return
+        return iter(sys.stdin)
     try:
-        f = open(path, encoding="utf-8")
+        f = open(path, encoding="utf-8")  # closed by _lines_of at the end
     except OSError as e:
         raise UsageFailure(f"--tap-file {path}: {e.strerror}") from None
+    return _lines_of(f)
+
+
+def _lines_of(f: TextIO) -> Iterator[str]:
     with f:
         yield from f
 
 
 def cmd_sniff(args: argparse.Namespace) -> int:
     from .pairing import PairingFileError, load_any
-    from .sniff import HEADER, Sniffer, feed_record, format_record, format_totals, read_tap_lines
+    from .sniff import Sniffer
 
     if bool(args.tap) == bool(args.tap_file):
         raise UsageFailure("sniff: give exactly one of --tap HOST:PORT and --tap-file FILE")
@@ -280,6 +296,28 @@ def cmd_sniff(args: argparse.Namespace) -> int:
     sniffer = Sniffer(pairings, max_payload=args.max_payload)
     lines: Iterable[str | bytes | None] = (_tap_lines_tcp(args.tap) if args.tap
                                            else _tap_lines_file(args.tap_file))
+    capture, pcap_file = None, None
+    if args.pcapng:
+        from .pcapng import LineCapture, PcapngWriter
+        try:
+            pcap_file = open(args.pcapng, "wb")  # closed below
+        except OSError as e:
+            raise UsageFailure(f"sniff: --pcapng {args.pcapng}: {e.strerror}") from None
+        source = args.tap or args.tap_file
+        capture = LineCapture(PcapngWriter(pcap_file, comment=f"ephkey sniff of {source}"),
+                              sniffer.byte_us)
+    try:
+        return _sniff_lines(args, sniffer, lines, capture)
+    finally:
+        if capture is not None and pcap_file is not None:
+            capture.close()
+            pcap_file.close()
+            _err(f"sniff: {capture.packets} packets written to {args.pcapng}")
+
+
+def _sniff_lines(args: argparse.Namespace, sniffer: Sniffer,
+                 lines: Iterable[str | bytes | None], capture: LineCapture | None) -> int:
+    from .sniff import HEADER, feed_record, format_record, format_totals, read_tap_lines
 
     def show(records: Iterable[Any]) -> None:
         for r in records:
@@ -292,10 +330,12 @@ def cmd_sniff(args: argparse.Namespace) -> int:
         for line in lines:
             if line is None:  # the live line is idle: print what was held back
                 show(sniffer.flush())
+                if capture is not None:
+                    capture.idle()
                 continue
             n += 1
             for rec in read_tap_lines([line]):
-                show(feed_record(sniffer, rec))
+                show(feed_record(sniffer, rec, capture))
     except ConnectionError as e:
         _err(f"sniff: {e}")
         return EXIT_LINK
@@ -617,6 +657,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairing", metavar="FILE", help="pairing file: full cryptographic checks")
     p.add_argument("--max-payload", type=int, default=256, help="largest DATA payload (256)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only failures and totals")
+    p.add_argument("--pcapng", metavar="FILE",
+                   help="also write a pcapng capture (tools/wireshark/ephkey.lua dissects it)")
     p.set_defaults(func=cmd_sniff)
 
     p = sub.add_parser("pair", help="make pairing files, locally or on boards",

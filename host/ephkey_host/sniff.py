@@ -16,9 +16,15 @@ pairing, every tag, unwrap, PROOF's ``t`` and ``c``, following the key chain
 (CK_j, KEK_j) through every REKEY. A verdict is ``ok`` or the error code and
 the field at fault.
 
-Roles: the direction that carries REQ/PROOF/KEY_ACK is the second station's,
-the one that carries SRK/KEY/REKEY the first station's; until one of those
-is seen a direction is only ``A->B`` or ``B->A``.
+Device-pairing frames (protocol.md 15.3, types 9-12) are named with their
+fields (:func:`frame_fields`) and checked for direction and length only: their
+tags need the pairing code. Suite 3's SRK and PROOF layouts (15.10) are named
+too; the session checks do not know suite 3 yet.
+
+Roles: the direction that carries REQ/PROOF/KEY_ACK (or PAIR_HELLO/PAIR_SHARE)
+is the second station's, the one that carries SRK/KEY/REKEY (or
+PAIR_REPLY/PAIR_CONFIRM) the first station's; until one of those is seen a
+direction is only ``A->B`` or ``B->A``.
 
 :func:`read_tap_lines` parses the tap's JSON lines (a file or a TCP stream):
 a ``hello`` record (sets the byte time) then ``data`` records; other record
@@ -30,19 +36,82 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import keyschedule as ks, transcript, wire
 from .config import Pairing
 from .errors import ProtocolError, code_name
 from .link import LinkDecoder
 
+if TYPE_CHECKING:
+    from .pcapng import LineCapture
+
 DIRS = ("AB", "BA")
 ARROW = {"AB": "A->B", "BA": "B->A"}
 DROP_COUNTERS = ("crc_errors", "cobs_errors", "runts", "too_long")
 DEFAULT_BYTE_US = 1e6 * 10 / 115200  # 8N1 at 115200 baud
-F_TYPES = (wire.SRK, wire.KEY, wire.REKEY)
-S_TYPES = (wire.REQ, wire.PROOF, wire.KEY_ACK)
+F_TYPES = (wire.SRK, wire.KEY, wire.REKEY, 10, 12)  # 10, 12: PAIR_REPLY, PAIR_CONFIRM
+S_TYPES = (wire.REQ, wire.PROOF, wire.KEY_ACK, 9, 11)  # 9, 11: PAIR_HELLO, PAIR_SHARE
+
+
+# Layouts wire.decode does not know (yet): the pairing frames of protocol.md
+# 15.3 and suite 3's SRK and PROOF frames of 15.10, from the spec text. They
+# name what the capture shows (describe, frame_fields); wire.decode still
+# rejects them, as a session station does.
+PAIR_TYPE_NAMES = {9: "PAIR_HELLO", 10: "PAIR_REPLY", 11: "PAIR_SHARE", 12: "PAIR_CONFIRM"}
+_SID = (("sid", 1, 2, True),)
+_RUN = (("run", 1, 2, True),)
+SPEC_LAYOUTS: dict[tuple[int, int], wire.Layout] = {  # (type, length) -> fields after byte 0
+    (9, 21): (("id_s", 1, 8, False), ("n_s", 9, 12, False)),
+    (10, 55): _RUN + (("id_f", 3, 8, False), ("n_f", 11, 12, False), ("Y_f", 23, 32, False)),
+    (11, 51): _RUN + (("Y_s", 3, 32, False), ("tag_s", 35, 16, False)),
+    (12, 19): _RUN + (("tag_f", 3, 16, False),),
+    (wire.SRK, 80): _SID + (("suite", 3, 1, True), ("n_f", 4, 12, False),
+                            ("srk_pub", 16, 32, False), ("Y_f", 48, 32, False)),
+    (wire.PROOF, 91): _SID + (("Y_s", 3, 32, False), ("e_pub", 35, 32, False),
+                              ("c", 67, 16, False), ("t", 83, 8, False)),
+}
+
+
+def type_name(raw: bytes) -> str:
+    t = wire.frame_type(raw)
+    return wire.TYPE_NAMES.get(t) or PAIR_TYPE_NAMES.get(t) or "type%d" % t
+
+
+def frame_fields(raw: bytes) -> tuple[wire.Field, ...] | None:
+    """Every field of a version-2 frame, by name, offset and size; None if it has no layout.
+
+    What ``wire.decode`` accepts (any DATA length) comes from it; the pairing
+    frames and suite 3's SRK and PROOF from :data:`SPEC_LAYOUTS`. ``ver`` and
+    ``type`` come first (both at offset 0, the high and low nibble).
+    """
+    raw = bytes(raw)
+    try:
+        return wire.decode(raw, None, max(0, len(raw) - wire.DATA_MIN_LEN)).fields
+    except ProtocolError:
+        pass
+    if not raw or raw[0] >> 4 != wire.VERSION:
+        return None
+    layout = SPEC_LAYOUTS.get((wire.frame_type(raw), len(raw)))
+    if layout is None or (wire.frame_type(raw) == wire.SRK and raw[3] != 3):
+        return None
+    out = [wire.Field("ver", 0, 1, raw[0] >> 4), wire.Field("type", 0, 1, raw[0] & 0x0F)]
+    for name, off, size, is_int in layout:
+        part = raw[off:off + size]
+        out.append(wire.Field(name, off, size, int.from_bytes(part, "big") if is_int else part))
+    return tuple(out)
+
+
+def _pairing_verdict(raw: bytes, roles: str) -> tuple[bool, str, str, str]:
+    """(ok, code, field, verdict) of a device-pairing frame (15.3): its direction
+    and length; its tags need the code, which a sniffer does not have."""
+    t = wire.frame_type(raw)
+    if roles and (roles == "S->F") != (t in S_TYPES):
+        return (False, "UNEXPECTED", "type",
+                "UNEXPECTED (type): pairing frame in the wrong direction")
+    if frame_fields(raw) is None:
+        return False, "MALFORMED", "length", "MALFORMED (length): pairing frame rule"
+    return True, "", "", "ok (pairing frame: structure)"
 
 
 def max_frame_for(max_payload: int) -> int:
@@ -189,15 +258,26 @@ def _hex(b: bytes, n: int = 8) -> str:
     return b.hex() if len(b) <= n else b[:n].hex() + ".."
 
 
+def _brief(f: wire.Field) -> str:
+    if isinstance(f.value, int):
+        return "%s=%04x" % (f.name, f.value) if f.name in ("sid", "run") else "%s=%d" % (
+            f.name, f.value)
+    return "%s=%s" % (f.name, _hex(f.value, 4) if f.name not in ("id_s", "id_f") else f.value.hex())
+
+
 def describe(raw: bytes, max_payload: int) -> tuple[str, str]:
     """(type name, key fields) of a frame, whatever its validity."""
     if not raw:
         return "?", "len=0"
     t = wire.frame_type(raw)
-    name = wire.TYPE_NAMES.get(t, "type%d" % t)
+    name = type_name(raw)
     try:
         fr = wire.decode(raw, None, max_payload)
     except ProtocolError:
+        spec = frame_fields(raw) if t in PAIR_TYPE_NAMES or len(raw) in (80, 91) else None
+        if spec is not None:
+            return name, " ".join(_brief(f) for f in spec[2:] if f.name != "suite" or t != 2) + (
+                " suite=3" if t in (wire.SRK, wire.PROOF) else "")
         sid = "sid=%04x " % int.from_bytes(raw[1:3], "big") if len(raw) >= 3 else ""
         return name, "ver=%d %slen=%d" % (raw[0] >> 4, sid, len(raw))
     if t == wire.REQ:
@@ -332,7 +412,9 @@ class Sniffer:
             self._stats.t_req_ms = t_ms
             tot.sessions.append(self._stats)
         code = fld = ""
-        if self._check is not None and roles:
+        if wire.frame_type(raw) in PAIR_TYPE_NAMES and raw[0] >> 4 == wire.VERSION:
+            ok, code, fld, verdict = _pairing_verdict(raw, roles)
+        elif self._check is not None and roles:
             d = ks.DIR_S2F if roles == "S->F" else ks.DIR_F2S
             chk = self._check.check(d, raw)
             ok = chk.ok
@@ -361,7 +443,7 @@ class Sniffer:
             stats.bad += not ok
         tot.frames += 1
         tot.ok += ok
-        tot.structure_only += verdict.startswith("ok (structure")
+        tot.structure_only += verdict.startswith(("ok (structure", "ok (pairing"))
         tot.bad += not ok
         tot.by_type[name] = tot.by_type.get(name, 0) + 1
         return FrameRecord(t_ms, direction, roles, raw, name, summary, ok, verdict,
@@ -488,12 +570,20 @@ def read_tap_lines(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
             yield rec
 
 
-def feed_record(sniffer: Sniffer, rec: dict[str, Any]) -> list[Record]:
-    """Apply one tap record (hello, data, or a type to skip)."""
+def feed_record(sniffer: Sniffer, rec: dict[str, Any],
+                capture: LineCapture | None = None) -> list[Record]:
+    """Apply one tap record (hello, data, or a type to skip); also to ``capture``
+    (a pcapng :class:`~.pcapng.LineCapture`) if given, with the tap's times."""
     kind = rec.get("type")
     if kind == "hello":
         sniffer.hello(rec)
+        if capture is not None:
+            capture.byte_us = sniffer.byte_us
         return []
     if kind != "data":
         return []
-    return sniffer.feed(float(rec["t_us"]), str(rec["dir"]), bytes.fromhex(rec["hex"]))
+    t_us, direction, data = float(rec["t_us"]), str(rec["dir"]), bytes.fromhex(rec["hex"])
+    records = sniffer.feed(t_us, direction, data)
+    if capture is not None:
+        capture.feed(t_us, direction, data)
+    return records
