@@ -1499,19 +1499,13 @@ def intermediates3(r: Recorder, draws: list[dict[str, Any]]) -> dict[str, Any]:
     against the frames (t, c, KEY's unwrap) before it is written."""
     vec = r.vec
     k = vec["first"]["idrks"]
-    for name, _, p, _ in second_specs(vec):
-        for session in split_sessions(transcript(vec, name)):
-            frames = {ftype(raw): raw for d, raw in session}  # the last of each type
-            if wire.KEY not in frames or frames[wire.SRK][3] != 3:
-                continue
-            req, srk, proof, key = (frames[x] for x in (wire.REQ, wire.SRK, wire.PROOF,
-                                                        wire.KEY))
-            break
-        else:
-            continue
-        break
-    else:
-        raise AssertionError("no complete suite-3 handshake in %s" % vec["name"])
+    found = [(name, p, {ftype(raw): raw for _, raw in session})  # the last of each type
+             for name, _, p, _ in second_specs(vec)
+             for session in split_sessions(transcript(vec, name))]
+    found = [x for x in found if wire.KEY in x[2] and x[2][wire.SRK][3] == 3]
+    assert found, "no complete suite-3 handshake in %s" % vec["name"]
+    name, p, frames = found[0]
+    req, srk, proof, key = (frames[x] for x in (wire.REQ, wire.SRK, wire.PROOF, wire.KEY))
     assert p.user
     sid = sid_of(srk)
     n_s, n_f = req[9:21], srk[4:16]
