@@ -357,12 +357,12 @@ class FirstStation(Station):
 
     def prepare(self, now_ms: int) -> bool:
         """Create the key-pair job of the first of intervals k, k+1 without a
-        key pair (3.9); at most one per call, none if F does not accept suite
-        2. Returns True if it created one. An RNG failure creates nothing."""
+        key pair (3.9); at most one per call, none if F accepts neither suite 2
+        nor suite 3. Returns True if it created one. An RNG failure creates nothing."""
         now = self._tick(now_ms)
         self._advance(now)
-        if 2 not in self.config.suites:
-            return False
+        if 2 not in self.config.suites and 3 not in self.config.suites:
+            return False  # only suites 2 and 3 use the interval's key pair
         for k, t_k in ((self._k, self._t_k),
                        (self._k + 1, self._add(self._t_k, self.config.interval_ms))):
             index = self._ring_slot_of(k)
