@@ -188,9 +188,14 @@ class _Checker:
         if fr.sid == 0:
             raise _Fail(Code.MALFORMED, "sid", "sid 0")
         prk = b""
-        if self.pairing is not None:
+        if self.pairing is not None and suite != 3:
             prk = ks.prk(self.n_s, fr.data("n_f"), self.pairing.ps)
-        if suite == 2:
+        if suite == 3:
+            # 15.10: every key needs CPace's K (a scalar of one side) and the secret
+            self.srk_pub = fr.data("srk_pub")
+            self.inter["srk_pub"] = self.srk_pub.hex()
+            self._unverified("suite 3: t, c, KEY and protected frames (they need CPace's K)")
+        elif suite == 2:
             self._srk2(fr, prk)
         elif prk:
             kek2 = ks.kek2(prk, self.th1, fr.raw[:wire.KEK2_HEAD_LEN])
@@ -249,7 +254,7 @@ class _Checker:
                         % (fr.suite, self.suite))
         n = len(fr.raw)
         x: bytes | None = None
-        if self.suite == 2:
+        if self.suite >= 2:
             e_pub = fr.data("e_pub")
             if crypto.x25519_low_order(e_pub):
                 raise _Fail(Code.AUTH_FAILED, "e_pub", "e_pub of low order: DH is all zeros")
@@ -258,11 +263,11 @@ class _Checker:
             if not crypto.ct_equal(ks.proof_t(kp, fr.raw[:n - ks.T_LEN]), fr.data("t")):
                 raise _Fail(Code.AUTH_FAILED, "t", "t does not verify under KP")
             x = self.srk if self.suite == 1 else self._dh(fr.data("e_pub"))
-        if self.suite == 2:
+        if self.suite >= 2:
             self.inter["e_pub"] = fr.data("e_pub").hex()
         th3 = ks.th3(self.th2, fr.raw)
         if x is None or self.pairing is None:
-            if self.pairing is not None:
+            if self.pairing is not None and self.suite != 3:
                 self._unverified("PROOF c, MS, KEY, protected frames "
                                  "(suite 2 needs DH: give e_priv or srk_priv)")
         else:

@@ -3,9 +3,10 @@
 A dictionary of 1,000 codes that holds the right one. Against a recorded
 device pairing (CPace), against suite 3 (the user's secret through CPace in
 the session handshake: F's answer to one forged REQ, or a recorded
-handshake) the attacker of tools/offline_attack.py confirms no candidate; given a leaked CPace scalar, or a recording in which an
-implementation leaked its scalar or its generator, the same program finds
-the code (so it does test what it claims to). Pointed at version 1's
+handshake) the attacker of tools/offline_attack.py confirms no candidate;
+given a leaked CPace scalar, or a recording in which an implementation
+leaked its scalar or its generator, the same program finds the code (so it
+does test what it claims to). Pointed at version 1's
 user-secret variant (PBKDF2 PS) and a recorded v1 SRK frame, it finds the
 code among the 1,000, which shows the test can fail; so does a PS derived
 from the secret by PBKDF2 in version 2's suites 1 and 2, from F's answer to
