@@ -62,7 +62,7 @@ class LinkError(Exception):
 
 def max_frame_for(max_payload: int) -> int:
     # as the firmware's runtime: a DATA frame, or the longest handshake frame
-    return max(max_payload + wire.DATA_MIN_LEN, wire.SRK_LENGTHS[2])
+    return max(max_payload + wire.DATA_MIN_LEN, wire.LONGEST_HANDSHAKE_FRAME)
 
 
 def fill(n: int, number: int) -> bytes:

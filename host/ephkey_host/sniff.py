@@ -46,8 +46,8 @@ S_TYPES = (wire.REQ, wire.PROOF, wire.KEY_ACK)
 
 
 def max_frame_for(max_payload: int) -> int:
-    """The link's max_frame for a payload limit (a DATA frame, or suite 2's SRK)."""
-    return max(max_payload + wire.DATA_MIN_LEN, wire.SRK_LENGTHS[2])
+    """The link's max_frame for a payload limit (a DATA frame, or the longest handshake frame)."""
+    return max(max_payload + wire.DATA_MIN_LEN, wire.LONGEST_HANDSHAKE_FRAME)
 
 
 @dataclass

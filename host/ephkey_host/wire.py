@@ -84,7 +84,7 @@ _PROOF_LAYOUTS: dict[int, Layout] = {
     3: _SID + (("Y_s", 3, 32, False), ("e_pub", 35, 32, False), ("c", 67, 16, False),
                ("t", 83, 8, False)),
 }
-SRK3_AD_LEN = 48  # suite 3: CPace's ADb is SRK_frame[0:48] (15.10)
+LONGEST_HANDSHAKE_FRAME = max(*SRK_LENGTHS.values(), *PROOF_LENGTHS.values())  # 91: suite 3
 
 
 class Field(NamedTuple):
