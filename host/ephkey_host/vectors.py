@@ -177,15 +177,23 @@ def transcript(vec: Vector, station: str, upto: int | None = None) -> list[tuple
     """What the receivers accepted of second station ``station``'s session(s).
 
     In step order: frames ``station`` accepted (F2S) and frames it emitted that
-    F accepted (S2F); a frame whose step reported ERROR is left out. ``upto``
+    F accepted (S2F); a frame whose step reported ERROR is left out (a suite-3
+    SRK frame also when S's next step is the ``work`` that rejects it). ``upto``
     is the last step index included.
     """
     out: list[tuple[int, bytes]] = []
     mine: set[str] = set()
-    for i, step in enumerate(vec["steps"]):
+    steps = vec["steps"]
+    for i, step in enumerate(steps):
         if upto is not None and i > upto:
             break
         rejected = any(e["event"] == ERROR for e in step["events"])
+        if step["station"] == station and step["op"] == "receive" and \
+                step["in"][:2] == "22" and step["in"][6:8] == "03":
+            # suite 3: S checks nothing before its job; the job's ERROR rejects the frame
+            later = next((st for st in steps[i + 1:] if st["station"] == station), None)
+            rejected = rejected or (later is not None and later["op"] == "work" and any(
+                e["event"] == ERROR for e in later["events"]))
         if step["station"] == station:
             mine.update(step["out"])
             if step["op"] == "receive" and not rejected:
