@@ -595,6 +595,8 @@ def event_record(e: Event) -> dict[str, Any]:
             rec["lost"] = e.arg
     elif e.name == ev.ROTATED:
         rec["key"] = e.arg
+    elif e.name == ev.BACKOFF:
+        rec["ms"] = e.arg  # suite 3: the delay a failed attempt started (15.10)
     elif e.name != ev.ESTABLISHED:
         rec["code"] = code_name(e.arg)
     return rec

@@ -191,3 +191,10 @@ def test_slots_that_end_without_a_proof_count_too() -> None:
         else:
             f.close(sid, t + 1)
         assert f.failed_attempts(ID_S) == [1, 3, 4][i]
+
+
+def test_the_peer_log_names_the_backoff_delay() -> None:
+    from ephkey_host.peer import event_record
+
+    assert event_record(Event("BACKOFF", 7, 30_000)) == {"ev": "backoff", "sid": 7, "ms": 30_000}
+    assert event_record(Event("HANDSHAKE_FAILED", 7, Code.WRONG_CODE))["code"] == "WRONG_CODE"
