@@ -494,8 +494,8 @@ def check_alive(duo: Duo, sid: int, out: Outcome, n: int = 2) -> None:
 ACCEPTS = {"F": wire.ACCEPTED_BY_F, "S": wire.ACCEPTED_BY_S}
 KNOWN_TYPES = frozenset((1, 2, 3, 4, 5, 6, 7, 8, 15))
 FIXED_LENGTHS = {1: 22, 4: 27, 6: 41, 7: 16, 8: 17, 15: 4}
-SRK_LENGTHS = {1: 40, 2: 64}
-PROOF_LENGTHS = {1: 27, 2: 59}
+SRK_LENGTHS = {1: 40, 2: 64, 3: 80}  # suite 3: docs/protocol.md 15.10
+PROOF_LENGTHS = {1: 27, 2: 59, 3: 91}
 PROTECTED_TYPES = frozenset((5, 6, 7, 8))
 
 

@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))
 
-from ephkey_host import crypto, keyschedule as ks, wire
+from ephkey_host import cpace, crypto, keyschedule as ks, wire
 from ephkey_host.config import FirstConfig, Pairing, SecondConfig
 from ephkey_host.errors import Code
 from ephkey_host.transcript import split_sessions, validate
@@ -1172,6 +1172,270 @@ def queue_full() -> Recorder:
     return r
 
 
+# -- suite 3: the user's secret through CPace (15.10) ------------------------------------
+
+SECRET = b"correct horse 2718"  # the user's secret of the suite-3 vectors (PRS)
+
+
+def user_pairing(i: int, secret: bytes = SECRET) -> Pairing:
+    return Pairing(ID_F, bytes.fromhex("4553%012x" % (i + 1)), user=secret)
+
+
+def cfg3(**kw: Any) -> FirstConfig:
+    """F of a suite-3 vector: accepts suites 3 and 2 (a user record allows only 3)."""
+    return FirstConfig(suites=[3, 2], **kw)
+
+
+def scfg3(**kw: Any) -> SecondConfig:
+    return SecondConfig(offer=[3], **kw)
+
+
+def handshake3(r: Recorder, st: str, t: int, secret: bytes = SECRET,
+               dt: int = 10) -> tuple[int, list[bytes]]:
+    """A suite-3 handshake up to S's ESTABLISHED; returns (sid, [REQ, SRK, PROOF, KEY])."""
+    req = one(r.connect(st, t, secret=secret))
+    none(r.receive("F", req, t + dt))
+    expect(r)
+    srk = one(r.work("F", t + dt))
+    assert ftype(srk) == wire.SRK and srk[3] == 3 and len(srk) == 80
+    none(r.receive(st, srk, t + 2 * dt))
+    proof = one(r.work(st, t + 2 * dt))
+    assert len(proof) == 91
+    none(r.receive("F", proof, t + 3 * dt))
+    key = one(r.work("F", t + 3 * dt))
+    expect(r, EST)
+    r.receive(st, key, t + 4 * dt)
+    expect(r, EST)
+    return sid_of(srk), [req, srk, proof, key]
+
+
+def wrong3(r: Recorder, st: str, t: int, secret: bytes, *extra: tuple[str, int]) -> int:
+    """One attempt with a wrong secret: F rejects the PROOF after its job with
+    ERROR(WRONG_CODE) (then HANDSHAKE_FAILED, ``extra`` events); S ends its
+    handshake on that ERROR. Returns the sid."""
+    req = one(r.connect(st, t, secret=secret))
+    none(r.receive("F", req, t + 1))
+    srk = one(r.work("F", t + 1))
+    sid = sid_of(srk)
+    none(r.receive(st, srk, t + 2))
+    proof = one(r.work(st, t + 2))
+    none(r.receive("F", proof, t + 3))
+    err = one(r.work("F", t + 3))
+    assert err == ERR_FRAME(sid, E.WRONG_CODE)
+    expect(r, ("ERROR", E.WRONG_CODE), ("HANDSHAKE_FAILED", E.WRONG_CODE), *extra)
+    none(r.receive(st, err, t + 4))
+    expect(r, ("PEER_ERROR", E.WRONG_CODE), ("HANDSHAKE_FAILED", E.WRONG_CODE), *extra)
+    return sid
+
+
+def suite3_basic() -> Recorder:
+    p = user_pairing(130)
+    r = Recorder(header(
+        "suite3_basic", "Suite 3 (15.10): the user's secret enters only CPace. F accepts "
+        "suites 3 and 2, its record for S holds the secret; S's record holds none and each "
+        "connect step carries the secret the user typed. prepare and work make interval 0's "
+        "key pair. S's REQ (offer: suite 3 only) gets no frame: the slot is SHARING and F's "
+        "job computes the generator and Y_f; the REQ repeated while SHARING is ignored; the "
+        "job's end sends the 80-byte SRK frame (n_f, srk_pub, Y_f; no auth). S draws y_s "
+        "and e_priv in one call and its job computes Y_s, K, e_pub and DH: the 91-byte "
+        "PROOF (Y_s, e_pub, c, t). F's job computes K, ISK, PRK, KP, SPV, PSU, checks t, "
+        "then DH and c, and sends KEY (220-byte handshake). The PROOF repeated while "
+        "CHECKING is ignored, and after KEY it is answered with the same KEY. DATA both "
+        "ways; after 4 DATA frames key 0 -> 1; S closes.",
+        cfg3(rotate_frames=4), [(scfg3(), p)], 0, suite=3))
+    ready_pair(r, 0)
+    r.mark("prepared")
+    req = one(r.connect("S", 5, secret=SECRET))
+    r.mark("req")
+    none(r.receive("F", req, 10))
+    expect(r)
+    r.mark("f_sharing")
+    assert r.h.first.session_states()[0][0] == "SHARING"
+    none(r.receive("F", req, 12))  # a retransmission while SHARING: ignored
+    expect(r)
+    srk = one(r.work("F", 15))
+    expect(r)
+    r.mark("srk")
+    assert srk[3] == 3 and len(srk) == 80
+    assert one(r.receive("F", req, 16)) == srk  # now repeated byte for byte
+    none(r.receive("S", srk, 20))
+    expect(r)
+    r.mark("s_proving")
+    proof = one(r.work("S", 20))
+    r.mark("proof")
+    assert len(proof) == 91
+    none(r.receive("F", proof, 30))
+    r.mark("f_checking")
+    none(r.receive("F", proof, 31))
+    expect(r)
+    key = one(r.work("F", 32))
+    expect(r, EST)
+    r.mark("key")
+    assert sum(map(len, (req, srk, proof, key))) == wire.HANDSHAKE_BYTES[3] == 220
+    assert one(r.receive("F", proof, 35)) == key
+    expect(r)
+    r.receive("S", key, 40)
+    expect(r, EST)
+    r.mark("open")
+    sid = sid_of(srk)
+    d = one(r.send("S", b"hello F, suite 3", 50))
+    r.mark("s_data")
+    r.receive("F", d, 60)
+    expect(r, ("DATA", 0))
+    r.mark("f_confirmed")
+    d = one(r.send("F", b"hello user", 70, sid))
+    r.mark("f_data")
+    r.receive("S", d, 80)
+    expect(r, ("DATA", 0))
+    r.receive("F", one(r.send("S", b"", 100)), 110)
+    d, rekey = r.send("F", bytes(range(64)), 120, sid)
+    r.receive("S", d, 130)
+    r.mark("s_before_rekey1")
+    ack = one(r.receive("S", rekey, 140))
+    expect(r, ("ROTATED", 1))
+    r.receive("F", ack, 150)
+    expect(r, ("ROTATED", 1))
+    exchange(r, "S", sid, 200, b"under key 1", b"under key 1 too")
+    c = one(r.close("S", 300))
+    r.mark("s_close")
+    r.receive("F", c, 310)
+    expect(r, ("CLOSED", 0))
+    assert r.h.first.failed_attempts(p.id_s) == 0
+    return r
+
+
+def suite3_backoff() -> Recorder:
+    p = user_pairing(140)
+    r = Recorder(header(
+        "suite3_backoff", "Suite 3, ten wrong secrets (15.10, 15.6). Each attempt: REQ, "
+        "SRK frame after F's job, PROOF after S's job; F's check job rejects it at t: "
+        "ERROR(WRONG_CODE) event and frame, the slot freed (proof_tries is 1 in suite 3), "
+        "HANDSHAKE_FAILED(WRONG_CODE); S ends its handshake on that ERROR (PEER_ERROR, "
+        "HANDSHAKE_FAILED(WRONG_CODE)). The tenth failure starts a back-off of 30 000 ms at "
+        "both: BACKOFF(sid, 30000) after HANDSHAKE_FAILED. S then refuses to connect "
+        "(HANDSHAKE_FAILED(BACKOFF), nothing sent), F answers a suite-3 REQ of that id_s "
+        "with ERROR(BACKOFF) (no slot, no draw, no job), until the delay has passed: then "
+        "the right secret establishes a session and both counts are reset.",
+        cfg3(), [(scfg3(), p)], 0, suite=3))
+    ready_pair(r, 0)
+    t = 100
+    for i in range(10):
+        extra = [("BACKOFF", 30_000)] if i == 9 else []
+        wrong3(r, "S", t, b"wrong secret %d" % i, *extra)
+        t += 100
+    r.mark("backed_off")
+    assert r.h.first.failed_attempts(p.id_s) == 10
+    none(r.connect("S", t, secret=SECRET))
+    expect(r, ("HANDSHAKE_FAILED", E.BACKOFF))
+    forged = wire.build_req(p.id_s, bytes(range(12)), 0x04)
+    assert one(r.receive("F", forged, t + 1)) == ERR_FRAME(0, E.BACKOFF)
+    expect(r, ("ERROR", E.BACKOFF))
+    # 30 s after the tenth failure (F's at t = 1003, S's at 1004) both accept again.
+    t = 1004 + 30_000
+    none(r.connect("S", t - 1, secret=SECRET))
+    expect(r, ("HANDSHAKE_FAILED", E.BACKOFF))
+    ready_pair(r, t)
+    handshake3(r, "S", t)
+    assert r.h.first.failed_attempts(p.id_s) == 0
+    assert r.h.seconds["S"].failed_attempts == 0
+    return r
+
+
+def suite3_attempts() -> Recorder:
+    pairs = [user_pairing(150), user_pairing(151), pairing(152, 32)]
+    r = Recorder(header(
+        "suite3_attempts", "Suite 3: what counts as a failed attempt at F (15.10). S0 fails "
+        "eight times with a wrong secret; its ninth REQ's slot passes its deadline without "
+        "a PROOF (poll: HANDSHAKE_FAILED(TIMEOUT), counted); its tenth REQ's slot is "
+        "replaced by S0's next REQ (a new n_s, 4.2 step 3 (a)): that tenth failure starts "
+        "the back-off, so F frees the old slot silently, reports BACKOFF(old sid, 30000) and "
+        "refuses the new REQ with ERROR(BACKOFF). S1's attempts are counted apart: its "
+        "right secret is accepted meanwhile, and a PROOF with a low-order Y_s is rejected "
+        "after F's job with AUTH_FAILED (CPace's K is all zeros), counted, and its slot "
+        "freed. S2, paired with a PS, offers suite 2 and is served by suite 2 as ever.",
+        cfg3(), [(scfg3(), pairs[0]), (scfg3(), pairs[1]), (SecondConfig(offer=[2]), pairs[2])],
+        0, suite=3))
+    f = r.h.first
+    ready_pair(r, 0)
+    handshake3(r, "S1", 50)
+    r.receive("F", one(r.close("S1", 95)), 96)
+    expect(r, ("CLOSED", 0))
+    t = 100
+    for i in range(8):
+        wrong3(r, "S0", t, b"guess number %d" % i)
+        t += 100
+    # Ninth: a REQ whose slot times out.
+    req = one(r.connect("S0", t, secret=b"another guess"))
+    none(r.receive("F", req, t + 1))
+    srk = one(r.work("F", t + 1))
+    sid = sid_of(srk)
+    none(r.poll("F", t + 1 + 19_999))
+    expect(r)
+    none(r.poll("F", t + 1 + 20_000))
+    expect(r, ("HANDSHAKE_FAILED", E.TIMEOUT))
+    assert f.failed_attempts(pairs[0].id_s) == 9
+    r.close("S0", t + 20_002)
+    t = 25_000
+    ready_pair(r, t)
+    # Tenth: a slot replaced by the peer's next REQ.
+    req = one(r.connect("S0", t, secret=b"yet another"))
+    none(r.receive("F", req, t + 1))
+    srk = one(r.work("F", t + 1))
+    sid = sid_of(srk)
+    req2 = one(r.connect("S0", t + 5, secret=b"and another"))
+    assert one(r.receive("F", req2, t + 6)) == ERR_FRAME(0, E.BACKOFF)
+    expect(r, ("BACKOFF", 30_000), ("ERROR", E.BACKOFF))
+    assert r.last_events()[0]["sid"] == sid
+    assert f.failed_attempts(pairs[0].id_s) == 10
+    assert f.failed_attempts(pairs[1].id_s) == 0
+    # S1: a low-order Y_s (its t cannot be right: F rejects at K).
+    req = one(r.connect("S1", t + 100, secret=SECRET))
+    none(r.receive("F", req, t + 101))
+    srk = one(r.work("F", t + 101))
+    sid = sid_of(srk)
+    none(r.receive("S1", srk, t + 102))
+    proof = one(r.work("S1", t + 102))
+    low = proof[:3] + LOW_ORDER[1][1] + proof[35:]
+    none(r.receive("F", low, t + 103))
+    assert one(r.work("F", t + 103)) == ERR_FRAME(sid, E.AUTH_FAILED)
+    expect(r, ("ERROR", E.AUTH_FAILED), ("HANDSHAKE_FAILED", E.AUTH_FAILED))
+    assert f.failed_attempts(pairs[1].id_s) == 1
+    assert one(r.receive("F", proof, t + 104)) == ERR_FRAME(sid, E.UNKNOWN_SESSION)
+    expect(r, ("ERROR", E.UNKNOWN_SESSION))
+    # S2: suite 2 with its PS, beside the suite-3 records.
+    handshake(r, "S2", t + 200)
+    return r
+
+
+def suite3_low_order() -> Recorder:
+    p = user_pairing(160)
+    r = Recorder(header(
+        "suite3_low_order", "Suite 3 at S: an SRK frame whose Y_f is of low order (a "
+        "forgery: nothing is checked before the job) makes S's job end with K all zeros: "
+        "event ERROR(sid, AUTH_FAILED), nothing sent, S back in WAIT_SRK with its REQ's "
+        "timer; the genuine SRK frame is then served and the session established.",
+        cfg3(), [(scfg3(), p)], 0, suite=3))
+    ready_pair(r, 0)
+    req = one(r.connect("S", 5, secret=SECRET))
+    none(r.receive("F", req, 10))
+    srk = one(r.work("F", 10))
+    sid = sid_of(srk)
+    forged = srk[:48] + LOW_ORDER[2][1]
+    none(r.receive("S", forged, 20))
+    none(r.work("S", 20))
+    expect(r, ("ERROR", E.AUTH_FAILED))
+    assert r.last_events()[0]["sid"] == sid
+    assert r.h.seconds["S"].state == "WAIT_SRK"
+    none(r.receive("S", srk, 30))
+    proof = one(r.work("S", 30))
+    none(r.receive("F", proof, 40))
+    key = one(r.work("F", 40))
+    expect(r, EST)
+    r.receive("S", key, 50)
+    expect(r, EST)
+    return r
+
+
 # -- intermediates ------------------------------------------------------------------------
 
 def label_draws(r: Recorder) -> list[dict[str, Any]]:
@@ -1185,6 +1449,11 @@ def label_draws(r: Recorder) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"step": step_i, "station": station, "size": len(data)}
         op = vec["steps"][step_i]["op"]
         if station != "F":
+            if len(data) == 64:  # suite 3: y_s then e_priv, one call (15.10)
+                assert op == "receive"
+                entry["holds"] = [["y_s", data[:32].hex()], ["e_priv", data[32:].hex()]]
+                draws.append(entry)
+                continue
             name = "n_s" if op == "connect" else "e_priv"
             assert len(data) == (12 if name == "n_s" else 32)
             entry["holds"] = [[name, data.hex()]]
@@ -1193,12 +1462,15 @@ def label_draws(r: Recorder) -> list[dict[str, Any]]:
             entry["interval"] = r.pair_intervals[data]
             entry["srk_pub"] = crypto.x25519_base(data).hex()
         else:
-            a = len(data) - 14 - 16 * k
-            assert a in (0, 16), len(data)
+            extra = len(data) - 14 - 16 * k
+            assert extra in (0, 16, 32), len(data)
+            a = 16 if extra == 16 else 0  # suite 1's SRK first; suite 3's y_f last
             parts = [["srk", data[:a].hex()]] if a else []
             parts += [["sid_seed", data[a:a + 2].hex()], ["n_f", data[a + 2:a + 14].hex()]]
             parts += [["idrk_%d" % j, data[a + 14 + 16 * j:a + 30 + 16 * j].hex()]
                       for j in range(k)]
+            if extra == 32:
+                parts.append(["y_f", data[-32:].hex()])
             entry["holds"] = parts
             n_f = data[a + 2:a + 14]
             srk = next((fr for i, fr in f_outs if i >= step_i and ftype(fr) == wire.SRK
@@ -1217,13 +1489,85 @@ SUITE2_KEYS = ("th1", "prk", "ka", "auth", "srk_priv", "srk_pub", "e_priv", "e_p
 COMMON_KEYS = ("th2", "kp", "spv", "prk3", "pad", "c", "t", "th3", "ms", "kek_0", "ck_1")
 
 
+SUITE3_KEYS = ("th1", "user", "srk_priv", "srk_pub", "y_f", "g", "Y_f", "y_s", "Y_s", "k",
+               "isk", "prk", "psu", "e_priv", "e_pub", "dh")
+
+
+def intermediates3(r: Recorder, draws: list[dict[str, Any]]) -> dict[str, Any]:
+    """Suite 3 (15.10): the first handshake that reached KEY, recomputed from the
+    recorded frames, the RNG draws and the user's secret, each value checked
+    against the frames (t, c, KEY's unwrap) before it is written."""
+    vec = r.vec
+    k = vec["first"]["idrks"]
+    found = [(name, p, {ftype(raw): raw for _, raw in session})  # the last of each type
+             for name, _, p, _ in second_specs(vec)
+             for session in split_sessions(transcript(vec, name))]
+    found = [x for x in found if wire.KEY in x[2] and x[2][wire.SRK][3] == 3]
+    assert found, "no complete suite-3 handshake in %s" % vec["name"]
+    name, p, frames = found[0]
+    req, srk, proof, key = (frames[x] for x in (wire.REQ, wire.SRK, wire.PROOF, wire.KEY))
+    assert p.user
+    sid = sid_of(srk)
+    n_s, n_f = req[9:21], srk[4:16]
+    f_draw = next(d for d in draws if _holds(d, "n_f") == n_f.hex())
+    s_draw = next(d for d in draws if _holds(d, "e_priv")
+                  and crypto.x25519_base(bytes.fromhex(_holds(d, "e_priv") or "")) == proof[35:67])
+    srk_priv = next(bytes.fromhex(h) for d in draws for h in [_holds(d, "srk_priv")]
+                    if h and crypto.x25519_base(bytes.fromhex(h)) == srk[16:48])
+    y_f = bytes.fromhex(_holds(f_draw, "y_f") or "")
+    y_s = bytes.fromhex(_holds(s_draw, "y_s") or "")
+    e_priv = bytes.fromhex(_holds(s_draw, "e_priv") or "")
+    g = cpace.calculate_generator(p.user, ks.ci3(p.id_s, p.id_f), n_s + n_f)
+    assert cpace.scalar_mult(y_f, g) == srk[48:80] and cpace.scalar_mult(y_s, g) == proof[3:35]
+    kk = cpace.scalar_mult_vfy(y_f, proof[3:35])
+    assert kk == cpace.scalar_mult_vfy(y_s, srk[48:80])
+    isk = ks.isk_s3(n_s, n_f, kk, proof[3:35], req, srk[48:80], srk)
+    th1 = ks.th1(req)
+    th2 = ks.th2(th1, srk)
+    prk = ks.prk_s3(th2, isk)
+    kp, spv, psu = ks.kp(prk, 3, th2), ks.spv(prk, 3, th2), ks.psu(prk, th2)
+    dh = crypto.x25519(e_priv, srk[16:48])
+    assert dh is not None and dh == crypto.x25519(srk_priv, proof[35:67])
+    prk3 = ks.prk3(th2, dh, psu)
+    pad = ks.pad(prk3, 3)
+    assert ks.xor(spv, pad) == proof[67:83] and ks.proof_t(kp, proof[:83]) == proof[83:91]
+    th3 = ks.th3(th2, proof)
+    ms = ks.ms(prk3, 3, th3)
+    kek0 = ks.kek(ms, 3, 0)
+    idrks = [_holds(f_draw, "idrk_%d" % j) for j in range(k)]
+    assert crypto.kw_unwrap(kek0, key[3:27]) == bytes.fromhex(idrks[0] or "")
+    values = {"th1": th1, "user": p.user, "srk_priv": srk_priv, "srk_pub": srk[16:48],
+              "y_f": y_f, "g": g, "Y_f": srk[48:80], "y_s": y_s, "Y_s": proof[3:35], "k": kk,
+              "isk": isk, "prk": prk, "psu": psu, "e_priv": e_priv, "e_pub": proof[35:67],
+              "dh": dh, "th2": th2, "kp": kp, "spv": spv, "prk3": prk3, "pad": pad,
+              "c": proof[67:83], "t": proof[83:91], "th3": th3, "ms": ms, "kek_0": kek0,
+              "ck_1": ks.chain(ms, 3, 1)}
+    inter: dict[str, Any] = {x: values[x].hex() for x in SUITE3_KEYS + COMMON_KEYS}
+    inter["sid"] = sid
+    inter["idrks"] = idrks
+    # The chain of every REKEY S accepted in this session (its ROTATED events).
+    rotated = [e["arg"] for st in vec["steps"] if st["station"] == name
+               for e in st["events"] if e["event"] == "ROTATED" and e["sid"] == sid]
+    chain, ck = [], values["ck_1"]
+    for j in range(1, max(rotated, default=0) + 1):
+        nxt = ks.chain(ck, 3, j + 1)
+        chain.append({"j": j, "ck_j": ck.hex(), "kek_j": ks.kek(ck, 3, j).hex(),
+                      "ck_next": nxt.hex(), "idrk_j": idrks[j]})
+        ck = nxt
+    inter["chain"] = chain
+    inter["draws"] = draws
+    return inter
+
+
 def intermediates(r: Recorder) -> dict[str, Any]:
     """The first complete handshake (second stations in order), recomputed by
     the transcript validator from the recorded frames; in suite 2 with the
     interval's ``srk_priv`` and again with S's ``e_priv`` (same values), and
-    with PS alone (which must stop before MS)."""
+    with PS alone (which must stop before MS). Suite 3: :func:`intermediates3`."""
     vec = r.vec
     draws = label_draws(r)
+    if vec["suite"] == 3:
+        return intermediates3(r, draws)
     mp = vec["first"]["max_payload"]
     privs = {crypto.x25519_base(bytes.fromhex(h)): bytes.fromhex(h)
              for d in draws for h in [_holds(d, "srk_priv") or _holds(d, "e_priv")] if h}
@@ -1399,7 +1743,8 @@ def negatives(bases: dict[str, Recorder]) -> list[dict[str, Any]]:
     # 4.4 item 2: an SRK frame has the length of the suite its byte names.
     c.add("srk_suite_2_length_1", "basic", "srk", "S", setb(srk, 3, 2), "length", "MALFORMED")
     c.add("srk_suite_0", "basic", "srk", "S", setb(srk, 3, 0), "suite", "BAD_SUITE")
-    c.add("srk_suite_3", "basic", "srk", "S", setb(srk, 3, 3), "suite", "BAD_SUITE")
+    c.add("srk_suite_3", "basic", "srk", "S", setb(srk, 3, 3), "length", "MALFORMED")
+    c.add("srk_suite_4", "basic", "srk", "S", setb(srk, 3, 4), "suite", "BAD_SUITE")
     c.add("srk_sid", "basic", "srk", "S", with_sid(srk, sid ^ 1), "sid", "AUTH_FAILED")
     c.add("srk_sid_zero", "basic", "srk", "S", with_sid(srk, 0), "sid", "MALFORMED")
     c.add("srk_n_f", "basic", "srk", "S", flip(srk, 4), "n_f", "AUTH_FAILED")
@@ -1534,6 +1879,7 @@ def negatives(bases: dict[str, Recorder]) -> list[dict[str, Any]]:
           rekey_with(bytes((1,)) + crypto.kw_wrap(ks.kek(ck2, 1, 1), ridrk1)), "ciphertext",
           "AUTH_FAILED")
     suite2_negatives(c, bases)
+    suite3_negatives(c, bases)
     return c.cases
 
 
@@ -1569,7 +1915,8 @@ def suite2_negatives(c: Cases, bases: dict[str, Recorder]) -> None:
     c.add("s2_srk_n_f", "suite2_basic", "srk", "S", flip(srk, 4), "n_f", "AUTH_FAILED")
     c.add("s2_srk_sid", "suite2_basic", "srk", "S", with_sid(srk, sid ^ 1), "sid", "AUTH_FAILED")
     c.add("s2_srk_suite_1", "suite2_basic", "srk", "S", setb(srk, 3, 1), "length", "MALFORMED")
-    c.add("s2_srk_suite_3", "suite2_basic", "srk", "S", setb(srk, 3, 3), "suite", "BAD_SUITE")
+    c.add("s2_srk_suite_3", "suite2_basic", "srk", "S", setb(srk, 3, 3), "length", "MALFORMED")
+    c.add("s2_srk_suite_4", "suite2_basic", "srk", "S", setb(srk, 3, 4), "suite", "BAD_SUITE")
     c.add("s2_srk_truncated", "suite2_basic", "srk", "S", srk[:-1], "length", "MALFORMED")
     c.add("s2_srk_extended", "suite2_basic", "srk", "S", srk + b"\x00", "length", "MALFORMED")
     c.add("s2_srk_as_suite_1_length", "suite2_basic", "srk", "S", setb(srk, 3, 1)[:40], "suite",
@@ -1661,6 +2008,73 @@ def suite2_negatives(c: Cases, bases: dict[str, Recorder]) -> None:
           "BAD_SUITE", True)
 
 
+def suite3_negatives(c: Cases, bases: dict[str, Recorder]) -> None:
+    """Suite 3 (15.10): what each station rejects at ``receive``. A tampered
+    PROOF is not here: nothing keyed by the secret can be checked before F's
+    job (its ERROR(WRONG_CODE) comes from ``work``: session_suite3_backoff)."""
+    base = "suite3_basic"
+    rec = bases[base]
+    b = rec.vec
+    L = rec.labels
+    inter = b["intermediates"]
+    req = out_of(b, L["req"])
+    srk = out_of(b, L["srk"])
+    proof = out_of(b, L["proof"])
+    key = out_of(b, L["key"])
+    sid = sid_of(srk)
+
+    # REQ at F: a user record takes suite 3 only; a ps record never takes it.
+    c.add("s3_req_user_offers_2", base, "prepared", "F", setb(req, 21, 0x02), "offer",
+          "BAD_SUITE", True)
+    c.add("s3_req_user_offers_2_and_1", base, "prepared", "F", setb(req, 21, 0x03), "offer",
+          "BAD_SUITE", True)
+    c.add("s3_req_offer_bit_7", base, "prepared", "F", setb(req, 21, 0x84), "offer",
+          "MALFORMED", True)
+    c.add("s3_req_unknown_id", base, "prepared", "F", flip(req, 8), "id_s", "UNKNOWN_PEER",
+          True)
+    # SRK frame at S (waiting for it).
+    c.add("s3_srk_suite_2", base, "srk", "S", setb(srk, 3, 2), "length", "MALFORMED")
+    c.add("s3_srk_suite_4", base, "srk", "S", setb(srk, 3, 4), "suite", "BAD_SUITE")
+    c.add("s3_srk_as_suite_2_length", base, "srk", "S", setb(srk, 3, 2)[:64], "suite",
+          "BAD_SUITE")  # a well-formed suite-2 frame: S offered suite 3 only
+    c.add("s3_srk_truncated", base, "srk", "S", srk[:-1], "length", "MALFORMED")
+    c.add("s3_srk_extended", base, "srk", "S", srk + b"\x00", "length", "MALFORMED")
+    c.add("s3_srk_sid_0", base, "srk", "S", with_sid(srk, 0), "sid", "MALFORMED")
+    c.add("s3_srk_repeated_while_proving", base, "s_proving", "S", srk, "type", "UNEXPECTED")
+    c.add("s3_srk_other_sid_while_proving", base, "s_proving", "S", with_sid(srk, sid ^ 1),
+          "sid", "UNKNOWN_SESSION")
+    # PROOF at F: the layout of the slot's suite, the slot, the state.
+    c.add("s3_proof_suite_2_length", base, "proof", "F", proof[:3] + proof[35:], "length",
+          "MALFORMED", True)
+    c.add("s3_proof_truncated", base, "proof", "F", proof[:-1], "length", "MALFORMED", True)
+    c.add("s3_proof_extended", base, "proof", "F", proof + b"\x00", "length", "MALFORMED",
+          True)
+    c.add("s3_proof_sid", base, "proof", "F", with_sid(proof, sid ^ 1), "sid",
+          "UNKNOWN_SESSION", True)
+    c.add("s3_proof_while_sharing", base, "f_sharing", "F", proof, "type",
+          "UNEXPECTED", True)
+    c.add("s3_proof_other_while_checking", base, "f_checking", "F", flip(proof, 70), "type",
+          "UNEXPECTED", True)
+    c.add("s3_proof_changed_in_wait_confirm", base, "key", "F", flip(proof, 4), "type",
+          "UNEXPECTED", True)
+    c.add("s3_proof_after_confirmation", base, "f_confirmed", "F", proof, "type", "UNEXPECTED",
+          True)
+    c.add("s3_proof_reflected_to_s", base, "proof", "S", proof, "type", "UNEXPECTED")
+    # KEY at S (waiting for it).
+    c.add("s3_key_wrapped_idrk", base, "f_checking", "S", flip(key, 20), "wrapped_idrk",
+          "AUTH_FAILED")
+    c.add("s3_key_sid", base, "f_checking", "S", with_sid(key, sid ^ 1), "sid",
+          "UNKNOWN_SESSION")
+    ms = bytes.fromhex(inter["ms"])
+    idrk0 = bytes.fromhex(inter["idrks"][0])
+    c.add("s3_key_suite2_kek_label", base, "f_checking", "S",
+          wire.build_key(sid, crypto.kw_wrap(ks.kek(ms, 2, 0), idrk0)), "wrapped_idrk",
+          "AUTH_FAILED")
+    # Protected frames of a suite-3 session.
+    protected_variants(c, "s3_data_s2f", base, "s_data", "F", out_of(b, L["s_data"]))
+    protected_variants(c, "s3_data_f2s", base, "f_data", "S", out_of(b, L["f_data"]))
+
+
 # -- main ---------------------------------------------------------------------------------
 
 SCENARIOS: dict[str, Callable[[], Recorder]] = {
@@ -1671,6 +2085,8 @@ SCENARIOS: dict[str, Callable[[], Recorder]] = {
     "negotiation": negotiation, "negotiation_suite2_only": negotiation_suite2_only,
     "forged_proof": forged_proof, "checking": checking, "zombie": zombie,
     "ratchet": ratchet, "queue_full": queue_full,
+    "suite3_basic": suite3_basic, "suite3_backoff": suite3_backoff,
+    "suite3_attempts": suite3_attempts, "suite3_low_order": suite3_low_order,
 }
 
 

@@ -28,6 +28,19 @@ for two targets:
   version-1 first station did (v1 spec sections 3.1-3.4 and 8, from the git
   history of docs/protocol.md), so the attack has its recording after
   version 1's code is gone.
+* :func:`attack_suite3`, suite 3 (section 15.10): the user's secret enters
+  only CPace inside the session handshake. Given F's SRK frame for one forged
+  REQ, or a whole recorded suite-3 handshake, it computes each candidate's
+  generator from the public inputs (CI = lv_cat("ephkey v2 s3", id_s, id_f),
+  sid = n_s || n_f) and tries the same tests as for pairing: ``g`` in the
+  recording; every 32-byte window (or a ``leaked`` scalar) as F's or S's
+  scalar, kept if it reproduces PROOF's ``t`` (when there is a PROOF), then
+  ``X25519(y, g)`` against the share it belongs to. ``t``, ``c`` and KEY are
+  keyed through ISK, which needs K, which needs a scalar.
+* :func:`attack_derived_ps`, the control for version 2: a PS derived from the
+  user's secret by PBKDF2 (what section 8 forbids) used in suite 1 or 2, and
+  F's SRK frame for one forged REQ: each candidate costs one PBKDF2 and one
+  HKDF, then the unwrap (suite 1) or ``auth`` (suite 2) says yes or no.
 """
 
 from __future__ import annotations
@@ -40,6 +53,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.keywrap import (
     InvalidUnwrap,
     aes_key_unwrap,
@@ -49,7 +63,7 @@ from cryptography.hazmat.primitives.keywrap import (
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "host"))
 
-from ephkey_host import cpace, crypto  # noqa: E402
+from ephkey_host import cpace, crypto, keyschedule as ks  # noqa: E402
 from ephkey_host.link import LinkDecoder  # noqa: E402
 from ephkey_host.pair_device import channel_id, derive, tag  # noqa: E402
 
@@ -107,6 +121,103 @@ def attack_pairing(frames: Iterable[bytes], dictionary: Sequence[str],
         g = cpace.calculate_generator(code.encode(), rec.ci, rec.sid)
         if g in windows or any(cpace.scalar_mult(y, g) == share for y, share in scalars):
             found.append(code)
+    return found
+
+
+# -- suite 3: the user's secret through CPace (15.10) ------------------------------------
+
+class Suite3Recording:
+    """A suite-3 handshake's frames, found by first byte and length: REQ, the
+    80-byte SRK frame and, if recorded, the 91-byte PROOF."""
+
+    def __init__(self, frames: Iterable[bytes], id_f: bytes) -> None:
+        frames = [bytes(f) for f in frames]
+        self.raw = b"".join(frames)
+        req = [f for f in frames if len(f) == 22 and f[0] == 0x21]
+        srk = [f for f in frames if len(f) == 80 and f[0] == 0x22 and f[3] == 3]
+        proof = [f for f in frames if len(f) == 91 and f[0] == 0x23]
+        if not req or not srk:
+            raise ValueError("the recording lacks a REQ or a suite-3 SRK frame")
+        self.req, self.srk = req[0], srk[0]
+        self.proof = proof[0] if proof else None
+        self.id_f, self.id_s, self.n_s, self.n_f = id_f, self.req[1:9], self.req[9:21], \
+            self.srk[4:16]
+        self.y_f = self.srk[48:80]
+        self.y_s = self.proof[3:35] if self.proof else None
+        self.ci = ks.ci3(self.id_s, id_f)
+        self.sid = self.n_s + self.n_f
+
+    def windows(self) -> set[bytes]:
+        return {self.raw[i:i + 32] for i in range(len(self.raw) - 31)}
+
+    def t_with(self, y: bytes, of_s: bool) -> bool:
+        """Does ``y``, as S's (or F's) CPace scalar, reproduce PROOF's ``t``?"""
+        assert self.proof is not None and self.y_s is not None
+        k = cpace.scalar_mult_vfy(y, self.y_f if of_s else self.y_s)
+        if k == cpace.IDENTITY:
+            return False
+        isk = ks.isk_s3(self.n_s, self.n_f, k, self.y_s, self.req, self.y_f, self.srk)
+        th2 = ks.th2(ks.th1(self.req), self.srk)
+        kp = ks.kp(ks.prk_s3(th2, isk), 3, th2)
+        return crypto.ct_equal(ks.proof_t(kp, self.proof[:83]), self.proof[83:91])
+
+
+def attack_suite3(frames: Iterable[bytes], id_f: bytes, dictionary: Sequence[str],
+                  leaked: Sequence[bytes] = ()) -> list[str]:
+    """The candidate secrets of ``dictionary`` that an offline test confirms,
+    from F's SRK frame for a (forged) REQ or a recorded suite-3 handshake."""
+    rec = Suite3Recording(frames, id_f)
+    windows = rec.windows()
+    # (scalar, the share it would have made): with a PROOF, only scalars that
+    # reproduce t; without one (F's answer to a forged REQ), every window of
+    # what F sent is tried as y_f with every candidate (the REQ is the attacker's).
+    scalars: list[tuple[bytes, bytes]] = []
+    tried = windows if rec.proof is not None else \
+        {rec.srk[i:i + 32] for i in range(len(rec.srk) - 31)}
+    for y in list(leaked) + sorted(tried):
+        if rec.proof is None:
+            scalars.append((y, rec.y_f))
+            continue
+        assert rec.y_s is not None
+        for of_s in (True, False):
+            if rec.t_with(y, of_s):
+                scalars.append((y, rec.y_s if of_s else rec.y_f))
+    gens = [(secret, cpace.calculate_generator(secret.encode(), rec.ci, rec.sid))
+            for secret in dictionary]
+    hits = {secret for secret, g in gens if g in windows}
+    points = [(secret, X25519PublicKey.from_public_bytes(g)) for secret, g in gens]
+    for y, share in scalars:  # X25519(y, g) == share names the secret of g
+        key = X25519PrivateKey.from_private_bytes(y)
+        for secret, point in points:
+            try:
+                if key.exchange(point) == share:
+                    hits.add(secret)
+            except ValueError:  # an all-zero result: g of low order, no share
+                continue
+    return [secret for secret in dictionary if secret in hits]
+
+
+def derived_ps(secret: str, id_f: bytes, id_s: bytes, iterations: int = 1000) -> bytes:
+    """A PS derived from a user's secret by PBKDF2 (forbidden by section 8)."""
+    return hashlib.pbkdf2_hmac("sha256", secret.encode(), b"ephkey v2 user" + id_f + id_s,
+                               iterations, 32)
+
+
+def attack_derived_ps(req: bytes, srk_frame: bytes, id_f: bytes, dictionary: Sequence[str],
+                      iterations: int = 1000) -> list[str]:
+    """The candidates whose PBKDF2 PS explains F's suite-1 or suite-2 SRK frame."""
+    id_s, n_s, n_f = req[1:9], req[9:21], srk_frame[4:16]
+    th1 = ks.th1(req)
+    found = []
+    for secret in dictionary:
+        prk = ks.prk(n_s, n_f, derived_ps(secret, id_f, id_s, iterations))
+        if srk_frame[3] == 2:
+            ok = crypto.ct_equal(ks.auth(ks.ka(prk, th1), srk_frame[:48]), srk_frame[48:64])
+        else:
+            kek2 = ks.kek2(prk, th1, srk_frame[:4])
+            ok = crypto.kw_unwrap(kek2, srk_frame[16:40]) is not None
+        if ok:
+            found.append(secret)
     return found
 
 

@@ -67,6 +67,14 @@ until --sessions sessions were closed normally by the board (0: until
 --timeout or Ctrl-C).
 
 --pairing is this host's ephkey_pairing.json (made by `pair --host-as`).
+
+Suite 3 (the user's secret, docs/protocol.md 15.10): when the host's record
+says "user", the host as second station needs the secret the first station's
+record holds: --secret-stdin reads it from standard input (one line; e.g. from
+a password manager's pipe), --user-secret SECRET takes it from the command
+line, where other users of the machine can read it (ps, /proc) and the shell
+keeps it in its history: use that for tests only. A wrong secret ends with
+WRONG_CODE (F counts it: ten in a row make both stations back off).
 Station settings are the spec's defaults, or the role's section of --board
 (a board.json), changed with --set KEY=VALUE (e.g. --set rotate_frames=16).
 
@@ -141,6 +149,7 @@ def cmd_peer(args: argparse.Namespace) -> int:
     role = args.role or ("second" if args.ble else None)
     if role is None:
         raise UsageFailure("peer: --role first|second is required")
+    secret = _peer_secret(args, role)
     if args.ble and role != "second":
         raise UsageFailure("peer --ble: the host is the BLE central, so it can only be the "
                            "second station (host as BLE peripheral is out of scope)")
@@ -153,6 +162,11 @@ def cmd_peer(args: argparse.Namespace) -> int:
         pairings = load_station_file(args.pairing, role)
     except PairingFileError as e:
         raise UsageFailure(str(e)) from None
+    if role == "second" and pairings[0].is_user != (secret is not None):
+        raise UsageFailure("peer: the pairing record is for suite 3 (\"user\"): give the "
+                           "user's secret with --secret-stdin" if secret is None else
+                           "peer: a secret is for a suite-3 (\"user\") record; this one "
+                           "holds a pairing secret")
     settings = _settings(args, role)
     try:
         station = make_station(role, settings, pairings)
@@ -163,7 +177,8 @@ def cmd_peer(args: argparse.Namespace) -> int:
         raise UsageFailure(f"--size {args.size} is above max_payload {max_payload}")
     app: EchoApp | ExchangeApp
     if role == "second":
-        app = ExchangeApp(args.messages, args.size, echo_timeout_ms=args.echo_timeout_ms)
+        app = ExchangeApp(args.messages, args.size, echo_timeout_ms=args.echo_timeout_ms,
+                          secret=secret)
     else:
         app = EchoApp(args.sessions)
     where = args.port or f"BLE {args.ble}"
@@ -207,6 +222,29 @@ def cmd_peer(args: argparse.Namespace) -> int:
         _err("peer: " + summary["hint"])
         _out("peer: " + ("OK" if summary["ok"] else "FAILED"))
     return EXIT_OK if summary["ok"] else EXIT_FAILED
+
+
+def _peer_secret(args: argparse.Namespace, role: str) -> bytes | None:
+    """Suite 3: the user's secret from stdin or the command line (15.10)."""
+    from .config import user_secret
+
+    if args.secret_stdin and args.user_secret is not None:
+        raise UsageFailure("peer: give --secret-stdin or --user-secret, not both")
+    if not args.secret_stdin and args.user_secret is None:
+        return None
+    if role != "second":
+        raise UsageFailure("peer: the user's secret is given at the second station; the "
+                           "first station's record holds it (pair --user-secret-stdin)")
+    if args.user_secret is not None:
+        _err("peer: warning: --user-secret puts the secret where other users can read "
+             "it (ps, /proc) and into your shell's history; prefer --secret-stdin")
+        text = args.user_secret
+    else:
+        text = sys.stdin.readline().rstrip("\r\n")
+    try:
+        return user_secret(text)
+    except ValueError as e:
+        raise UsageFailure(f"peer: {e}") from None
 
 
 # -- sniff -----------------------------------------------------------------------
@@ -370,6 +408,15 @@ ephkey_pairing.json ({"format": 1, "self", "peers": [{"id", "ps"}]}, mode
 
 A board keeps one pairing file: pairing it again replaces its pairing.
 
+  --user-secret-stdin         suite 3 (the user's secret, section 15.10): read
+                              the user's secret (8 to 64 bytes, one line) from
+                              stdin and write "user" records instead of a
+                              pairing secret: the first station's record holds
+                              the secret, the second station's only "user":
+                              true (its user types the secret at each connect,
+                              e.g. `peer --secret-stdin`). Works with --out,
+                              --port/--port2 and --host-as.
+
 Device pairing with a code (docs/protocol.md section 15): the host pairs
 with a board over the protocol link itself, no file copied to the board:
 
@@ -406,10 +453,22 @@ def _unwritable(d: Path) -> str:
 
 
 def cmd_pair(args: argparse.Namespace) -> int:
+    from .config import user_secret
     from .devices import PortError, RemoteError
-    from .pairing import FILENAME, dumps, install_on_board, new_pair, parse_id, write_private
+    from .pairing import (
+        FILENAME,
+        dumps,
+        install_on_board,
+        new_pair,
+        parse_id,
+        user_pair_docs,
+        write_private,
+    )
 
     if args.code is not None or args.show_code:
+        if args.user_secret_stdin:
+            raise UsageFailure("pair: --user-secret-stdin writes suite-3 records; device "
+                               "pairing (--code) makes a pairing secret")
         return _pair_device(args)
     if args.port2 and not args.port:
         raise UsageFailure("pair: --port2 needs --port (the first station's board)")
@@ -439,9 +498,20 @@ def cmd_pair(args: argparse.Namespace) -> int:
         if problem:
             raise UsageFailure(f"pair: cannot write pairing files into {d}: {problem}")
     pair = new_pair(id_f, id_s)
-    _out(f"pair: first station id_f={pair.id_f.hex()}, second station id_s={pair.id_s.hex()}, "
-         f"pairing secret: {len(pair.ps)} bytes from os.urandom (not shown)")
-    docs = {role: pair.station_doc(role) for role in ("first", "second")}
+    if args.user_secret_stdin:
+        try:
+            secret = user_secret(sys.stdin.readline().rstrip("\r\n"))
+        except ValueError as e:
+            raise UsageFailure(f"pair --user-secret-stdin: {e}") from None
+        docs = user_pair_docs(pair.id_f, pair.id_s, secret)
+        _out(f"pair: first station id_f={pair.id_f.hex()}, second station "
+             f"id_s={pair.id_s.hex()}, suite 3: the first station's record holds the user's "
+             f"secret ({len(secret)} bytes, not shown), the second station's none")
+    else:
+        _out(f"pair: first station id_f={pair.id_f.hex()}, second station "
+             f"id_s={pair.id_s.hex()}, pairing secret: {len(pair.ps)} bytes from os.urandom "
+             "(not shown)")
+        docs = {role: pair.station_doc(role) for role in ("first", "second")}
     try:
         if args.port and args.port2:
             for role, port in (("first", args.port), ("second", args.port2)):
@@ -648,6 +718,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="change one station setting (repeatable)")
     p.add_argument("--json", action="store_true", help="print events as EPHKEY {json} lines")
     p.add_argument("-v", "--verbose", action="store_true", help="also print each DATA event")
+    p.add_argument("--secret-stdin", action="store_true",
+                   help="suite 3: read the user's secret from stdin (one line)")
+    p.add_argument("--user-secret", metavar="SECRET",
+                   help="suite 3: the user's secret on the command line (visible in ps: tests)")
     p.set_defaults(func=cmd_peer)
 
     p = sub.add_parser("sniff", help="decode and check the frames on a linksim tap",
@@ -675,6 +749,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="device pairing over --port with this 6-digit code (section 15)")
     p.add_argument("--show-code", action="store_true",
                    help="device pairing: draw the code and print it")
+    p.add_argument("--user-secret-stdin", action="store_true",
+                   help="suite 3: user records, the first station's holding the secret "
+                   "read from stdin")
     p.add_argument("--window", type=int, default=120,
                    help="device pairing: seconds the host stays armed (120; 10..600)")
     p.add_argument("--baud", type=int, default=115200, help="serial speed (default 115200)")

@@ -9,7 +9,9 @@ files (tests/vectors/README.md).
 
 ``suites`` (F: the suites it accepts) and ``offer`` (S: the suites it offers)
 default to both suites, 2 and 1 (3.9: suite 2 is the default; F picks the
-highest common one). The order of the list means nothing.
+highest common one). The order of the list means nothing. Suite 3 (15.10) is
+accepted by F only when ``suites`` lists it, and only from an ``id_s`` whose
+record has ``user``; S offers it alone (``offer`` [3]), with a ``user`` record.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -111,6 +113,8 @@ class SecondConfig:
         _int("out_queue", self.out_queue, 1)
         _int("max_payload", self.max_payload, 0, MAX_PAYLOAD_LIMIT)
         _suites("offer", self.offer)
+        if 3 in self.offer and list(self.offer) != [3]:
+            raise ValueError("offer: suite 3 is offered alone (15.10), not with %r" % self.offer)
 
     def longest_timer(self) -> int:
         return self.retry_ms
@@ -123,25 +127,64 @@ class SecondConfig:
         return cls(**obj)
 
 
+USER_MIN, USER_MAX = 8, 64  # a suite-3 user secret's length in bytes (15.10, 9.4)
+
+
+def user_secret(secret: str | bytes) -> bytes:
+    """The user's secret as CPace's PRS (15.10): 8 to 64 bytes; a str is taken
+    as UTF-8. ValueError otherwise."""
+    raw = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not USER_MIN <= len(raw) <= USER_MAX:
+        raise ValueError("a user secret is %d to %d bytes, not %d" % (USER_MIN, USER_MAX, len(raw)))
+    return raw
+
+
 @dataclass(frozen=True)
 class Pairing:
-    """One pair's record: identities of 8 bytes, PS of 16 to 32 bytes."""
+    """One pair's record: identities of 8 bytes and either PS (16 to 32 bytes,
+    suites 1 and 2) or, for suite 3 (15.10), ``user``: at F the user's secret
+    (8 to 64 bytes), at S ``b""`` (S stores no secret: the user gives it at
+    ``connect``). JSON: ``"ps": hex`` or ``"user": hex`` (F) / ``true`` (S)."""
 
     id_f: bytes
     id_s: bytes
-    ps: bytes
+    ps: bytes = b""
+    user: bytes | None = None
 
     def __post_init__(self) -> None:
         if len(self.id_f) != 8:
             raise ValueError("id_f must be 8 bytes")
         if len(self.id_s) != 8:
             raise ValueError("id_s must be 8 bytes")
-        if not 16 <= len(self.ps) <= 32:
+        if self.user is not None:
+            if self.ps:
+                raise ValueError("a pairing record has either ps or user, not both")
+            if self.user:
+                user_secret(self.user)
+        elif not 16 <= len(self.ps) <= 32:
             raise ValueError("ps must be 16 to 32 bytes")
 
-    def to_json(self) -> dict[str, str]:
-        return {"id_f": self.id_f.hex(), "id_s": self.id_s.hex(), "ps": self.ps.hex()}
+    @property
+    def is_user(self) -> bool:
+        """A suite-3 record (15.10)."""
+        return self.user is not None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id_f": self.id_f.hex(), "id_s": self.id_s.hex()}
+        if self.user is None:
+            out["ps"] = self.ps.hex()
+        else:
+            out["user"] = self.user.hex() if self.user else True
+        return out
 
     @classmethod
-    def from_json(cls, obj: dict[str, str]) -> "Pairing":
-        return cls(bytes.fromhex(obj["id_f"]), bytes.fromhex(obj["id_s"]), bytes.fromhex(obj["ps"]))
+    def from_json(cls, obj: dict[str, Any]) -> "Pairing":
+        ids = bytes.fromhex(obj["id_f"]), bytes.fromhex(obj["id_s"])
+        if "user" in obj:
+            user = obj["user"]
+            return cls(*ids, user=b"" if user is True else bytes.fromhex(user))
+        return cls(*ids, bytes.fromhex(obj["ps"]))
+
+    def for_second(self) -> "Pairing":
+        """S's copy of this record: a suite-3 record without the secret."""
+        return Pairing(self.id_f, self.id_s, user=b"") if self.is_user else self

@@ -31,6 +31,9 @@ class Code(IntEnum):
     NOT_PAIRED = 18
     REPLACED = 19
     NOT_READY = 20
+    WRONG_CODE = 21  # 15.6; suite 3: the user's secrets differ (15.10)
+    NOT_ARMED = 22
+    BACKOFF = 23  # too many failed attempts: refused until the back-off ends
 
 
 def code_name(code: int) -> str:

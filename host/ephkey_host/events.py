@@ -10,14 +10,16 @@ HANDSHAKE_FAILED = "HANDSHAKE_FAILED"
 ERROR = "ERROR"
 PEER_ERROR = "PEER_ERROR"
 DROPPED = "DROPPED"
+BACKOFF = "BACKOFF"  # suite 3 (15.10): failed attempts started a back-off (arg: ms)
 
-NAMES = (ESTABLISHED, DATA, ROTATED, CLOSED, HANDSHAKE_FAILED, ERROR, PEER_ERROR, DROPPED)
+NAMES = (ESTABLISHED, DATA, ROTATED, CLOSED, HANDSHAKE_FAILED, ERROR, PEER_ERROR, DROPPED,
+         BACKOFF)
 
 
 class Event(NamedTuple):
     """``arg``: frames lost before it for DATA, the new key index for ROTATED
-    (0 for ESTABLISHED), the frame type for DROPPED (4.8), else an error/reason
-    code. ``payload`` only for DATA."""
+    (0 for ESTABLISHED), the frame type for DROPPED (4.8), the delay in ms for
+    BACKOFF (15.10), else an error/reason code. ``payload`` only for DATA."""
 
     name: str
     sid: int

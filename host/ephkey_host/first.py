@@ -33,15 +33,32 @@ both allocated here and reused; freeing either overwrites its key bytes.
 * The key chain (3.6, 5.3): MS is erased in the call that accepts the
   PROOF; the slot keeps one chain key, CK_{j+1}, and each rotation replaces
   it with CK_{j+2}.
+* Suite 3 (15.10): the user's secret enters only CPace. A suite-3 REQ makes
+  the slot SHARING while a job computes F's share ``Y_f``; its end sends the
+  SRK frame. A suite-3 PROOF's job computes K, ISK and the keys, checks ``t``
+  (WRONG_CODE), then DH and ``c``. The first rejected PROOF frees the slot
+  (``proof_tries`` 1), and every suite-3 slot that ends without an accepted
+  PROOF counts one failed attempt of its ``id_s``: from the tenth on, F backs
+  off (event BACKOFF) and answers that peer's REQs with ERROR(BACKOFF).
 """
 
 from collections import deque
 from collections.abc import Iterable
 
-from . import crypto, keyschedule as ks, wire
+from . import cpace, crypto, keyschedule as ks, wire
 from .config import FirstConfig, Pairing
 from .errors import Code, ProtocolError, RngError, UsageError
-from .events import CLOSED, DATA, ERROR, ESTABLISHED, HANDSHAKE_FAILED, PEER_ERROR, ROTATED
+from .events import (
+    BACKOFF,
+    CLOSED,
+    DATA,
+    ERROR,
+    ESTABLISHED,
+    HANDSHAKE_FAILED,
+    PEER_ERROR,
+    ROTATED,
+)
+from .pair_device import backoff_delay
 from .station import Rng, Station
 from .ticks import DEFAULT_PERIOD
 
@@ -50,9 +67,13 @@ WAIT_PROOF = 1
 CHECKING = 2
 WAIT_CONFIRM = 3
 OPEN = 4
+SHARING = 5  # suite 3: the job computing Y_f runs; no SRK frame sent yet (15.10)
 STATE_NAMES = {FREE: "FREE", WAIT_PROOF: "WAIT_PROOF", CHECKING: "CHECKING",
-               WAIT_CONFIRM: "WAIT_CONFIRM", OPEN: "OPEN"}
+               WAIT_CONFIRM: "WAIT_CONFIRM", OPEN: "OPEN", SHARING: "SHARING"}
 ESTABLISHED_STATES = (WAIT_CONFIRM, OPEN)
+HALF_OPEN = (SHARING, WAIT_PROOF, CHECKING)
+SUITE3_MASK = 0x04
+PS_SUITES_MASK = 0x03
 
 PAIR_NONE = 0
 PAIR_PENDING = 1
@@ -60,6 +81,8 @@ PAIR_READY = 2
 
 _JOB_PAIR = 0
 _JOB_CHECK = 1
+_JOB_SHARE = 2  # suite 3: the generator and Y_f = X25519(y_f, g)
+_JOB_CHECK3 = 3  # suite 3: K, then (t checked) DH, then c
 
 
 def _zero(buf: bytearray) -> None:
@@ -95,7 +118,8 @@ class _Job:
     PROOF check (``DH = X25519(srk_priv, e_pub)``). It holds its own copy of
     ``srk_priv``, wiped with the ring slot it came from."""
 
-    __slots__ = ("kind", "ring_index", "k", "priv", "u", "out", "done", "wiped", "session")
+    __slots__ = ("kind", "ring_index", "k", "priv", "u", "out", "done", "wiped", "session",
+                 "step", "kk", "spv", "psu")
 
     def __init__(self, kind: int, ring_index: int, k: int, priv: bytes | bytearray,
                  u: bytes | None, session: "_Session | None" = None):
@@ -108,10 +132,15 @@ class _Job:
         self.done = False  # the X25519 ran
         self.wiped = False
         self.session = session
+        # suite 3's check: its units (0: K, 1: t, 2: DH, 3: c), K, SPV and PSU
+        self.step = 0
+        self.kk = bytearray(32)
+        self.spv = bytearray(16)
+        self.psu = bytearray(32)
 
     def wipe(self) -> None:
-        _zero(self.priv)
-        _zero(self.out)
+        for buf in (self.priv, self.out, self.kk, self.spv, self.psu):
+            _zero(buf)
         self.wiped = True
 
 
@@ -126,11 +155,18 @@ class _Session:
         self.ck = bytearray(32)  # CK_{j+1} while established
         self.wrapped = bytearray(24)  # KEY's wrapped IDRK_0, then the pending REKEY's
         self.idrks = [bytearray(16) for _ in range(idrks)]
+        self.y_f = bytearray(32)  # suite 3: F's CPace scalar, until the slot leaves use
         self.clear()
 
     def clear(self) -> None:
-        for buf in (self.th2, self.kp, self.spv, self.ck, self.wrapped, *self.idrks):
+        for buf in (self.th2, self.kp, self.spv, self.ck, self.wrapped, self.y_f, *self.idrks):
             _zero(buf)
+        self.req = b""  # suite 3: CPace's ADa
+        self.n_f = b""
+        self.srk_pub = b""
+        self.share = b""  # suite 3: Y_f
+        self.user = b""  # suite 3: the record's secret (CPace's PRS)
+        self.id_f = b""
         self.state = FREE
         self.sid = 0
         self.suite = 0
@@ -183,6 +219,9 @@ class FirstStation(Station):
         self._t_k = self._tick(now_ms)
         self._slots = [_Session(i, config.idrks) for i in range(config.sessions)]
         self._jobs: deque[_Job] = deque()
+        # 15.10: failed suite-3 attempts per id_s, [fails, until or None], kept in RAM
+        self._backoff: dict[bytes, list[int | None]] = {
+            p.id_s: [0, None] for p in self._pairings.values() if p.is_user}
 
     # -- introspection (tests, tools) ---------------------------------------------
     @property
@@ -243,16 +282,25 @@ class FirstStation(Station):
         s = self._find(sid)
         return s.fails if s is not None else None
 
+    def failed_attempts(self, id_s: bytes) -> int:
+        """Suite 3: the consecutive failed attempts of ``id_s`` (15.10)."""
+        return int(self._backoff[id_s][0] or 0)
+
+    def backoff_left(self, id_s: bytes, now_ms: int) -> int:
+        """Suite 3: ms until ``id_s`` may try again (0: not backing off)."""
+        until = self._backoff[id_s][1]
+        return 0 if until is None else max(0, self._diff(until, self._tick(now_ms)))
+
     def secret_state(self) -> list[bytes]:
         """Every key byte string F holds now (ring and session slots, jobs, PS):
         what an attacker who took F's memory would have (9.2's test)."""
-        out: list[bytes] = [p.ps for p in self._pairings.values()]
+        out: list[bytes] = [p.ps or p.user or b"" for p in self._pairings.values()]
         for r in self._ring:
             out += [bytes(r.srk), bytes(r.srk_priv), bytes(r.srk_pub)]
         for s in self._slots:
-            out += [bytes(b) for b in (s.th2, s.kp, s.spv, s.ck, s.wrapped, *s.idrks)]
+            out += [bytes(b) for b in (s.th2, s.kp, s.spv, s.ck, s.wrapped, s.y_f, *s.idrks)]
         for j in self._jobs:
-            out += [bytes(j.priv), bytes(j.out)]
+            out += [bytes(j.priv), bytes(j.out), bytes(j.kk), bytes(j.spv), bytes(j.psu)]
         return out
 
     # -- public verbs -------------------------------------------------------------
@@ -286,7 +334,7 @@ class FirstStation(Station):
             raise UsageError(Code.UNKNOWN_SESSION, "no session with sid %d" % sid)
         if s.state in ESTABLISHED_STATES:
             self._send(s, wire.CLOSE, bytes((Code.OK,)))
-        self._free(s)
+        self._free_half_open(s, None, now)
 
     def poll(self, now_ms: int) -> None:
         now = self._tick(now_ms)
@@ -295,9 +343,7 @@ class FirstStation(Station):
         for s in self._slots:
             if s.state == WAIT_PROOF:
                 if self._handshake_expired(s, now):
-                    sid = s.sid
-                    self._free(s)
-                    self._report(HANDSHAKE_FAILED, sid, Code.TIMEOUT)
+                    self._free_half_open(s, Code.TIMEOUT, now)
             elif s.state in ESTABLISHED_STATES:
                 if self._diff(now, s.last_rx) >= cfg.idle_ms:
                     self._close_session(s, Code.TIMEOUT)
@@ -316,12 +362,12 @@ class FirstStation(Station):
 
     def prepare(self, now_ms: int) -> bool:
         """Create the key-pair job of the first of intervals k, k+1 without a
-        key pair (3.9); at most one per call, none if F does not accept suite
-        2. Returns True if it created one. An RNG failure creates nothing."""
+        key pair (3.9); at most one per call, none if F accepts neither suite 2
+        nor suite 3. Returns True if it created one. An RNG failure creates nothing."""
         now = self._tick(now_ms)
         self._advance(now)
-        if 2 not in self.config.suites:
-            return False
+        if 2 not in self.config.suites and 3 not in self.config.suites:
+            return False  # only suites 2 and 3 use the interval's key pair
         for k, t_k in ((self._k, self._t_k),
                        (self._k + 1, self._add(self._t_k, self.config.interval_ms))):
             index = self._ring_slot_of(k)
@@ -344,6 +390,12 @@ class FirstStation(Station):
         if not self._jobs:
             return
         job = self._jobs[0]
+        if job.kind == _JOB_SHARE:
+            self._work_share(job, now)
+            return
+        if job.kind == _JOB_CHECK3 and not job.wiped:
+            self._work_check3(job, now)
+            return
         if job.kind == _JOB_PAIR:
             if not job.done:
                 job.out[:] = crypto.x25519_base(job.priv)
@@ -363,8 +415,7 @@ class FirstStation(Station):
             sid = s.sid
             self._report(ERROR, sid, Code.SRK_EXPIRED)
             self._emit(wire.build_error(sid, Code.SRK_EXPIRED))
-            self._free(s)
-            self._report(HANDSHAKE_FAILED, sid, Code.SRK_EXPIRED)
+            self._free_half_open(s, Code.SRK_EXPIRED, now)
             return
         if not job.done:
             assert job.u is not None
@@ -377,7 +428,7 @@ class FirstStation(Station):
         self._end_check(s)
         try:
             if not any(job.out):  # a low-order e_pub (3.9)
-                self._proof_failed(s, Code.AUTH_FAILED)
+                self._proof_failed(s, Code.AUTH_FAILED, now)
                 return
             self._check_spv(s, proof, bytes(job.out), now)
         finally:
@@ -446,7 +497,7 @@ class FirstStation(Station):
     def _holds_key(self, s: _Session) -> bool:
         """The session's ring slot still holds its interval's SRK or ready key pair."""
         r = self._ring[s.ring_index]
-        return r.live and r.k == s.k and (r.pair == PAIR_READY if s.suite == 2 else r.has_srk)
+        return r.live and r.k == s.k and (r.pair == PAIR_READY if s.suite >= 2 else r.has_srk)
 
     def _handshake_expired(self, s: _Session, now: int) -> bool:
         return self._diff(now, s.request_time) >= self.config.lifetime_ms or not self._holds_key(s)
@@ -490,31 +541,33 @@ class FirstStation(Station):
         pairing = self._pairings.get(id_s)
         if pairing is None:
             raise ProtocolError(Code.UNKNOWN_PEER, "id_s", 0)
-        common = offer & self._suite_mask
+        # 15.10: suite 3 only for a user record, suites 1 and 2 only for a ps record.
+        common = offer & self._suite_mask & (SUITE3_MASK if pairing.is_user else PS_SUITES_MASK)
         if not common:
             raise ProtocolError(Code.BAD_SUITE, "offer", 0)
         suite = common.bit_length()  # the highest common suite
+        if suite == 3 and self._backing_off(id_s, now):
+            raise ProtocolError(Code.BACKOFF, "", 0)
 
         # Step 0: expiry, as poll would do it.
         for s in self._slots:
             if s.state == WAIT_PROOF and self._handshake_expired(s, now):
-                sid = s.sid
-                self._free(s)
-                self._report(HANDSHAKE_FAILED, sid, Code.TIMEOUT)
+                self._free_half_open(s, Code.TIMEOUT, now)
 
         # Step 1: a retransmitted REQ.
         for s in self._slots:
             if s.state != FREE and s.id_s == id_s and s.n_s == n_s:
-                if s.state == WAIT_PROOF:
+                if s.state in (WAIT_PROOF, SHARING):
                     if s.offer == offer:
-                        self._emit(s.srk_frame)
-                        return
+                        if s.state == WAIT_PROOF:
+                            self._emit(s.srk_frame)
+                        return  # SHARING: its SRK frame is not built yet (15.10)
                     break  # a new request: step 3 (a) takes this slot
                 raise ProtocolError(Code.REPLAY, "n_s", 0, answer=False)
 
-        # Step 2: suite 2 needs interval k's key pair ready.
+        # Step 2: suites 2 and 3 need interval k's key pair ready.
         ring_index = self._ring_slot_of(self._k)
-        if suite == 2 and (ring_index is None or self._ring[ring_index].pair != PAIR_READY):
+        if suite >= 2 and (ring_index is None or self._ring[ring_index].pair != PAIR_READY):
             if ring_index is None or self._ring[ring_index].pair == PAIR_NONE:
                 try:
                     priv = self._draw(32)
@@ -527,18 +580,25 @@ class FirstStation(Station):
         target, evict_confirm = self._pick_slot(id_s, now)
         if target is None:
             raise ProtocolError(Code.BUSY, "", 0)
+        if suite == 3 and target.id_s == id_s and target.state in HALF_OPEN and \
+                backoff_delay(self.failed_attempts(id_s) + 1):
+            # Replacing P's own attempt starts P's back-off: this REQ waits for it (15.10).
+            self._free_half_open(target, None, now)
+            raise ProtocolError(Code.BACKOFF, "", 0)
 
-        # Step 4: one RNG call, split in the spec's order.
+        # Step 4: one RNG call, split in the spec's order (suite 3: y_f last).
         need_srk = suite == 1 and (ring_index is None or not self._ring[ring_index].has_srk)
         a = 16 if need_srk else 0
+        n_idrk = 16 * cfg.idrks
         try:
-            drawn = self._draw(a + 2 + 12 + 16 * cfg.idrks)
+            drawn = self._draw(a + 2 + 12 + n_idrk + (32 if suite == 3 else 0))
         except RngError:
             raise ProtocolError(Code.RNG_FAILURE, "", 0) from None
         srk = drawn[:a]
         seed = int.from_bytes(drawn[a:a + 2], "big")
         n_f = drawn[a + 2:a + 14]
-        idrks = drawn[a + 14:]
+        idrks = drawn[a + 14:a + 14 + n_idrk]
+        y_f = drawn[a + 14 + n_idrk:]
 
         # Step 5: commit.
         if need_srk:
@@ -552,7 +612,7 @@ class FirstStation(Station):
         if evict_confirm:
             self._close_session(target, Code.TIMEOUT)
         else:
-            self._free(target)
+            self._free_half_open(target, None, now)
         live = {s.sid for s in self._slots if s.state != FREE and s is not target}
         sid = seed
         while sid == 0 or sid in live:
@@ -571,6 +631,18 @@ class FirstStation(Station):
         s.fails = 0
         for i, buf in enumerate(s.idrks):
             buf[:] = idrks[16 * i:16 * (i + 1)]
+        if suite == 3:
+            # 15.10: the SRK frame waits for Y_f, computed by a job.
+            s.state = SHARING
+            s.req = fr.raw
+            s.n_f = n_f
+            s.srk_pub = bytes(r.srk_pub)
+            s.user = pairing.user or b""
+            s.id_f = pairing.id_f
+            s.y_f[:] = y_f
+            s.job = _Job(_JOB_SHARE, ring_index, self._k, b"", None, s)
+            self._jobs.append(s.job)
+            return
         th1 = ks.th1(fr.raw)
         prk = ks.prk(n_s, n_f, pairing.ps)
         if suite == 2:
@@ -588,7 +660,7 @@ class FirstStation(Station):
     def _pick_slot(self, id_s: bytes, now: int) -> tuple[_Session | None, bool]:
         """4.2 step 3; the flag says the slot is an unconfirmed session to close."""
         for s in self._slots:
-            if s.state == WAIT_PROOF and s.id_s == id_s:
+            if s.state in (WAIT_PROOF, SHARING) and s.id_s == id_s:
                 return s, False
         for s in self._slots:
             if s.state == FREE:
@@ -604,7 +676,7 @@ class FirstStation(Station):
             return best, True
         oldest: _Session | None = None
         for s in self._slots:
-            if s.state == WAIT_PROOF and (
+            if s.state in (WAIT_PROOF, SHARING) and (
                     oldest is None or self._diff(s.request_time, oldest.request_time) < 0):
                 oldest = s
         return oldest, False
@@ -627,11 +699,18 @@ class FirstStation(Station):
             raise ProtocolError(Code.UNEXPECTED, "type", sid)
         if self._handshake_expired(s, now):
             raise ProtocolError(Code.SRK_EXPIRED, "", sid)
+        r = self._ring[s.ring_index]
+        if s.suite == 3:
+            # 15.10: nothing keyed by the secret can be checked before K.
+            s.state = CHECKING
+            s.proof = fr.raw
+            s.job = _Job(_JOB_CHECK3, s.ring_index, s.k, r.srk_priv, fr.data("e_pub"), s)
+            self._jobs.append(s.job)
+            return
         n = len(fr.raw)
         if not crypto.ct_equal(ks.proof_t(bytes(s.kp), fr.raw[:n - ks.T_LEN]), fr.data("t")):
-            self._proof_failed(s, Code.AUTH_FAILED)
+            self._proof_failed(s, Code.AUTH_FAILED, now)
             return
-        r = self._ring[s.ring_index]
         if s.suite == 1:
             self._check_spv(s, fr.raw, bytes(r.srk), now)
             return
@@ -652,20 +731,116 @@ class FirstStation(Station):
         c = ks.xor(bytes(s.spv), ks.pad(prk3, s.suite))
         off = 3 if s.suite == 1 else 35
         if not crypto.ct_equal(c, proof[off:off + 16]):
-            self._proof_failed(s, Code.BAD_PROOF)
+            self._proof_failed(s, Code.BAD_PROOF, now)
             return
         self._accept(s, proof, prk3, now)
 
-    def _proof_failed(self, s: _Session, code: Code) -> None:
+    def _proof_failed(self, s: _Session, code: Code, now: int = 0) -> None:
         """A counted rejection (4.5): ERROR event and frame, then at
-        ``proof_tries`` the slot is freed with HANDSHAKE_FAILED."""
+        ``proof_tries`` (suite 3: 1) the slot is freed with HANDSHAKE_FAILED."""
         sid = s.sid
         s.fails += 1
         self._report(ERROR, sid, code)
         self._emit(wire.build_error(sid, code))
-        if s.fails >= self.config.proof_tries:
-            self._free(s)
+        if s.suite == 3 or s.fails >= self.config.proof_tries:
+            self._free_half_open(s, code, now)
+
+    # -- suite 3 (15.10) ------------------------------------------------------------
+    def _backing_off(self, id_s: bytes, now: int) -> bool:
+        until = self._backoff[id_s][1]
+        return until is not None and self._diff(until, now) > 0
+
+    def _free_half_open(self, s: _Session, code: Code | None, now: int) -> None:
+        """Free a slot; HANDSHAKE_FAILED(code) unless ``code`` is None. A suite-3
+        slot that ends before an accepted PROOF is a failed attempt of its
+        ``id_s``; the one that starts or extends a back-off reports BACKOFF."""
+        sid, id_s = s.sid, s.id_s
+        counted = s.suite == 3 and s.state in HALF_OPEN
+        self._free(s)
+        if code is not None:
             self._report(HANDSHAKE_FAILED, sid, code)
+        if counted:
+            entry = self._backoff[id_s]
+            entry[0] = fails = int(entry[0] or 0) + 1
+            delay = backoff_delay(fails)
+            if delay:
+                entry[1] = self._add(now, delay)
+                self._report(BACKOFF, sid, delay)
+
+    def _work_share(self, job: _Job, now: int) -> None:
+        """SHARING: the generator and ``Y_f`` (one unit), then the SRK frame."""
+        s = job.session
+        assert s is not None
+        if job.wiped:  # the interval's key pair left the ring first
+            self._jobs.popleft()
+            s.job = None
+            self._free_half_open(s, Code.SRK_EXPIRED, now)
+            return
+        if not job.done:
+            g = cpace.calculate_generator(s.user, ks.ci3(s.id_s, s.id_f), s.n_s + s.n_f)
+            job.out[:] = cpace.scalar_mult(bytes(s.y_f), g)
+            job.done = True
+            return
+        self._jobs.popleft()
+        s.job = None
+        s.share = bytes(job.out)
+        job.wipe()
+        s.srk_frame = wire.build_srk3(s.sid, s.n_f, s.srk_pub, s.share)
+        s.th2[:] = ks.th2(ks.th1(s.req), s.srk_frame)
+        s.state = WAIT_PROOF
+        self._emit(s.srk_frame)
+
+    def _work_check3(self, job: _Job, now: int) -> None:
+        """A suite-3 PROOF (15.10), one unit per call: K; ISK, the keys and ``t``;
+        DH; PRK3, the pad and ``c``."""
+        s = job.session
+        assert s is not None
+        proof = s.proof
+        if job.step == 0:
+            job.kk[:] = cpace.scalar_mult_vfy(bytes(s.y_f), proof[3:35])
+            job.step = 1
+            return
+        if job.step == 1:
+            if not any(job.kk):  # a low-order Y_s: CPace aborts
+                self._check3_failed(job, s, Code.AUTH_FAILED, now)
+                return
+            isk = ks.isk_s3(s.n_s, s.n_f, job.kk, proof[3:35], s.req, s.share, s.srk_frame)
+            prk = ks.prk_s3(s.th2, isk)
+            kp = ks.kp(prk, 3, s.th2)
+            job.spv[:] = ks.spv(prk, 3, s.th2)
+            job.psu[:] = ks.psu(prk, s.th2)
+            _zero(job.kk)
+            if not crypto.ct_equal(ks.proof_t(kp, proof[:83]), proof[83:91]):
+                self._check3_failed(job, s, Code.WRONG_CODE, now)
+                return
+            job.step = 2
+            return
+        if job.step == 2:
+            shared = crypto.x25519(job.priv, job.u or b"")
+            job.out[:] = shared if shared is not None else bytes(32)
+            job.step = 3
+            return
+        self._jobs.popleft()
+        self._end_check(s)
+        try:
+            if not any(job.out):  # a low-order e_pub
+                self._proof_failed(s, Code.AUTH_FAILED, now)
+                return
+            prk3 = ks.prk3(s.th2, job.out, job.psu)
+            c = ks.xor(bytes(job.spv), ks.pad(prk3, 3))
+            if not crypto.ct_equal(c, proof[67:83]):
+                self._proof_failed(s, Code.BAD_PROOF, now)
+                return
+            self._backoff[s.id_s][:] = [0, None]
+            self._accept(s, proof, prk3, now)
+        finally:
+            job.wipe()
+
+    def _check3_failed(self, job: _Job, s: _Session, code: Code, now: int) -> None:
+        self._jobs.popleft()
+        job.wipe()
+        self._end_check(s)
+        self._proof_failed(s, code, now)
 
     def _accept(self, s: _Session, proof: bytes, prk3: bytes, now: int) -> None:
         """4.6: make room among P's sessions, derive the chain, send KEY."""

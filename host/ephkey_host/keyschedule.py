@@ -10,20 +10,20 @@ copies ``bytes`` and OpenSSL keep, 9.3).
 * ``Lbl(s, name) = "ephkey v2 s<digit> <name>"``.
 """
 
-from . import crypto
+from . import cpace, crypto
 
 Buf = bytes | bytearray  # secrets live in bytearrays the stations zero
 
 DIR_F2S = 0x01
 DIR_S2F = 0x02
 
-LABEL_NAMES = ("srk", "auth", "pmac", "sp", "pad", "ms", "kek", "chain")
+LABEL_NAMES = ("srk", "auth", "pmac", "sp", "pad", "ms", "kek", "chain", "ps")
 T_LEN = 8  # PROOF's t
 AUTH_LEN = 16
 
 
 def lbl(suite: int, name: str) -> bytes:
-    assert suite in (1, 2) and name in LABEL_NAMES
+    assert suite in (1, 2, 3) and name in LABEL_NAMES
     return b"ephkey v2 s%d %s" % (suite, name.encode("ascii"))
 
 
@@ -79,6 +79,33 @@ def spv(prk_: Buf, suite: int, th2_: Buf) -> bytes:
 def prk3(th2_: Buf, x: Buf, ps: Buf) -> bytes:
     """PRK3 = Extract(salt = TH2, ikm = X || PS); X is the SRK or DH."""
     return extract(bytes(th2_), bytes(x) + bytes(ps))
+
+
+# -- suite 3 (15.10): the user's secret enters only CPace ------------------------------
+
+CI3_LABEL = b"ephkey v2 s3"
+
+
+def ci3(id_s: Buf, id_f: Buf) -> bytes:
+    """CPace's channel identifier: lv_cat("ephkey v2 s3", id_s, id_f)."""
+    return cpace.lv_cat(CI3_LABEL, bytes(id_s), bytes(id_f))
+
+
+def prk_s3(th2_: Buf, isk: Buf) -> bytes:
+    """Suite 3: PRK = Extract(salt = TH2, ikm = ISK)."""
+    return extract(bytes(th2_), isk)
+
+
+def psu(prk_: Buf, th2_: Buf) -> bytes:
+    """Suite 3: PSU = Expand(PRK, Lbl(3, "ps") || TH2, 32), PS's stand-in in PRK3."""
+    return expand(prk_, lbl(3, "ps") + bytes(th2_), 32)
+
+
+def isk_s3(n_s: Buf, n_f: Buf, k: Buf, y_s: Buf, req: Buf, y_f: Buf, srk_frame: Buf) -> bytes:
+    """CPace's ISK for a suite-3 handshake: sid = n_s || n_f, ADa = REQ (S is
+    party A), ADb = SRK_frame[0:48], transcript IR."""
+    return cpace.isk(bytes(n_s) + bytes(n_f), bytes(k), cpace.IR, bytes(y_s), bytes(req),
+                     bytes(y_f), bytes(srk_frame[:48]))
 
 
 def pad(prk3_: Buf, suite: int) -> bytes:

@@ -10,6 +10,12 @@ identities unless they are given. Each station keeps its side in
 
 The host reads the same format (:func:`load_station_file`). Files are written
 with mode 0600; the secret is never printed.
+
+Suite 3 (docs/protocol.md 15.10): a record may carry ``"user"`` instead of
+``"ps"``: at the first station the user's secret (hex), at the second
+``true`` (S stores no secret; the user gives it at ``connect``).
+:func:`user_pair_docs` makes the two documents; they are written over the
+same trusted paths as PS files (a local file, mpremote onto a board).
 """
 
 from __future__ import annotations
@@ -110,13 +116,38 @@ def read_doc(path: str | Path) -> dict[str, Any]:
     return doc
 
 
-def _records(doc: dict[str, Any], path: str | Path) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+def user_pair_docs(id_f: bytes, id_s: bytes, secret: bytes) -> dict[str, dict[str, Any]]:
+    """Suite 3's two ``ephkey_pairing.json`` documents (15.10): F's record holds
+    the user's secret, S's only says ``"user": true``."""
+    Pairing(id_f, id_s, user=secret)  # checks the lengths (8 to 64 bytes)
+    return {"first": {"format": FORMAT, "self": id_f.hex(),
+                      "peers": [{"id": id_s.hex(), "user": secret.hex()}]},
+            "second": {"format": FORMAT, "self": id_s.hex(),
+                       "peers": [{"id": id_f.hex(), "user": True}]}}
+
+
+Secret = tuple[str, bytes]  # ("ps" | "user", bytes; b"" for S's "user": true)
+
+
+def _secret(p: dict[str, Any]) -> Secret:
+    if "user" in p:
+        user = p["user"]
+        return "user", b"" if user is True else bytes.fromhex(user)
+    return "ps", bytes.fromhex(p["ps"])
+
+
+def _pairing(id_f: bytes, id_s: bytes, secret: Secret) -> Pairing:
+    kind, value = secret
+    return Pairing(id_f, id_s, user=value) if kind == "user" else Pairing(id_f, id_s, value)
+
+
+def _records(doc: dict[str, Any], path: str | Path) -> tuple[bytes, list[tuple[bytes, Secret]]]:
     if doc.get("format") != FORMAT:
         raise PairingFileError(f"pairing file {path}: format {doc.get('format')!r}, "
                                f"expected {FORMAT}")
     try:
         me = parse_id(doc["self"], "self")
-        peers = [(parse_id(p["id"], "peer id"), bytes.fromhex(p["ps"])) for p in doc["peers"]]
+        peers = [(parse_id(p["id"], "peer id"), _secret(p)) for p in doc["peers"]]
     except (KeyError, TypeError, ValueError) as e:
         raise PairingFileError(f"pairing file {path} is damaged: {e}") from None
     if not peers:
@@ -129,8 +160,8 @@ def load_station_file(path: str | Path, role: str) -> list[Pairing]:
     me, peers = _records(read_doc(path), path)
     try:
         if role == "first":
-            return [Pairing(me, peer, ps) for peer, ps in peers]
-        return [Pairing(peer, me, ps) for peer, ps in peers]
+            return [_pairing(me, peer, sec) for peer, sec in peers]
+        return [_pairing(peer, me, sec).for_second() for peer, sec in peers]
     except ValueError as e:
         raise PairingFileError(f"pairing file {path}: {e}") from None
 
@@ -163,9 +194,9 @@ def load_any(path: str | Path) -> list[Pairing]:
     me, peers = _records(doc, path)
     out = []
     try:
-        for peer, ps in peers:
-            out.append(Pairing(me, peer, ps))
-            out.append(Pairing(peer, me, ps))
+        for peer, sec in peers:
+            out.append(_pairing(me, peer, sec))
+            out.append(_pairing(peer, me, sec))
     except ValueError as e:
         raise PairingFileError(f"pairing file {path}: {e}") from None
     return out

@@ -62,7 +62,7 @@ class LinkError(Exception):
 
 def max_frame_for(max_payload: int) -> int:
     # as the firmware's runtime: a DATA frame, or the longest handshake frame
-    return max(max_payload + wire.DATA_MIN_LEN, wire.SRK_LENGTHS[2])
+    return max(max_payload + wire.DATA_MIN_LEN, wire.LONGEST_HANDSHAKE_FRAME)
 
 
 def fill(n: int, number: int) -> bytes:
@@ -322,8 +322,10 @@ class ExchangeApp:
     """Second station: ``messages`` echoed payloads in one session (the firmware's app)."""
 
     def __init__(self, messages: int = 100, size: int = 32, reconnects: int = 3,
-                 echo_timeout_ms: int = 0, resends: int = 3) -> None:
+                 echo_timeout_ms: int = 0, resends: int = 3,
+                 secret: bytes | None = None) -> None:
         self.messages = messages
+        self.secret = secret  # suite 3 (15.10): the user's secret, given at each connect
         self.size = max(size, HEAD)
         self.reconnects = reconnects
         self.echo_timeout_ms = echo_timeout_ms
@@ -368,7 +370,7 @@ class ExchangeApp:
         self._session_msgs = 0
         self._awaiting = False
         self._peer_error = 0
-        st.connect(self._t_connect)
+        st.connect(self._t_connect, self.secret)
         peer.log({"ev": "connect", "n": self.handshakes_started})
 
     def _send(self, peer: Peer) -> None:
@@ -451,6 +453,15 @@ class ExchangeApp:
                 self.hint = ("the first station does not know this host's identity "
                              "(ERROR UNKNOWN_PEER): pair the two again, e.g. "
                              "`ephkey pair --port BOARD --host-as second`")
+                self._finish(peer, False)
+                return
+            if e.arg in (Code.WRONG_CODE, Code.BACKOFF):
+                # suite 3: another try with the same secret only feeds the back-off
+                self.reasons[reason] = self.reasons.get(reason, 0) + 1
+                self.hint = ("the first station's record holds another secret (WRONG_CODE): "
+                             "check the secret and try again" if e.arg == Code.WRONG_CODE else
+                             "too many wrong secrets: this station backs off (BACKOFF); "
+                             "wait and try again")
                 self._finish(peer, False)
                 return
             self._failed(peer, reason)
@@ -584,6 +595,8 @@ def event_record(e: Event) -> dict[str, Any]:
             rec["lost"] = e.arg
     elif e.name == ev.ROTATED:
         rec["key"] = e.arg
+    elif e.name == ev.BACKOFF:
+        rec["ms"] = e.arg  # suite 3: the delay a failed attempt started (15.10)
     elif e.name != ev.ESTABLISHED:
         rec["code"] = code_name(e.arg)
     return rec
@@ -591,7 +604,14 @@ def event_record(e: Event) -> dict[str, Any]:
 
 def make_station(role: str, settings: dict[str, Any], pairings: list[Pairing],
                  now_ms: int = 0) -> FirstStation | SecondStation:
-    """A station from board-file style settings (ValueError on a bad value)."""
+    """A station from board-file style settings (ValueError on a bad value).
+    Suite 3 (15.10): with a ``user`` record S offers suite 3 and F accepts it,
+    unless the settings say otherwise."""
+    settings = dict(settings)
     if role == "first":
+        if any(p.is_user for p in pairings) and "suites" not in settings:
+            settings["suites"] = [3] + FirstConfig().suites
         return FirstStation(FirstConfig(**settings), pairings, os.urandom, now_ms)
+    if pairings[0].is_user and "offer" not in settings:
+        settings["offer"] = [3]
     return SecondStation(SecondConfig(**settings), pairings[0], os.urandom, now_ms)

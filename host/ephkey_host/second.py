@@ -4,6 +4,7 @@ API::
 
     s = SecondStation(config, pairing, rng, now_ms)
     s.connect(now_ms)                 # (close first if busy) draw n_s, queue REQ
+    s.connect(now_ms, secret)         # suite 3 (15.10): the user's secret, 8 to 64 bytes
     s.receive(frame, now_ms)          # one whole frame from F
     s.send_data(payload, now_ms)      # protect and queue one DATA frame
     s.close(now_ms)                   # CLOSE(0) if OPEN; back to IDLE, no event
@@ -21,14 +22,31 @@ HANDSHAKE_FAILED(RNG_FAILURE).
 
 The key chain (3.6, 5.3): S keeps MS from its PROOF until KEY, then only
 CK_{j+1}; each REKEY it accepts replaces it with CK_{j+2}.
+
+Suite 3 (15.10): with a ``user`` record S stores no secret; ``connect`` takes
+it and S keeps it until its PROOF is built. The PROVING job computes the
+generator and ``Y_s``, K, ``e_pub`` and DH. Each suite-3 PROOF whose handshake
+ends without an accepted KEY (timeout, ERROR(WRONG_CODE) for its sid, a local
+``close`` or ``connect``) is a failed attempt; from the tenth on, S backs off
+(event BACKOFF) and ``connect`` reports HANDSHAKE_FAILED(BACKOFF) until it ends.
 """
 
 from collections.abc import Callable
 
-from . import crypto, keyschedule as ks, wire
-from .config import Pairing, SecondConfig
+from . import cpace, crypto, keyschedule as ks, wire
+from .config import Pairing, SecondConfig, user_secret
 from .errors import Code, ProtocolError, RngError, UsageError
-from .events import CLOSED, DATA, ERROR, ESTABLISHED, HANDSHAKE_FAILED, PEER_ERROR, ROTATED
+from .events import (
+    BACKOFF,
+    CLOSED,
+    DATA,
+    ERROR,
+    ESTABLISHED,
+    HANDSHAKE_FAILED,
+    PEER_ERROR,
+    ROTATED,
+)
+from .pair_device import backoff_delay
 from .station import Rng, Station
 from .ticks import DEFAULT_PERIOD
 
@@ -58,7 +76,18 @@ class SecondStation(Station):
         super().__init__(rng, tick_period, config.longest_timer(), config.out_queue)
         self.config = config
         self.pairing = pairing
+        if pairing is not None and pairing.is_user != (list(config.offer) == [3]):
+            raise ValueError("offer: suite 3 alone with a user record, suites 1 and 2 with ps "
+                             "(15.10); offer=%r" % config.offer)
         self._offer = wire.suites_to_offer(config.offer)
+        self._user = bytearray()  # suite 3: the secret given at connect, until PROOF
+        self._y_s = bytearray(32)
+        self._share = bytearray(32)  # Y_s
+        self._k = bytearray(32)
+        self._y_f = b""
+        self._srk_frame = b""
+        self._fails = 0  # failed suite-3 attempts (15.10)
+        self._until: int | None = None
         self._th = bytearray(32)  # TH1, then TH2 while PROVING
         self._kp = bytearray(32)
         self._spv = bytearray(16)
@@ -76,6 +105,11 @@ class SecondStation(Station):
         for buf in (self._th, self._kp, self._spv, self._e_priv, self._e_pub, self._dh,
                     self._ms, self._ck, *self._keys.values()):
             _zero(buf)
+        for buf in (self._user, self._y_s, self._share, self._k):
+            _zero(buf)
+        self._user = bytearray()
+        self._y_f = b""
+        self._srk_frame = b""
         self._keys = {}
         self._state = IDLE
         self._sid = 0
@@ -117,15 +151,42 @@ class SecondStation(Station):
         """Every key byte string S holds now, PS included (9.2's test)."""
         out = [self.pairing.ps] if self.pairing is not None else []
         out += [bytes(b) for b in (self._th, self._kp, self._spv, self._e_priv, self._e_pub,
-                                   self._dh, self._ms, self._ck, *self._keys.values())]
+                                   self._dh, self._ms, self._ck, *self._keys.values(),
+                                   self._user, self._y_s, self._k)]
         return out
 
+    @property
+    def failed_attempts(self) -> int:
+        """Suite 3: consecutive failed attempts against this F (15.10)."""
+        return self._fails
+
+    def backoff_left(self, now_ms: int) -> int:
+        """Suite 3: ms until ``connect`` may try again (0: not backing off)."""
+        if self._until is None:
+            return 0
+        return max(0, self._diff(self._until, self._tick(now_ms)))
+
     # -- public verbs -----------------------------------------------------------------
-    def connect(self, now_ms: int) -> None:
+    def connect(self, now_ms: int, secret: str | bytes | None = None) -> None:
+        """Start a handshake; a suite-3 record needs the user's ``secret``."""
         now = self._tick(now_ms)
         if self.pairing is None:
             raise UsageError(Code.NOT_PAIRED, "no pairing material")
+        user = b""
+        if self.pairing.is_user:
+            if secret is None:
+                raise UsageError(Code.NOT_PAIRED, "suite 3: connect needs the user's secret")
+            try:
+                user = user_secret(secret)
+            except ValueError as e:
+                raise UsageError(Code.MALFORMED, str(e)) from None
+        elif secret is not None:
+            raise UsageError(Code.UNEXPECTED, "a secret is for a suite-3 (user) record only")
         self.close(now)
+        if self.pairing.is_user and self.backoff_left(now):
+            self._report(HANDSHAKE_FAILED, 0, Code.BACKOFF)
+            return
+        self._user = bytearray(user)
         try:
             n_s = self._draw(wire.NONCE_LEN)
         except RngError:
@@ -155,10 +216,16 @@ class SecondStation(Station):
         self._send(wire.DATA, bytes(payload))
 
     def close(self, now_ms: int) -> None:
-        """CLOSE(0) if OPEN; in any state erase the session, IDLE, no event."""
-        self._tick(now_ms)
+        """CLOSE(0) if OPEN; in any state erase the session, IDLE, no event (but
+        BACKOFF when abandoning a suite-3 PROOF starts a back-off)."""
+        now = self._tick(now_ms)
         if self._state == OPEN:
             self._send(wire.CLOSE, bytes((Code.OK,)))
+        if self._state == WAIT_KEY and self._suite == 3:
+            sid = self._sid
+            self._reset()
+            self._attempt_failed(sid, now)
+            return
         self._reset()
 
     def poll(self, now_ms: int) -> None:
@@ -178,8 +245,11 @@ class SecondStation(Station):
             self._last_send = now
         else:
             sid = self._sid
+            proved = self._state == WAIT_KEY and self._suite == 3
             self._reset()
             self._report(HANDSHAKE_FAILED, sid, Code.TIMEOUT)
+            if proved:
+                self._attempt_failed(sid, now)
 
     def busy(self) -> bool:
         return self._state == PROVING
@@ -188,6 +258,9 @@ class SecondStation(Station):
         """PROVING: ``e_pub``, then DH, then the completion (one per call)."""
         now = self._tick(now_ms)
         if self._state != PROVING:
+            return
+        if self._suite == 3:
+            self._work3(now)
             return
         if self._job_step == 0:
             self._e_pub[:] = crypto.x25519_base(self._e_priv)
@@ -205,6 +278,11 @@ class SecondStation(Station):
         fr = wire.decode(raw, wire.ACCEPTED_BY_S, self.config.max_payload)
         if fr.type == wire.ERROR:
             self._report(PEER_ERROR, fr.sid, fr.num("code"))
+            if self._state == WAIT_KEY and self._suite == 3 and fr.sid == self._sid and \
+                    fr.num("code") == Code.WRONG_CODE:
+                self._reset()  # 15.10: F says the secrets differ
+                self._report(HANDSHAKE_FAILED, fr.sid, Code.WRONG_CODE)
+                self._attempt_failed(fr.sid, now)
             return
         if self._state in (IDLE, WAIT_SRK):
             # No sid yet: only an SRK frame can name our session (4.4 item 4).
@@ -214,7 +292,9 @@ class SecondStation(Station):
                 raise ProtocolError(Code.BAD_SUITE, "suite", fr.sid)
             if fr.sid == 0:
                 raise ProtocolError(Code.MALFORMED, "sid", fr.sid)
-            if fr.suite == 2:
+            if fr.suite == 3:
+                self._on_srk3(fr)
+            elif fr.suite == 2:
                 self._on_srk2(fr)
             else:
                 self._on_srk1(fr, now)
@@ -269,6 +349,88 @@ class SecondStation(Station):
         self._state = PROVING
         self._job_step = 0
 
+    # -- suite 3 (15.10) --------------------------------------------------------------
+    def _on_srk3(self, fr: wire.Frame) -> None:
+        """Nothing to check before the job: draw ``y_s`` then ``e_priv`` (one call)."""
+        sid = fr.sid
+        try:
+            drawn = self._draw(64)
+        except RngError:
+            raise ProtocolError(Code.RNG_FAILURE, "", sid) from None
+        self._y_s[:] = drawn[:32]
+        self._e_priv[:] = drawn[32:]
+        self._srk_frame = fr.raw
+        self._th[:] = ks.th2(ks.th1(self._req), fr.raw)
+        self._srk_pub = fr.data("srk_pub")
+        self._y_f = fr.data("Y_f")
+        self._sid = sid
+        self._suite = 3
+        self._state = PROVING
+        self._job_step = 0
+
+    def _work3(self, now: int) -> None:
+        """PROVING, suite 3: the generator and ``Y_s``; K; ``e_pub``; DH; the PROOF."""
+        assert self.pairing is not None
+        step = self._job_step
+        if step == 0:
+            g = cpace.calculate_generator(bytes(self._user), ks.ci3(self.pairing.id_s,
+                                                                    self.pairing.id_f),
+                                          self._n_s + self._srk_frame[4:16])
+            self._share[:] = cpace.scalar_mult(bytes(self._y_s), g)
+        elif step == 1:
+            self._k[:] = cpace.scalar_mult_vfy(bytes(self._y_s), self._y_f)
+        elif step == 2:
+            self._e_pub[:] = crypto.x25519_base(self._e_priv)
+        elif step == 3:
+            shared = crypto.x25519(self._e_priv, self._srk_pub)
+            self._dh[:] = shared if shared is not None else bytes(32)
+        else:
+            self._finish_proof3(now)
+            return
+        self._job_step = step + 1
+
+    def _finish_proof3(self, now: int) -> None:
+        self._job_step = -1
+        sid = self._sid
+        if not any(self._k) or not any(self._dh):
+            # A low-order Y_f or srk_pub: back to WAIT_SRK, nothing sent (15.10).
+            for buf in (self._y_s, self._share, self._k, self._e_priv, self._e_pub, self._dh):
+                _zero(buf)
+            self._th[:] = ks.th1(self._req)
+            self._sid = 0
+            self._suite = 0
+            self._srk_pub = self._y_f = self._srk_frame = b""
+            self._state = WAIT_SRK
+            self._report(ERROR, sid, Code.AUTH_FAILED)
+            return
+        th2 = bytes(self._th)
+        isk = ks.isk_s3(self._n_s, self._srk_frame[4:16], self._k, self._share, self._req,
+                        self._y_f, self._srk_frame)
+        prk = ks.prk_s3(th2, isk)
+        kp = ks.kp(prk, 3, th2)
+        spv = ks.spv(prk, 3, th2)
+        psu = ks.psu(prk, th2)
+        prk3 = ks.prk3(th2, self._dh, psu)
+        body = wire.proof_head(sid, bytes(self._e_pub), bytes(self._share)) + \
+            ks.xor(spv, ks.pad(prk3, 3))
+        proof = body + ks.proof_t(kp, body)
+        self._ms[:] = ks.ms(prk3, 3, ks.th3(th2, proof))
+        for buf in (self._user, self._y_s, self._share, self._k, self._e_priv, self._e_pub,
+                    self._dh, self._th):
+            _zero(buf)
+        self._user = bytearray()
+        self._srk_pub = self._y_f = self._srk_frame = b""
+        self._state = WAIT_KEY
+        self._send_handshake(proof, now)
+
+    def _attempt_failed(self, sid: int, now: int) -> None:
+        """A suite-3 PROOF sent whose handshake ended without KEY (15.10, 15.6)."""
+        self._fails += 1
+        delay = backoff_delay(self._fails)
+        if delay:
+            self._until = self._add(now, delay)
+            self._report(BACKOFF, sid, delay)
+
     def _finish_proof(self, now: int) -> None:
         """The PROOF job's completion (5.1)."""
         self._job_step = -1
@@ -315,6 +477,9 @@ class SecondStation(Station):
         self._ck[:] = ks.chain(self._ms, self._suite, 1)
         _zero(self._ms)
         _zero(kek0)
+        if self._suite == 3:
+            self._fails = 0
+            self._until = None
         self._keys = {0: bytearray(idrk)}
         self._send_idx = self._recv_idx = 0
         self._send_seq = 0

@@ -115,8 +115,8 @@ def _pairing_verdict(raw: bytes, roles: str) -> tuple[bool, str, str, str]:
 
 
 def max_frame_for(max_payload: int) -> int:
-    """The link's max_frame for a payload limit (a DATA frame, or suite 2's SRK)."""
-    return max(max_payload + wire.DATA_MIN_LEN, wire.SRK_LENGTHS[2])
+    """The link's max_frame for a payload limit (a DATA frame, or the longest handshake frame)."""
+    return max(max_payload + wire.DATA_MIN_LEN, wire.LONGEST_HANDSHAKE_FRAME)
 
 
 @dataclass

@@ -35,6 +35,14 @@ AUTH_FAILED (no secret needed).
 2), ``th2, kp, spv, prk3, pad, c, t, th3, ms, kek_0, ck_1, idrk_0`` and, for
 each REKEY(j), ``kek_j, ck_{j+1}, idrk_j``.
 
+Suite 3 (15.10). Every key needs CPace's K, so one CPace scalar of the
+handshake: ``y_s`` (S's) or ``y_f`` (F's), used only if the pairing holds the
+user's secret (F's record) and the scalar makes the recorded share from the
+secret's generator; then ``t`` (WRONG_CODE), SPV, PSU, and with ``e_priv`` or
+``srk_priv`` also ``c``, MS and all that follows. Without them only the
+structure and the low-order shares (AUTH_FAILED) are checked. Intermediates
+add ``g, k, isk, psu``.
+
 A frame that fails is reported and otherwise ignored, as a station drops it
 (a forged PROOF does not end the session here; F's count of failed PROOFs
 and its clock are out of reach, as are BUSY and timeouts).
@@ -43,7 +51,7 @@ and its clock are out of reach, as are BUSY and timeouts).
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field as dc_field
 
-from . import crypto, keyschedule as ks, wire
+from . import cpace, crypto, keyschedule as ks, wire
 from .config import Pairing
 from .errors import Code, ProtocolError
 
@@ -88,12 +96,15 @@ class _Fail(Exception):
 class _Checker:
     def __init__(self, pairing: Pairing | None, max_payload: int,
                  e_priv: bytes | None = None, srk_priv: bytes | None = None,
-                 suites: Iterable[int] = wire.IMPLEMENTED_SUITES):
+                 suites: Iterable[int] = wire.IMPLEMENTED_SUITES,
+                 y_s: bytes | None = None, y_f: bytes | None = None):
         self.pairing = pairing
         self.accepted = wire.suites_to_offer(suites)
         self.max_payload = max_payload
         self.e_priv = e_priv
         self.srk_priv = srk_priv
+        self.y_s = y_s  # suite 3: a CPace scalar of the handshake (S's or F's)
+        self.y_f = y_f
         self.inter: dict[str, str] = {}
         self.unverified: list[str] = []
         self.req: bytes | None = None
@@ -165,7 +176,10 @@ class _Checker:
         # F's order: peer, suite, then retransmission (4.4 item 3, 4.2).
         if self.pairing is not None and fr.data("id_s") != self.pairing.id_s:
             raise _Fail(Code.UNKNOWN_PEER, "id_s", "id_s is not the pairing's")
-        if not fr.num("offer") & self.accepted:
+        accepted = self.accepted
+        if self.pairing is not None:  # 15.10: suite 3 for a user record, 1 and 2 for ps
+            accepted &= 0x04 if self.pairing.is_user else 0x03
+        if not fr.num("offer") & accepted:
             raise _Fail(Code.BAD_SUITE, "offer", "no suite F accepts is offered")
         if self.req is not None:
             if fr.raw != self.req:
@@ -188,9 +202,11 @@ class _Checker:
         if fr.sid == 0:
             raise _Fail(Code.MALFORMED, "sid", "sid 0")
         prk = b""
-        if self.pairing is not None:
+        if self.pairing is not None and suite != 3:
             prk = ks.prk(self.n_s, fr.data("n_f"), self.pairing.ps)
-        if suite == 2:
+        if suite == 3:
+            self._srk3(fr)
+        elif suite == 2:
             self._srk2(fr, prk)
         elif prk:
             kek2 = ks.kek2(prk, self.th1, fr.raw[:wire.KEK2_HEAD_LEN])
@@ -227,6 +243,77 @@ class _Checker:
             self.srk_priv = None
         self.srk_pub = srk_pub
 
+    def _srk3(self, fr: wire.Frame) -> None:
+        """Suite 3's SRK frame: nothing keyed; ``srk_pub`` and ``Y_f`` not of low order."""
+        srk_pub, y_f = fr.data("srk_pub"), fr.data("Y_f")
+        self.inter.update(srk_pub=srk_pub.hex(), Y_f=y_f.hex())
+        if crypto.x25519_low_order(y_f):
+            raise _Fail(Code.AUTH_FAILED, "Y_f", "Y_f of low order: CPace's K is all zeros")
+        if crypto.x25519_low_order(srk_pub):
+            raise _Fail(Code.AUTH_FAILED, "srk_pub", "srk_pub of low order: DH is all zeros")
+        if self.srk_priv is not None and crypto.x25519_base(self.srk_priv) != srk_pub:
+            self._unverified("srk_priv given is not the key of this srk_pub: not used")
+            self.srk_priv = None
+        self.srk_pub = srk_pub
+
+    def _k3(self, srk_frame: bytes, y_s_share: bytes) -> bytes | None:
+        """Suite 3: CPace's K from a scalar whose share the secret's generator
+        explains, or None (listed as unverified)."""
+        pairing = self.pairing
+        user = pairing.user if pairing is not None else None
+        if pairing is None or not user or (self.y_s is None and self.y_f is None):
+            self._unverified("suite 3: t, c, KEY and protected frames (need the user's "
+                             "secret and a CPace scalar, y_s or y_f)")
+            return None
+        assert self.req is not None
+        g = cpace.calculate_generator(user, ks.ci3(self.req[1:9], pairing.id_f),
+                                      self.n_s + srk_frame[4:16])
+        y_f_share = srk_frame[48:80]
+        for y, mine, other in ((self.y_s, y_s_share, y_f_share), (self.y_f, y_f_share,
+                                                                  y_s_share)):
+            if y is not None and cpace.scalar_mult(y, g) == mine:
+                self.inter["g"] = g.hex()
+                return cpace.scalar_mult_vfy(y, other)
+        self._unverified("suite 3: the scalar given does not make this handshake's share "
+                         "with the secret's generator: not used")
+        return None
+
+    def _proof3(self, fr: wire.Frame, th3: bytes) -> None:
+        """Suite 3's PROOF in F's order (15.10): Y_s, t under KP from ISK, e_pub, c."""
+        assert self.srk_frame is not None and self.req is not None
+        y_s, e_pub = fr.data("Y_s"), fr.data("e_pub")
+        self.inter.update(Y_s=y_s.hex(), e_pub=e_pub.hex())
+        if crypto.x25519_low_order(y_s):
+            raise _Fail(Code.AUTH_FAILED, "Y_s", "Y_s of low order: CPace's K is all zeros")
+        k = self._k3(self.srk_frame, y_s)
+        if k is None:
+            if crypto.x25519_low_order(e_pub):
+                raise _Fail(Code.AUTH_FAILED, "e_pub", "e_pub of low order: DH is all zeros")
+            return
+        isk = ks.isk_s3(self.n_s, self.srk_frame[4:16], k, y_s, self.req,
+                        self.srk_frame[48:80], self.srk_frame)
+        prk = ks.prk_s3(self.th2, isk)
+        kp = ks.kp(prk, 3, self.th2)
+        if not crypto.ct_equal(ks.proof_t(kp, fr.raw[:83]), fr.data("t")):
+            raise _Fail(Code.WRONG_CODE, "t", "t does not verify under KP (ISK)")
+        spv, psu = ks.spv(prk, 3, self.th2), ks.psu(prk, self.th2)
+        self.inter.update(k=k.hex(), isk=isk.hex(), prk=prk.hex(), kp=kp.hex(), spv=spv.hex(),
+                          psu=psu.hex())
+        if crypto.x25519_low_order(e_pub):
+            raise _Fail(Code.AUTH_FAILED, "e_pub", "e_pub of low order: DH is all zeros")
+        dh = self._dh(e_pub)
+        if dh is None:
+            self._unverified("PROOF c, MS, KEY, protected frames (suite 3 needs DH too: give "
+                             "e_priv or srk_priv)")
+            return
+        prk3 = ks.prk3(self.th2, dh, psu)
+        pad = ks.pad(prk3, 3)
+        if not crypto.ct_equal(ks.xor(spv, pad), fr.data("c")):
+            raise _Fail(Code.BAD_PROOF, "c", "c XOR pad is not SPV")
+        self.ms = ks.ms(prk3, 3, th3)
+        self.chain = [self.ms]
+        self.inter.update(dh=dh.hex(), prk3=prk3.hex(), pad=pad.hex(), ms=self.ms.hex())
+
     def _dh(self, e_pub: bytes) -> bytes | None:
         """DH from whichever private key was given, or None."""
         if self.e_priv is not None:
@@ -249,7 +336,13 @@ class _Checker:
                         % (fr.suite, self.suite))
         n = len(fr.raw)
         x: bytes | None = None
-        if self.suite == 2:
+        if self.suite == 3:
+            th3 = ks.th3(self.th2, fr.raw)
+            self._proof3(fr, th3)
+            self.inter.update(c=fr.data("c").hex(), t=fr.data("t").hex(), th3=th3.hex())
+            self.proof = fr.raw
+            return
+        if self.suite >= 2:
             e_pub = fr.data("e_pub")
             if crypto.x25519_low_order(e_pub):
                 raise _Fail(Code.AUTH_FAILED, "e_pub", "e_pub of low order: DH is all zeros")
@@ -258,11 +351,11 @@ class _Checker:
             if not crypto.ct_equal(ks.proof_t(kp, fr.raw[:n - ks.T_LEN]), fr.data("t")):
                 raise _Fail(Code.AUTH_FAILED, "t", "t does not verify under KP")
             x = self.srk if self.suite == 1 else self._dh(fr.data("e_pub"))
-        if self.suite == 2:
+        if self.suite >= 2:
             self.inter["e_pub"] = fr.data("e_pub").hex()
         th3 = ks.th3(self.th2, fr.raw)
         if x is None or self.pairing is None:
-            if self.pairing is not None:
+            if self.pairing is not None and self.suite != 3:
                 self._unverified("PROOF c, MS, KEY, protected frames "
                                  "(suite 2 needs DH: give e_priv or srk_priv)")
         else:
@@ -366,11 +459,13 @@ def frame_name(raw: bytes) -> str:
 
 def validate(frames: Iterable[tuple[int | str, bytes]], pairing: Pairing | None = None,
              *, max_payload: int = 256, e_priv: bytes | None = None,
-             srk_priv: bytes | None = None, suites: Iterable[int] | None = None) -> Report:
+             srk_priv: bytes | None = None, suites: Iterable[int] | None = None,
+             y_s: bytes | None = None, y_f: bytes | None = None) -> Report:
     """Check one session's frames. ``e_priv`` / ``srk_priv`` only matter in
-    suite 2; ``suites`` are F's accepted suites if known (default: all)."""
+    suites 2 and 3, ``y_s`` / ``y_f`` (CPace scalars) in suite 3; ``suites``
+    are F's accepted suites if known (default: all)."""
     chk = _Checker(pairing, max_payload, e_priv, srk_priv,
-                   wire.IMPLEMENTED_SUITES if suites is None else suites)
+                   wire.IMPLEMENTED_SUITES if suites is None else suites, y_s, y_f)
     checks = []
     for i, (d, raw) in enumerate(frames):
         direction = _direction(d)

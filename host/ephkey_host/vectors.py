@@ -7,6 +7,10 @@
 * :class:`Recorder` writes a session vector by driving the host roles
   (used by ``tools/make_vectors.py``).
 
+A suite-3 vector (15.10) has ``"user": hex`` instead of ``"ps"`` in its
+pairing: F's record holds the secret, S gets the record without it, and each
+``connect`` step carries the secret the user gives (``"secret": hex``).
+
 A vector with several second stations has ``"pairings": [...]`` and
 ``"seconds": [{<second config>, "rng_seed": hex}, ...]`` instead of
 ``pairing``, ``second`` and ``rng_seed_s``; ``seconds[i]`` is station ``Si``
@@ -68,7 +72,7 @@ class Harness:
         self.s_rngs: dict[str, _LoggingRng] = {}
         for name, cfg, pairing, seed in specs:
             self.s_rngs[name] = _LoggingRng(Drbg(seed))
-            s = SecondStation(cfg, pairing, self.s_rngs[name], t0)
+            s = SecondStation(cfg, pairing.for_second(), self.s_rngs[name], t0)
             self.stations[name] = self.seconds[name] = s
 
     def apply(self, step: Step) -> tuple[list[bytes], list[Event]]:
@@ -94,7 +98,8 @@ class Harness:
         else:
             assert isinstance(st, SecondStation)
             if op == "connect":
-                st.connect(t)
+                secret = step.get("secret")
+                st.connect(t, None if secret is None else bytes.fromhex(secret))
             elif op == "send":
                 st.send_data(bytes.fromhex(step["payload"]), t)
             elif op == "close":
@@ -172,15 +177,23 @@ def transcript(vec: Vector, station: str, upto: int | None = None) -> list[tuple
     """What the receivers accepted of second station ``station``'s session(s).
 
     In step order: frames ``station`` accepted (F2S) and frames it emitted that
-    F accepted (S2F); a frame whose step reported ERROR is left out. ``upto``
+    F accepted (S2F); a frame whose step reported ERROR is left out (a suite-3
+    SRK frame also when S's next step is the ``work`` that rejects it). ``upto``
     is the last step index included.
     """
     out: list[tuple[int, bytes]] = []
     mine: set[str] = set()
-    for i, step in enumerate(vec["steps"]):
+    steps = vec["steps"]
+    for i, step in enumerate(steps):
         if upto is not None and i > upto:
             break
         rejected = any(e["event"] == ERROR for e in step["events"])
+        if step["station"] == station and step["op"] == "receive" and \
+                step["in"][:2] == "22" and step["in"][6:8] == "03":
+            # suite 3: S checks nothing before its job; the job's ERROR rejects the frame
+            later = next((st for st in steps[i + 1:] if st["station"] == station), None)
+            rejected = rejected or (later is not None and later["op"] == "work" and any(
+                e["event"] == ERROR for e in later["events"]))
         if step["station"] == station:
             mine.update(step["out"])
             if step["op"] == "receive" and not rejected:
@@ -231,8 +244,12 @@ class Recorder:
         self.labels[label] = len(self.vec["steps"]) - 1
         return self.labels[label]
 
-    def connect(self, st: str, t: int, drain: bool = True) -> list[bytes]:
-        return self._do({"station": st, "op": "connect", "t": t}, drain)
+    def connect(self, st: str, t: int, drain: bool = True,
+                secret: bytes | None = None) -> list[bytes]:
+        step: Step = {"station": st, "op": "connect", "t": t}
+        if secret is not None:
+            step["secret"] = secret.hex()
+        return self._do(step, drain)
 
     def receive(self, st: str, frame: bytes, t: int, drain: bool = True) -> list[bytes]:
         return self._do({"station": st, "op": "receive", "t": t, "in": frame.hex()}, drain)

@@ -9,8 +9,8 @@ make each frame type; they do no crypto, callers pass wrapped/sealed parts.
 The first byte holds ``ver`` (high nibble, 2) and ``type`` (low nibble); every
 type but REQ then has a u16 ``sid``. The suite is on the wire only in REQ's
 ``offer`` and the SRK frame's ``suite`` byte: an SRK frame's length is the one
-of the suite its byte names (40 or 64), a PROOF's layout is told by its length
-(27: suite 1, 59: suite 2).
+of the suite its byte names (40, 64 or 80), a PROOF's layout is told by its
+length (27: suite 1, 59: suite 2, 91: suite 3, 15.10).
 """
 
 from collections.abc import Iterable
@@ -43,11 +43,12 @@ REKEY_PT_LEN = 25
 NONCE_LEN = 12  # n_s, n_f
 ID_LEN = 8
 LENGTHS = {REQ: 22, KEY: 27, REKEY: 41, KEY_ACK: 16, CLOSE: 17, ERROR: 4}
-SRK_LENGTHS = {1: 40, 2: 64}
-PROOF_LENGTHS = {1: 27, 2: 59}
+SRK_LENGTHS = {1: 40, 2: 64, 3: 80}
+PROOF_LENGTHS = {1: 27, 2: 59, 3: 91}
 PROOF_SUITE_OF_LENGTH = {n: s for s, n in PROOF_LENGTHS.items()}
 PROTECTED = frozenset((DATA, REKEY, KEY_ACK, CLOSE))
-HANDSHAKE_BYTES = {1: 22 + 40 + 27 + 27, 2: 22 + 64 + 59 + 27}  # 116, 172 (3.10)
+HANDSHAKE_BYTES = {1: 22 + 40 + 27 + 27, 2: 22 + 64 + 59 + 27,  # 116, 172 (3.10)
+                   3: 22 + 80 + 91 + 27}  # 220 (15.10)
 
 # Types each role may receive (3.2); the others are UNEXPECTED there.
 ACCEPTED_BY_F = frozenset((REQ, PROOF, DATA, KEY_ACK, CLOSE, ERROR))
@@ -55,7 +56,7 @@ ACCEPTED_BY_S = frozenset((SRK, KEY, DATA, REKEY, CLOSE, ERROR))
 
 SID_LIMIT = 1 << 16
 SEQ_LIMIT = 1 << 30
-IMPLEMENTED_SUITES = (1, 2)
+IMPLEMENTED_SUITES = (1, 2, 3)
 MAX_OFFER = 0x7F  # bit 7 set is MALFORMED
 
 SRK2_AUTH_OFFSET = 48  # SRK_frame[0:48] is what suite 2's auth covers
@@ -74,11 +75,16 @@ _SRK_LAYOUTS: dict[int, Layout] = {
     1: _SID + (("suite", 3, 1, True), ("n_f", 4, 12, False), ("wrapped_srk", 16, 24, False)),
     2: _SID + (("suite", 3, 1, True), ("n_f", 4, 12, False), ("srk_pub", 16, 32, False),
                ("auth", 48, 16, False)),
+    3: _SID + (("suite", 3, 1, True), ("n_f", 4, 12, False), ("srk_pub", 16, 32, False),
+               ("Y_f", 48, 32, False)),
 }
 _PROOF_LAYOUTS: dict[int, Layout] = {
     1: _SID + (("c", 3, 16, False), ("t", 19, 8, False)),
     2: _SID + (("e_pub", 3, 32, False), ("c", 35, 16, False), ("t", 51, 8, False)),
+    3: _SID + (("Y_s", 3, 32, False), ("e_pub", 35, 32, False), ("c", 67, 16, False),
+               ("t", 83, 8, False)),
 }
+LONGEST_HANDSHAKE_FRAME = max(*SRK_LENGTHS.values(), *PROOF_LENGTHS.values())  # 91: suite 3
 
 
 class Field(NamedTuple):
@@ -191,7 +197,7 @@ def decode(raw: bytes, accepts: frozenset[int] | None = None, max_payload: int =
 
     Order (4.4 items 1-3): empty frame, ``ver``, ``type`` known, type in
     ``accepts`` (UNEXPECTED), for SRK at least 4 bytes and a suite byte of 1
-    or 2 (BAD_SUITE), the length, ``seq`` < 2**30 for protected frames, and
+    to 3 (BAD_SUITE), the length, ``seq`` < 2**30 for protected frames, and
     REQ's ``offer`` (not 0, bit 7 clear).
     """
     raw = bytes(raw)
@@ -280,9 +286,19 @@ def build_srk2(sid: int, n_f: bytes, srk_pub: bytes, auth: bytes) -> bytes:
     return srk2_head(sid, n_f, srk_pub) + bytes(auth)
 
 
-def proof_head(sid: int, e_pub: bytes | None = None) -> bytes:
-    """PROOF's bytes before ``c``: the header, and ``e_pub`` in suite 2."""
+def build_srk3(sid: int, n_f: bytes, srk_pub: bytes, y_f: bytes) -> bytes:
+    """Suite 3's SRK frame (15.10): no ``auth``, F's CPace share ``Y_f`` instead."""
+    assert len(srk_pub) == 32 and len(y_f) == 32
+    return srk_head(3, sid, n_f) + bytes(srk_pub) + bytes(y_f)
+
+
+def proof_head(sid: int, e_pub: bytes | None = None, y_s: bytes | None = None) -> bytes:
+    """PROOF's bytes before ``c``: the header, ``Y_s`` in suite 3, ``e_pub`` in
+    suites 2 and 3."""
     head = header(PROOF, sid)
+    if y_s is not None:
+        assert len(y_s) == 32
+        head += bytes(y_s)
     if e_pub is not None:
         assert len(e_pub) == 32
         head += bytes(e_pub)

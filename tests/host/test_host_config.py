@@ -51,8 +51,8 @@ def test_both_suites_by_default_suite_2_preferred() -> None:
     ({"max_payload": -1}, "max_payload"),
     ({"max_payload": 65536}, "max_payload"),
     ({"suites": []}, "suites"),
-    ({"suites": [3]}, "suites"),  # not a suite of this protocol version
-    ({"suites": [1, 3]}, "suites"),
+    ({"suites": [4]}, "suites"),  # not a suite of this protocol version
+    ({"suites": [1, 4]}, "suites"),
 ])
 def test_first_config_refused(kwargs: dict[str, object], name: str) -> None:
     with pytest.raises(ValueError, match=name):

@@ -23,21 +23,29 @@ STATE_ONLY = {
     "s2_srk_repeated_while_proving": None,
     "key_replay_open": None,
     "close_reflected_to_s": Code.AUTH_FAILED,
+    "s3_srk_repeated_while_proving": None,
+    # at F's SHARING step no SRK frame has named the session on the wire yet
+    "s3_proof_while_sharing": Code.UNKNOWN_SESSION,
 }
 # The tampered field, when it is not the one the rule names (none at present:
 # each case names the field its rule reports).
 FIELD_AT_FAULT: dict[str, str] = {}
 # Integrity failures are reported on the field that carries the check.
 AUTH_FIELDS = {"wrapped_srk", "t", "c", "wrapped_idrk", "tag", "ciphertext", "auth", "e_pub",
-               "srk_pub"}
+               "srk_pub", "Y_s", "Y_f"}
 
 
 def secrets(vec: dict[str, Any]) -> dict[str, bytes]:
     """For a suite-2 base, the interval's srk_priv: without DH the validator
-    cannot check a PROOF, a KEY or a protected frame."""
-    if vec["suite"] != 2:
+    cannot check a PROOF, a KEY or a protected frame. Suite 3 also needs
+    CPace's K: S's scalar y_s (used only where it makes the recorded share)."""
+    inter = vec["intermediates"]
+    if vec["suite"] == 1:
         return {}
-    return {"srk_priv": bytes.fromhex(vec["intermediates"]["srk_priv"])}
+    out = {"srk_priv": bytes.fromhex(inter["srk_priv"])}
+    if vec["suite"] == 3:
+        out["y_s"] = bytes.fromhex(inter["y_s"])
+    return out
 
 
 def sessions() -> list[tuple[str, str, Pairing, int]]:
@@ -133,3 +141,45 @@ def test_split_sessions() -> None:
     groups = split_sessions(transcript(vec, "S"))
     assert len(groups) == 2  # the exhausted session and the new one
     assert [g[0][1][0] for g in groups] == [0x21, 0x21]  # each starts with its REQ
+
+
+def test_suite_3_with_a_cpace_scalar_checks_everything() -> None:
+    """Suite 3 (15.10): with the user's secret (F's record), S's scalar y_s and
+    the interval's srk_priv the validator recomputes every key of the vector's
+    handshake; F's scalar y_f does as well as y_s; without a scalar it checks
+    structure only; with y_s but the wrong secret it uses nothing."""
+    vec = BASES["suite3_basic"]
+    _, _, pairing, _ = second_specs(vec)[0]
+    inter = vec["intermediates"]
+    frames = split_sessions(transcript(vec, "S"))[0]
+    srk_priv = bytes.fromhex(inter["srk_priv"])
+    for scalar in ({"y_s": bytes.fromhex(inter["y_s"])}, {"y_f": bytes.fromhex(inter["y_f"])}):
+        rep = validate(frames, pairing, srk_priv=srk_priv, **scalar)
+        assert rep.ok and rep.unverified == [], rep.unverified
+        for key in ("th1", "srk_pub", "g", "Y_f", "Y_s", "k", "isk", "prk", "kp", "spv", "psu",
+                    "e_pub", "dh", "th2", "prk3", "pad", "c", "t", "th3", "ms", "kek_0", "ck_1"):
+            assert rep.intermediates[key] == inter[key], key
+        assert rep.intermediates["idrk_1"] == inter["idrks"][1]  # the rotation was opened
+    bare = validate(frames, pairing)
+    assert bare.ok and bare.unverified and "ms" not in bare.intermediates
+    wrong = Pairing(pairing.id_f, pairing.id_s, user=b"another secret")
+    rep = validate(frames, wrong, srk_priv=srk_priv, y_s=bytes.fromhex(inter["y_s"]))
+    assert rep.ok and "ms" not in rep.intermediates
+    assert any("not used" in u for u in rep.unverified)
+
+
+def test_suite_3_wrong_secret_is_wrong_code_at_t() -> None:
+    """A PROOF made with another secret fails t for whoever holds F's scalar."""
+    vec = BASES["suite3_backoff"]
+    _, _, pairing, _ = second_specs(vec)[0]
+    draws = vec["intermediates"]["draws"]
+    first_srk = next(bytes.fromhex(o) for st in vec["steps"] if st["station"] == "F"
+                     for o in st["out"] if o[:2] == "22")
+    y_f = next(bytes.fromhex(h) for d in draws for n, h in d["holds"]
+               if n == "y_f" and d["sid"] == int.from_bytes(first_srk[1:3], "big"))
+    steps = vec["steps"]
+    proof = next(bytes.fromhex(o) for st in steps if st["station"] == "S" for o in st["out"]
+                 if o[:2] == "23")
+    req = next(bytes.fromhex(o) for st in steps if st["station"] == "S" for o in st["out"])
+    rep = validate([("S2F", req), ("F2S", first_srk), ("S2F", proof)], pairing, y_f=y_f)
+    assert [(c.code, c.field) for c in rep.errors()] == [(Code.WRONG_CODE, "t")]

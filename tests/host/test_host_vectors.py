@@ -40,7 +40,8 @@ def test_the_scenarios_section_12_asks_for_exist() -> None:
     for name in ("basic", "rotation", "shared_srk", "retransmit", "expiry", "table",
                  "suite2_basic", "suite2_not_ready", "suite2_shared", "suite2_prepare",
                  "negotiation", "negotiation_suite2_only", "forged_proof", "checking", "zombie",
-                 "ratchet", "queue_full"):
+                 "ratchet", "queue_full", "suite3_basic", "suite3_backoff", "suite3_attempts",
+                 "suite3_low_order"):
         assert name in BASES, name
 
 
@@ -69,8 +70,11 @@ def test_session_vector_shape(name: str) -> None:
     inter = vec["intermediates"]
     if vec["suite"] == 1:
         keys: tuple[str, ...] = ("kek2", "srk")
-    else:
+    elif vec["suite"] == 2:
         keys = ("ka", "auth", "srk_priv", "srk_pub", "e_priv", "e_pub", "dh")
+    else:  # 15.10's intermediates
+        keys = ("y_f", "Y_f", "y_s", "Y_s", "isk", "prk", "psu", "srk_priv", "srk_pub",
+                "e_priv", "e_pub", "dh")
     for key in keys + COMMON:
         assert key in inter, key
     assert len(inter["idrks"]) == vec["first"]["idrks"]
@@ -90,18 +94,20 @@ def test_session_vector_shape(name: str) -> None:
 
 
 def test_each_rng_call_is_what_section_12_says() -> None:
-    """F: one call per REQ (a + 2 + 12 + 16 K bytes) and 32 per key pair; S: n_s, e_priv."""
+    """F: one call per REQ (a + 2 + 12 + 16 K bytes, suite 3: + 32 for y_f) and 32 per
+    key pair; S: n_s, e_priv, suite 3: y_s and e_priv in one call."""
     for vec in BASES.values():
         k = vec["first"]["idrks"]
         for d in vec["intermediates"]["draws"]:
             names = [n for n, _ in d["holds"]]
             if d["station"] != "F":
-                assert names in (["n_s"], ["e_priv"])
+                assert names in (["n_s"], ["e_priv"], ["y_s", "e_priv"])
             elif names == ["srk_priv"]:
                 assert d["size"] == 32
             else:
                 idrk = ["idrk_%d" % j for j in range(k)]
-                assert names in (["sid_seed", "n_f"] + idrk, ["srk", "sid_seed", "n_f"] + idrk)
+                assert names in (["sid_seed", "n_f"] + idrk, ["srk", "sid_seed", "n_f"] + idrk,
+                                 ["sid_seed", "n_f"] + idrk + ["y_f"])
                 steps = vec["steps"][d["step"]]
                 assert steps["op"] == "receive" and steps["in"][:2] == "21"
 
@@ -143,7 +149,7 @@ def test_suite_2_vectors_show_what_they_say() -> None:
 
 
 def test_vectors_show_the_handshake_sizes() -> None:
-    for name, size in (("basic", 116), ("suite2_basic", 172)):
+    for name, size in (("basic", 116), ("suite2_basic", 172), ("suite3_basic", 220)):
         outs = [bytes.fromhex(o) for st in BASES[name]["steps"] for o in st["out"]]
         first = {b: next(o for o in outs if o[0] == b) for b in (0x21, 0x22, 0x23, 0x24)}
         assert sum(len(x) for x in first.values()) == size
@@ -240,3 +246,29 @@ def test_vector_files_are_plain_json() -> None:
     for p in VECTORS.glob("session_*.json"):
         vec: Vector = json.loads(p.read_text(encoding="utf-8"))
         assert vec["name"] == p.name[len("session_"):-len(".json")]
+
+
+def test_suite_3_vectors_show_what_15_10_says() -> None:
+    """Suite 3: the secret is only in F's record and the connect steps; a REQ is
+    answered by the SRK frame from a work step; ten wrong secrets give BACKOFF."""
+    basic = BASES["suite3_basic"]
+    assert "user" in basic["pairing"] and "ps" not in basic["pairing"]
+    connects = [st for st in basic["steps"] if st["op"] == "connect"]
+    assert connects and all(bytes.fromhex(st["secret"]) == bytes.fromhex(basic["pairing"]["user"])
+                            for st in connects)
+    steps = basic["steps"]
+    req_step = next(i for i, st in enumerate(steps) if st["station"] == "F" and
+                    st["op"] == "receive" and st["in"][:2] == "21")
+    assert steps[req_step]["out"] == [] and steps[req_step + 2]["op"] == "work"
+    srk = bytes.fromhex(steps[req_step + 2]["out"][0])
+    assert srk[3] == 3 and srk[48:80].hex() == basic["intermediates"]["Y_f"]
+    backoff = BASES["suite3_backoff"]["steps"]
+    wrong = [st for st in backoff if st["station"] == "F" and st["op"] == "work" and
+             any(e["arg"] == Code.WRONG_CODE for e in st["events"])]
+    assert len(wrong) == 10
+    assert all(len(st["out"]) == 1 and st["out"][0][-2:] == "15" for st in wrong)  # ERROR(21)
+    assert [e["event"] for e in wrong[-1]["events"]] == ["ERROR", "HANDSHAKE_FAILED", "BACKOFF"]
+    assert wrong[-1]["events"][-1]["arg"] == 30_000
+    assert all("BACKOFF" not in [e["event"] for e in st["events"]] for st in wrong[:-1])
+    refused = [st for st in backoff if st["station"] == "F" and st["out"] == ["2f000017"]]
+    assert len(refused) == 1  # ERROR(BACKOFF) for a REQ, sid 0

@@ -94,7 +94,8 @@ S = wire.ACCEPTED_BY_S
     (REQ[:-1], S, (Code.UNEXPECTED, "type", 0)),  # REQ has no sid
     (PROOF1[:2], S, (Code.UNEXPECTED, "type", 0)),
     (SRK1[:3], S, (Code.MALFORMED, "length", SID)),
-    (SRK1[:3] + b"\x03" + SRK1[4:-1], S, (Code.BAD_SUITE, "suite", SID)),  # suite before length
+    (SRK1[:3] + b"\x04" + SRK1[4:-1], S, (Code.BAD_SUITE, "suite", SID)),  # suite before length
+    (SRK1[:3] + b"\x03" + SRK1[4:], S, (Code.MALFORMED, "length", SID)),  # suite 3's is 80
     (SRK1[:3] + b"\x00", S, (Code.BAD_SUITE, "suite", SID)),
     (SRK1[:3] + b"\x02" + SRK1[4:], S, (Code.MALFORMED, "length", SID)),  # suite 2's length
     (PROOF1 + b"x", F, (Code.MALFORMED, "length", SID)),

@@ -1,12 +1,16 @@
 """The offline dictionary attack of issue 11, as an attacker runs it (spec 9.4).
 
 A dictionary of 1,000 codes that holds the right one. Against a recorded
-device pairing (CPace) the attacker of tools/offline_attack.py confirms no
-candidate; given a leaked CPace scalar, or a recording in which an
-implementation leaked its scalar or its generator, the same program finds
-the code (so it does test what it claims to). Pointed at version 1's
+device pairing (CPace), against suite 3 (the user's secret through CPace in
+the session handshake: F's answer to one forged REQ, or a recorded
+handshake) the attacker of tools/offline_attack.py confirms no candidate;
+given a leaked CPace scalar, or a recording in which an implementation
+leaked its scalar or its generator, the same program finds the code (so it
+does test what it claims to). Pointed at version 1's
 user-secret variant (PBKDF2 PS) and a recorded v1 SRK frame, it finds the
-code among the 1,000, which shows the test can fail.
+code among the 1,000, which shows the test can fail; so does a PS derived
+from the secret by PBKDF2 in version 2's suites 1 and 2, from F's answer to
+one forged REQ.
 """
 
 from __future__ import annotations
@@ -16,10 +20,21 @@ import time
 
 import pytest
 
-from ephkey_host import cpace
+from ephkey_host import cpace, wire
+from ephkey_host.config import FirstConfig, Pairing, SecondConfig
 from ephkey_host.drbg import Drbg
+from ephkey_host.errors import Code
+from ephkey_host.first import FirstStation
 from ephkey_host.pair_device import PairingMachine, channel_id
-from offline_attack import attack_pairing, attack_v1_user_secret, v1_exchange
+from ephkey_host.second import SecondStation
+from offline_attack import (
+    attack_derived_ps,
+    attack_pairing,
+    attack_suite3,
+    attack_v1_user_secret,
+    derived_ps,
+    v1_exchange,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -44,9 +59,11 @@ class Scalars:
     def __init__(self, seed: bytes) -> None:
         self.rng = Drbg(seed)
         self.drawn: list[bytes] = []
+        self.rng_log: list[bytes] = []  # every draw
 
     def __call__(self, n: int) -> bytes:
         out = self.rng(n)
+        self.rng_log.append(out)
         if n == 32:
             self.drawn.append(out)
         return out
@@ -132,3 +149,130 @@ def test_old_pbkdf2_user_secret_falls_to_the_same_dictionary() -> None:
     print(f"v1 PBKDF2 (1000 iterations): 1000 candidates in {elapsed:.2f} s, found {found}")
     # and not with a dictionary that lacks it
     assert attack_v1_user_secret(req, srk, ID_F, [w for w in words if w != CODE]) == []
+
+
+# -- suite 3: the user's secret through CPace inside the session handshake (15.10) --------
+
+PIN = "31827465"  # an 8-digit PIN, the user's secret (15.10: 8 to 64 bytes)
+
+
+def pins(right: str, seed: int = 3) -> list[str]:
+    rnd = random.Random(seed)
+    words = {right}
+    while len(words) < 1000:
+        words.add("%08d" % rnd.randrange(100_000_000))
+    out = sorted(words)
+    rnd.shuffle(out)
+    assert len(out) == 1000 and right in out
+    return out
+
+
+def first_station(record: Pairing, suites: list[int], rng: Scalars | Drbg) -> FirstStation:
+    f = FirstStation(FirstConfig(suites=suites), [record], rng, 0)
+    assert f.prepare(0)
+    f.run_jobs(0)
+    return f
+
+
+def forged_req_answer(f: FirstStation, offer: int) -> tuple[bytes, bytes]:
+    """The attacker knows a paired id_s (it is sent in clear): one forged REQ."""
+    req = wire.build_req(ID_S, bytes(range(12)), offer)
+    f.receive(req, 10)
+    f.run_jobs(10)
+    (srk,) = f.outputs()
+    return req, srk
+
+
+def suite3_handshake(secret: str, f_rng: Scalars, s_rng: Scalars,
+                     record_secret: str = PIN) -> tuple[list[bytes], FirstStation, SecondStation]:
+    """Every frame of one suite-3 session with S typing ``secret``: REQ, SRK,
+    PROOF, then KEY and DATA both ways (or F's ERROR for a wrong secret)."""
+    record = Pairing(ID_F, ID_S, user=record_secret.encode())
+    f = first_station(record, [3], f_rng)
+    s = SecondStation(SecondConfig(offer=[3]), record.for_second(), s_rng, 0)
+    s.connect(1, secret)
+    frames: list[bytes] = []
+    for t in range(2, 12):
+        for fr in s.outputs():
+            frames.append(fr)
+            f.receive(fr, t)
+        f.run_jobs(t)
+        for fr in f.outputs():
+            frames.append(fr)
+            s.receive(fr, t)
+        s.run_jobs(t)
+        if s.state == "OPEN" and len(frames) == 4:
+            s.send_data(b"from the user", t)
+            f.send_data(int.from_bytes(frames[1][1:3], "big"), b"to the user", t)
+    return frames, f, s
+
+
+def test_suite3_forged_req_answer_gives_no_offline_test() -> None:
+    rng = Scalars(b"s3-forged-f")
+    f = first_station(Pairing(ID_F, ID_S, user=PIN.encode()), [3], rng)
+    req, srk = forged_req_answer(f, 0x04)
+    assert len(srk) == 80 and srk[3] == 3
+    t0 = time.monotonic()
+    found = attack_suite3([req, srk], ID_F, pins(PIN))
+    elapsed = time.monotonic() - t0
+    assert found == []
+    print(f"suite 3, F's answer to a forged REQ: 1000 secrets, {elapsed:.2f} s: nothing")
+    # the same program finds the secret once F's scalar y_f is known (the last 32
+    # bytes of F's draw for that REQ): the test does look where the secret is
+    y_f = rng.rng_log[-1][-32:]
+    assert attack_suite3([req, srk], ID_F, pins(PIN), leaked=[y_f]) == [PIN]
+
+
+def test_suite3_recorded_handshake_gives_no_offline_test() -> None:
+    f_rng, s_rng = Scalars(b"s3-rec-f"), Scalars(b"s3-rec-s")
+    frames, f, s = suite3_handshake(PIN, f_rng, s_rng)
+    assert [len(x) for x in frames[:4]] == [22, 80, 91, 27] and s.state == "OPEN"
+    assert len(frames) == 6  # and DATA both ways
+    words = pins(PIN)
+    t0 = time.monotonic()
+    found = attack_suite3(frames, ID_F, words)
+    elapsed = time.monotonic() - t0
+    assert found == []
+    print(f"suite 3, a recorded handshake: 1000 secrets, every offline test, {elapsed:.2f} s: "
+          "nothing confirmed")
+    # positive controls: a known scalar of either side, or g on the wire, names the secret
+    y_f = f_rng.rng_log[-1][-32:]
+    y_s = s_rng.rng_log[-1][:32]
+    assert attack_suite3(frames, ID_F, words, leaked=[y_f]) == [PIN]
+    assert attack_suite3(frames, ID_F, words, leaked=[y_s]) == [PIN]
+    assert attack_suite3(frames + [b"\x2f" + y_s], ID_F, words) == [PIN]
+
+
+def test_suite3_attacker_playing_f_tests_only_its_one_guess() -> None:
+    """An attacker who answers the user's S as F with its own guess gets one
+    PROOF: its one guess is wrong (t does not verify under its K), and even with
+    its own scalar nothing about the other 999 candidates follows."""
+    words = pins(PIN)
+    guess = next(w for w in words if w != PIN)
+    f_rng, s_rng = Scalars(b"s3-evil-f"), Scalars(b"s3-victim-s")
+    frames, f, s = suite3_handshake(PIN, f_rng, s_rng, record_secret=guess)
+    assert [len(x) for x in frames] == [22, 80, 91, 4]  # F's ERROR(WRONG_CODE)
+    assert frames[3][3] == Code.WRONG_CODE
+    attacker_y_f = f_rng.rng_log[-1][-32:]
+    assert attack_suite3(frames, ID_F, words, leaked=[attacker_y_f]) == []
+
+
+@pytest.mark.parametrize("suite", [1, 2])
+def test_a_pbkdf2_ps_falls_to_the_same_dictionary(suite: int) -> None:
+    """The control: the user's secret turned into PS by PBKDF2 (what section 8
+    forbids) and used in suite 1 or 2 of this very host: F's answer to one
+    forged REQ confirms the secret among the 1,000."""
+    words = pins(PIN)
+    record = Pairing(ID_F, ID_S, derived_ps(PIN, ID_F, ID_S))
+    f = FirstStation(FirstConfig(suites=[suite]), [record], Drbg(b"pbkdf2-f"), 0)
+    if suite == 2:
+        f.prepare(0)
+        f.run_jobs(0)
+    req, srk = forged_req_answer(f, 1 << (suite - 1))
+    assert srk[3] == suite
+    t0 = time.monotonic()
+    found = attack_derived_ps(req, srk, ID_F, words)
+    elapsed = time.monotonic() - t0
+    assert found == [PIN]
+    print(f"suite {suite} with a PBKDF2 PS: 1000 secrets in {elapsed:.2f} s, found {found}")
+    assert attack_derived_ps(req, srk, ID_F, [w for w in words if w != PIN]) == []
