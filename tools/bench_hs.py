@@ -37,15 +37,24 @@ from bench_run import Runner, find_tool  # noqa: E402
 
 FULL = {"floor": {"stations": 4, "warm": 20, "rounds": 9, "per_round": 100},
         "forged": {"rounds": 9, "per_round": 200},
-        "slices": {"rounds": 3}}
+        "slices": {"rounds": 3},
+        "flood": {"peers": 4, "sessions": 8, "warm": 4, "rounds": 7, "per_round": 10},
+        "drbg": {"rounds": 9, "per_round": 100},
+        "x25519": {"reps": 9}}
 QUICK = {"floor": {"stations": 2, "warm": 2, "rounds": 3, "per_round": 10},
          "forged": {"rounds": 3, "per_round": 20},
-         "slices": {"rounds": 1}}
+         "slices": {"rounds": 1},
+         "flood": {"peers": 2, "sessions": 4, "warm": 2, "rounds": 2, "per_round": 2},
+         "drbg": {"rounds": 3, "per_round": 10},
+         "x25519": {"reps": 2}}
 EMU = {"floor": {"stations": 2, "warm": 3, "rounds": 3, "per_round": 4},
        "forged": {"rounds": 3, "per_round": 10},
-       "slices": {"rounds": 1}}
+       "slices": {"rounds": 1},
+       "flood": {"peers": 2, "sessions": 4, "warm": 2, "rounds": 2, "per_round": 2},
+       "drbg": {"rounds": 2, "per_round": 4},
+       "x25519": {"reps": 1}}
 TARGET = 2.0
-TASKS = ("floor", "forged", "slices")
+TASKS = ("floor", "forged", "slices", "flood", "drbg", "x25519")
 
 
 def run(quick: bool = False, micropython: str | None = None) -> dict[str, Any]:

@@ -5,17 +5,6 @@
 # of the TASKS below. Everything is measured inside the VM with ticks_us and
 # gc.mem_alloc, and printed as `BENCH {json}` lines.
 
-# Shared per interval: the defaults of docs/protocol.md section 11, and a clock
-# that moves 1 ms per handshake, so every request of a round falls in one
-# interval and gets the same SRK. Fresh per request: the same code with a
-# 100 ms interval and a clock that moves 100 ms per handshake, so every
-# request starts a new interval and draws (suite 2: generates) a new SRK.
-# lifetime 100 ms and M = 2 keep the configuration valid
-# (interval + L <= M x L) with the same 8-slot ring: ceil(2 x 100 / 100) + 1 = 3 <= 8.
-MODES = {
-    "shared": ({"interval_ms": 10000, "lifetime_ms": 20000, "m": 3, "ring_slots": 8}, 1),
-    "fresh": ({"interval_ms": 100, "lifetime_ms": 100, "m": 2, "ring_slots": 8}, 100),
-}
 # Scaling runs: interval 10 s, L 5 s, M 3 allow a ring of 3 slots and up.
 SCALE_BASE = {"interval_ms": 10000, "lifetime_ms": 5000, "m": 3}
 
