@@ -52,7 +52,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_edhoc  # noqa: E402
 import bench_emu  # noqa: E402
+import bench_hs  # noqa: E402
 import bench_report  # noqa: E402
 from bench_run import (  # noqa: E402
     BAUD,
@@ -250,7 +252,8 @@ class Bench:
         self.log(f"bench: {name} ...")
         try:
             fn()
-        except (BenchError, OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
+        except (BenchError, OSError, ValueError, KeyError, IndexError, RuntimeError,
+                subprocess.SubprocessError) as e:
             self.errors.append(f"{name}: {e}")
             self.log(f"bench: {name} FAILED: {e}")
         self.steps[name] = time.monotonic() - t0
@@ -490,6 +493,36 @@ class Bench:
                                     timeout=600)[0]
         self.raw["board"] = raw
 
+    def headline(self) -> None:
+        """Issue 14's figures against honest floors (tools/bench_hs.py: the
+        suite-1 handshake over its native calls, the forged PROOF, X25519
+        slices, the suite-2 REQ flood, the DRBG draw, X25519 allocation), on
+        the unix VM and, in the full profile, on the emulated Cortex-M3 with
+        viper and with the native X25519; lakers-python's EDHOC beside our
+        host suites (tools/bench_edhoc.py); .mpy bytes per role on armv6m."""
+        quick = self.profile == "quick"
+        h: dict[str, Any] = {"unix": bench_hs.run(quick, self.micropython)}
+        self.raw["headline"] = h
+        h["edhoc"] = bench_edhoc.run(quick)
+        if not h["edhoc"]["installed"]:
+            self.skip("edhoc", h["edhoc"]["lakers"])
+        import deploy
+
+        sizes = deploy.size_table("armv6m", log=lambda _line: None)
+        h["sizes_armv6m"] = {f"{r}.{t}.{'pair' if p else 'nopair'}": v
+                             for (r, t, p), v in sizes.items()}
+        if quick:
+            return
+        why = bench_emu.unavailable()
+        if why:
+            self.skip("headline.emu", why)
+            return
+        h["emu_viper"] = bench_hs.run_emu(False)
+        try:
+            h["emu_native"] = bench_hs.run_emu(True)
+        except BenchError as e:
+            self.skip("headline.emu_native", str(e))
+
     def emu(self) -> None:
         if self.profile == "quick":
             self.skip("emu", "--quick: the emulated Cortex-M3 section runs in the full bench "
@@ -728,6 +761,7 @@ class Bench:
         self.step("scaling", self.scaling)
         self.step("board", self.board)
         self.step("emulated Cortex-M3", self.emu)
+        self.step("headline (issue 14 targets)", self.headline)
         self.build_records()
         self.info["loadavg_end"] = list(os.getloadavg())
         self.info["duration_s"] = round(time.monotonic() - t0, 1)

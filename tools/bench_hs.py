@@ -98,7 +98,7 @@ def run_emu(native: bool = False) -> dict[str, Any]:
             recs = parse_bench(bench_emu._boot(tree, elf))
             got = [x for x in recs if x.get("kind") == task]
             if not got:
-                raise SystemExit("emulated board, %s: no result" % task)
+                raise BenchError("emulated board, %s: no result" % task)
             out[task] = _scaled(got[0], 1000)
             out["vm"] = [x for x in recs if x.get("kind") == "start"][0]["vm"]
     return out
