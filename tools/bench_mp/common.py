@@ -389,6 +389,35 @@ def station_rng_over(raw):
     return station_rng(raw)
 
 
+def record_floor(raw, run):
+    """run(hook) with the native calls (Natives) and the draws of the raw
+    source ``raw`` (a RawRecorder, or None) recorded while hook(True); returns
+    the floor (a function replaying them alone), the Natives record, the draws."""
+    nat = Natives()
+    nat.install()
+
+    def hook(active):
+        nat.on = active
+        if raw is not None:
+            raw.on = active
+
+    try:
+        run(hook)
+    finally:
+        hook(False)
+        nat.remove()
+    natfn = nat.floor()
+    src = raw.src if raw is not None else None
+    sizes = tuple(raw.sizes) if raw is not None else ()
+
+    def floor():
+        natfn()
+        for n in sizes:
+            src(n)
+
+    return floor, nat, sizes
+
+
 def make_pair(suite, stations, **fkw):
     f = first(suite, stations, **fkw)
     return Pair(f, [second(suite, i) for i in range(stations)])

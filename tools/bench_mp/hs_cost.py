@@ -53,30 +53,15 @@ def t_floor(P):
         pair.handshake(k % P["stations"], now)
         k += 1
     # record the native calls of one handshake (the first station's only)
-    nat = Natives()
-    nat.install()
 
-    def hook(active):
-        nat.on = active
-        raw.on = active
+    def one(hook):
+        pair.on_f = hook
+        pair.handshake(k % P["stations"], now + 1)
+        pair.on_f = None
 
-    pair.on_f = hook
+    floor, nat, sizes = record_floor(raw, one)
     now += 1
-    pair.handshake(k % P["stations"], now)
     k += 1
-    pair.on_f = None
-    nat.on = False
-    raw.on = False
-    nat.remove()
-    natfn = nat.floor()
-    src = raw.src
-    sizes = tuple(raw.sizes)
-
-    def floor():
-        natfn()
-        for n in sizes:
-            src(n)
-
     ours = []
     natv = []
     ratio = []
@@ -176,17 +161,12 @@ def t_drbg(P):
     rng = station_rng_over(raw)
     for _ in range(3):
         rng(n)
-    nat = Natives()
-    nat.install()
-    nat.on = True
-    raw.on = True
-    rng(n)
-    nat.on = False
-    raw.on = False
-    nat.remove()
-    natfn = nat.floor()
-    src = raw.src
-    sizes = tuple(raw.sizes)
+
+    def one(hook):
+        hook(True)
+        rng(n)
+
+    floor, nat, sizes = record_floor(raw, one)
     per = []
     fl = []
     for _ in range(P["rounds"]):
@@ -201,9 +181,7 @@ def t_drbg(P):
         per.append(t / P["per_round"])
         t0 = ticks_us()
         for _ in range(P["per_round"]):
-            natfn()
-            for m in sizes:
-                src(m)
+            floor()
         fl.append(ticks_diff(ticks_us(), t0) / P["per_round"])
     emit("drbg", bytes=n, draw_us=spread(per), native_us=spread(fl), calls=nat.counts(),
          raw_draws=list(sizes), reseed_every=rng.reseed_every)

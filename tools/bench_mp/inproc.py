@@ -22,19 +22,15 @@ def record_calls(pair, i, now):
     and work() calls: Pair.on_f), not the second stations'. Returns the
     Natives record; ``rec.fn()`` replays those calls alone (the floor).
     """
-    nat = Natives()
-    nat.install()
 
-    def hook(active):
-        nat.on = active
+    def one(hook):
+        pair.on_f = hook
+        try:
+            pair.handshake(i, now)
+        finally:
+            pair.on_f = None
 
-    pair.on_f = hook
-    try:
-        pair.handshake(i, now)
-    finally:
-        pair.on_f = None
-        nat.on = False
-        nat.remove()
+    nat = record_floor(None, one)[1]
     nat.fn = nat.floor()
     return nat
 
@@ -163,10 +159,11 @@ def t_capacity(P):
     A round times `per_round` handshakes of each mode (the first station's
     part only), each followed by one replay of that mode's crypto calls, the
     modes taking turns handshake by handshake: what is divided is measured
-    moments apart, so the ratios survive a noisy machine. The GC runs before
-    each handshake and each replay, outside the timing (a pause there would be
-    the whole heap's, second stations included); GCs that the timed code
-    itself triggers (X25519 allocates about 2 MB per call) stay in.
+    moments apart, so the ratios survive a noisy machine. The GC runs inside
+    the timing: each round ends with one collection per mode, counted in that
+    mode's handshakes (the whole heap's, second stations included: an upper
+    bound), and GCs that the timed code triggers stay in; the floor's native
+    calls have none.
     alloc_bytes says how much the first station allocates per handshake.
     """
     suite = P["suite"]
@@ -177,16 +174,20 @@ def t_capacity(P):
         m.record()
         m.count_alloc(suite == 1)
     n = P["per_round"]
+    for m in modes:
+        m.pair.gc_between = False
     for _ in range(P["rounds"]):
-        # interleaved handshake by handshake: each mode's handshake, then its
-        # floor (the GC runs before each, outside the timing)
+        # interleaved handshake by handshake: each mode's handshake, then its floor
         total = [0] * len(modes)
         floor = [0] * len(modes)
         for _ in range(n):
             for j, m in enumerate(modes):
                 total[j] += m.handshake()
-                collect()
                 floor[j] += replay_us(m.rec, 1)
+        for j in range(len(modes)):
+            t0 = ticks_us()
+            gc.collect()  # the round's garbage, inside the timing
+            total[j] += ticks_diff(ticks_us(), t0)
         for j, m in enumerate(modes):
             m.close_round(total[j], floor[j], n)
     for m in modes:
