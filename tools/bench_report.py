@@ -958,6 +958,32 @@ def target_table(doc: dict[str, Any]) -> list[str]:
     uart = _uart_line(doc)
     if uart:
         L += ["", uart]
+    return L + [""] + heap_table(doc)
+
+
+def heap_table(doc: dict[str, Any]) -> list[str]:
+    """Heap in use beside the peak, per configuration (the memory and
+    smallest-heap steps; the emulated board's peak for 8 sessions)."""
+    raw = doc["raw"]
+    mem = raw.get("memory", {})
+    if not mem:
+        return []
+    hf = raw.get("heapfit", {})
+    L = ["Heap per configuration (ring slots / sessions / IDRKs), a first station with "
+         "every session established: in use after a collection; peak from the smallest "
+         "`-X heapsize` that serves the replay (less the import-only heap); peak bound "
+         "(suite 1): the live heap before each receive() plus all it allocated with the "
+         "GC off.", "", "| suite, config | in use | peak (smallest heap) | peak bound |",
+         "| --- | ---: | ---: | ---: |"]
+    for key, m in sorted(mem.items()):
+        peak = ((hf[key] - hf["import_only_kib"]) * 1024) if key in hf else None
+        L.append(f"| {key} | {fmt(m['full'], 'B')} | {fmt(peak, 'B') if peak else '-'} | "
+                 f"{fmt(m['peak_bound'], 'B') if m.get('peak_bound') else '-'} |")
+    emu = raw.get("emu", {}).get("heap", {})
+    for s in ("s1", "s2"):
+        if s in emu:
+            L.append(f"| emulated Cortex-M3, {s}_r8_s8_k4 | - | "
+                     f"{fmt(emu[s]['station'], 'B')} (image's own heap) | - |")
     return L + [""]
 
 
