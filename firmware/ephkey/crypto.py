@@ -114,30 +114,11 @@ def _py_ccm_mac(engine, ck, q):
     return t
 
 
-def _py_ccm_seal(engine, ck, nonce, buf, ftype, suite, sid, direction, kidx, seq, pt, n):
-    if ftype < 0:  # a plain CCM call: AAD buf[0:suite], tag of sid bytes
-        aad_len, tag_len = suite, sid
-    else:  # a protected frame: its header and nonce from the fields
-        aad_len, tag_len = 12, 8
-        nonce = engine._nonce
-        for j in range(4):
-            nonce[j] = (sid >> (24 - 8 * j)) & 0xFF
-            nonce[9 + j] = (seq >> (24 - 8 * j)) & 0xFF
-        nonce[4] = direction
-        nonce[5] = kidx
-        nonce[6] = nonce[7] = nonce[8] = 0
+def _py_ccm_seal(engine, ck, nonce, buf, aad_len, tag_len, pt, n):
     _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len)
     if len(buf) < aad_len + n + tag_len or len(pt) < n:
         raise ValueError("buffer too small")
     buf[0] = buf[0]
-    if ftype >= 0:
-        buf[0] = 1  # wire.VERSION
-        buf[1] = ftype
-        buf[2] = suite
-        for j in range(4):
-            buf[3 + j] = nonce[j]
-            buf[8 + j] = nonce[9 + j]
-        buf[7] = kidx
     s = engine._s
     p = _py_ccm_head(engine, ck, nonce, buf, aad_len, n, tag_len)
     for i in range(n):
@@ -150,18 +131,7 @@ def _py_ccm_seal(engine, ck, nonce, buf, ftype, suite, sid, direction, kidx, seq
     return aad_len + n + tag_len
 
 
-def _py_ccm_open(engine, ck, nonce, buf, frame_len, sid, direction, kidx, seq, out):
-    if direction < 0:  # a plain CCM call: AAD buf[0:sid], tag of kidx bytes
-        aad_len, tag_len = sid, kidx
-    else:
-        aad_len, tag_len = 12, 8
-        nonce = engine._nonce
-        for j in range(4):
-            nonce[j] = (sid >> (24 - 8 * j)) & 0xFF
-            nonce[9 + j] = (seq >> (24 - 8 * j)) & 0xFF
-        nonce[4] = direction
-        nonce[5] = kidx
-        nonce[6] = nonce[7] = nonce[8] = 0
+def _py_ccm_open(engine, ck, nonce, buf, frame_len, aad_len, tag_len, out):
     n = frame_len - aad_len - tag_len
     _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len)
     if len(buf) < frame_len or len(out) < n:
@@ -189,8 +159,7 @@ _xor_to = _py_xor_to
 _copy = _py_copy
 _zero = _py_zero
 _diff = _py_diff
-# One CCM pass of a CcmEngine: ephkey.channel's seal and open_ are these
-# (their arguments: see _ccm.py); CcmEngine.seal/open call them too.
+# One CCM pass of a CcmEngine (CcmEngine.seal/open call them; arguments: see _ccm.py).
 seal_frame: Any = _py_ccm_seal
 open_frame: Any = _py_ccm_open
 VIPER = False
@@ -467,8 +436,8 @@ class CcmEngine:
     into _ccm.py (viper), which writes the counter blocks, B0, the AAD and
     the payload into this engine's scratch and makes both AES calls on views
     of it made here, once per block count. Nothing is allocated per frame.
-    ephkey.channel's seal/open_ are seal_frame/open_frame: a protected frame
-    is one call from the station, which passes the header fields.
+    ephkey.channel writes a protected frame's header and nonce (mac.frame_head)
+    and makes one CCM pass here.
     """
 
     def __init__(self, max_payload: int, max_aad: int):
@@ -491,7 +460,7 @@ class CcmEngine:
             s[4 * i:4 * i + 4] = v.to_bytes(4, "little")
         mv = memoryview(s)
         self._views = [mv[16:16 + 16 * k] for k in range(first)]
-        self._nonce = bytearray(_NONCE)  # for the pure-Python twins
+        self._nonce = bytearray(_NONCE)  # ephkey.channel's nonce when the caller has none
         for k in range(2 + a_blocks + p_blocks):
             self._views.append(mv[mac:mac + 16 * k])
 
@@ -503,7 +472,7 @@ class CcmEngine:
         buf[aad_len:] itself (in-place encryption). A read-only buf raises
         TypeError.
         """
-        return seal_frame(self, ck, nonce, buf, -1, aad_len, tag_len, 0, 0, 0, pt, pt_len)
+        return seal_frame(self, ck, nonce, buf, aad_len, tag_len, pt, pt_len)
 
     def open(self, ck: CcmKey, nonce: ReadableBuffer, buf: ReadableBuffer, aad_len: int,
              frame_len: int, pt_out: WriteableBuffer, tag_len: int) -> int:
@@ -513,7 +482,7 @@ class CcmEngine:
         when the tag is wrong, with pt_out[0:n] zeroed. pt_out receives
         nothing else before the tag has been checked; it may be buf[aad_len:].
         """
-        return open_frame(self, ck, nonce, buf, frame_len, aad_len, -1, tag_len, 0, pt_out)
+        return open_frame(self, ck, nonce, buf, frame_len, aad_len, tag_len, pt_out)
 
     def wipe(self) -> None:
         """Zero the scratch (keystream and CBC output of the last frame)."""
