@@ -680,7 +680,7 @@ def report(doc: dict[str, Any]) -> str:
     if sz:
         a(f"`mpy-cross -march=<arch>` over the {raw.get('source_files', '?')} files of "
           f"firmware/ephkey/ ({raw.get('source_bytes', 0):,} bytes of source). Bytecode is "
-          "the same for every architecture; `_xor.py` and `_crc.py` are viper code and compile "
+          "the same for every architecture; the viper modules (`_ccm`, `_hs`, `_crc`, ...) compile "
           "to native code per architecture. This counts the whole package (stations, link "
           "layer, runtime, BLE transport, apps), but not the crypto: AES and SHA-256 come from "
           "MicroPython's cryptolib and hashlib (C, part of the firmware image, as is the VM "

@@ -19,6 +19,8 @@ import hashlib
 import cryptolib
 from micropython import const
 
+from . import mac
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -35,26 +37,12 @@ _IPAD = b"\x36" * 64
 _OPAD = b"\x5c" * 64
 
 
-# Pure-Python twins of the viper helpers in _xor.py and _ccm.py (same
-# arguments, same results). They allocate nothing either; a frame takes
-# about 10x longer.
-def _py_xor_to(dst, doff, src, soff, ks, n):
-    for i in range(n):
-        dst[doff + i] = src[soff + i] ^ ks[i]
-
-
-def _py_zero(dst, off, n):
-    for i in range(off, off + n):
-        dst[i] = 0
-
-
-def _py_diff(a, aoff, b, boff, n):
-    acc = 0
-    for i in range(n):
-        acc |= a[aoff + i] ^ b[boff + i]
-    return acc
-
-
+# Pure-Python twins of _ccm.py's seal and open (same arguments, same
+# results), for ports without a native emitter (py/mpconfig.h has emitters
+# for x64, x86, Thumb, ARM, Xtensa and RV32 only: the unix port on aarch64
+# and the webassembly port have none). They allocate nothing either; a frame
+# takes about 10x longer. The byte helpers (zero, diff, xor) are mac.py's,
+# which has the one Python fallback of those (_hs_py.py).
 def _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len):
     if (not ck.loaded or not 0 <= n <= engine.max_payload or not 0 <= aad_len <= engine.max_aad
             or tag_len & 1 or not 4 <= tag_len <= 16 or len(nonce) != _NONCE):
@@ -151,20 +139,14 @@ def _py_ccm_open(engine, ck, nonce, buf, frame_len, aad_len, tag_len, out):
     return n
 
 
-_xor_to = _py_xor_to
-_zero = _py_zero
-_diff = _py_diff
 # One CCM pass of a CcmEngine (CcmEngine.seal/open call them; arguments: see _ccm.py).
 seal_frame: Any = _py_ccm_seal
 open_frame: Any = _py_ccm_open
 VIPER = False
 if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
     try:
-        from . import _ccm, _xor
+        from . import _ccm
 
-        _xor_to = _xor.xor_to
-        _zero = _xor.zero
-        _diff = _xor.diff
         seal_frame = _ccm.seal
         open_frame = _ccm.open
         VIPER = True
@@ -184,15 +166,15 @@ def hmac_sha256(key: ReadableBuffer, msg: ReadableBuffer) -> bytes:
     if len(key) > 64:
         key = hashlib.sha256(key).digest()
     pad = bytearray(_IPAD)
-    _xor_to(pad, 0, pad, 0, key, len(key))
+    mac.xor(pad, 0, pad, 0, key, 0, len(key))
     h = hashlib.sha256(pad)
     h.update(msg)
     inner = h.digest()
     pad[:] = _OPAD
-    _xor_to(pad, 0, pad, 0, key, len(key))
+    mac.xor(pad, 0, pad, 0, key, 0, len(key))
     h = hashlib.sha256(pad)
     h.update(inner)
-    _zero(pad, 0, 64)
+    mac.zero(pad, 0, 64)
     return h.digest()
 
 
@@ -227,7 +209,7 @@ def ct_equal(a: ReadableBuffer, b: ReadableBuffer) -> bool:
     """Equal-length inputs take the same time whatever they hold."""
     if len(a) != len(b):
         return False
-    return _diff(a, 0, b, 0, len(a)) == 0
+    return mac.diff(a, 0, b, 0, len(a)) == 0
 
 
 # ------------------------------------------------- CCM, zero allocation
@@ -275,7 +257,7 @@ class CcmKey:
         and the GC reuses that memory."""
         self.ecb = None
         self.cbc = None
-        _zero(self.chain, 0, 16)
+        mac.zero(self.chain, 0, 16)
         self.loaded = False
 
 
@@ -337,4 +319,4 @@ class CcmEngine:
 
     def wipe(self) -> None:
         """Zero the scratch (keystream and CBC output of the last frame)."""
-        _zero(self._s, 16, len(self._s) - 16)
+        mac.zero(self._s, 16, len(self._s) - 16)

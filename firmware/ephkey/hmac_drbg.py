@@ -41,6 +41,7 @@ import hashlib
 
 from micropython import const
 
+from . import mac
 from .rng_health import HealthyRng, RngFailure
 
 SEED_ENTROPY = const(64)  # raw bytes of entropy_input (256 bits at 4 bits/byte)
@@ -52,20 +53,6 @@ MAX_REQUEST = const(65536)  # bytes per request: SP 800-90A 10.1, 2**19 bits
 
 _IPAD = b"\x36" * 64
 _OPAD = b"\x5c" * 64
-
-
-def _py_xor_to(dst, doff, src, soff, ks, n):
-    for i in range(n):
-        dst[doff + i] = src[soff + i] ^ ks[i]
-
-
-_xor_to = _py_xor_to
-TYPE_CHECKING = False
-if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
-    try:
-        from ._xor import xor_to as _xor_to  # viper: the pads without a Python loop
-    except (ImportError, SyntaxError, ValueError):  # no viper, or an .mpy for another arch
-        pass
 
 
 class HmacDrbg:
@@ -87,7 +74,7 @@ class HmacDrbg:
         """HMAC-SHA256 under self.key of a || b || c || d || e (no concatenation)."""
         pad = self._pad
         key = self.key
-        _xor_to(pad, 0, key, 0, _IPAD, 32)
+        mac.xor(pad, 0, key, 0, _IPAD, 0, 32)
         pad[32:] = _IPAD[32:]
         h = hashlib.sha256(pad)
         h.update(a)
@@ -96,7 +83,7 @@ class HmacDrbg:
         h.update(d)
         h.update(e)
         inner = h.digest()
-        _xor_to(pad, 0, key, 0, _OPAD, 32)
+        mac.xor(pad, 0, key, 0, _OPAD, 0, 32)
         pad[32:] = _OPAD[32:]
         h = hashlib.sha256(pad)
         h.update(inner)

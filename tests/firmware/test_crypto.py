@@ -3,7 +3,8 @@
 Published vectors (tests/vectors/primitives.json) for every primitive (the
 allocating CCM and the key wrap: the test-side reference ccm_ref.py), the
 zero-allocation CCM engine against that reference for every payload length,
-and both helper paths: viper (_xor.py) and the pure-Python twins.
+and both helper paths: viper (_ccm.py; the byte helpers are mac.py's, _hs.py)
+and the pure-Python twins (crypto's _py_ccm_*, mac's _hs_py.py).
 """
 
 import hashlib
@@ -54,30 +55,35 @@ def _flip(b, i):
     return bytes(b)
 
 
-_HELPERS = ("_xor_to", "_zero", "_diff")
 # the engine's one-call CCM passes (viper in _ccm.py) and their twins
-_TWINS = {name: "_py" + name for name in _HELPERS}
-_TWINS.update({"seal_frame": "_py_ccm_seal", "open_frame": "_py_ccm_open"})
+_TWINS = {"seal_frame": "_py_ccm_seal", "open_frame": "_py_ccm_open"}
 
 
 def _with_python_helpers(fn):
-    """Run fn with the pure-Python twins in place of the viper helpers."""
+    """Run fn with the pure-Python twins in place of the viper code: crypto's
+    CCM passes and mac's byte helpers (which crypto calls)."""
+    from ephkey import mac
+
     saved = {name: getattr(crypto, name) for name in _TWINS}
     for name, twin in _TWINS.items():
         setattr(crypto, name, getattr(crypto, twin))
+    mac.use_python_helpers(True)
     try:
         fn()
     finally:
         for name, f in saved.items():
             setattr(crypto, name, f)
+        mac.use_python_helpers(False)
 
 
 # ---------------------------------------------------------------- vectors
 
 def test_viper_helpers_are_in_use():
     # The unix port has the viper emitter: the fast path must be the one tested.
-    assert crypto.VIPER
-    assert crypto._xor_to is not crypto._py_xor_to
+    from ephkey import mac
+
+    assert crypto.VIPER and mac.VIPER
+    assert crypto.seal_frame is not crypto._py_ccm_seal
 
 
 def test_ccm_vectors_encrypt_and_decrypt():
@@ -461,21 +467,22 @@ def test_engine_allocates_nothing_with_python_helpers():
 # --------------------------------------------------- the Python twins
 
 def test_python_helpers_match_viper_helpers():
+    # the byte helpers crypto and hmac_drbg call: mac's (viper _hs.py, twins _hs_py.py)
+    from ephkey import _hs, _hs_py
+
     a, b = bytearray(_rand(64, "ha")), _rand(64, "hb")
     ks = _rand(48, "hk")
-    for name in _HELPERS:
-        assert getattr(crypto, "_py" + name) is not getattr(crypto, name)
     for doff, soff, n in ((0, 0, 0), (0, 0, 48), (3, 7, 40), (16, 1, 17)):
         x, y = bytearray(a), bytearray(a)
-        crypto._xor_to(x, doff, b, soff, ks, n)
-        crypto._py_xor_to(y, doff, b, soff, ks, n)
+        _hs.xor(x, doff, b, soff, ks, 0, n)
+        _hs_py.xor(y, doff, b, soff, ks, 0, n)
         assert x == y
-        crypto._zero(x, soff, n)
-        crypto._py_zero(y, soff, n)
+        _hs.zero(x, soff, n)
+        _hs_py.zero(y, soff, n)
         assert x == y and x[soff:soff + n] == bytes(n)
-        assert crypto._diff(a, doff, a, doff, n) == crypto._py_diff(a, doff, a, doff, n) == 0
-        same = crypto._diff(a, doff, b, soff, n) == 0
-        assert same == (crypto._py_diff(a, doff, b, soff, n) == 0)
+        assert _hs.diff(a, doff, a, doff, n) == _hs_py.diff(a, doff, a, doff, n) == 0
+        same = _hs.diff(a, doff, b, soff, n) == 0
+        assert same == (_hs_py.diff(a, doff, b, soff, n) == 0)
 
 
 def test_everything_with_python_helpers():
@@ -599,16 +606,8 @@ def test_channel_frames_are_ccm_over_header_and_nonce():
 
 
 def test_channel_frames_with_python_twins():
-    from ephkey import mac
 
-    saved = crypto.seal_frame, crypto.open_frame
-    crypto.seal_frame, crypto.open_frame = crypto._py_ccm_seal, crypto._py_ccm_open
-    mac.use_python_helpers(True)
-    try:
-        _check_channel_frames()
-    finally:
-        crypto.seal_frame, crypto.open_frame = saved
-        mac.use_python_helpers(False)
+    _with_python_helpers(_check_channel_frames)
 
 
 def test_channel_frames_allocate_nothing():
