@@ -118,7 +118,7 @@ def counts(elf: Path, work: Path, params: dict[str, Any]) -> dict[str, Any]:
     for r in recs:
         if r["kind"] == "handshake":
             res["handshake"][f"s{r['suite']}"] = {
-                k: r[k] for k in ("first", "second", "first_floor", "second_floor",
+                k: r[k] for k in ("first", "second", "gc", "first_floor", "second_floor",
                                   "first_x25519", "second_x25519", "first_calls",
                                   "second_calls")}
         elif r["kind"] == "datapath":

@@ -879,10 +879,12 @@ def target_rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     if hs2:
         import bench_emu
 
-        tot = bench_emu.median(hs2["first"]) + bench_emu.median(hs2["second"])
+        gc = bench_emu.median(hs2["gc"]) if hs2.get("gc") else 0
+        tot = bench_emu.median(hs2["first"]) + bench_emu.median(hs2["second"]) + gc
         impl = "native X25519" if emu.get("x25519", {}).get("native") else "viper X25519"
-        rows.append((f"suite-2 handshake, both roles ({impl}, F's key pair shared)", "-",
-                     _instr(tot), "<= 60M instr", _met(tot <= 60e6)))
+        rows.append((f"suite-2 handshake, both roles ({impl}, F's key pair shared; one "
+                     "full collection per handshake counted)", "-",
+                     f"{_instr(tot)} (GC {gc / 1e6:.2f}M)", "<= 60M instr", _met(tot <= 60e6)))
     else:
         rows.append(("suite-2 handshake, both roles", "-", na, "<= 60M instr", "-"))
     sz = h.get("sizes_armv6m", {})

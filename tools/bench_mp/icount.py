@@ -45,6 +45,7 @@ def c_handshakes(P):
         sids = [0] * n_st
         f_counts = []
         s_counts = []
+        gcs = []  # the collection before each counted handshake (both roles' garbage)
         # after the counted handshakes, two more: one with F's native calls
         # recorded, one with S's (the floors), X25519 runs counted per role
         xs = {"F": 0, "S": 0}
@@ -72,7 +73,8 @@ def c_handshakes(P):
                 drain_out(s)
                 drain_events(s)
                 sids[i] = 0
-            gc.collect()
+            tg = ticks_us()
+            gc.collect()  # the previous handshake's garbage: counted apart (gc below)
             t0 = ticks_us()
             _rec(nat, rec == "S")
             s.connect(now)
@@ -112,6 +114,7 @@ def c_handshakes(P):
                     suite, k, events.NAMES[code_f], events.NAMES[code_s]))
             sids[i] = f.ev_sid
             if P["warm"] <= k < last:
+                gcs.append(_instr(tg, t0))
                 f_counts.append(_instr(t1, t2) + _instr(t3, t4))
                 s_counts.append(_instr(t0, t1) + _instr(t2, t3) + _instr(t4, t5))
         floors = {}
@@ -121,7 +124,7 @@ def c_handshakes(P):
             t0 = ticks_us()
             fn()
             floors[who] = _instr(t0, ticks_us())
-        emit("handshake", suite=suite, first=f_counts, second=s_counts,
+        emit("handshake", suite=suite, first=f_counts, second=s_counts, gc=gcs,
              first_floor=floors["F"], second_floor=floors["S"], first_x25519=xs["F"],
              second_x25519=xs["S"], first_calls=nats["F"].counts(),
              second_calls=nats["S"].counts())

@@ -486,7 +486,8 @@ def t_memory(P):
 
 
 def t_scaling(P):
-    """First-station CPU time per suite-1 handshake as one parameter grows.
+    """First-station CPU time per suite-1 handshake as one parameter grows
+    (each round ends with one collection per value, counted in its time).
 
     One first station per value, all alive at once, taking turns handshake by
     handshake, so that a busy spell of the machine hits every value alike;
@@ -507,6 +508,8 @@ def t_scaling(P):
             now += 1
             p[1].handshake(p[3] % p[2], now)
             p[3] += 1
+    for p in pts:
+        p[1].gc_between = False
     for _ in range(P["rounds"]):
         totals = [0] * len(pts)
         for _ in range(P["per_round"]):
@@ -514,6 +517,10 @@ def t_scaling(P):
                 now += 1
                 totals[j] += p[1].handshake(p[3] % p[2], now)
                 p[3] += 1
+        for j in range(len(pts)):
+            t0 = ticks_us()
+            gc.collect()  # the round's garbage, inside the timing
+            totals[j] += ticks_diff(ticks_us(), t0)
         for j, p in enumerate(pts):
             p[4].append(totals[j] / P["per_round"])
             p[5].append(totals[j] / totals[0])
