@@ -117,8 +117,10 @@ def c_handshakes(P):
                 gcs.append(_instr(tg, t0))
                 f_counts.append(_instr(t1, t2) + _instr(t3, t4))
                 s_counts.append(_instr(t0, t1) + _instr(t2, t3) + _instr(t4, t5))
+        f = s = ss = None  # the stations' heap back before the floors are compiled
         floors = {}
         for who, nat in nats.items():
+            gc.collect()
             fn = nat.floor()
             gc.collect()
             t0 = ticks_us()
