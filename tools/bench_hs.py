@@ -37,15 +37,24 @@ from bench_run import Runner, find_tool  # noqa: E402
 
 FULL = {"floor": {"stations": 4, "warm": 20, "rounds": 9, "per_round": 100},
         "forged": {"rounds": 9, "per_round": 200},
-        "slices": {"rounds": 3}}
+        "slices": {"rounds": 3},
+        "flood": {"peers": 4, "sessions": 8, "warm": 4, "rounds": 7, "per_round": 10},
+        "drbg": {"rounds": 9, "per_round": 100},
+        "x25519": {"reps": 9}}
 QUICK = {"floor": {"stations": 2, "warm": 2, "rounds": 3, "per_round": 10},
          "forged": {"rounds": 3, "per_round": 20},
-         "slices": {"rounds": 1}}
+         "slices": {"rounds": 1},
+         "flood": {"peers": 2, "sessions": 4, "warm": 2, "rounds": 2, "per_round": 2},
+         "drbg": {"rounds": 3, "per_round": 10},
+         "x25519": {"reps": 2}}
 EMU = {"floor": {"stations": 2, "warm": 3, "rounds": 3, "per_round": 4},
        "forged": {"rounds": 3, "per_round": 10},
-       "slices": {"rounds": 1}}
+       "slices": {"rounds": 1},
+       "flood": {"peers": 2, "sessions": 4, "warm": 2, "rounds": 3, "per_round": 6},
+       "drbg": {"rounds": 2, "per_round": 4},
+       "x25519": {"reps": 1}}
 TARGET = 2.0
-TASKS = ("floor", "forged", "slices")
+TASKS = ("floor", "forged", "slices", "flood", "drbg", "x25519")
 
 
 def run(quick: bool = False, micropython: str | None = None) -> dict[str, Any]:
@@ -61,23 +70,35 @@ def run(quick: bool = False, micropython: str | None = None) -> dict[str, Any]:
     return out
 
 
-def run_emu() -> dict[str, Any]:
-    """The same tasks on the emulated board, in instructions (ticks x 1000)."""
+NATIVE_TASKS = ("slices", "flood", "x25519")  # where the X25519 implementation matters
+
+
+def run_emu(native: bool = False) -> dict[str, Any]:
+    """The same tasks on the emulated board, in instructions (ticks x 1000).
+
+    native: with the armv6m native X25519 module (make natmod) on the board's
+    flash, so the frozen ephkey.x25519 loads it; only NATIVE_TASKS then. Raises
+    BenchError when there is no native module to load."""
     import bench_emu
-    from bench_run import compose, parse_bench
+    from bench_run import BenchError, compose, parse_bench
 
     elf = bench_emu._image(lambda line: None)
-    out: dict[str, Any] = {"unit": "instructions"}
+    mod = bench_emu._native_x25519() if native else None
+    if native and mod is None:
+        raise BenchError("no armv6m native X25519 module (make natmod needs arm-none-eabi-gcc)")
+    out: dict[str, Any] = {"unit": "instructions", "x25519": "native" if native else "viper"}
     with tempfile.TemporaryDirectory(prefix="ephkey-bench-hs-emu-") as d:
-        for task in TASKS:
+        for task in (NATIVE_TASKS if native else TASKS):
             tree = Path(d) / task
             tree.mkdir()
+            if mod is not None:
+                (tree / mod.name).write_bytes(mod.read_bytes())
             (tree / "main.py").write_text(compose("hs_cost.py", dict(EMU[task], task=task,
                                                                      emu=True)))
             recs = parse_bench(bench_emu._boot(tree, elf))
             got = [x for x in recs if x.get("kind") == task]
             if not got:
-                raise SystemExit("emulated board, %s: no result" % task)
+                raise BenchError("emulated board, %s: no result" % task)
             out[task] = _scaled(got[0], 1000)
             out["vm"] = [x for x in recs if x.get("kind") == "start"][0]["vm"]
     return out
@@ -87,7 +108,9 @@ def _scaled(rec: Any, k: int) -> Any:
     """Every time of a record times k (ticks_us to instructions); ratios unchanged."""
     if isinstance(rec, dict):
         return {key: (v if key in ("ratio", "calls", "n", "early_codes", "jobs_created",
-                                   "slot_fails", "max_kind") else _scaled(v, k))
+                                   "slot_fails", "max_kind", "bytes", "raw_draws",
+                                   "reseed_every", "alloc_bytes", "impl", "pairs_shared",
+                                   "pairs_fresh", "suite") else _scaled(v, k))
                 for key, v in rec.items()}
     if isinstance(rec, list):
         return [_scaled(v, k) for v in rec]

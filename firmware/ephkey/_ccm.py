@@ -14,14 +14,9 @@ the tag, and then decrypts again into the caller's buffer, so that buffer
 receives plaintext only once the tag is right. Afterwards the MAC input holds
 CBC output, not plaintext.
 
-The two functions have the signatures of ephkey.channel's ``seal`` and
-``open_``, which are these functions: a protected frame (spec 3.7) costs one
-call from the station. The nonce sid | dir | kidx | 00 00 00 | seq is built
-here from the fields (the ``nonce`` argument is not used then), and ``seal``
-writes the 12-byte header, the AAD. CcmEngine.seal/open make plain CCM calls
-through the same code: ``ftype`` < 0 (``direction`` < 0 for open) marks them,
-and then ``nonce`` is the 13-byte nonce and two of the fields carry the AAD
-and tag lengths (see each function).
+They serve CcmEngine.seal/open, through which ephkey.channel makes every
+protected frame (version 2: the header and nonce written by mac.frame_head):
+``nonce`` is the 13-byte nonce, the AAD is buf[0:aad_len].
 
 Words where they can be: the engine's scratch is word aligned, so counter
 blocks, B0 and the MAC blocks are written as words; payload passes move 16
@@ -47,49 +42,24 @@ import micropython
 
 
 @micropython.viper
-def seal(engine, ck, nonce, buf, ftype: int, suite: int, sid: int, direction: int, kidx: int,
-         seq: int, pt, n: int) -> int:
-    """Seal pt[0:n] into the protected frame buf (header, ciphertext, 8-byte tag);
-    return its length 12 + n + 8. With ftype < 0, a plain CCM call instead:
-    nonce given, AAD = buf[0:suite], tag of sid bytes. pt may be buf[aad_len:]."""
+def seal(engine, ck, nonce, buf, aad_len: int, tag_len: int, pt, n: int) -> int:
+    """Encrypt pt[0:n] into buf after the AAD buf[0:aad_len] and append the
+    tag; return aad_len + n + tag_len. pt may be buf[aad_len:]."""
     s = ptr32(engine._s)
     ecb = ck.ecb
-    aad_len = 12  # wire.PROT_HDR
-    tag_len = 8  # channel's tag
-    if ftype < 0:
-        aad_len = suite
-        tag_len = sid
-        if aad_len < 0 or aad_len > s[1] or int(len(nonce)) != 13:
-            raise ValueError("ccm parameters")
+    if aad_len < 0 or aad_len > s[1] or int(len(nonce)) != 13:
+        raise ValueError("ccm parameters")
     if not ecb or n < 0 or n > s[0] or tag_len < 4 or tag_len > 16 or (tag_len & 1):
         raise ValueError("ccm parameters")
     if int(len(buf)) < aad_len + n + tag_len or int(len(pt)) < n:
         raise ValueError("buffer too small")
     buf[0] = buf[0]  # viper writes through any buffer: refuse read-only ones here
     b = ptr8(buf)
-    if ftype >= 0:  # the header, and the nonce sid | dir | kidx | 00 00 00 | seq
-        b[0] = 1  # wire.VERSION
-        b[1] = ftype
-        b[2] = suite
-        b[3] = sid >> 24
-        b[4] = (sid >> 16) & 255
-        b[5] = (sid >> 8) & 255
-        b[6] = sid & 255
-        b[7] = kidx
-        b[8] = seq >> 24
-        b[9] = (seq >> 16) & 255
-        b[10] = (seq >> 8) & 255
-        b[11] = seq & 255
-        w0 = 1 | (b[3] << 8) | (b[4] << 16) | (b[5] << 24)
-        w1 = b[6] | (direction << 8) | (kidx << 16)
-        w2 = (b[8] << 16) | (b[9] << 24)
-        w3 = b[10] | (b[11] << 8)
-    else:
-        no = ptr8(nonce)
-        w0 = 1 | (no[0] << 8) | (no[1] << 16) | (no[2] << 24)
-        w1 = no[3] | (no[4] << 8) | (no[5] << 16) | (no[6] << 24)
-        w2 = no[7] | (no[8] << 8) | (no[9] << 16) | (no[10] << 24)
-        w3 = no[11] | (no[12] << 8)
+    no = ptr8(nonce)
+    w0 = 1 | (no[0] << 8) | (no[1] << 16) | (no[2] << 24)
+    w1 = no[3] | (no[4] << 8) | (no[5] << 16) | (no[6] << 24)
+    w2 = no[7] | (no[8] << 8) | (no[9] << 16) | (no[10] << 24)
+    w3 = no[11] | (no[12] << 8)
     # A_i = flags (L - 1 = 1) | nonce | i (2 bytes BE): w0 .. w3 | i
     blocks = (n + 15) >> 4
     a = ptr32(int(s) + 16)
@@ -183,21 +153,14 @@ def seal(engine, ck, nonce, buf, ftype: int, suite: int, sid: int, direction: in
 
 
 @micropython.viper
-def open(engine, ck, nonce, buf, frame_len: int, sid: int, direction: int, kidx: int, seq: int,
-         out) -> int:
-    """Check the protected frame buf[0:frame_len] (header, ciphertext, 8-byte
-    tag); return the plaintext length n with the plaintext in out[0:n], or -1
-    with out[0:n] zeroed. With direction < 0, a plain CCM call instead: nonce
-    given, AAD = buf[0:sid], tag of kidx bytes. out may be buf[aad_len:]."""
+def open(engine, ck, nonce, buf, frame_len: int, aad_len: int, tag_len: int, out) -> int:
+    """Check buf[0:frame_len] (AAD buf[0:aad_len], ciphertext, tag); return
+    the plaintext length n with the plaintext in out[0:n], or -1 with out[0:n]
+    zeroed. out may be buf[aad_len:]."""
     s = ptr32(engine._s)
     ecb = ck.ecb
-    aad_len = 12  # wire.PROT_HDR
-    tag_len = 8  # channel's tag
-    if direction < 0:
-        aad_len = sid
-        tag_len = kidx
-        if aad_len < 0 or aad_len > s[1] or int(len(nonce)) != 13:
-            raise ValueError("ccm parameters")
+    if aad_len < 0 or aad_len > s[1] or int(len(nonce)) != 13:
+        raise ValueError("ccm parameters")
     n = frame_len - aad_len - tag_len
     if not ecb or n < 0 or n > s[0] or tag_len < 4 or tag_len > 16 or (tag_len & 1):
         raise ValueError("ccm parameters")
@@ -206,17 +169,11 @@ def open(engine, ck, nonce, buf, frame_len: int, sid: int, direction: int, kidx:
     if n:
         out[0] = out[0]  # refuse a read-only output before writing to it
     b = ptr8(buf)
-    if direction >= 0:  # the nonce sid | dir | kidx | 00 00 00 | seq
-        w0 = 1 | ((sid >> 24) << 8) | (((sid >> 16) & 255) << 16) | (((sid >> 8) & 255) << 24)
-        w1 = (sid & 255) | (direction << 8) | (kidx << 16)
-        w2 = ((seq >> 24) << 16) | (((seq >> 16) & 255) << 24)
-        w3 = ((seq >> 8) & 255) | ((seq & 255) << 8)
-    else:
-        no = ptr8(nonce)
-        w0 = 1 | (no[0] << 8) | (no[1] << 16) | (no[2] << 24)
-        w1 = no[3] | (no[4] << 8) | (no[5] << 16) | (no[6] << 24)
-        w2 = no[7] | (no[8] << 8) | (no[9] << 16) | (no[10] << 24)
-        w3 = no[11] | (no[12] << 8)
+    no = ptr8(nonce)
+    w0 = 1 | (no[0] << 8) | (no[1] << 16) | (no[2] << 24)
+    w1 = no[3] | (no[4] << 8) | (no[5] << 16) | (no[6] << 24)
+    w2 = no[7] | (no[8] << 8) | (no[9] << 16) | (no[10] << 24)
+    w3 = no[11] | (no[12] << 8)
     blocks = (n + 15) >> 4
     a = ptr32(int(s) + 16)
     i = 0

@@ -1,10 +1,12 @@
 """Suite 1 primitives on what every board has: cryptolib AES (ECB, CBC) and hashlib.
 
 AES-CCM (RFC 3610 / SP 800-38C), HMAC-SHA256 (RFC 2104), HKDF-SHA256
-(RFC 5869), AES Key Wrap (RFC 3394) and a constant-time compare.
+(RFC 5869) and a constant-time compare.
 
-The functional API allocates and suits the handshake. DATA frames go through
-CcmKey + CcmEngine, which allocate nothing per frame. Boards have no CTR or
+HMAC and HKDF allocate and suit pairing. Protected frames go through
+CcmKey + CcmEngine, which allocate nothing per frame (the stations' key wrap
+is mac.KeyWrap; an allocating CCM and key wrap, which only tests need, are
+tests/firmware/ccm_ref.py). Boards have no CTR or
 CCM mode, so CCM is built from two native calls per frame, both made from one
 viper call (_ccm.py):
 - the CBC-MAC is one cbc.encrypt over B0 || AAD blocks || payload blocks;
@@ -17,6 +19,8 @@ import hashlib
 import cryptolib
 from micropython import const
 
+from . import mac
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -28,37 +32,17 @@ _CBC = const(2)
 _NONCE = const(13)  # the engine's nonce: L = 2, so payloads stay below 64 KiB
 _AAD_LIMIT = const(0xFF00)  # from here on RFC 3610 needs a 6- or 10-byte length
 _KDF_MAX = const(8160)  # 255 * 32: the most HKDF-SHA256 can expand
-_KW_IV = b"\xa6\xa6\xa6\xa6\xa6\xa6\xa6\xa6"
 _ZERO16 = bytes(16)
 _IPAD = b"\x36" * 64
 _OPAD = b"\x5c" * 64
 
 
-# Pure-Python twins of the viper helpers in _xor.py and _ccm.py (same
-# arguments, same results). They allocate nothing either; a frame takes
-# about 10x longer.
-def _py_xor_to(dst, doff, src, soff, ks, n):
-    for i in range(n):
-        dst[doff + i] = src[soff + i] ^ ks[i]
-
-
-def _py_copy(dst, doff, src, soff, n):
-    for i in range(n):
-        dst[doff + i] = src[soff + i]
-
-
-def _py_zero(dst, off, n):
-    for i in range(off, off + n):
-        dst[i] = 0
-
-
-def _py_diff(a, aoff, b, boff, n):
-    acc = 0
-    for i in range(n):
-        acc |= a[aoff + i] ^ b[boff + i]
-    return acc
-
-
+# Pure-Python twins of _ccm.py's seal and open (same arguments, same
+# results), for ports without a native emitter (py/mpconfig.h has emitters
+# for x64, x86, Thumb, ARM, Xtensa and RV32 only: the unix port on aarch64
+# and the webassembly port have none). They allocate nothing either; a frame
+# takes about 10x longer. The byte helpers (zero, diff, xor) are mac.py's,
+# which has the one Python fallback of those (_hs_py.py).
 def _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len):
     if (not ck.loaded or not 0 <= n <= engine.max_payload or not 0 <= aad_len <= engine.max_aad
             or tag_len & 1 or not 4 <= tag_len <= 16 or len(nonce) != _NONCE):
@@ -114,30 +98,11 @@ def _py_ccm_mac(engine, ck, q):
     return t
 
 
-def _py_ccm_seal(engine, ck, nonce, buf, ftype, suite, sid, direction, kidx, seq, pt, n):
-    if ftype < 0:  # a plain CCM call: AAD buf[0:suite], tag of sid bytes
-        aad_len, tag_len = suite, sid
-    else:  # a protected frame: its header and nonce from the fields
-        aad_len, tag_len = 12, 8
-        nonce = engine._nonce
-        for j in range(4):
-            nonce[j] = (sid >> (24 - 8 * j)) & 0xFF
-            nonce[9 + j] = (seq >> (24 - 8 * j)) & 0xFF
-        nonce[4] = direction
-        nonce[5] = kidx
-        nonce[6] = nonce[7] = nonce[8] = 0
+def _py_ccm_seal(engine, ck, nonce, buf, aad_len, tag_len, pt, n):
     _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len)
     if len(buf) < aad_len + n + tag_len or len(pt) < n:
         raise ValueError("buffer too small")
     buf[0] = buf[0]
-    if ftype >= 0:
-        buf[0] = 1  # wire.VERSION
-        buf[1] = ftype
-        buf[2] = suite
-        for j in range(4):
-            buf[3 + j] = nonce[j]
-            buf[8 + j] = nonce[9 + j]
-        buf[7] = kidx
     s = engine._s
     p = _py_ccm_head(engine, ck, nonce, buf, aad_len, n, tag_len)
     for i in range(n):
@@ -150,18 +115,7 @@ def _py_ccm_seal(engine, ck, nonce, buf, ftype, suite, sid, direction, kidx, seq
     return aad_len + n + tag_len
 
 
-def _py_ccm_open(engine, ck, nonce, buf, frame_len, sid, direction, kidx, seq, out):
-    if direction < 0:  # a plain CCM call: AAD buf[0:sid], tag of kidx bytes
-        aad_len, tag_len = sid, kidx
-    else:
-        aad_len, tag_len = 12, 8
-        nonce = engine._nonce
-        for j in range(4):
-            nonce[j] = (sid >> (24 - 8 * j)) & 0xFF
-            nonce[9 + j] = (seq >> (24 - 8 * j)) & 0xFF
-        nonce[4] = direction
-        nonce[5] = kidx
-        nonce[6] = nonce[7] = nonce[8] = 0
+def _py_ccm_open(engine, ck, nonce, buf, frame_len, aad_len, tag_len, out):
     n = frame_len - aad_len - tag_len
     _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len)
     if len(buf) < frame_len or len(out) < n:
@@ -185,23 +139,14 @@ def _py_ccm_open(engine, ck, nonce, buf, frame_len, sid, direction, kidx, seq, o
     return n
 
 
-_xor_to = _py_xor_to
-_copy = _py_copy
-_zero = _py_zero
-_diff = _py_diff
-# One CCM pass of a CcmEngine: ephkey.channel's seal and open_ are these
-# (their arguments: see _ccm.py); CcmEngine.seal/open call them too.
+# One CCM pass of a CcmEngine (CcmEngine.seal/open call them; arguments: see _ccm.py).
 seal_frame: Any = _py_ccm_seal
 open_frame: Any = _py_ccm_open
 VIPER = False
 if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
     try:
-        from . import _ccm, _xor
+        from . import _ccm
 
-        _xor_to = _xor.xor_to
-        _copy = _xor.copy
-        _zero = _xor.zero
-        _diff = _xor.diff
         seal_frame = _ccm.seal
         open_frame = _ccm.open
         VIPER = True
@@ -209,11 +154,6 @@ if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoRetu
         # SyntaxError: this port has no viper emitter; ValueError: an .mpy
         # built for another architecture. The Python twins stay in place.
         pass
-
-
-def _check_tag_len(tag_len):
-    if tag_len & 1 or not 4 <= tag_len <= 16:
-        raise ValueError("tag_len")
 
 
 # ---------------------------------------------------------------- hashes, KDF
@@ -226,15 +166,15 @@ def hmac_sha256(key: ReadableBuffer, msg: ReadableBuffer) -> bytes:
     if len(key) > 64:
         key = hashlib.sha256(key).digest()
     pad = bytearray(_IPAD)
-    _xor_to(pad, 0, pad, 0, key, len(key))
+    mac.xor(pad, 0, pad, 0, key, 0, len(key))
     h = hashlib.sha256(pad)
     h.update(msg)
     inner = h.digest()
     pad[:] = _OPAD
-    _xor_to(pad, 0, pad, 0, key, len(key))
+    mac.xor(pad, 0, pad, 0, key, 0, len(key))
     h = hashlib.sha256(pad)
     h.update(inner)
-    _zero(pad, 0, 64)
+    mac.zero(pad, 0, 64)
     return h.digest()
 
 
@@ -269,145 +209,7 @@ def ct_equal(a: ReadableBuffer, b: ReadableBuffer) -> bool:
     """Equal-length inputs take the same time whatever they hold."""
     if len(a) != len(b):
         return False
-    return _diff(a, 0, b, 0, len(a)) == 0
-
-
-# ------------------------------------------------------------- AES key wrap
-
-def _xor_t(a, t):
-    # A ^= u64(t); t < 2**32 for any key a board could hold.
-    a[7] ^= t & 0xFF
-    a[6] ^= (t >> 8) & 0xFF
-    a[5] ^= (t >> 16) & 0xFF
-    a[4] ^= (t >> 24) & 0xFF
-
-
-def aes_key_wrap(kek: ReadableBuffer, key: ReadableBuffer) -> bytes:
-    n = len(key) >> 3
-    if len(key) & 7 or n < 2:
-        raise ValueError("key length")
-    ecb = cryptolib.aes(kek, _ECB)
-    r = bytearray(_KW_IV)  # A || R[1] .. R[n]
-    r.extend(key)
-    blk = bytearray(16)
-    out = bytearray(16)
-    for j in range(6):
-        for i in range(1, n + 1):
-            _copy(blk, 0, r, 0, 8)
-            _copy(blk, 8, r, 8 * i, 8)
-            ecb.encrypt(blk, out)
-            _copy(r, 0, out, 0, 8)
-            _xor_t(r, n * j + i)
-            _copy(r, 8 * i, out, 8, 8)
-    _zero(blk, 0, 16)
-    _zero(out, 0, 16)
-    return bytes(r)
-
-
-def aes_key_unwrap(kek: ReadableBuffer, wrapped: ReadableBuffer) -> bytes:
-    """Raise ValueError when the integrity check fails: wrong KEK or tampering."""
-    if len(wrapped) & 7 or len(wrapped) < 24:
-        raise ValueError("wrapped length")
-    n = (len(wrapped) >> 3) - 1
-    ecb = cryptolib.aes(kek, _ECB)
-    r = bytearray(wrapped)
-    blk = bytearray(16)
-    out = bytearray(16)
-    for j in range(5, -1, -1):
-        for i in range(n, 0, -1):
-            _xor_t(r, n * j + i)
-            _copy(blk, 0, r, 0, 8)
-            _copy(blk, 8, r, 8 * i, 8)
-            ecb.decrypt(blk, out)
-            _copy(r, 0, out, 0, 8)
-            _copy(r, 8 * i, out, 8, 8)
-    bad = _diff(r, 0, _KW_IV, 0, 8)
-    key = b"" if bad else bytes(r[8:])
-    _zero(r, 0, len(r))
-    _zero(out, 0, 16)
-    if bad:
-        raise ValueError("key unwrap failed")
-    return key
-
-
-# ------------------------------------------------------- CCM, allocating
-
-def _ccm_check(nonce, aad, tag_len, n):
-    q = 15 - len(nonce)
-    if not 2 <= q <= 8:
-        raise ValueError("nonce length")
-    _check_tag_len(tag_len)
-    if len(aad) >= _AAD_LIMIT:
-        raise ValueError("aad too long")
-    if q < 4 and n >> (8 * q):
-        raise ValueError("message too long")
-    return q
-
-
-def _ccm_keystream(key, nonce, q, n):
-    # Counter blocks A_0 .. A_m: flags = q - 1, nonce, counter i in q bytes.
-    blocks = (n + 15) // 16 + 1
-    ctr = bytearray(16 * blocks)
-    for i in range(blocks):
-        p = 16 * i
-        ctr[p] = q - 1
-        ctr[p + 1:p + 16 - q] = nonce
-        for k in range(min(q, 4)):
-            ctr[p + 15 - k] = (i >> (8 * k)) & 0xFF
-    return cryptolib.aes(key, _ECB).encrypt(ctr)
-
-
-def _ccm_mac(key, nonce, q, aad, msg, tag_len):
-    # B0 || (u16(len(aad)) || aad, zero padded) || (msg, zero padded), then
-    # CBC with a zero IV: its last output block is the CBC-MAC.
-    n = len(msg)
-    la = len(aad)
-    a_end = 16 + ((la + 2 + 15) & ~15 if la else 0)
-    b = bytearray(a_end + ((n + 15) & ~15))
-    b[0] = (0x40 if la else 0) | ((tag_len - 2) << 2) | (q - 1)
-    b[1:16 - q] = nonce
-    for k in range(q):
-        b[15 - k] = (n >> (8 * k)) & 0xFF
-    if la:
-        b[16] = la >> 8
-        b[17] = la & 0xFF
-        b[18:18 + la] = aad
-    b[a_end:a_end + n] = msg
-    mac = cryptolib.aes(key, _CBC, _ZERO16).encrypt(b)
-    _zero(b, a_end, n)
-    return mac
-
-
-def ccm_encrypt(key: ReadableBuffer, nonce: ReadableBuffer, aad: ReadableBuffer,
-                plaintext: ReadableBuffer, tag_len: int) -> bytes:
-    """Return ciphertext || tag. Nonce 7..13 bytes, tag_len 4..16 and even."""
-    n = len(plaintext)
-    q = _ccm_check(nonce, aad, tag_len, n)
-    mac = _ccm_mac(key, nonce, q, aad, plaintext, tag_len)
-    ks = _ccm_keystream(key, nonce, q, n)
-    out = bytearray(n + tag_len)
-    _xor_to(out, 0, plaintext, 0, memoryview(ks)[16:], n)
-    _xor_to(out, n, mac, len(mac) - 16, ks, tag_len)
-    return bytes(out)
-
-
-def ccm_decrypt(key: ReadableBuffer, nonce: ReadableBuffer, aad: ReadableBuffer,
-                data: ReadableBuffer, tag_len: int) -> bytes:
-    """Return the plaintext of ciphertext || tag; ValueError if the tag is wrong."""
-    n = len(data) - tag_len
-    if n < 0:
-        raise ValueError("too short")
-    q = _ccm_check(nonce, aad, tag_len, n)
-    ks = _ccm_keystream(key, nonce, q, n)
-    pt = bytearray(n)
-    _xor_to(pt, 0, data, 0, memoryview(ks)[16:], n)
-    mac = _ccm_mac(key, nonce, q, aad, pt, tag_len)
-    want = bytearray(tag_len)
-    _xor_to(want, 0, mac, len(mac) - 16, ks, tag_len)
-    if _diff(want, 0, data, n, tag_len):
-        _zero(pt, 0, n)
-        raise ValueError("bad tag")
-    return bytes(pt)
+    return mac.diff(a, 0, b, 0, len(a)) == 0
 
 
 # ------------------------------------------------- CCM, zero allocation
@@ -455,7 +257,7 @@ class CcmKey:
         and the GC reuses that memory."""
         self.ecb = None
         self.cbc = None
-        _zero(self.chain, 0, 16)
+        mac.zero(self.chain, 0, 16)
         self.loaded = False
 
 
@@ -467,8 +269,8 @@ class CcmEngine:
     into _ccm.py (viper), which writes the counter blocks, B0, the AAD and
     the payload into this engine's scratch and makes both AES calls on views
     of it made here, once per block count. Nothing is allocated per frame.
-    ephkey.channel's seal/open_ are seal_frame/open_frame: a protected frame
-    is one call from the station, which passes the header fields.
+    ephkey.channel writes a protected frame's header and nonce (mac.frame_head)
+    and makes one CCM pass here.
     """
 
     def __init__(self, max_payload: int, max_aad: int):
@@ -491,7 +293,7 @@ class CcmEngine:
             s[4 * i:4 * i + 4] = v.to_bytes(4, "little")
         mv = memoryview(s)
         self._views = [mv[16:16 + 16 * k] for k in range(first)]
-        self._nonce = bytearray(_NONCE)  # for the pure-Python twins
+        self._nonce = bytearray(_NONCE)  # ephkey.channel's nonce when the caller has none
         for k in range(2 + a_blocks + p_blocks):
             self._views.append(mv[mac:mac + 16 * k])
 
@@ -503,7 +305,7 @@ class CcmEngine:
         buf[aad_len:] itself (in-place encryption). A read-only buf raises
         TypeError.
         """
-        return seal_frame(self, ck, nonce, buf, -1, aad_len, tag_len, 0, 0, 0, pt, pt_len)
+        return seal_frame(self, ck, nonce, buf, aad_len, tag_len, pt, pt_len)
 
     def open(self, ck: CcmKey, nonce: ReadableBuffer, buf: ReadableBuffer, aad_len: int,
              frame_len: int, pt_out: WriteableBuffer, tag_len: int) -> int:
@@ -513,8 +315,8 @@ class CcmEngine:
         when the tag is wrong, with pt_out[0:n] zeroed. pt_out receives
         nothing else before the tag has been checked; it may be buf[aad_len:].
         """
-        return open_frame(self, ck, nonce, buf, frame_len, aad_len, -1, tag_len, 0, pt_out)
+        return open_frame(self, ck, nonce, buf, frame_len, aad_len, tag_len, pt_out)
 
     def wipe(self) -> None:
         """Zero the scratch (keystream and CBC output of the last frame)."""
-        _zero(self._s, 16, len(self._s) - 16)
+        mac.zero(self._s, 16, len(self._s) - 16)

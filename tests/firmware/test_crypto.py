@@ -1,8 +1,10 @@
 """ephkey.crypto inside MicroPython.
 
-Published vectors (tests/vectors/primitives.json) for every primitive, the
-zero-allocation CCM engine against the functional CCM for every payload
-length, and both helper paths: viper (_xor.py) and the pure-Python twins.
+Published vectors (tests/vectors/primitives.json) for every primitive (the
+allocating CCM and the key wrap: the test-side reference ccm_ref.py), the
+zero-allocation CCM engine against that reference for every payload length,
+and both helper paths: viper (_ccm.py; the byte helpers are mac.py's, _hs.py)
+and the pure-Python twins (crypto's _py_ccm_*, mac's _hs_py.py).
 """
 
 import hashlib
@@ -11,6 +13,7 @@ from binascii import unhexlify
 
 import micropython
 
+import ccm_ref
 from ephkey import crypto
 
 _VECTORS = []
@@ -52,39 +55,44 @@ def _flip(b, i):
     return bytes(b)
 
 
-_HELPERS = ("_xor_to", "_copy", "_zero", "_diff")
 # the engine's one-call CCM passes (viper in _ccm.py) and their twins
-_TWINS = {name: "_py" + name for name in _HELPERS}
-_TWINS.update({"seal_frame": "_py_ccm_seal", "open_frame": "_py_ccm_open"})
+_TWINS = {"seal_frame": "_py_ccm_seal", "open_frame": "_py_ccm_open"}
 
 
 def _with_python_helpers(fn):
-    """Run fn with the pure-Python twins in place of the viper helpers."""
+    """Run fn with the pure-Python twins in place of the viper code: crypto's
+    CCM passes and mac's byte helpers (which crypto calls)."""
+    from ephkey import mac
+
     saved = {name: getattr(crypto, name) for name in _TWINS}
     for name, twin in _TWINS.items():
         setattr(crypto, name, getattr(crypto, twin))
+    mac.use_python_helpers(True)
     try:
         fn()
     finally:
         for name, f in saved.items():
             setattr(crypto, name, f)
+        mac.use_python_helpers(False)
 
 
 # ---------------------------------------------------------------- vectors
 
 def test_viper_helpers_are_in_use():
     # The unix port has the viper emitter: the fast path must be the one tested.
-    assert crypto.VIPER
-    assert crypto._xor_to is not crypto._py_xor_to
+    from ephkey import mac
+
+    assert crypto.VIPER and mac.VIPER
+    assert crypto.seal_frame is not crypto._py_ccm_seal
 
 
 def test_ccm_vectors_encrypt_and_decrypt():
     for v in _vectors()["ccm"]:
         key, nonce, aad, pt, ct = (unhexlify(v[k]) for k in ("key", "nonce", "aad", "pt", "ct"))
         for k, n, a, p in zip(_kinds(key), _kinds(nonce), _kinds(aad), _kinds(pt)):
-            assert crypto.ccm_encrypt(k, n, a, p, v["tag_len"]) == ct, v["source"]
+            assert ccm_ref.ccm_encrypt(k, n, a, p, v["tag_len"]) == ct, v["source"]
         for k, n, a, c in zip(_kinds(key), _kinds(nonce), _kinds(aad), _kinds(ct)):
-            assert crypto.ccm_decrypt(k, n, a, c, v["tag_len"]) == pt, v["source"]
+            assert ccm_ref.ccm_decrypt(k, n, a, c, v["tag_len"]) == pt, v["source"]
 
 
 def test_ccm_tampering_raises():
@@ -92,10 +100,10 @@ def test_ccm_tampering_raises():
         key, nonce, aad, ct = (unhexlify(v[k]) for k in ("key", "nonce", "aad", "ct"))
         tl = v["tag_len"]
         for i in (0, len(ct) - tl - 1, len(ct) - tl, len(ct) - 1):  # ciphertext and tag
-            _raises(crypto.ccm_decrypt, key, nonce, aad, _flip(ct, i), tl)
-        _raises(crypto.ccm_decrypt, key, nonce, _flip(aad, 0), ct, tl)
-        _raises(crypto.ccm_decrypt, key, _flip(nonce, 12), aad, ct, tl)
-        _raises(crypto.ccm_decrypt, key, nonce, aad, ct[:-1], tl)
+            _raises(ccm_ref.ccm_decrypt, key, nonce, aad, _flip(ct, i), tl)
+        _raises(ccm_ref.ccm_decrypt, key, nonce, _flip(aad, 0), ct, tl)
+        _raises(ccm_ref.ccm_decrypt, key, _flip(nonce, 12), aad, ct, tl)
+        _raises(ccm_ref.ccm_decrypt, key, nonce, aad, ct[:-1], tl)
 
 
 def test_ccm_vectors_through_the_engine():
@@ -117,25 +125,25 @@ def test_kw_vectors():
     for v in _vectors()["kw"]:
         kek, key, wrapped = (unhexlify(v[k]) for k in ("kek", "key", "wrapped"))
         for a, b in zip(_kinds(kek), _kinds(key)):
-            assert crypto.aes_key_wrap(a, b) == wrapped, v["source"]
+            assert ccm_ref.aes_key_wrap(a, b) == wrapped, v["source"]
         for a, b in zip(_kinds(kek), _kinds(wrapped)):
-            assert crypto.aes_key_unwrap(a, b) == key, v["source"]
+            assert ccm_ref.aes_key_unwrap(a, b) == key, v["source"]
 
 
 def test_kw_tampering_and_wrong_kek_raise():
     for v in _vectors()["kw"]:
         kek, wrapped = unhexlify(v["kek"]), unhexlify(v["wrapped"])
         for i in range(len(wrapped)):
-            _raises(crypto.aes_key_unwrap, kek, _flip(wrapped, i))
-        _raises(crypto.aes_key_unwrap, _flip(kek, 0), wrapped)
+            _raises(ccm_ref.aes_key_unwrap, kek, _flip(wrapped, i))
+        _raises(ccm_ref.aes_key_unwrap, _flip(kek, 0), wrapped)
 
 
 def test_kw_bad_lengths_raise():
     kek = bytes(16)
     for n in (0, 8, 15, 17):
-        _raises(crypto.aes_key_wrap, kek, bytes(n))
+        _raises(ccm_ref.aes_key_wrap, kek, bytes(n))
     for n in (0, 8, 16, 23, 25):
-        _raises(crypto.aes_key_unwrap, kek, bytes(n))
+        _raises(ccm_ref.aes_key_unwrap, kek, bytes(n))
 
 
 def test_hkdf_vectors():
@@ -195,25 +203,25 @@ def test_ccm_all_parameter_sizes_round_trip():
                 aad = _rand(alen, "a")
                 for n in (0, 1, 15, 16, 17, 40):
                     pt = _rand(n, n)
-                    ct = crypto.ccm_encrypt(key, nonce, aad, pt, tl)
+                    ct = ccm_ref.ccm_encrypt(key, nonce, aad, pt, tl)
                     assert len(ct) == n + tl
-                    assert crypto.ccm_decrypt(key, nonce, aad, ct, tl) == pt
-                    _raises(crypto.ccm_decrypt, key, nonce, aad, _flip(ct, n), tl)
+                    assert ccm_ref.ccm_decrypt(key, nonce, aad, ct, tl) == pt
+                    _raises(ccm_ref.ccm_decrypt, key, nonce, aad, _flip(ct, n), tl)
 
 
 def test_ccm_rejects_bad_parameters():
     key = bytes(16)
     for nlen in (6, 14):
-        _raises(crypto.ccm_encrypt, key, bytes(nlen), b"", b"x", 8)
+        _raises(ccm_ref.ccm_encrypt, key, bytes(nlen), b"", b"x", 8)
     for tl in (0, 2, 3, 5, 18):
-        _raises(crypto.ccm_encrypt, key, bytes(13), b"", b"x", tl)
-    _raises(crypto.ccm_encrypt, key, bytes(13), bytes(0xFF00), b"x", 8)
-    _raises(crypto.ccm_decrypt, key, bytes(13), b"", bytes(7), 8)
+        _raises(ccm_ref.ccm_encrypt, key, bytes(13), b"", b"x", tl)
+    _raises(ccm_ref.ccm_encrypt, key, bytes(13), bytes(0xFF00), b"x", 8)
+    _raises(ccm_ref.ccm_decrypt, key, bytes(13), b"", bytes(7), 8)
 
 
 def test_ccm_takes_the_longest_short_form_aad():
     # 0xFEFF bytes: the longest AAD with a 2-byte length field (RFC 3610 2.2)
-    crypto.ccm_encrypt(bytes(16), bytes(13), bytes(0xFEFF), b"x", 8)
+    ccm_ref.ccm_encrypt(bytes(16), bytes(13), bytes(0xFEFF), b"x", 8)
 
 
 # ------------------------------------------------------------ the engine
@@ -226,7 +234,7 @@ def _check_engine_against_functional(e, key, aad_len, lengths, seed):
     for n in lengths:
         nonce = _rand(13, "%s/n/%d" % (seed, n))
         pt = _rand(n, "%s/p/%d" % (seed, n))
-        want = crypto.ccm_encrypt(key, nonce, aad, pt, 8)
+        want = ccm_ref.ccm_encrypt(key, nonce, aad, pt, 8)
         buf[:aad_len] = aad
         m = e.seal(ck, nonce, buf, aad_len, pt, n, 8)
         assert m == aad_len + n + 8, n
@@ -243,7 +251,7 @@ def _check_engine_against_functional(e, key, aad_len, lengths, seed):
             assert e.open(ck, nonce, buf, aad_len, m, out, 8) == -1, (n, i)
             assert out[:n] == bytes(n), (n, i)
             buf[i] ^= 0x80
-        assert crypto.ccm_decrypt(key, nonce, aad, buf[aad_len:m], 8) == pt
+        assert ccm_ref.ccm_decrypt(key, nonce, aad, buf[aad_len:m], 8) == pt
 
 
 def test_engine_matches_functional_ccm_for_every_length_aad_12():
@@ -271,7 +279,7 @@ def test_engine_other_tag_lengths():
         buf = bytearray(12 + 33 + tl)
         buf[:12] = aad
         m = e.seal(ck, nonce, buf, 12, pt, 33, tl)
-        assert bytes(buf[12:m]) == crypto.ccm_encrypt(key, nonce, aad, pt, tl), tl
+        assert bytes(buf[12:m]) == ccm_ref.ccm_encrypt(key, nonce, aad, pt, tl), tl
         out = bytearray(33)
         assert e.open(ck, nonce, buf, 12, m, out, tl) == 33 and out == pt
         buf[m - 1] ^= 1
@@ -292,7 +300,7 @@ def test_engine_keys_and_engines_interleave():
         buf = bytearray(12 + n + 8)
         buf[:12] = aad
         m = e.seal(cks[i], nonce, buf, 12, pt, n, 8)
-        assert bytes(buf[12:m]) == crypto.ccm_encrypt(keys[i], nonce, aad, pt, 8), step
+        assert bytes(buf[12:m]) == ccm_ref.ccm_encrypt(keys[i], nonce, aad, pt, 8), step
         out = bytearray(n)
         assert engines[(step + 1) % 2].open(cks[i], nonce, buf, 12, m, out, 8) == n
         assert out == pt
@@ -307,7 +315,7 @@ def test_engine_in_place():
     buf[12:62] = pt
     mv = memoryview(buf)
     m = e.seal(ck, nonce, buf, 12, mv[12:], 50, 8)
-    assert bytes(buf[12:m]) == crypto.ccm_encrypt(key, nonce, aad, pt, 8)
+    assert bytes(buf[12:m]) == ccm_ref.ccm_encrypt(key, nonce, aad, pt, 8)
     assert e.open(ck, nonce, buf, 12, m, mv[12:], 8) == 50
     assert bytes(buf[12:62]) == pt
 
@@ -315,7 +323,7 @@ def test_engine_in_place():
 def test_engine_accepts_every_buffer_type():
     e = crypto.CcmEngine(32, 12)
     key, nonce, aad, pt = _rand(16, "bk"), _rand(13, "bn"), _rand(12, "ba"), _rand(20, "bp")
-    want = crypto.ccm_encrypt(key, nonce, aad, pt, 8)
+    want = ccm_ref.ccm_encrypt(key, nonce, aad, pt, 8)
     for k, n, p in zip(_kinds(key), _kinds(nonce), _kinds(pt)):
         ck = crypto.CcmKey(k)
         for buf in (bytearray(40), memoryview(bytearray(40))):
@@ -370,7 +378,8 @@ def test_ccm_key_wipe_and_reload():
     ck.load(key)
     buf = bytearray(36)
     m = e.seal(ck, bytes(13), buf, 12, b"0123456789abcdef", 16, 8)
-    assert bytes(buf[12:m]) == crypto.ccm_encrypt(key, bytes(13), bytes(12), b"0123456789abcdef", 8)
+    want = ccm_ref.ccm_encrypt(key, bytes(13), bytes(12), b"0123456789abcdef", 8)
+    assert bytes(buf[12:m]) == want
     e.wipe()
     assert e._s[16:] == bytes(len(e._s) - 16), "keystream and MAC blocks zeroed"
 
@@ -444,7 +453,7 @@ def _zero_allocation_check():
         raise AssertionError("seal/open allocated") from None
     assert got == list(sizes), got
     m = e.seal(ck, nonce, buf, 12, pt, 256, 8)
-    assert bytes(buf[12:m]) == crypto.ccm_encrypt(key, nonce, bytes(buf[:12]), pt, 8)
+    assert bytes(buf[12:m]) == ccm_ref.ccm_encrypt(key, nonce, bytes(buf[:12]), pt, 8)
 
 
 def test_engine_allocates_nothing():
@@ -458,24 +467,22 @@ def test_engine_allocates_nothing_with_python_helpers():
 # --------------------------------------------------- the Python twins
 
 def test_python_helpers_match_viper_helpers():
+    # the byte helpers crypto and hmac_drbg call: mac's (viper _hs.py, twins _hs_py.py)
+    from ephkey import _hs, _hs_py
+
     a, b = bytearray(_rand(64, "ha")), _rand(64, "hb")
     ks = _rand(48, "hk")
-    for name in _HELPERS:
-        assert getattr(crypto, "_py" + name) is not getattr(crypto, name)
     for doff, soff, n in ((0, 0, 0), (0, 0, 48), (3, 7, 40), (16, 1, 17)):
         x, y = bytearray(a), bytearray(a)
-        crypto._xor_to(x, doff, b, soff, ks, n)
-        crypto._py_xor_to(y, doff, b, soff, ks, n)
+        _hs.xor(x, doff, b, soff, ks, 0, n)
+        _hs_py.xor(y, doff, b, soff, ks, 0, n)
         assert x == y
-        crypto._copy(x, doff, b, soff, n)
-        crypto._py_copy(y, doff, b, soff, n)
-        assert x == y and x[doff:doff + n] == b[soff:soff + n]
-        crypto._zero(x, soff, n)
-        crypto._py_zero(y, soff, n)
+        _hs.zero(x, soff, n)
+        _hs_py.zero(y, soff, n)
         assert x == y and x[soff:soff + n] == bytes(n)
-        assert crypto._diff(a, doff, a, doff, n) == crypto._py_diff(a, doff, a, doff, n) == 0
-        same = crypto._diff(a, doff, b, soff, n) == 0
-        assert same == (crypto._py_diff(a, doff, b, soff, n) == 0)
+        assert _hs.diff(a, doff, a, doff, n) == _hs_py.diff(a, doff, a, doff, n) == 0
+        same = _hs.diff(a, doff, b, soff, n) == 0
+        assert same == (_hs_py.diff(a, doff, b, soff, n) == 0)
 
 
 def test_everything_with_python_helpers():
@@ -526,7 +533,7 @@ def test_engine_with_unaligned_buffers():
     for n in (0, 3, 16, 33, 64, 100):
         nonce = _rand(13, "un%d" % n)
         pt = _rand(n, "up%d" % n)
-        cases.append((n, nonce, pt, crypto.ccm_encrypt(key, nonce, aad, pt, 8)))
+        cases.append((n, nonce, pt, ccm_ref.ccm_encrypt(key, nonce, aad, pt, 8)))
     got = []
     trapped = _trap_unaligned(True)
     try:
@@ -579,7 +586,7 @@ def _check_channel_frames():
             ((seq >> 24) & 0xFF, (seq >> 16) & 0xFF, (seq >> 8) & 0xFF, seq & 0xFF))
         assert m == wire.PROT_HDR + n + 8 and buf[:wire.PROT_HDR] == hdr, n
         nonce = _frame_nonce(sid, direction, kidx, seq)
-        assert bytes(buf[wire.PROT_HDR:m]) == crypto.ccm_encrypt(key, nonce, hdr, pt, 8), n
+        assert bytes(buf[wire.PROT_HDR:m]) == ccm_ref.ccm_encrypt(key, nonce, hdr, pt, 8), n
         assert channel.open_(e, ck, None, buf, m, sid, direction, kidx, seq, out) == n
         assert bytes(out[:n]) == pt
         # any other nonce field, or another header byte: refused, output zeroed
@@ -599,16 +606,8 @@ def test_channel_frames_are_ccm_over_header_and_nonce():
 
 
 def test_channel_frames_with_python_twins():
-    from ephkey import mac
 
-    saved = crypto.seal_frame, crypto.open_frame
-    crypto.seal_frame, crypto.open_frame = crypto._py_ccm_seal, crypto._py_ccm_open
-    mac.use_python_helpers(True)
-    try:
-        _check_channel_frames()
-    finally:
-        crypto.seal_frame, crypto.open_frame = saved
-        mac.use_python_helpers(False)
+    _with_python_helpers(_check_channel_frames)
 
 
 def test_channel_frames_allocate_nothing():

@@ -130,6 +130,76 @@ def test_seeding_budget():
     assert len(out) == 32 and src.reads[2:] == [MIX_BYTES]
 
 
+class Recorded:
+    """A raw source that keeps every byte it returned, in order."""
+
+    def __init__(self):
+        self.out = []
+
+    def __call__(self, n):
+        b = urandom(n)
+        self.out.append(b)
+        return b
+
+
+def test_requests_follow_sp800_90a_with_the_mixes_pooled_into_the_reseed():
+    # the schedule spelled out on a bare HmacDrbg: instantiate from the seed,
+    # each request a generate with no additional_input, each reseed with the
+    # SHA-256 of the requests' 16-byte health-tested raw draws as additional_input
+    import hashlib
+
+    src = Recorded()
+    rng = SeededRng(HealthyRng(src), reseed_every=3)
+    got = [rng(n) for n in (94, 32, 12, 50, 7)]
+    raw = src.out[1:]  # after the start-up test's 1024 bytes
+    seed = raw.pop(0)
+    ref = HmacDrbg(seed[:SEED_ENTROPY], seed[SEED_ENTROPY:])
+    pool = hashlib.sha256()
+    want = []
+    for i, n in enumerate((94, 32, 12, 50, 7)):
+        if i and i % 3 == 0:
+            ref.reseed(raw.pop(0), pool.digest())
+            pool = hashlib.sha256()
+        mix = raw.pop(0)
+        assert len(mix) == MIX_BYTES
+        pool.update(mix)
+        want.append(ref.generate(n))
+    assert got == want and not raw
+
+
+def test_a_request_costs_2_plus_ceil_n_over_32_hmacs():
+    # the draw of a suite-1 REQ at F (94 bytes) was 11 HMACs (22 SHA-256
+    # digests) when each request passed its raw bytes as additional_input
+    import ephkey.hmac_drbg as mod
+
+    real = mod.hashlib
+    digests = [0]
+
+    class Sha:
+        def __init__(self, data=b""):
+            self.h = real.sha256(data)
+
+        def update(self, data):
+            self.h.update(data)
+
+        def digest(self):
+            digests[0] += 1
+            return self.h.digest()
+
+    class Counted:
+        sha256 = Sha
+
+    rng = SeededRng(HealthyRng(urandom))
+    mod.hashlib = Counted
+    try:
+        for n, hmacs in ((94, 5), (32, 3), (12, 3), (64, 4)):
+            digests[0] = 0
+            assert len(rng(n)) == n
+            assert digests[0] == 2 * hmacs, (n, digests[0])
+    finally:
+        mod.hashlib = real
+
+
 def test_heap_stays_flat_over_draws_and_reseeds():
     # the stations' soak (test_soak) draws from tests' deterministic Drbg; this is
     # the DRBG's own part: its state is fixed, whatever the draws and reseeds
@@ -348,15 +418,16 @@ def test_a_failing_raw_source_stops_key_generation_at_both_stations():
 
 
 def test_cavp_vectors_without_viper():
-    # the pure-Python pad XOR a port without viper uses gives the same output
-    from ephkey import hmac_drbg
-    saved = hmac_drbg._xor_to
-    hmac_drbg._xor_to = hmac_drbg._py_xor_to
+    # the pure-Python pad XOR a port without viper uses (mac's fallback, _hs_py)
+    # gives the same output
+    from ephkey import mac
+    mac.use_python_helpers(True)
     try:
+        assert not mac.VIPER
         for c in doc()["cases"]:
             assert run_case(c).hex() == c["returned"], (c["file"], c["line"])
     finally:
-        hmac_drbg._xor_to = saved
+        mac.use_python_helpers(False)
 
 
 def test_esp32_without_network_refuses_to_seed():

@@ -32,7 +32,7 @@ SUITE_FIGURES = [
 FIGURES = [
     *[f.format(s="s1") for f in SUITE_FIGURES],
     "time.tls_cert.vs_wire_floor", "time.tls_psk.vs_wire_floor",
-    "x25519.ms", "x25519.vs_suite1_handshake",
+    "x25519.ms",
     *[f"datapath.ccm_{n}B.MBps" for n in (16, 64, 256, 1024)],
     *[f"datapath.ccm_{n}B.vs_host" for n in (16, 64, 256, 1024)],
     "memory.alloc_per_frame", "memory.heap_in_use.s1.r8_s8_k4",

@@ -4,7 +4,8 @@ Fresh random inputs go to one MicroPython process as hex lines on stdin:
 - CcmEngine.seal with 8-byte tags (suite 1), AAD of 12 bytes (a protected
   frame's header) or 7 (any header), payloads from 0 to 300 bytes;
 - CcmEngine.open of AESCCM's output, as is and with one bit flipped;
-- ccm_encrypt with every nonce length (7..13) and tag length (4..16);
+- the test-side reference ccm_encrypt (tests/firmware/ccm_ref.py) with every
+  nonce length (7..13) and tag length (4..16);
 - protected frames through ephkey.channel (version 2: 8-byte header and the
   nonce built from the fields, spec 3.7), at every start offset of the
   frame buffer, opened back.
@@ -30,7 +31,8 @@ N = 60
 SCRIPT = """
 import sys
 from ephkey import channel
-from ephkey.crypto import CcmEngine, CcmKey, ccm_encrypt
+from ephkey.crypto import CcmEngine, CcmKey
+from ccm_ref import ccm_encrypt
 e = CcmEngine(300, 12)
 ck = CcmKey()
 buf = bytearray(12 + 300 + 8)
@@ -91,7 +93,8 @@ def run(micropython_bin: str, lines: list[str]) -> list[str]:
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
-        env=dict(os.environ, MICROPYPATH=str(REPO_ROOT / "firmware")),
+        env=dict(os.environ,
+                 MICROPYPATH=f"{REPO_ROOT / 'firmware'}:{REPO_ROOT / 'tests' / 'firmware'}"),
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -32,7 +32,21 @@ def test_emulated_cortex_m3_section(emu_image: Path, tmp_path: Path) -> None:
              for op in ("seal", "open", "floor_cbc", "floor_ecb")]
     want += ["emu.x25519", "emu.x25519_base", "emu.heap_peak.s1.r8_s8_k4",
              "emu.heap_peak.s2.r8_s8_k4"]
+    native = raw["run1"]["x25519"]["native"]
+    if native:  # the viper X25519 beside its floor, the native module
+        want.append("emu.x25519_viper")
+        assert figs["emu.x25519_viper"]["baseline"] == figs["emu.x25519"]["value"]
+        assert figs["emu.x25519_viper"]["value"] > figs["emu.x25519"]["value"]
     assert sorted(figs) == sorted(want)
+    # handshakes against native floors of the same boot: the role's hashlib and
+    # cryptolib calls replayed alone (+ its X25519 runs on the native module)
+    for s, nx in (("s1", (0, 0)), ("s2", (1, 2))):
+        h = raw["run1"]["handshake"][s]
+        assert (h["first_x25519"], h["second_x25519"]) == nx, (s, h)
+        for role in ("first", "second"):
+            f = figs[f"emu.handshake.{s}.{role}"]
+            assert h[role + "_calls"].get("sha", 0) > 0, h
+            assert 0 < h[role + "_floor"] <= f["baseline"] < f["value"], (s, role, f)
     for f in figs.values():
         assert f["value"] > 0 and math.isfinite(f["value"]), f
         if f["unit"] == "instructions":

@@ -227,6 +227,8 @@ class Natives:
             self._mods.append(hs_mod)
         except (ImportError, SyntaxError, ValueError):
             pass
+        import ephkey.hmac_drbg as drbg_mod  # the stations' RNG: its SHA-256 calls
+        self._mods.append(drbg_mod)
         self._real = (hashlib, cryptolib)
         self.on = False
         # ("sha", parts) | ("aes", obj id, key, mode, iv) | ("call", obj id, method, in, out len)
@@ -350,6 +352,70 @@ def floor_of(ops, real):
     exec("\n".join(lines) + "\n", g)
     fn = g["_floor"]
     return lambda: fn(args)
+
+
+# Shared per interval: the defaults of docs/protocol.md section 11, and a clock
+# that moves 1 ms per handshake, so every request of a round falls in one
+# interval and gets the same SRK. Fresh per request: the same code with a
+# 100 ms interval and a clock that moves 100 ms per handshake, so every
+# request starts a new interval and draws (suite 2: generates) a new SRK.
+# lifetime 100 ms and M = 2 keep the configuration valid
+# (interval + L <= M x L) with the same 8-slot ring: ceil(2 x 100 / 100) + 1 = 3 <= 8.
+MODES = {
+    "shared": ({"interval_ms": 10000, "lifetime_ms": 20000, "m": 3, "ring_slots": 8}, 1),
+    "fresh": ({"interval_ms": 100, "lifetime_ms": 100, "m": 2, "ring_slots": 8}, 100),
+}
+
+
+class RawRecorder:
+    """A raw RNG source that notes the size of each draw while ``on`` (the
+    floor replays those draws from the same source)."""
+
+    def __init__(self, src):
+        self.src = src
+        self.on = False
+        self.sizes = []
+
+    def __call__(self, n):
+        if self.on:
+            self.sizes.append(n)
+        return self.src(n)
+
+
+def station_rng_over(raw):
+    """The stations' production RNG (ephkey.hmac_drbg.station_rng: health
+    tests, HMAC_DRBG) over the raw source ``raw``."""
+    from ephkey.hmac_drbg import station_rng
+    return station_rng(raw)
+
+
+def record_floor(raw, run):
+    """run(hook) with the native calls (Natives) and the draws of the raw
+    source ``raw`` (a RawRecorder, or None) recorded while hook(True); returns
+    the floor (a function replaying them alone), the Natives record, the draws."""
+    nat = Natives()
+    nat.install()
+
+    def hook(active):
+        nat.on = active
+        if raw is not None:
+            raw.on = active
+
+    try:
+        run(hook)
+    finally:
+        hook(False)
+        nat.remove()
+    natfn = nat.floor()
+    src = raw.src if raw is not None else None
+    sizes = tuple(raw.sizes) if raw is not None else ()
+
+    def floor():
+        natfn()
+        for n in sizes:
+            src(n)
+
+    return floor, nat, sizes
 
 
 def make_pair(suite, stations, **fkw):

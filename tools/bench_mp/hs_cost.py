@@ -29,10 +29,24 @@ def _rng(name):
     return Drbg(b"hs_cost " + name)  # deterministic, and the emulated board has no os.urandom
 
 
+def _raw(name):
+    """The raw source under the stations' DRBG: os.urandom, or on the emulated
+    board (no hardware RNG) the SHA-256 counter generator standing in for it."""
+    return getattr(os, "urandom", None) or _rng(b"raw " + name)
+
+
 def t_floor(P):
+    """F's CPU per suite-1 handshake with its production RNG (health tests and
+    HMAC_DRBG over the raw source), against the floor: every hashlib and
+    cryptolib call F made (the DRBG's SHA-256 calls included) and its raw
+    source draws, replayed alone. The GC runs inside F's timing: one
+    collection per round, counted in F's time; the floor runs after a
+    collection outside its timing, so no GC pause lands in it."""
     st = P["stations"]
-    pair = Pair(first(1, st, rng=_rng(b"F"), sessions=st),
+    raw = RawRecorder(_raw(b"F"))
+    pair = Pair(first(1, st, rng=station_rng_over(raw), sessions=st),
                 [second(1, i, rng=_rng(b"S%d" % i)) for i in range(st)])
+    pair.gc_between = False
     now = 1000
     k = 0
     for _ in range(P["warm"]):
@@ -40,23 +54,19 @@ def t_floor(P):
         pair.handshake(k % P["stations"], now)
         k += 1
     # record the native calls of one handshake (the first station's only)
-    nat = Natives()
-    nat.install()
 
-    def hook(active):
-        nat.on = active
+    def one(hook):
+        pair.on_f = hook
+        pair.handshake(k % P["stations"], now + 1)
+        pair.on_f = None
 
-    pair.on_f = hook
+    floor, nat, sizes = record_floor(raw, one)
     now += 1
-    pair.handshake(k % P["stations"], now)
     k += 1
-    pair.on_f = None
-    nat.on = False
-    nat.remove()
-    floor = nat.floor()
     ours = []
     natv = []
     ratio = []
+    gcs = []
     for _ in range(P["rounds"]):
         t_ours = 0
         t_nat = 0
@@ -64,16 +74,146 @@ def t_floor(P):
             now += 1
             t_ours += pair.handshake(k % P["stations"], now)
             k += 1
-            collect()
+            gc.collect()  # outside the floor's timing: no GC pause lands in the native work
             t0 = ticks_us()
             floor()
             t_nat += ticks_diff(ticks_us(), t0)
-            collect()
+        t0 = ticks_us()
+        gc.collect()  # the round's garbage, collected inside the timing
+        t_gc = ticks_diff(ticks_us(), t0)
+        t_ours += t_gc
+        gcs.append(t_gc / P["per_round"])
         ours.append(t_ours / P["per_round"])
         natv.append(t_nat / P["per_round"])
         ratio.append(ours[-1] / natv[-1])
     emit("floor", suite=1, hs_us=spread(ours), native_us=spread(natv), ratio=spread(ratio),
-         calls=nat.counts())
+         gc_us=spread(gcs), calls=nat.counts(), raw_draws=list(sizes))
+
+
+def _req_once(f, s, now, gc_each):
+    """One REQ of second station s at F: F's CPU (us), and whether it answered SRK."""
+    s.connect(now)
+    n = s.next_output()
+    req = bytes(s.out[:n])
+    t0 = ticks_us()
+    f.receive(req, n, now)
+    while f.busy():
+        f.work(now)
+    m = f.next_output()
+    if m and f.out[0] == 0x2F and f.out[3] == 20:  # NOT_READY: the pair's job ran
+        drain_events(f)
+        f.receive(req, n, now)  # S's retransmission
+        while f.busy():
+            f.work(now)
+        m = f.next_output()
+    ok = bool(m) and f.out[0] == 0x22
+    drain_out(f)
+    drain_events(f)
+    if gc_each:
+        gc.collect()
+    return ticks_diff(ticks_us(), t0), ok
+
+
+def t_flood(P):
+    """A suite-2 REQ flood at one first station: REQs only, no PROOF follows.
+
+    shared: one key pair per interval (section 11 defaults, the clock moving
+    1 ms per REQ); fresh: a new key pair per request (100 ms intervals, the
+    clock moving 100 ms per REQ): claim 2's comparison. The modes take turns
+    REQ by REQ; each round ends with a collection inside the timing."""
+    runs = []
+    for mode in ("shared", "fresh"):
+        cfg, step = MODES[mode]
+        f = first(2, P["peers"], rng=_rng(b"F" + mode), sessions=P["sessions"], **cfg)
+        ss = [second(2, i, rng=_rng(b"S%d" % i)) for i in range(P["peers"])]
+        runs.append([mode, f, ss, step, 1000, [], 0])
+    for r in runs:  # warm-up: the first interval's pair
+        for i in range(P["warm"]):
+            r[4] += r[3]
+            _req_once(r[1], r[2][i % len(r[2])], r[4], False)
+    k = 0
+    for _ in range(P["rounds"]):
+        tot = [0, 0]
+        for _ in range(P["per_round"]):
+            for j, r in enumerate(runs):
+                r[4] += r[3]
+                us, ok = _req_once(r[1], r[2][k % len(r[2])], r[4], False)
+                if not ok:
+                    raise RuntimeError("flood %s: no SRK frame" % r[0])
+                tot[j] += us
+            k += 1
+        for j, r in enumerate(runs):
+            t0 = ticks_us()
+            gc.collect()
+            tot[j] += ticks_diff(ticks_us(), t0)
+            r[5].append(tot[j] / P["per_round"])
+    sh, fr = runs[0][5], runs[1][5]
+    emit("flood", shared_us=spread(sh), fresh_us=spread(fr),
+         ratio=spread([fr[i] / sh[i] for i in range(len(sh))]),
+         pairs_shared=runs[0][1].ring.created2, pairs_fresh=runs[1][1].ring.created2)
+
+
+def t_drbg(P):
+    """One draw of the stations' RNG (health tests + HMAC_DRBG) of the size a
+    suite-1 REQ takes at F (16 + 2 + 12 + 16 K bytes, K = 4), against its
+    native floor: the SHA-256 calls the draw made and its raw draws, replayed
+    alone. Draws are timed one by one, every reseed among them included."""
+    n = 16 + 2 + 12 + 16 * 4
+    raw = RawRecorder(_raw(b"drbg"))
+    rng = station_rng_over(raw)
+    for _ in range(3):
+        rng(n)
+
+    def one(hook):
+        hook(True)
+        rng(n)
+
+    floor, nat, sizes = record_floor(raw, one)
+    per = []
+    fl = []
+    for _ in range(P["rounds"]):
+        t = 0
+        for _ in range(P["per_round"]):
+            t0 = ticks_us()
+            rng(n)
+            t += ticks_diff(ticks_us(), t0)
+        t0 = ticks_us()
+        gc.collect()
+        t += ticks_diff(ticks_us(), t0)
+        per.append(t / P["per_round"])
+        t_fl = 0
+        for _ in range(P["per_round"]):
+            gc.collect()  # outside the floor's timing
+            t0 = ticks_us()
+            floor()
+            t_fl += ticks_diff(ticks_us(), t0)
+        fl.append(t_fl / P["per_round"])
+    emit("drbg", bytes=n, draw_us=spread(per), native_us=spread(fl), calls=nat.counts(),
+         raw_draws=list(sizes), reseed_every=rng.reseed_every)
+
+
+def t_x25519(P):
+    """One X25519 (scalar x point) through ephkey.x25519 (the native module
+    where it loads, else viper): time, and bytes allocated per call
+    (gc.mem_alloc growth with the GC off)."""
+    import ephkey.x25519 as xm
+    scalar = bytes((i * 13 + 5) & 255 for i in range(32))
+    u = bytes((i * 29 + 3) & 255 for i in range(31)) + b"\x00"
+    out = bytearray(32)
+    xm.x25519_into(out, scalar, u)
+    ts = []
+    for _ in range(P["reps"]):
+        gc.collect()
+        t0 = ticks_us()
+        xm.x25519_into(out, scalar, u)
+        ts.append(ticks_diff(ticks_us(), t0))
+    gc.collect()
+    gc.disable()
+    a0 = gc.mem_alloc()
+    xm.x25519_into(out, scalar, u)
+    a1 = gc.mem_alloc()
+    gc.enable()
+    emit("x25519", us=spread(ts), alloc_bytes=a1 - a0, impl="native" if xm.NATIVE else "viper")
 
 
 def _proof_frames(sid, bad_sid):
@@ -196,7 +336,8 @@ def t_slices(P):
     emit("slices", stations=out)
 
 
-TASKS = {"floor": t_floor, "forged": t_forged, "slices": t_slices}
+TASKS = {"floor": t_floor, "forged": t_forged, "slices": t_slices, "flood": t_flood,
+         "drbg": t_drbg, "x25519": t_x25519}
 emit("start", task=P["task"], vm=vm_info())
 try:
     TASKS[P["task"]](P)

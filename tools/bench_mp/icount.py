@@ -45,7 +45,22 @@ def c_handshakes(P):
         sids = [0] * n_st
         f_counts = []
         s_counts = []
-        for k in range(P["warm"] + P["n"]):
+        gcs = []  # the collection before each counted handshake (both roles' garbage)
+        # after the counted handshakes, two more: one with F's native calls
+        # recorded, one with S's (the floors), X25519 runs counted per role
+        xs = {"F": 0, "S": 0}
+        for st, who in [(f, "F")] + [(x, "S") for x in ss]:
+            _count_x25519(st, who, xs)
+        nats = {}
+        last = P["warm"] + P["n"]
+        for k in range(last + 2):
+            rec = "F" if k == last else ("S" if k == last + 1 else None)
+            nat = None
+            if rec:
+                nat = Natives()
+                nat.install()
+                xs["on"] = rec
+                xs[rec] = 0
             i = k % n_st
             s = ss[i]
             now += 1
@@ -58,10 +73,13 @@ def c_handshakes(P):
                 drain_out(s)
                 drain_events(s)
                 sids[i] = 0
-            gc.collect()
+            tg = ticks_us()
+            gc.collect()  # the previous handshake's garbage: counted apart (gc below)
             t0 = ticks_us()
+            _rec(nat, rec == "S")
             s.connect(now)
             n = s.next_output()
+            _rec(nat, rec == "F")
             t1 = ticks_us()
             f.receive(s.out, n, now)
             m = f.next_output()
@@ -70,27 +88,70 @@ def c_handshakes(P):
                 _jobs(f, now)
                 f.receive(s.out, n, now)
                 m = f.next_output()
+            _rec(nat, rec == "S")
             t2 = ticks_us()
             s.receive(f.out, m, now)
             _jobs(s, now)
             n = s.next_output()
+            _rec(nat, rec == "F")
             t3 = ticks_us()
             f.receive(s.out, n, now)
             _jobs(f, now)
             m = f.next_output()
             code_f = f.next_event()
+            _rec(nat, rec == "S")
             t4 = ticks_us()
             s.receive(f.out, m, now)
             code_s = s.next_event()
             t5 = ticks_us()
+            if nat is not None:
+                nat.on = False
+                nat.remove()
+                nats[rec] = nat
+                xs["on"] = None
             if code_f != events.ESTABLISHED or code_s != events.ESTABLISHED:
                 raise RuntimeError("suite %d handshake %d: %s / %s" % (
                     suite, k, events.NAMES[code_f], events.NAMES[code_s]))
             sids[i] = f.ev_sid
-            if k >= P["warm"]:
+            if P["warm"] <= k < last:
+                gcs.append(_instr(tg, t0))
                 f_counts.append(_instr(t1, t2) + _instr(t3, t4))
                 s_counts.append(_instr(t0, t1) + _instr(t2, t3) + _instr(t4, t5))
-        emit("handshake", suite=suite, first=f_counts, second=s_counts)
+        f = s = ss = None  # the stations' heap back before the floors are compiled
+        floors = {}
+        for who, nat in nats.items():
+            gc.collect()
+            fn = nat.floor()
+            gc.collect()
+            t0 = ticks_us()
+            fn()
+            floors[who] = _instr(t0, ticks_us())
+        emit("handshake", suite=suite, first=f_counts, second=s_counts, gc=gcs,
+             first_floor=floors["F"], second_floor=floors["S"], first_x25519=xs["F"],
+             second_x25519=xs["S"], first_calls=nats["F"].counts(),
+             second_calls=nats["S"].counts())
+
+
+def _rec(nat, on):
+    """Natives recording on for the role whose turn it is (outside the timing
+    of nothing: the recording handshakes are not counted)."""
+    if nat is not None:
+        nat.on = on
+
+
+def _count_x25519(st, who, xs):
+    """Count the X25519 runs station st starts while xs["on"] == who."""
+    job = getattr(st, "_x", None)
+    if job is None:
+        return
+    start = job.start
+
+    def counted(out, scalar, u=None):
+        if xs.get("on") == who:
+            xs[who] += 1
+        start(out, scalar, u)
+
+    job.start = counted
 
 
 def c_datapath(P):
@@ -148,6 +209,10 @@ def c_datapath(P):
 
 
 def c_x25519(P):
+    """One X25519 with the module's implementation (the native module where it
+    loads), and, when that is the native one, one through the viper code too."""
+    import ephkey.x25519 as xm
+
     scalar = bytes((i * 13 + 5) & 255 for i in range(32))
     u = x25519_base(bytes((i * 29 + 3) & 255 for i in range(32)))
     gc.collect()
@@ -158,7 +223,18 @@ def c_x25519(P):
     t2 = ticks_us()
     x25519_base(scalar)
     t3 = ticks_us()
-    emit("x25519", x25519=_instr(t0, t1), x25519_base=_instr(t2, t3))
+    rec = {"x25519": _instr(t0, t1), "x25519_base": _instr(t2, t3)}
+    if xm.NATIVE:
+        from ephkey import _x25519_viper
+
+        job = xm.X25519Job(_x25519_viper)
+        out = bytearray(32)
+        gc.collect()
+        t0 = ticks_us()
+        job.start(out, scalar, u)
+        job.step()
+        rec["x25519_viper"] = _instr(t0, ticks_us())
+    emit("x25519", **rec)
 
 
 emit("start", task="icount", vm=vm_info())

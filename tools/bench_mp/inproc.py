@@ -5,17 +5,6 @@
 # of the TASKS below. Everything is measured inside the VM with ticks_us and
 # gc.mem_alloc, and printed as `BENCH {json}` lines.
 
-# Shared per interval: the defaults of docs/protocol.md section 11, and a clock
-# that moves 1 ms per handshake, so every request of a round falls in one
-# interval and gets the same SRK. Fresh per request: the same code with a
-# 100 ms interval and a clock that moves 100 ms per handshake, so every
-# request starts a new interval and draws (suite 2: generates) a new SRK.
-# lifetime 100 ms and M = 2 keep the configuration valid
-# (interval + L <= M x L) with the same 8-slot ring: ceil(2 x 100 / 100) + 1 = 3 <= 8.
-MODES = {
-    "shared": ({"interval_ms": 10000, "lifetime_ms": 20000, "m": 3, "ring_slots": 8}, 1),
-    "fresh": ({"interval_ms": 100, "lifetime_ms": 100, "m": 2, "ring_slots": 8}, 100),
-}
 # Scaling runs: interval 10 s, L 5 s, M 3 allow a ring of 3 slots and up.
 SCALE_BASE = {"interval_ms": 10000, "lifetime_ms": 5000, "m": 3}
 
@@ -33,19 +22,15 @@ def record_calls(pair, i, now):
     and work() calls: Pair.on_f), not the second stations'. Returns the
     Natives record; ``rec.fn()`` replays those calls alone (the floor).
     """
-    nat = Natives()
-    nat.install()
 
-    def hook(active):
-        nat.on = active
+    def one(hook):
+        pair.on_f = hook
+        try:
+            pair.handshake(i, now)
+        finally:
+            pair.on_f = None
 
-    pair.on_f = hook
-    try:
-        pair.handshake(i, now)
-    finally:
-        pair.on_f = None
-        nat.on = False
-        nat.remove()
+    nat = record_floor(None, one)[1]
     nat.fn = nat.floor()
     return nat
 
@@ -174,10 +159,11 @@ def t_capacity(P):
     A round times `per_round` handshakes of each mode (the first station's
     part only), each followed by one replay of that mode's crypto calls, the
     modes taking turns handshake by handshake: what is divided is measured
-    moments apart, so the ratios survive a noisy machine. The GC runs before
-    each handshake and each replay, outside the timing (a pause there would be
-    the whole heap's, second stations included); GCs that the timed code
-    itself triggers (X25519 allocates about 2 MB per call) stay in.
+    moments apart, so the ratios survive a noisy machine. The GC runs inside
+    the timing: each round ends with one collection per mode, counted in that
+    mode's handshakes (the whole heap's, second stations included: an upper
+    bound), and GCs that the timed code triggers stay in; the floor's native
+    calls have none.
     alloc_bytes says how much the first station allocates per handshake.
     """
     suite = P["suite"]
@@ -188,16 +174,20 @@ def t_capacity(P):
         m.record()
         m.count_alloc(suite == 1)
     n = P["per_round"]
+    for m in modes:
+        m.pair.gc_between = False
     for _ in range(P["rounds"]):
-        # interleaved handshake by handshake: each mode's handshake, then its
-        # floor (the GC runs before each, outside the timing)
+        # interleaved handshake by handshake: each mode's handshake, then its floor
         total = [0] * len(modes)
         floor = [0] * len(modes)
         for _ in range(n):
             for j, m in enumerate(modes):
                 total[j] += m.handshake()
-                collect()
                 floor[j] += replay_us(m.rec, 1)
+        for j in range(len(modes)):
+            t0 = ticks_us()
+            gc.collect()  # the round's garbage, inside the timing
+            total[j] += ticks_diff(ticks_us(), t0)
         for j, m in enumerate(modes):
             m.close_round(total[j], floor[j], n)
     for m in modes:
@@ -333,7 +323,8 @@ def t_alloc(P):
     those leave no garbage and fall back to the C stack when the heap is
     locked, so the figure is the gc.mem_alloc delta.
     """
-    from ephkey.crypto import ccm_decrypt, ccm_encrypt
+
+    from ephkey import wire
 
     pair = make_pair(1, 1, rotate_frames=1 << 28)
     pair.handshake(0, 1000)
@@ -361,20 +352,16 @@ def t_alloc(P):
             except MemoryError:
                 locked = False
             micropython.heap_unlock()
-        # baseline: the allocating CCM API (ccm_encrypt / ccm_decrypt, what the
-        # handshake uses) over the same payload, per protect + unprotect
-        key = os.urandom(16)
-        nonce = bytes(13)
-        aad = bytes(12)
-        pl = flow.pl
-        nf = min(n, 50)  # it allocates: keep the GC-off run well inside the heap
+        # baseline: what an API returning each frame as new bytes allocates at
+        # the least (a bytes object of header + payload + tag), per frame
         collect()
         gc.disable()
         b0 = gc.mem_alloc()
-        for _ in range(nf):
-            ccm_decrypt(key, nonce, aad, ccm_encrypt(key, nonce, aad, pl, 8), 8)
+        for _ in range(n):
+            bytes(wire.PROT_HDR + size + wire.TAG)
         b1 = gc.mem_alloc()
         gc.enable()
+        nf = n
         res[str(size)] = {"frames": 2 * n, "gc_bytes": a1 - a0,
                           "mem_total_bytes": (t1 - t0) if t0 >= 0 else None,
                           "heap_locked_ok": locked, "functional_bytes": b1 - b0,
@@ -499,7 +486,8 @@ def t_memory(P):
 
 
 def t_scaling(P):
-    """First-station CPU time per suite-1 handshake as one parameter grows.
+    """First-station CPU time per suite-1 handshake as one parameter grows
+    (each round ends with one collection per value, counted in its time).
 
     One first station per value, all alive at once, taking turns handshake by
     handshake, so that a busy spell of the machine hits every value alike;
@@ -520,6 +508,8 @@ def t_scaling(P):
             now += 1
             p[1].handshake(p[3] % p[2], now)
             p[3] += 1
+    for p in pts:
+        p[1].gc_between = False
     for _ in range(P["rounds"]):
         totals = [0] * len(pts)
         for _ in range(P["per_round"]):
@@ -527,6 +517,10 @@ def t_scaling(P):
                 now += 1
                 totals[j] += p[1].handshake(p[3] % p[2], now)
                 p[3] += 1
+        for j in range(len(pts)):
+            t0 = ticks_us()
+            gc.collect()  # the round's garbage, inside the timing
+            totals[j] += ticks_diff(ticks_us(), t0)
         for j, p in enumerate(pts):
             p[4].append(totals[j] / P["per_round"])
             p[5].append(totals[j] / totals[0])
