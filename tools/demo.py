@@ -20,7 +20,9 @@
    pairing: every handshake frame, every REKEY/KEY_ACK/CLOSE, the first and
    last DATA frames around them (the middle is summarised).
 6. A summary: handshake time, bytes on the wire, frames, rotations, the second
-   station's own summary line, verdicts.
+   station's own summary line, verdicts. The second station's ``bytes_out``
+   is its count when it prints its summary, before its CLOSE leaves: the
+   sniffer's B->A count is that plus the CLOSE's wire bytes (checked).
 
 With --emu the two boards are emulated Cortex-M3 boards instead
 (tools/emuboard.py, `make emu` first): each board's one UART is its console,
@@ -33,7 +35,10 @@ Exit 0 only if the session completed, at least 2 rotations happened and every
 frame validated. Every process started here is stopped on exit, also on
 Ctrl-C or an error. The tap is kept in build/demo/tap.jsonl and the pairing in
 build/demo/pairing.json, so the run can be replayed with
-`python -m ephkey_host sniff --tap-file build/demo/tap.jsonl --pairing build/demo/pairing.json`.
+`python -m ephkey_host sniff --tap-file build/demo/tap.jsonl --pairing build/demo/pairing.json`;
+the line is also written as a pcapng capture, build/demo/capture.pcapng, as
+`ephkey sniff --pcapng` writes it (ephkey_host.pcapng), for Wireshark with
+tools/wireshark/ephkey.lua.
 """
 
 from __future__ import annotations
@@ -60,9 +65,11 @@ except ImportError:  # without the venv's .pth: use the checkout
     sys.path.insert(0, str(REPO / "host"))
 
 import deploy  # noqa: E402
-from ephkey_host import pairing as pairing_mod  # noqa: E402
+import natmod  # noqa: E402
+from ephkey_host import link as link_mod, pairing as pairing_mod  # noqa: E402
 from ephkey_host.devices import Console, PortError, RemoteError, parse_event  # noqa: E402
 from ephkey_host.errors import code_name  # noqa: E402
+from ephkey_host.pcapng import LineCapture, PcapngWriter  # noqa: E402
 from ephkey_host.peer import HEAD  # noqa: E402
 from ephkey_host.sniff import (  # noqa: E402
     HEADER,
@@ -70,6 +77,7 @@ from ephkey_host.sniff import (  # noqa: E402
     FrameRecord,
     Record,
     Sniffer,
+    feed_record,
     format_record,
     format_totals,
 )
@@ -77,6 +85,7 @@ from linksim import LinkSim  # noqa: E402
 from vboard import VirtualBoard  # noqa: E402
 
 WORKDIR = REPO / "build" / "demo"
+LUA = TOOLS / "wireshark" / "ephkey.lua"
 BOARD = "unix"
 EMU_BOARD = "qemu_mps2_an385"
 
@@ -107,7 +116,8 @@ class WirePrinter:
         self.tail.clear()
 
     def add(self, rec: Record) -> None:
-        if isinstance(rec, FrameRecord) and rec.ok and rec.type_name == "DATA":
+        if isinstance(rec, FrameRecord) and rec.ok and not rec.crossed and \
+                rec.type_name == "DATA":
             if self.shown_since < self.show:
                 self.shown_since += 1
                 print(format_record(rec), flush=True)
@@ -243,9 +253,14 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
     boards: list[Any] = []
     consoles: list[Any] = []
     tap_file = open(work / "tap.jsonl", "w", encoding="utf-8")  # closed in finally
+    pcap_file = open(work / "capture.pcapng", "wb")  # closed in finally
+    capture: LineCapture | None = None
     try:
         sim.start()
-        tap_file.write(json.dumps(sim.hello()) + "\n")
+        hello = sim.hello()
+        tap_file.write(json.dumps(hello) + "\n")
+        capture = LineCapture(PcapngWriter(pcap_file, comment="ephkey make demo"),
+                              float(hello["byte_us"]))
         _say(clock, "link: linksim %d baud %s, side A 127.0.0.1:%d (first station's UART), "
              "side B 127.0.0.1:%d (second station's UART), tap in process"
              % (sim.baud, sim.frame, sim.port_a, sim.port_b))
@@ -282,6 +297,9 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
         doc_f, doc_s = docs
         if not args.source:
             deploy.compile_package(doc_f["arch"], log=lambda line: _say(clock, line))
+        # The native X25519 once, here: the two deploys below run at once and would
+        # both build it in the same folder (one failed and fell back to viper code).
+        natmod.for_board(doc_f["arch"], log=lambda line: _say(clock, line))
         if args.emu:
             _say(clock, "deploy: pairing files and firmware into both boards' flash (what "
                  "tools/deploy.py --dir writes; over the console it is mpremote's job)")
@@ -301,8 +319,14 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
                 job.result()
 
         sniffer = Sniffer([pair.pairing()], max_payload=doc_s["second"].get("max_payload", 256),
-                          byte_us=float(sim.hello()["byte_us"]))
+                          byte_us=float(hello["byte_us"]))
         printer = WirePrinter(args.show)
+        seen: list[FrameRecord] = []
+
+        def show(rec: Record) -> None:
+            if isinstance(rec, FrameRecord):
+                seen.append(rec)
+            printer.add(rec)
 
         last_tap = [time.monotonic()]
 
@@ -313,13 +337,16 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
                 except queue.Empty:
                     if time.monotonic() - last_tap[0] > 0.03:  # the line is idle
                         for rec in sniffer.flush():
-                            printer.add(rec)
+                            show(rec)
+                        assert capture is not None
+                        capture.idle()
                     return
                 last_tap[0] = time.monotonic()
-                tap_file.write(json.dumps({"type": "data", "t_us": round(t_us, 3), "dir": d,
-                                           "hex": data.hex()}) + "\n")
-                for rec in sniffer.feed(t_us, d, data):
-                    printer.add(rec)
+                tap_rec = {"type": "data", "t_us": round(t_us, 3), "dir": d, "hex": data.hex()}
+                tap_file.write(json.dumps(tap_rec) + "\n")
+                # the sniffer and the capture, as `ephkey sniff --pcapng` feeds them
+                for rec in feed_record(sniffer, tap_rec, capture):
+                    show(rec)
 
         if args.emu:
             con_f: Any = _EmuConsole(first)
@@ -367,10 +394,12 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
             con_f.poll()
             drain()
         for rec in sniffer.flush():
-            printer.add(rec)
+            show(rec)
         printer.close()
         run_s = clock() - t_reset
-        return _report(args, clock, sim, sniffer, summary, run_s, consoles)
+        capture.close()
+        return _report(args, clock, sim, sniffer, summary, run_s, consoles, seen,
+                       capture.packets)
     finally:
         for con in consoles:
             con.close()
@@ -378,10 +407,45 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
             b.stop()
         sim.stop()
         tap_file.close()
+        if capture is not None:
+            capture.close()
+        pcap_file.close()
+
+
+def _bytes_out_check(sniffer: Sniffer, seen: list[FrameRecord], summary: dict[str, Any]
+                     ) -> tuple[str, bool]:
+    """The second station's bytes_out against the sniffer's count of its direction.
+
+    The station prints its summary when its exchange ends, after queueing its
+    CLOSE but before that CLOSE is written: its ``frames_out`` and
+    ``bytes_out`` leave it out, the wire does not. The frames it sent after its
+    first ``frames_out`` ones, re-encoded by the link layer, make up the
+    difference exactly, or something else is wrong. (line, matches)"""
+    s_dir = sniffer.s_dir or "BA"
+    arrow = "%s->%s" % (s_dir[0], s_dir[1])
+    wire_bytes = sniffer.totals.bytes[s_dir]
+    counted = int(summary.get("bytes_out", 0))
+    ours = [r.raw for r in seen if r.direction == s_dir]
+    later = ours[int(summary.get("frames_out", len(ours))):]
+    later_bytes = sum(len(link_mod.encode_frame(f)) for f in later)
+    names = " and ".join(sorted({r.type_name for r in seen if r.direction == s_dir
+                                 and r.raw in later})) or "nothing"
+    if counted + later_bytes == wire_bytes:
+        if not later:
+            return "bytes: %s %d on the wire, as the second station counted" % (
+                arrow, wire_bytes), True
+        return ("bytes: %s %d on the wire = %d the second station counted (bytes_out, at its "
+                "summary) + %d of its %s, sent after its summary (%d frame%s)"
+                % (arrow, wire_bytes, counted, later_bytes, names, len(later),
+                   "" if len(later) == 1 else "s")), True
+    return ("bytes: %s %d on the wire, but the second station counted %d (bytes_out) and "
+            "sent %d bytes of frames after its summary" % (arrow, wire_bytes, counted,
+                                                            later_bytes)), False
 
 
 def _report(args: argparse.Namespace, clock: Clock, sim: LinkSim, sniffer: Sniffer,
-            summary: dict[str, Any] | None, run_s: float, consoles: list[Console]) -> int:
+            summary: dict[str, Any] | None, run_s: float, consoles: list[Console],
+            seen: list[FrameRecord], packets: int) -> int:
     tot = sniffer.totals
     stats = sim.stats()
     print("", flush=True)
@@ -411,6 +475,10 @@ def _report(args: argparse.Namespace, clock: Clock, sim: LinkSim, sniffer: Sniff
               "%d key change(s) seen on the wire, in %.1f s"
               % (summary.get("messages", 0), args.size, summary.get("rotations", 0),
                  rotations_wire, run_s), flush=True)
+        line, matches = _bytes_out_check(sniffer, seen, summary)
+        print(line, flush=True)
+        if not matches and "bytes_out" in summary:
+            problems.append("the second station's byte count does not match the wire")
         if not summary.get("ok"):
             problems.append("the second station's exchange failed (ok=false)")
         if summary.get("rotations", 0) < 2 or rotations_wire < 2:
@@ -421,8 +489,10 @@ def _report(args: argparse.Namespace, clock: Clock, sim: LinkSim, sniffer: Sniff
         problems.append("%d frame(s) failed validation, %d link drop(s)" % (tot.bad, tot.dropped))
     if tot.structure_only and args.suite == 1:
         problems.append("%d frame(s) could not be checked cryptographically" % tot.structure_only)
+    pcap = Path(args.workdir) / "capture.pcapng"
     if problems:
         print("demo: FAILED: " + "; ".join(problems), flush=True)
+        print("capture: %s (%d packets)" % (_rel(pcap), packets), flush=True)
         return 1
     how = ("tags, unwraps and SPV checked with the pairing" if not tot.structure_only else
            "suite 2: keyed checks need DH, which the pairing alone cannot give; "
@@ -431,6 +501,9 @@ def _report(args: argparse.Namespace, clock: Clock, sim: LinkSim, sniffer: Sniff
           % (summary.get("rotations", 0) if summary else 0, tot.frames, how, clock()), flush=True)
     print("replay: python -m ephkey_host sniff --tap-file %s --pairing %s"
           % (_rel(Path(args.workdir) / "tap.jsonl"), _rel(Path(args.workdir) / "pairing.json")),
+          flush=True)
+    print("wireshark: %s (%d packets, one per link-layer segment), open it with the dissector: "
+          "wireshark -X lua_script:%s %s" % (_rel(pcap), packets, _rel(LUA), _rel(pcap)),
           flush=True)
     return 0
 

@@ -15,8 +15,7 @@ What is checked, in the receivers' order (4.4, 4.5, 5.2):
   frame), a PROOF of the suite's length, retransmissions (a handshake frame
   repeated byte for byte while its sender may still repeat it), key indexes
   (S moves to j+1 only after a REKEY under j, F only after S used j+1, nobody
-  goes back), ``seq`` strictly increasing per (key, direction), nothing after
-  a CLOSE;
+  goes back), ``seq`` strictly increasing per (key, direction), CLOSE (below);
 * with the pairing (PS): ``id_s``, the SRK frame (suite 1: KEK2 and the SRK
   unwrap; suite 2: ``auth``), the PROOF's ``t`` under KP (both suites: KP
   needs only PS and the transcript) and, given the SRK or DH, its ``c``, then
@@ -43,6 +42,16 @@ secret's generator; then ``t`` (WRONG_CODE), SPV, PSU, and with ``e_priv`` or
 structure and the low-order shares (AUTH_FAILED) are checked. Intermediates
 add ``g, k, isk, psu``.
 
+Frames that cross a CLOSE. The line is full duplex: a station sends until it
+has received the other's CLOSE, so frames from the other direction may follow
+a CLOSE in the capture (an F REKEY or DATA sent while S's CLOSE was on the
+wire; an S DATA behind F's CLOSE(KEYS_EXHAUSTED); the other side's own CLOSE).
+The receiver, which freed the session, drops them (UNKNOWN_SESSION, no answer:
+4.4 items 4-5, 5.4). Such a frame gets every check it would get without the
+CLOSE (key index, tag, ``seq``, a REKEY's unwrap) and, if it passes, is ok with
+``FrameCheck.crossed`` set (``Report.crossed()``). A frame sent after its own
+sender's CLOSE, or after both sides closed, is UNKNOWN_SESSION.
+
 A frame that fails is reported and otherwise ignored, as a station drops it
 (a forged PROOF does not end the session here; F's count of failed PROOFs
 and its clock are out of reach, as are BUSY and timeouts).
@@ -68,6 +77,11 @@ class FrameCheck:
     field: str = ""
     detail: str = ""
     fields: list[dict[str, object]] = dc_field(default_factory=list)
+    # ok, but sent after the other station's CLOSE, which it had not received yet
+    crossed: bool = False
+
+
+CROSSED_DETAIL = "crossed CLOSE: sent before the other station's CLOSE reached its sender"
 
 
 @dataclass
@@ -83,6 +97,10 @@ class Report:
 
     def errors(self) -> list[FrameCheck]:
         return [c for c in self.checks if not c.ok]
+
+    def crossed(self) -> list[FrameCheck]:
+        """Valid frames that crossed the other station's CLOSE on the wire."""
+        return [c for c in self.checks if c.crossed]
 
 
 class _Fail(Exception):
@@ -124,7 +142,9 @@ class _Checker:
         self.key_frame: bytes | None = None
         self.keys: dict[int, bytes] = {}
         self.protected_from: set[int] = set()  # directions that sent a protected frame
-        self.closed = False
+        self.closed_by = 0  # direction of the first CLOSE (0: none yet)
+        self.closed_both = False  # the other direction's CLOSE crossed it
+        self.crossed = False  # the last frame checked crossed a CLOSE
         self.f_send = 0
         self.s_send = 0
         self.announced: set[int] = set()
@@ -135,6 +155,23 @@ class _Checker:
             self.unverified.append(what)
 
     def check(self, direction: int, raw: bytes) -> wire.Frame:
+        self.crossed = False
+        fr = self._check(direction, raw)
+        self.crossed = bool(self.closed_by) and fr.type != wire.ERROR and (
+            direction != self.closed_by or fr.type != wire.CLOSE)
+        return fr
+
+    def frame_check(self, index: int, direction: int, raw: bytes) -> FrameCheck:
+        """The verdict on the next frame of the session."""
+        name = frame_name(raw)
+        try:
+            fr = self.check(direction, raw)
+        except _Fail as e:
+            return FrameCheck(index, direction, name, False, e.code, e.field, e.detail)
+        return FrameCheck(index, direction, name, True, fields=fr.describe(),
+                          detail=CROSSED_DETAIL if self.crossed else "", crossed=self.crossed)
+
+    def _check(self, direction: int, raw: bytes) -> wire.Frame:
         accepts = wire.ACCEPTED_BY_S if direction == ks.DIR_F2S else wire.ACCEPTED_BY_F
         try:
             fr = wire.decode(raw, accepts, self.max_payload)
@@ -145,8 +182,10 @@ class _Checker:
             return fr
         if t == wire.REQ:
             self._req(fr)
-        elif self.closed:
-            raise _Fail(Code.UNKNOWN_SESSION, "sid", "the session was closed")
+        elif self.closed_both:
+            raise _Fail(Code.UNKNOWN_SESSION, "sid", "both stations closed the session")
+        elif direction == self.closed_by:
+            raise _Fail(Code.UNKNOWN_SESSION, "sid", "its sender closed the session")
         elif self.srk_frame is None:
             if t != wire.SRK:
                 raise _Fail(Code.UNKNOWN_SESSION, "sid", "no SRK frame named a session yet")
@@ -443,7 +482,10 @@ class _Checker:
             if new_key is not None:
                 self.keys[kidx + 1] = new_key
         elif fr.type == wire.CLOSE:
-            self.closed = True
+            if self.closed_by:
+                self.closed_both = True  # the two CLOSEs crossed
+            else:
+                self.closed_by = d
 
 
 def _direction(d: int | str) -> int:
@@ -466,16 +508,7 @@ def validate(frames: Iterable[tuple[int | str, bytes]], pairing: Pairing | None 
     are F's accepted suites if known (default: all)."""
     chk = _Checker(pairing, max_payload, e_priv, srk_priv,
                    wire.IMPLEMENTED_SUITES if suites is None else suites, y_s, y_f)
-    checks = []
-    for i, (d, raw) in enumerate(frames):
-        direction = _direction(d)
-        raw = bytes(raw)
-        name = frame_name(raw)
-        try:
-            fr = chk.check(direction, raw)
-            checks.append(FrameCheck(i, direction, name, True, fields=fr.describe()))
-        except _Fail as e:
-            checks.append(FrameCheck(i, direction, name, False, e.code, e.field, e.detail))
+    checks = [chk.frame_check(i, _direction(d), bytes(raw)) for i, (d, raw) in enumerate(frames)]
     if pairing is None:
         chk._unverified("everything keyed (needs PS)")
     return Report(checks, dict(chk.inter), list(chk.unverified))
