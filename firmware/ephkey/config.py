@@ -6,7 +6,7 @@ configuration stops at start-up instead of running outside the claims.
 
 SUITE_1 = 1
 SUITE_2 = 2  # X25519 SRKs, forward secrecy (docs/protocol.md 3.9)
-SUITE_3 = 3  # the user's secret through CPace (15.10): chosen by the pairing record
+SUITE_3 = 3  # the user's secret through CPace (15.10): only with a user record
 SUITES = (SUITE_1, SUITE_2, SUITE_3)
 DEFAULT_SUITES = (SUITE_2, SUITE_1)  # suite 2 where the board can afford it
 LIFETIME_LIMIT_MS = 90000  # claim 7: lifetime under about 90 s
@@ -78,6 +78,9 @@ class SecondConfig:
         self.max_tries = _int("max_tries", max_tries, 1)
         self.max_payload = _int("max_payload", max_payload, 0, 65000)
         self.offer = _suites("offer", offer)
+        if SUITE_3 in self.offer and len(self.offer) != 1:
+            # 15.10: S offers suite 3 alone, with a user record
+            raise ValueError("offer: suite 3 is offered alone, not with %r" % (offer,))
         self.out_queue = _int("out_queue", out_queue, 1)
 
 
@@ -114,6 +117,7 @@ class Pairing:
             b"" if user is True else user_secret(user))
 
     def wipe(self):
-        for b in (self.ps, self.user or b""):
-            for i in range(len(b)):
-                b[i] = 0
+        for b in (self.ps, self.user):
+            if b is not None:
+                for i in range(len(b)):
+                    b[i] = 0

@@ -64,7 +64,6 @@ _J_PAIR = const(1)  # the key pair of a ring slot: srk_pub = X25519(srk_priv, 9)
 _J_CHECK = const(2)  # a PROOF's check: DH = X25519(srk_priv, e_pub)
 _J_SHARE = const(3)  # suite 3, a REQ: the generator, Y_f = X25519(y_f, g), the SRK frame
 _J_CHECK3 = const(4)  # suite 3, a PROOF: K, the keys and t, then DH and c
-_SUITE3 = const(4)  # suite 3's bit in a REQ's offer
 # the steps of a suite-3 job (self._phase): share: the generator, then Y_f;
 # check: K, then the keys and t, then DH, then c
 _P3_GEN = const(0)
@@ -81,11 +80,12 @@ class FirstStation:
         self.cfg = config
         self.pairings = list(pairings)
         self.rng = rng
-        # suite 3 comes with the records, and needs the interval's key pairs too
+        # suite 3 needs a user record (and the interval's key pairs, as suite 2)
         self.suite3 = False
-        for p in self.pairings:
-            if p.user is not None:
-                self.suite3 = True
+        if wire.SUITE_3 in config.suites:
+            for p in self.pairings:
+                if p.user is not None:
+                    self.suite3 = True
         self.suite2 = wire.SUITE_2 in config.suites or self.suite3
         self.ring = SrkRing(config.ring_slots, config.interval_ms,
                             config.lifetime_ms, config.m, now_ms, self.suite2)
@@ -177,7 +177,11 @@ class FirstStation:
         elif state == CHECKING or state == SHARING:
             self._cancel_check(slot)
         if t.state[slot] != FREE:
+            s3 = t.suite[slot] == wire.SUITE_3 and state != OPEN and state != WAIT_CONFIRM
+            peer = t.peer[slot]
             t.free(slot)
+            if s3:  # a suite-3 attempt that ends before an accepted PROOF (15.10)
+                self._failed3(peer, sid, now_ms)
 
     def poll(self, now_ms):
         """Run the timers of spec 4.4 item 7, in session-slot order."""
@@ -239,6 +243,13 @@ class FirstStation:
             self._work_pair(idx, self._jq_gen[0])
         elif kind == _J_CHECK:
             self._work_check(idx, self._jq_gen[0], now_ms)
+        elif self.ring.gen[self.table.srk_slot[idx]] != self._jq_gen[0]:
+            # suite 3: the interval's key pair left the ring first (4.7)
+            self._pop_job()
+            if kind == _J_SHARE:
+                self._drop3_failed(idx, now_ms)
+            else:
+                self._check_lost(idx, now_ms)
         elif kind == _J_SHARE:
             self._work_share(idx)
         else:
@@ -295,7 +306,7 @@ class FirstStation:
             r = self._jq_idx[0]
             kind = self._jq_kind[0]
             if kind == _J_SHARE or kind == _J_CHECK3 and self._phase < _P3_DH:
-                return  # no srk_priv in this X25519 (the DH's start checks the ring)
+                return  # no srk_priv in this X25519 (work() checks the ring first)
             if kind != _J_PAIR:
                 r = self.table.srk_slot[r]
             if self.ring.gen[r] != self._jq_gen[0]:
@@ -330,13 +341,13 @@ class FirstStation:
         if not self._x_on:
             if ring.gen[r] != gen or not ring.holds(r, t.interval[slot], wire.SUITE_2):
                 self._pop_job()
-                self._check_lost(slot)
+                self._check_lost(slot, now_ms)
                 return
             x.start(self._dh, ring.priv_views[r], t.e_pub_view(slot, e_off))
             self._x_on = True
         if self._x_lost:
             self._pop_job()
-            self._check_lost(slot)
+            self._check_lost(slot, now_ms)
             return
         if not self._x_done:
             self._x_done = x.step(self._slice)
@@ -349,15 +360,25 @@ class FirstStation:
         self._pop_job()
         zero(self._dh, 0, wire.PUB_LEN)
 
-    def _check_lost(self, slot):
+    def _check_lost(self, slot, now_ms):
         """4.7: the key pair of a check left the ring: SRK_EXPIRED, slot freed."""
         t = self.table
         sid = t.sid[slot]
         zero(self._dh, 0, wire.PUB_LEN)
         self.events.push(events.ERROR, sid, errors.SRK_EXPIRED)
         self._error_frame(sid, errors.SRK_EXPIRED)
+        self._drop3_failed(slot, now_ms)
+
+    def _drop3_failed(self, slot, now_ms):
+        """Free the slot with HANDSHAKE_FAILED(SRK_EXPIRED) (a suite-3 one counts)."""
+        t = self.table
+        sid = t.sid[slot]
+        peer = t.peer[slot]
+        s3 = t.suite[slot] == wire.SUITE_3
         t.free(slot)
         self.events.push(events.HANDSHAKE_FAILED, sid, errors.SRK_EXPIRED)
+        if s3:
+            self._failed3(peer, sid, now_ms)
 
     def _cancel_check(self, slot):
         """A local close of a CHECKING (or SHARING) slot, or the slot taken,
@@ -453,15 +474,12 @@ class FirstStation:
                 break
         if peer < 0:
             return errors.UNKNOWN_PEER
+        # 15.10: suite 3 only for a user record, suites 1 and 2 only for a ps one
+        user = pairings[peer].user is not None
         suite = 0
-        if pairings[peer].user is not None:
-            # 15.10: a user record takes suite 3 only, and only if S offers it
-            if offer & _SUITE3:
-                suite = wire.SUITE_3
-        else:
-            for s in self.cfg.suites:
-                if s != wire.SUITE_3 and offer & (1 << (s - 1)) and s > suite:
-                    suite = s
+        for s in self.cfg.suites:
+            if (s == wire.SUITE_3) == user and offer & (1 << (s - 1)) and s > suite:
+                suite = s
         if not suite:
             return errors.BAD_SUITE
         if suite == wire.SUITE_3 and self._s3.backoff[peer].left(now_ms):
@@ -540,6 +558,11 @@ class FirstStation:
             slot = oldest
         else:
             return errors.BUSY
+        if suite == wire.SUITE_3 and slot == mine and self._s3.backoff[peer].fails + 1 >= 10:
+            # replacing P's own attempt starts P's back-off: this REQ waits for it
+            # (as a pairing PAIR_HELLO does, 15.5 step 6)
+            self._drop3(slot, now_ms)
+            return errors.BACKOFF
         # 4. one RNG draw: [SRK] || sid seed || n_f || IDRK_0 .. IDRK_{K-1}
         r_slot = ring.find(k)
         a = 16 if suite == wire.SUITE_1 and (r_slot < 0 or not ring.has1[r_slot]) else 0
@@ -562,15 +585,7 @@ class FirstStation:
         if state[slot] == WAIT_CONFIRM:  # unconfirmed, older than confirm_ms (c)
             self._close_with(slot, errors.TIMEOUT)
         elif state[slot] != FREE:
-            # a half-open handshake (a), (d): silently (a suite-3 one counts, 15.10)
-            old_sid = t.sid[slot]
-            old_peer = t.peer[slot]
-            s3 = t.suite[slot] == wire.SUITE_3
-            if state[slot] == SHARING:
-                self._cancel_check(slot)
-            t.free(slot)
-            if s3:
-                self._failed3(old_peer, old_sid, now_ms)
+            self._drop3(slot, now_ms)  # a half-open handshake (a), (d): silently
         sid = (r[a] << 8) | r[a + 1]
         while sid == 0 or t.find_sid(sid) >= 0:  # the chosen slot is FREE by now
             sid = (sid + 1) & 0xFFFF
@@ -808,6 +823,18 @@ class FirstStation:
 
     # -- suite 3 (15.10) ------------------------------------------------------
 
+    def _drop3(self, slot, now_ms):
+        """Free a half-open slot silently; a suite-3 one is a failed attempt."""
+        t = self.table
+        sid = t.sid[slot]
+        peer = t.peer[slot]
+        s3 = t.suite[slot] == wire.SUITE_3
+        if t.state[slot] == SHARING:
+            self._cancel_check(slot)
+        t.free(slot)
+        if s3:
+            self._failed3(peer, sid, now_ms)
+
     def _failed3(self, peer, sid, now_ms):
         """A failed suite-3 attempt of a record; BACKOFF when one starts."""
         d = self._s3.backoff[peer].failed(now_ms)
@@ -830,7 +857,7 @@ class FirstStation:
              wire.PUB_LEN)
         copy(t.y_f, 32 * slot, r, len(r) - 32, 32)
         t.state[slot] = SHARING
-        self._queue(_J_SHARE, slot, 0)
+        self._queue(_J_SHARE, slot, self.ring.gen[t.srk_slot[slot]])
 
     def _req3(self, slot):
         """The slot's REQ, rebuilt (CPace's ADa and TH1's input): public."""

@@ -57,7 +57,6 @@ _DONE = const(3)  # both computed: the completion is next
 _GEN = const(4)  # CPace's generator g from the secret
 _Y_S = const(5)  # Y_s = X25519(y_s, g)
 _K = const(6)  # K = X25519(y_s, Y_f)
-_SUITE3 = const(4)  # suite 3's bit in the offer
 
 
 class SecondStation:
@@ -72,13 +71,11 @@ class SecondStation:
         self.suite = 0
         self.offer = 0
         user3 = pairing.user is not None
-        if user3:
-            self.offer = _SUITE3  # S offers only suite 3 when its record has user (15.10)
-        else:
-            for s in config.offer:
-                if s == wire.SUITE_3:
-                    raise ValueError("offer: suite 3 needs a pairing record with user")
-                self.offer |= 1 << (s - 1)
+        if user3 != (wire.SUITE_3 in config.offer):
+            raise ValueError("offer: suite 3 alone with a user record, suites 1 and 2 with a "
+                             "ps record (15.10), not %r" % (config.offer,))
+        for s in config.offer:
+            self.offer |= 1 << (s - 1)
         suite2 = wire.SUITE_2 in config.offer or user3
         hs_size = wire.LEN_PROOF3 if user3 else wire.LEN_PROOF2 if suite2 else wire.LEN_PROOF
         frame_size = max(hs_size, wire.PROT_HDR + config.max_payload + wire.TAG)
