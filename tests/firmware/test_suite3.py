@@ -253,16 +253,25 @@ def test_ten_failed_attempts_back_off_and_req_is_answered_backoff_until_it_ends(
     _ready(f, 900 + 30000)  # the key pair of that interval
     evs = _attempt(f, _req(b"n_s-attempt1"), 900 + 30000)
     assert evs[-1][0] == "BACKOFF" and evs[-1][2] == 60000, evs
-    # another id_s has its own count: not backing off
+    # another id_s has its own count. Its attempts here are REQs that replace
+    # each other while SHARING: each counts, and F spends no X25519 on them
+    # (the job is dropped before it ran); the REQ that would start the back-off
+    # is refused with it
     f2 = pair.first(pairings=[records()[0], records(b"other secret", b"SECOND01")[0]],
                     suites=(3,))
-    f2.rng = Tape(f2.rng)
     _ready(f2)
+    x = Starts(f2)
     for i in range(10):
-        _attempt(f2, _req(b"n_s-%08d" % i), 10 * i)
-    deliver([_req(b"n_s-other-01", id_s=b"SECOND01")], f2, 200)
+        deliver([_req(b"n_s-%08d" % i)], f2, i)
+    assert x.scalars == [] and f2._s3.backoff[0].fails == 9
+    assert drain(f2) == []  # replaced silently (4.2 step 3 (a))
+    deliver([_req(b"n_s-%08d" % 10)], f2, 10)
+    ev = drain(f2)
+    assert ev == [("BACKOFF", ev[0][1], 30000), ("ERROR", 0, errors.BACKOFF)], ev
+    assert f2._s3.backoff[0].fails == 10 and not f2.busy()
+    deliver([_req(b"n_s-other-01", id_s=b"SECOND01")], f2, 20)
     assert drain(f2) == [] and f2.busy()  # served: the share's job
-    deliver([_req(b"n_s-seconds0")], f2, 200)
+    deliver([_req(b"n_s-seconds0")], f2, 20)
     assert drain(f2) == [("ERROR", 0, errors.BACKOFF)]
 
 
