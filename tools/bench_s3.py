@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_run import Runner, compose, find_tool, parse_bench  # noqa: E402
 
 
-def run(rounds: int, emu: bool, native: bool) -> list[dict[str, Any]]:
-    params = {"task": "s3", "rounds": rounds, "emu": emu}
+def run(rounds: int, emu: bool, native: bool, gc_each: bool = False) -> list[dict[str, Any]]:
+    params = {"task": "s3", "rounds": rounds, "emu": emu, "gc_each": gc_each}
     if not emu:
         with tempfile.TemporaryDirectory(prefix="ephkey-bench-s3-") as d:
             r = Runner(find_tool("micropython", "MICROPYTHON"), Path(d))
@@ -50,19 +50,23 @@ def main() -> int:
     ap.add_argument("--emu", action="store_true")
     ap.add_argument("--native", action="store_true")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--gc-each", action="store_true",
+                    help="collect the heap before each work() call (a unit's own cost)")
     a = ap.parse_args()
     unit = 1000 if a.emu else 1
     name = "instructions" if a.emu else "us"
-    recs = run(a.rounds, a.emu, a.native)
+    recs = run(a.rounds, a.emu, a.native, a.gc_each)
     if len(recs) != 2:
         raise SystemExit("no result")
     for rec in recs:
         last = rec["runs"][-1]  # after the first: imports and first allocations done
         for who in ("F", "S"):
             x = last[who]
-            print("suite %d  %s: %12d %s in the handshake, longest work() %10d, %d work calls"
-                  % (rec["suite"], who, x["total"] * unit, name, x["max_work"] * unit,
-                     x["work_calls"]))
+            print("suite %d  %s: %12d %s in the handshake, longest work() %10d (job step %d), "
+                  "%d work calls" % (rec["suite"], who, x["total"] * unit, name,
+                                     x["max_work"] * unit, x["max_phase"], x["work_calls"]))
+            print("          the longest three (%s, job step): %s" % (
+                name, [(d * unit, ph) for d, ph in x["units"]]))
     return 0
 
 

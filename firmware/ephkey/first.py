@@ -65,12 +65,13 @@ _J_CHECK = const(2)  # a PROOF's check: DH = X25519(srk_priv, e_pub)
 _J_SHARE = const(3)  # suite 3, a REQ: the generator, Y_f = X25519(y_f, g), the SRK frame
 _J_CHECK3 = const(4)  # suite 3, a PROOF: K, the keys and t, then DH and c
 # the steps of a suite-3 job (self._phase): share: the generator, then Y_f;
-# check: K, then the keys and t, then DH, then c
+# check: K, then ISK, then the keys and t, then DH, then c
 _P3_GEN = const(0)
 _P3_SHARE = const(1)
 _P3_K = const(0)
-_P3_KEYS = const(1)
-_P3_DH = const(2)
+_P3_ISK = const(1)
+_P3_KEYS = const(2)
+_P3_DH = const(3)
 
 
 class FirstStation:
@@ -126,6 +127,7 @@ class FirstStation:
 
             self._s3 = Suite3(len(self.pairings))
         self._phase = 0  # a suite-3 job's step: which of its units comes next
+        self._steps: Any = None  # the generator's steps (suite3.generator_steps)
         self._x_on = False  # the head job's X25519 was started
         self._x_done = False  # ... and has finished: its completion is next
         self._x_lost = False  # ... its key pair left the ring while it ran
@@ -297,6 +299,7 @@ class FirstStation:
             self._x_done = False
             self._x_lost = False
             self._phase = 0
+            self._steps = None
             if self._s3 is not None:
                 self._s3.wipe()
 
@@ -876,11 +879,16 @@ class FirstStation:
         s3 = self._s3
         x = self._x
         o = SRK_MAX * slot
-        if self._phase == _P3_GEN:
-            p = self.pairings[t.peer[slot]]
-            s3.generator(p.user, p.id_s, p.id_f, t.n_s, 12 * slot, t.srk_frame,
-                         o + wire.OFF_N_F)
-            self._phase = _P3_SHARE
+        if self._phase == _P3_GEN:  # the generator, one step per call
+            if self._steps is None:
+                p = self.pairings[t.peer[slot]]
+                self._steps = s3.generator_steps(p.user, p.id_s, p.id_f, t.n_s, 12 * slot,
+                                                 t.srk_frame, o + wire.OFF_N_F)
+            try:
+                next(self._steps)
+            except StopIteration:
+                self._steps = None
+                self._phase = _P3_SHARE
             return
         if not self._x_on:
             x.start(memoryview(t.srk_frame)[o + wire.OFF_Y_F:o + wire.LEN_SRK3],
@@ -915,18 +923,24 @@ class FirstStation:
             zero(t.y_f, 32 * slot, 32)  # used once: K is made
             self._x_on = False
             self._x_done = False
-            self._phase = _P3_KEYS
+            self._phase = _P3_ISK
             if not ok:  # an all-zero K: a low-order Y_s
                 self._pop_job()
                 self._fail(slot, errors.AUTH_FAILED, now_ms)
             return
+        if phase == _P3_ISK:  # two units: one SHA-512 block each
+            if self._steps is None:
+                srk = t.srk_view(slot, wire.SUITE_3)
+                self._steps = s3.isk_steps(t.e_pub_view(slot, wire.OFF_Y_S), self._req3(slot),
+                                           srk[wire.OFF_Y_F:], srk[:wire.ADB_LEN])
+            try:
+                next(self._steps)
+            except StopIteration:
+                self._steps = None
+                self._phase = _P3_KEYS
+            return
         if phase == _P3_KEYS:
-            o = SRK_MAX * slot
-            srk = t.srk_view(slot, wire.SUITE_3)
-            kp = self._k32b
-            s3.keys(self._mac, t.th2, 32 * slot, t.e_pub_view(slot, wire.OFF_Y_S),
-                    self._req3(slot), memoryview(t.srk_frame)[o + wire.OFF_Y_F:o + wire.LEN_SRK3],
-                    srk[:wire.ADB_LEN], kp, t.spv, 16 * slot)
+            s3.keys(self._mac, t.th2, 32 * slot, self._k32b, t.spv, 16 * slot)
             p = PROOF_MAX * slot
             tag = s3.t(memoryview(t.proof)[p:p + wire.LEN_PROOF3 - wire.T_LEN])
             if diff(tag, 0, t.proof, p + wire.LEN_PROOF3 - wire.T_LEN, wire.T_LEN):

@@ -57,6 +57,7 @@ _DONE = const(3)  # both computed: the completion is next
 _GEN = const(4)  # CPace's generator g from the secret
 _Y_S = const(5)  # Y_s = X25519(y_s, g)
 _K = const(6)  # K = X25519(y_s, Y_f)
+_ISK = const(7)  # after DH: CPace's ISK, a unit of its own (SHA-512)
 
 
 class SecondStation:
@@ -124,6 +125,7 @@ class SecondStation:
             self._y_s_pub = bytearray(32)  # its share Y_s
             self._srk3 = bytearray(wire.LEN_SRK3)  # the SRK frame: ADb, Y_f, TH2
         self._sent3 = False  # a suite-3 PROOF went out and no KEY was accepted yet
+        self._steps: Any = None  # the generator's steps (suite3.generator_steps)
         self._phase = 0
         self._x_on = False
         self._keys = bytearray(32)  # IDRKs by index parity
@@ -261,7 +263,7 @@ class SecondStation:
                 x.start(self._dh, self._e_priv, self._srk_pub)
                 self._x_on = True
             if x.step(self._slice):
-                self._phase = _DONE
+                self._phase = _ISK if self.suite == wire.SUITE_3 and x.ok else _DONE
                 self._x_on = False
             return
         self._phase = 0
@@ -288,10 +290,28 @@ class SecondStation:
         """Suite 3's units before e_pub: the generator, Y_s, K (15.10)."""
         x = self._x
         s3 = self._s3
-        if phase == _GEN:
-            s3.generator(memoryview(self._prs)[:self._prs_n], self.pairing.id_s,
-                         self.pairing.id_f, self._n_s, 0, self._srk3, wire.OFF_N_F)
-            self._phase = _Y_S
+        if phase == _ISK:  # two units: one SHA-512 block each
+            if self._steps is None:
+                srk = memoryview(self._srk3)
+                # ADa is the REQ, still in _hs until the PROOF is written over it
+                self._steps = s3.isk_steps(self._y_s_pub, self._hs_v[0], srk[wire.OFF_Y_F:],
+                                           srk[:wire.ADB_LEN])
+            try:
+                next(self._steps)
+            except StopIteration:
+                self._steps = None
+                self._phase = _DONE
+            return
+        if phase == _GEN:  # the generator, one step per call
+            if self._steps is None:
+                self._steps = s3.generator_steps(memoryview(self._prs)[:self._prs_n],
+                                                 self.pairing.id_s, self.pairing.id_f,
+                                                 self._n_s, 0, self._srk3, wire.OFF_N_F)
+            try:
+                next(self._steps)
+            except StopIteration:
+                self._steps = None
+                self._phase = _Y_S
             return
         if phase == _Y_S:
             if not self._x_on:
@@ -511,10 +531,7 @@ class SecondStation:
         mac = self._mac
         srk = memoryview(self._srk3)
         th_2 = ks.th_next(self._th1, srk)
-        kp = self._k32b
-        # ADa is the REQ, still in _hs until the PROOF is written over it
-        s3.keys(mac, th_2, 0, self._y_s_pub, self._hs_v[0], srk[wire.OFF_Y_F:],
-                srk[:wire.ADB_LEN], kp, self._spv, 0)
+        s3.keys(mac, th_2, 0, self._k32b, self._spv, 0)
         wire.put_header(hs, wire.PROOF, self.sid)
         copy(hs, wire.OFF_Y_S, self._y_s_pub, 0, wire.PUB_LEN)
         copy(hs, wire.OFF_E_PUB3, self._e_pub, 0, wire.PUB_LEN)
@@ -568,6 +585,7 @@ class SecondStation:
             self._x.wipe()
         self._phase = 0
         self._x_on = False
+        self._steps = None
         zero(self._e_priv, 0, len(self._e_priv))
         zero(self._dh, 0, len(self._dh))
         zero(self._kp, 0, 128)

@@ -25,7 +25,7 @@ from micropython import const
 
 from . import keyschedule as ks
 from .backoff import Backoff
-from .cpace import IR, Hash, calculate_generator_into, isk_into
+from .cpace import IR, Hash, generator_steps, isk_steps
 from .mac import copy, pads_to, zero
 
 T_MSG = const(83)  # what t covers: PROOF_frame[0:83]
@@ -47,18 +47,28 @@ class Suite3:
         self._opad = mv[64:128]
         self.backoff = [Backoff() for _ in range(records)]
 
-    def generator(self, prs, id_s, id_f, n_s, ns_off, n_f, nf_off):
-        """g from the secret, CI and sid (CPace's calculate_generator)."""
+    def generator_steps(self, prs, id_s, id_f, n_s, ns_off, n_f, nf_off):
+        """g from the secret, CI and sid (CPace's calculate_generator) as a
+        generator: one SHA-512 block or Elligator2 step per next() (one
+        work() unit each, 4.7); g is written at its end."""
         copy(self.sid, 0, n_s, ns_off, 12)
         copy(self.sid, 12, n_f, nf_off, 12)
-        calculate_generator_into(self.g, prs, ks.ci3(id_s, id_f), self.sid, self.hash)
+        yield from generator_steps(self.g, prs, ks.ci3(id_s, id_f), self.sid, self.hash)
 
-    def keys(self, mac, th2, toff, ya, ada, yb, adb, kp, spv, spv_off):
-        """ISK from K (which is erased), then PRK, KP (as pads), SPV, PSU;
-        ISK, PRK and KP erased. ``kp`` is a 32-byte scratch buffer."""
+    def isk_steps(self, ya, ada, yb, adb):
+        """ISK from K, which is erased, in two steps (a generator: one work()
+        unit each; SHA-512 is Python code on most ports)."""
+        steps = isk_steps(self.isk, self.k, self.sid, IR, ya, ada, yb, adb, self.hash)
+        next(steps)
+        zero(self.k, 0, 32)  # read by the first step only
+        yield
+        for _ in steps:
+            pass
+
+    def keys(self, mac, th2, toff, kp, spv, spv_off):
+        """From ISK: PRK, KP (as pads), SPV, PSU; ISK, PRK and KP erased.
+        ``kp`` is a 32-byte scratch buffer."""
         isk = self.isk
-        isk_into(isk, self.k, self.sid, IR, ya, ada, yb, adb, self.hash)
-        zero(self.k, 0, 32)
         prk = self.prk
         mac.key(th2, toff, 32)
         mac.mac(isk, 0, 64, isk, 0, 0, prk, 0, 32)

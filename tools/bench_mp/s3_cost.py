@@ -1,3 +1,4 @@
+# ruff: noqa: F821 - run appended to common.py, which defines the helpers used here
 # Task "s3": the CPU of one suite-3 handshake (docs/protocol.md 15.10) at each
 # station, against a suite-2 handshake in the same run: every receive() and
 # work() call timed, the longest work() call too (one X25519 slice, CPace's
@@ -9,6 +10,7 @@
 from time import ticks_diff, ticks_us  # type: ignore[attr-defined]
 
 SECRET = b"bench user secret"
+GC_EACH = P.get("gc_each", False)
 
 
 def _timed(acc, fn, *args):
@@ -21,10 +23,17 @@ def _timed(acc, fn, *args):
 
 def _jobs(acc, st, now):
     while st.busy():
+        phase = getattr(st, "_phase", 0)  # which unit of the job this call runs
+        if GC_EACH:
+            gc.collect()  # no collection inside a unit: what the unit itself costs
         d = _timed(acc, st.work, now)
         acc["work_calls"] += 1
         if d > acc["max_work"]:
             acc["max_work"] = d
+            acc["max_phase"] = phase
+        acc["units"].append((d, phase))
+        acc["units"].sort(reverse=True)
+        del acc["units"][3:]
 
 
 def _pass(src, dst, acc, now):
@@ -51,8 +60,11 @@ def handshake(suite, n):
         f.prepare(now)
         while f.busy():
             f.work(now)
-        acc = {"F": {"total": 0, "max_work": 0, "work_calls": 0},
-               "S": {"total": 0, "max_work": 0, "work_calls": 0}}
+        acc = {"F": {"total": 0, "max_work": 0, "work_calls": 0, "max_phase": 0,
+                     "units": []},
+               "S": {"total": 0, "max_work": 0, "work_calls": 0, "max_phase": 0,
+                     "units": []}}
+        gc.collect()  # each handshake from a collected heap (a collection is not the job's)
         if suite == 3:
             _timed(acc["S"], s.connect, now, SECRET)
         else:
