@@ -533,13 +533,12 @@ class FirstStation:
                     unconfirmed, u_age = i, age
         # 1. retransmission
         if again >= 0:
-            if state[again] == SHARING:
-                return 0  # its SRK frame is being made: ignored (15.10)
-            if state[again] != WAIT_PROOF:
+            if state[again] != WAIT_PROOF and state[again] != SHARING:
                 return errors.REPLAY
             if t.offer[again] == offer:
-                self._queue_srk_frame(again)
-                return 0
+                if state[again] == WAIT_PROOF:
+                    self._queue_srk_frame(again)
+                return 0  # SHARING: its SRK frame is being made, ignored (15.10)
             # another offer: a new request, which takes this slot (3 (a))
         # 2. suite 2 needs interval k's key pair ready
         ring = self.ring
