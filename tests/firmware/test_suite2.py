@@ -757,9 +757,10 @@ def test_node_runs_prepare_then_the_jobs_after_each_poll_yielding_between_units(
     assert calls[5:8] == ["poll", "prepare", "poll"] or calls[5:7] == ["poll", "prepare"], calls
 
 
-def test_runtime_max_frame_holds_a_suite2_srk():
+def test_runtime_max_frame_holds_every_handshake_frame():
     from ephkey.runtime import max_frame
-    assert max_frame(FirstConfig(max_payload=0)) == 64
+    assert max_frame(FirstConfig(max_payload=0)) == wire.LEN_PROOF3  # 91: suite 3's PROOF
+    assert wire.LEN_PROOF3 >= wire.LEN_SRK3 >= wire.LEN_SRK2
     assert max_frame(FirstConfig(max_payload=256)) == 272
 
 
