@@ -6,7 +6,8 @@ configuration stops at start-up instead of running outside the claims.
 
 SUITE_1 = 1
 SUITE_2 = 2  # X25519 SRKs, forward secrecy (docs/protocol.md 3.9)
-SUITES = (SUITE_1, SUITE_2)
+SUITE_3 = 3  # the user's secret through CPace (15.10): only with a user record
+SUITES = (SUITE_1, SUITE_2, SUITE_3)
 DEFAULT_SUITES = (SUITE_2, SUITE_1)  # suite 2 where the board can afford it
 LIFETIME_LIMIT_MS = 90000  # claim 7: lifetime under about 90 s
 M_LIMIT = 10  # claim 6: removal after M x lifetime, M <= 10
@@ -25,7 +26,7 @@ def _suites(name, suites):
         raise ValueError("%s must be a tuple of suites, got %r" % (name, suites))
     for s in suites:
         if s not in SUITES:
-            raise ValueError("%s: unsupported suite %r (known: 1, 2)" % (name, s))
+            raise ValueError("%s: unsupported suite %r (known: 1, 2, 3)" % (name, s))
     if not suites:
         raise ValueError("%s: at least one suite" % name)
     if len(set(suites)) != len(suites):
@@ -77,21 +78,46 @@ class SecondConfig:
         self.max_tries = _int("max_tries", max_tries, 1)
         self.max_payload = _int("max_payload", max_payload, 0, 65000)
         self.offer = _suites("offer", offer)
+        if SUITE_3 in self.offer and len(self.offer) != 1:
+            # 15.10: S offers suite 3 alone, with a user record
+            raise ValueError("offer: suite 3 is offered alone, not with %r" % (offer,))
         self.out_queue = _int("out_queue", out_queue, 1)
 
 
-class Pairing:
-    """What a pair of stations shares (section 8): identities and PS."""
+USER_MIN = 8  # a suite-3 user secret's length in bytes (15.10, 9.4)
+USER_MAX = 64
 
-    def __init__(self, id_f, id_s, ps):
+
+def user_secret(secret):
+    """The user's secret as CPace's PRS (15.10): 8 to 64 bytes (a str is
+    UTF-8); ValueError otherwise."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    if not USER_MIN <= len(raw) <= USER_MAX:
+        raise ValueError("a user secret is %d to %d bytes" % (USER_MIN, USER_MAX))
+    return raw
+
+
+class Pairing:
+    """What a pair of stations shares (section 8): identities and PS, or, for
+    suite 3 (15.10), a ``user`` record: at F the user's secret (bytes), at S
+    True (the user gives the secret at ``connect``). ``ps`` is then empty."""
+
+    def __init__(self, id_f, id_s, ps=None, user=None):
         if len(id_f) != 8 or len(id_s) != 8:
             raise ValueError("identities are 8 bytes")
-        if not 16 <= len(ps) <= 32:
+        if (ps is None) == (user is None):
+            raise ValueError("a pairing record has either ps or user")
+        if ps is not None and not 16 <= len(ps) <= 32:
             raise ValueError("pairing secret must be 16 to 32 bytes")
         self.id_f = bytes(id_f)
         self.id_s = bytes(id_s)
-        self.ps = bytearray(ps)  # bytearray so it can be wiped
+        self.ps = bytearray(ps or b"")  # bytearray so it can be wiped
+        # F: the secret, in a bytearray so it can be wiped; S: an empty one
+        self.user = None if user is None else bytearray(
+            b"" if user is True else user_secret(user))
 
     def wipe(self):
-        for i in range(len(self.ps)):
-            self.ps[i] = 0
+        for b in (self.ps, self.user):
+            if b is not None:
+                for i in range(len(b)):
+                    b[i] = 0

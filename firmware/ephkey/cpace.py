@@ -41,7 +41,7 @@ unchanged from start() to finish().
 from micropython import const
 
 from . import sha512
-from .elligator2 import map_to_curve_into
+from .elligator2 import map_steps
 from .x25519 import x25519_into
 
 TYPE_CHECKING = False
@@ -135,14 +135,20 @@ def lv_feed(h, data: "ReadableBuffer") -> None:
 def generator_string_feed(h, prs: "ReadableBuffer", ci: "ReadableBuffer",
                           sid: "ReadableBuffer") -> None:
     """h.update(generator_string(DSI, PRS, CI, sid, 128)) in pieces (draft A.2)."""
+    _generator_head(h, prs)
+    lv_feed(h, ci)
+    lv_feed(h, sid)
+
+
+def _generator_head(h, prs) -> None:
+    """DSI, PRS and the zero padding: the first SHA-512 block, exactly (for a
+    PRS of up to 116 bytes)."""
     zpad = _S_IN_BYTES - 1 - (len(leb128(len(prs))) + len(prs)) - (1 + len(DSI))
     if zpad < 0:
         zpad = 0
     lv_feed(h, DSI)
     lv_feed(h, prs)
     lv_feed(h, memoryview(_ZEROS)[:zpad])
-    lv_feed(h, ci)
-    lv_feed(h, sid)
 
 
 def _lv_larger(ya, ada, yb, adb) -> bool:
@@ -188,10 +194,24 @@ def transcript_feed(h, mode: int, ya, ada, yb, adb) -> None:
 
 def calculate_generator_into(g_out: bytearray, prs, ci, sid, hash_: "Hash | None" = None) -> None:
     """g_out = G_X25519.calculate_generator(SHA-512, PRS, CI, sid) (draft 8.2)."""
+    for _ in generator_steps(g_out, prs, ci, sid, hash_):
+        pass
+
+
+def generator_steps(g_out: bytearray, prs, ci, sid, hash_: "Hash | None" = None):
+    """calculate_generator_into as a generator, for callers that must not hold
+    their event loop for it (suite 3's jobs, docs/protocol.md 4.7): each
+    next() hashes one SHA-512 block or runs one step of the Elligator2 map
+    (elligator2.STEP squarings); g_out is written by the last one."""
     hh = Hash() if hash_ is None else hash_
-    generator_string_feed(hh.start(), prs, ci, sid)
+    h = hh.start()
+    _generator_head(h, prs)
+    yield
+    lv_feed(h, ci)
+    lv_feed(h, sid)
     hh.finish_into(g_out, 32)  # H.hash(gen_str, field_size_bytes)
-    map_to_curve_into(g_out, g_out)  # reads all 32 bytes before writing
+    yield
+    yield from map_steps(g_out, g_out)  # reads all 32 bytes before writing
 
 
 def scalar_mult_vfy_into(out: bytearray, y, u) -> bool:
@@ -211,12 +231,31 @@ def scalar_mult_vfy_into(out: bytearray, y, u) -> bool:
 def isk_into(out: "WriteableBuffer", k, sid, mode: int, ya, ada, yb, adb,
              hash_: "Hash | None" = None) -> None:
     """out[0:64] = SHA-512(lv_cat(b"CPace255_ISK", sid, K) || transcript)."""
+    for _ in isk_steps(out, k, sid, mode, ya, ada, yb, adb, hash_):
+        pass
+
+
+def isk_steps(out: "WriteableBuffer", k, sid, mode: int, ya, ada, yb, adb,
+              hash_: "Hash | None" = None):
+    """isk_into in two steps (a generator): all but the last AD, then the rest
+    and the digest; with ephkey's inputs each step hashes one SHA-512 block.
+    K is read in the first step only."""
     hh = Hash() if hash_ is None else hash_
     h = hh.start()
     lv_feed(h, _DSI_ISK)
     lv_feed(h, sid)
     lv_feed(h, k)
-    transcript_feed(h, mode, ya, ada, yb, adb)
+    if mode == OC:  # transcript_feed, cut before its last piece
+        h.update(b"oc")
+        if not _lv_larger(ya, ada, yb, adb):
+            ya, ada, yb, adb = yb, adb, ya, ada
+    elif mode != IR:
+        raise ValueError("cpace: mode")
+    lv_feed(h, ya)
+    lv_feed(h, ada)
+    lv_feed(h, yb)
+    yield
+    lv_feed(h, adb)
     hh.finish_into(out, ISK_LEN)
 
 

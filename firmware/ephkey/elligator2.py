@@ -16,6 +16,13 @@ drops it.
 case cannot happen on Curve25519; it is kept, as a select, as RFC 9380
 writes it.)
 
+``map_steps(out, r)`` is the same map as a generator that yields after at
+most ``STEP`` field squarings (and a few multiplications): suite 3's jobs
+(docs/protocol.md 15.10, 4.7) run it one step per ``work()`` call, so no call
+holds the event loop for the whole map (some 520 squarings of 255-bit big
+ints: about 11 million instructions on the emulated Cortex-M3, 0.14 to 0.25 s
+on an RP2040).
+
 Field arithmetic sits behind a handful of functions (``fe_mul``,
 ``fe_sqr``, ``fe_inv``, ``fe_is_square``, ``fe_select``, ``fe_from_bytes``,
 ``fe_to_bytes_into``): Python big ints today, replaceable one for one by a
@@ -79,33 +86,67 @@ def fe_sqr(a: int) -> int:
     return a * a % _P
 
 
-def _sqr_n(x: int, n: int) -> int:
+STEP = 16  # squarings per step of map_steps: under a suite-2 X25519 slice (tools/bench_s3.py)
+
+
+def _sqr_n(x: int, n: int):
+    """x ** (2 ** n), yielding every STEP squarings (a generator: yield from it)."""
     p = _P
-    for _ in range(n):
-        x = x * x % p
+    while n > 0:
+        k = n if n < STEP else STEP
+        for _ in range(k):
+            x = x * x % p
+        n -= k
+        if n:
+            yield
     return x
 
 
-def _pow_2_250_1(z: int) -> "tuple[int, int]":
+def _pow_2_250_1(z: int):
     """(z ** (2**250 - 1), z ** 11): the shared head of both chains below."""
     z2 = fe_sqr(z)
-    z9 = fe_mul(_sqr_n(z2, 2), z)
+    z9 = fe_mul((yield from _sqr_n(z2, 2)), z)
     z11 = fe_mul(z9, z2)
     e5 = fe_mul(fe_sqr(z11), z9)  # z ** (2**5 - 1)
-    e10 = fe_mul(_sqr_n(e5, 5), e5)
-    e20 = fe_mul(_sqr_n(e10, 10), e10)
-    e40 = fe_mul(_sqr_n(e20, 20), e20)
-    e50 = fe_mul(_sqr_n(e40, 10), e10)
-    e100 = fe_mul(_sqr_n(e50, 50), e50)
-    e200 = fe_mul(_sqr_n(e100, 100), e100)
-    e250 = fe_mul(_sqr_n(e200, 50), e50)
+    e10 = fe_mul((yield from _sqr_n(e5, 5)), e5)
+    e20 = fe_mul((yield from _sqr_n(e10, 10)), e10)
+    e40 = fe_mul((yield from _sqr_n(e20, 20)), e20)
+    yield
+    e50 = fe_mul((yield from _sqr_n(e40, 10)), e10)
+    e100 = fe_mul((yield from _sqr_n(e50, 50)), e50)
+    yield
+    e200 = fe_mul((yield from _sqr_n(e100, 100)), e100)
+    yield
+    e250 = fe_mul((yield from _sqr_n(e200, 50)), e50)
     return e250, z11
+
+
+def _inv_steps(z: int):
+    e250, z11 = yield from _pow_2_250_1(z)
+    return fe_mul((yield from _sqr_n(e250, 5)), z11)
+
+
+def _is_square_steps(z: int):
+    e250, _ = yield from _pow_2_250_1(z)
+    z6 = fe_mul(fe_sqr(fe_sqr(z)), fe_sqr(z))
+    legendre = fe_mul((yield from _sqr_n(e250, 4)), z6)
+    # p - 1 has bit 254 set; 0 and 1 do not. The tag keeps the operand's
+    # length the same for either answer.
+    return 1 - (((legendre + _SQ_TAG) >> 254) & 1)
+
+
+def _run(gen):
+    """Run a step generator to its end; its return value."""
+    try:
+        while True:
+            next(gen)
+    except StopIteration as e:
+        return e.value
 
 
 def fe_inv(z: int) -> int:
     """z ** (p - 2) = 1/z, and 0 for 0 (RFC 9380's inv0). p - 2 = 2**255 - 21."""
-    e250, z11 = _pow_2_250_1(z)
-    return fe_mul(_sqr_n(e250, 5), z11)
+    return _run(_inv_steps(z))
 
 
 def fe_is_square(z: int) -> int:
@@ -114,12 +155,7 @@ def fe_is_square(z: int) -> int:
     Euler's criterion: z ** ((p - 1) / 2) is 1, 0 or p - 1;
     (p - 1) / 2 = 2**254 - 10 = (2**250 - 1) * 16 + 6.
     """
-    e250, _ = _pow_2_250_1(z)
-    z6 = fe_mul(fe_sqr(fe_sqr(z)), fe_sqr(z))
-    legendre = fe_mul(_sqr_n(e250, 4), z6)
-    # p - 1 has bit 254 set; 0 and 1 do not. The tag keeps the operand's
-    # length the same for either answer.
-    return 1 - (((legendre + _SQ_TAG) >> 254) & 1)
+    return _run(_is_square_steps(z))
 
 
 def fe_select(a: int, b: int, bit: int) -> int:
@@ -134,16 +170,22 @@ def fe_select(a: int, b: int, bit: int) -> int:
 
 def map_to_curve_into(out: bytearray, r_bytes: "ReadableBuffer") -> None:
     """out = u-coordinate of Elligator2(decodeUCoordinate(r_bytes)), 32 bytes LE."""
+    _run(map_steps(out, r_bytes))
+
+
+def map_steps(out: bytearray, r_bytes: "ReadableBuffer"):
+    """map_to_curve_into as a generator: each next() runs at most STEP
+    squarings; ``out`` is written by the last one (StopIteration)."""
     if len(out) != 32:
         raise ValueError("elligator2: 32-byte output")
     p = _P
     r = fe_from_bytes(r_bytes)
     t = (1 + 2 * fe_sqr(r)) % p
-    x1 = fe_mul(p - _A, fe_inv(t))
+    x1 = fe_mul(p - _A, (yield from _inv_steps(t)))
     x1 = fe_select(x1, p - _A, _is_zero(x1))
     gx1 = fe_mul(x1, fe_mul(x1, x1 + _A) + 1)
     x2 = (2 * p - x1 - _A) % p
-    x = fe_select(x2, x1, fe_is_square(gx1))
+    x = fe_select(x2, x1, (yield from _is_square_steps(gx1)))
     fe_to_bytes_into(out, x)
 
 

@@ -24,12 +24,16 @@ TOO_LONG = const(17)
 NOT_PAIRED = const(18)
 REPLACED = const(19)
 NOT_READY = const(20)
+WRONG_CODE = const(21)  # 15.6: key confirmation failed (suite 3: the user's secrets differ)
+NOT_ARMED = const(22)
+BACKOFF = const(23)  # too many failed attempts: refused until the back-off ends
 
 NAMES = (
     "OK", "MALFORMED", "BAD_VERSION", "BAD_SUITE", "BAD_TYPE", "UNEXPECTED",
     "UNKNOWN_SESSION", "UNKNOWN_PEER", "AUTH_FAILED", "BAD_PROOF",
     "SRK_EXPIRED", "BUSY", "REPLAY", "KEYS_EXHAUSTED", "TIMEOUT",
     "RNG_FAILURE", "BAD_KEY_INDEX", "TOO_LONG", "NOT_PAIRED", "REPLACED", "NOT_READY",
+    "WRONG_CODE", "NOT_ARMED", "BACKOFF",
 )
 
 

@@ -16,9 +16,10 @@ HANDSHAKE_FAILED = const(5)
 ERROR = const(6)
 PEER_ERROR = const(7)
 DROPPED = const(8)  # the full output queue refused a frame (arg: its type)
+BACKOFF = const(9)  # suite 3 (15.10): a peer's failed attempts started a back-off (arg: ms)
 
 NAMES = ("NONE", "ESTABLISHED", "DATA", "ROTATED", "CLOSED",
-         "HANDSHAKE_FAILED", "ERROR", "PEER_ERROR", "DROPPED")
+         "HANDSHAKE_FAILED", "ERROR", "PEER_ERROR", "DROPPED", "BACKOFF")
 
 
 class EventQueue:

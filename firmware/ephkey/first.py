@@ -17,6 +17,13 @@ are injected (``rng(n)`` returns n random bytes, ``now_ms`` is a
 Suites 1 and 2 (docs/protocol.md 3.9) share everything but the handshake's
 SRK and PROOF frames and the key-schedule labels; the table remembers each
 session's suite. No call but ``work`` runs any part of an X25519.
+
+Suite 3 (15.10, the user's secret through CPace) is chosen by the pairing
+record (``user``), never by the preference order: a REQ's slot is SHARING
+while a job computes CPace's share ``Y_f``, then the SRK frame goes out; a
+PROOF's job computes ``K`` and the keys, checks ``t`` (WRONG_CODE), and only
+then the DH. Failed attempts are counted per record and back off (15.6);
+CPace's code (suite3.py) loads only on a board with a ``user`` record.
 """
 
 import hashlib
@@ -35,6 +42,7 @@ from .sessions import (
     OPEN,
     PADS,
     PROOF_MAX,
+    SHARING,
     SRK_MAX,
     WAIT_CONFIRM,
     WAIT_PROOF,
@@ -54,6 +62,16 @@ if TYPE_CHECKING:
 
 _J_PAIR = const(1)  # the key pair of a ring slot: srk_pub = X25519(srk_priv, 9)
 _J_CHECK = const(2)  # a PROOF's check: DH = X25519(srk_priv, e_pub)
+_J_SHARE = const(3)  # suite 3, a REQ: the generator, Y_f = X25519(y_f, g), the SRK frame
+_J_CHECK3 = const(4)  # suite 3, a PROOF: K, the keys and t, then DH and c
+# the steps of a suite-3 job (self._phase): share: the generator, then Y_f;
+# check: K, then ISK, then the keys and t, then DH, then c
+_P3_GEN = const(0)
+_P3_SHARE = const(1)
+_P3_K = const(0)
+_P3_ISK = const(1)
+_P3_KEYS = const(2)
+_P3_DH = const(3)
 
 
 class FirstStation:
@@ -63,11 +81,17 @@ class FirstStation:
         self.cfg = config
         self.pairings = list(pairings)
         self.rng = rng
-        self.suite2 = wire.SUITE_2 in config.suites
+        # suite 3 needs a user record (and the interval's key pairs, as suite 2)
+        self.suite3 = False
+        if wire.SUITE_3 in config.suites:
+            for p in self.pairings:
+                if p.user is not None:
+                    self.suite3 = True
+        self.suite2 = wire.SUITE_2 in config.suites or self.suite3
         self.ring = SrkRing(config.ring_slots, config.interval_ms,
                             config.lifetime_ms, config.m, now_ms, self.suite2)
-        self.table = SessionTable(config.sessions, config.idrks)
-        hs_size = wire.LEN_SRK2 if self.suite2 else wire.LEN_SRK
+        self.table = SessionTable(config.sessions, config.idrks, self.suite3)
+        hs_size = wire.LEN_SRK3 if self.suite3 else wire.LEN_SRK2 if self.suite2 else wire.LEN_SRK
         frame_size = max(hs_size, wire.PROT_HDR + config.max_payload + wire.TAG)
         self.outq = OutQueue(config.out_queue, frame_size)
         self.events = events.EventQueue(2 * config.sessions + 8)
@@ -97,6 +121,13 @@ class FirstStation:
 
             self._x = x25519.X25519Job()
             self._slice = min(getattr(x25519, "SLICE", _SLICE), _SLICE)
+        self._s3: Any = None
+        if self.suite3:
+            from .suite3 import Suite3
+
+            self._s3 = Suite3(len(self.pairings))
+        self._phase = 0  # a suite-3 job's step: which of its units comes next
+        self._steps: Any = None  # the generator's steps (suite3.generator_steps)
         self._x_on = False  # the head job's X25519 was started
         self._x_done = False  # ... and has finished: its completion is next
         self._x_lost = False  # ... its key pair left the ring while it ran
@@ -145,10 +176,14 @@ class FirstStation:
             self._pt[0] = errors.OK
             self._seal(slot, wire.CLOSE, self._pt, 1)
             self.scrub_due = True
-        elif state == CHECKING:
+        elif state == CHECKING or state == SHARING:
             self._cancel_check(slot)
         if t.state[slot] != FREE:
+            s3 = t.suite[slot] == wire.SUITE_3 and state != OPEN and state != WAIT_CONFIRM
+            peer = t.peer[slot]
             t.free(slot)
+            if s3:  # a suite-3 attempt that ends before an accepted PROOF (15.10)
+                self._failed3(peer, sid, now_ms)
 
     def poll(self, now_ms):
         """Run the timers of spec 4.4 item 7, in session-slot order."""
@@ -160,8 +195,12 @@ class FirstStation:
             if state == WAIT_PROOF:
                 if self._half_open_dead(slot, now_ms):
                     sid = t.sid[slot]
+                    peer = t.peer[slot]
+                    s3 = t.suite[slot] == wire.SUITE_3
                     t.free(slot)
                     self.events.push(events.HANDSHAKE_FAILED, sid, errors.TIMEOUT)
+                    if s3:
+                        self._failed3(peer, sid, now_ms)
             elif state == OPEN or state == WAIT_CONFIRM:
                 if ticks_diff(now_ms, t.last_rx[slot]) >= cfg.idle_ms:
                     self._close_with(slot, errors.TIMEOUT)  # tell S, so it stops talking
@@ -201,10 +240,22 @@ class FirstStation:
         if not self._jq_n:
             return
         idx = self._jq_idx[0]
-        if self._jq_kind[0] == _J_PAIR:
+        kind = self._jq_kind[0]
+        if kind == _J_PAIR:
             self._work_pair(idx, self._jq_gen[0])
-        else:
+        elif kind == _J_CHECK:
             self._work_check(idx, self._jq_gen[0], now_ms)
+        elif self.ring.gen[self.table.srk_slot[idx]] != self._jq_gen[0]:
+            # suite 3: the interval's key pair left the ring first (4.7)
+            self._pop_job()
+            if kind == _J_SHARE:
+                self._drop3_failed(idx, now_ms)
+            else:
+                self._check_lost(idx, now_ms)
+        elif kind == _J_SHARE:
+            self._work_share(idx)
+        else:
+            self._work_check3(idx, self._jq_gen[0], now_ms)
 
     # -- jobs ----------------------------------------------------------------
 
@@ -247,12 +298,19 @@ class FirstStation:
             self._x_on = False
             self._x_done = False
             self._x_lost = False
+            self._phase = 0
+            self._steps = None
+            if self._s3 is not None:
+                self._s3.wipe()
 
     def _ring_changed(self):
         """A ring slot was erased: wipe the running job's copy of its srk_priv."""
         if self._x_on and not self._x_lost:
             r = self._jq_idx[0]
-            if self._jq_kind[0] == _J_CHECK:
+            kind = self._jq_kind[0]
+            if kind == _J_SHARE or kind == _J_CHECK3 and self._phase < _P3_DH:
+                return  # no srk_priv in this X25519 (work() checks the ring first)
+            if kind != _J_PAIR:
                 r = self.table.srk_slot[r]
             if self.ring.gen[r] != self._jq_gen[0]:
                 self._x.wipe()
@@ -278,7 +336,7 @@ class FirstStation:
         self._pop_job()
         ring.has2[i] = READY if ok else NONE
 
-    def _work_check(self, slot, gen, now_ms):
+    def _work_check(self, slot, gen, now_ms, e_off=wire.OFF_E_PUB):
         t = self.table
         ring = self.ring
         x = self._x
@@ -286,39 +344,50 @@ class FirstStation:
         if not self._x_on:
             if ring.gen[r] != gen or not ring.holds(r, t.interval[slot], wire.SUITE_2):
                 self._pop_job()
-                self._check_lost(slot)
+                self._check_lost(slot, now_ms)
                 return
-            x.start(self._dh, ring.priv_views[r], t.e_pub_view(slot))
+            x.start(self._dh, ring.priv_views[r], t.e_pub_view(slot, e_off))
             self._x_on = True
         if self._x_lost:
             self._pop_job()
-            self._check_lost(slot)
+            self._check_lost(slot, now_ms)
             return
         if not self._x_done:
             self._x_done = x.step(self._slice)
             return
-        ok = x.ok
-        self._pop_job()
-        if ok:
+        # the job is popped after the check: suite 3's PSU lives in the job's buffers
+        if x.ok:
             self._check_spv(slot, self._dh, 0, wire.PUB_LEN, now_ms)
         else:
-            self._fail(slot, errors.AUTH_FAILED)  # all-zero DH: a low-order e_pub
+            self._fail(slot, errors.AUTH_FAILED, now_ms)  # all-zero DH: a low-order e_pub
+        self._pop_job()
         zero(self._dh, 0, wire.PUB_LEN)
 
-    def _check_lost(self, slot):
+    def _check_lost(self, slot, now_ms):
         """4.7: the key pair of a check left the ring: SRK_EXPIRED, slot freed."""
         t = self.table
         sid = t.sid[slot]
         zero(self._dh, 0, wire.PUB_LEN)
         self.events.push(events.ERROR, sid, errors.SRK_EXPIRED)
         self._error_frame(sid, errors.SRK_EXPIRED)
+        self._drop3_failed(slot, now_ms)
+
+    def _drop3_failed(self, slot, now_ms):
+        """Free the slot with HANDSHAKE_FAILED(SRK_EXPIRED) (a suite-3 one counts)."""
+        t = self.table
+        sid = t.sid[slot]
+        peer = t.peer[slot]
+        s3 = t.suite[slot] == wire.SUITE_3
         t.free(slot)
         self.events.push(events.HANDSHAKE_FAILED, sid, errors.SRK_EXPIRED)
+        if s3:
+            self._failed3(peer, sid, now_ms)
 
     def _cancel_check(self, slot):
-        """A local close of a CHECKING slot removes its job."""
+        """A local close of a CHECKING (or SHARING) slot, or the slot taken,
+        removes its job."""
         for i in range(self._jq_n):
-            if self._jq_kind[i] == _J_CHECK and self._jq_idx[i] == slot:
+            if self._jq_kind[i] != _J_PAIR and self._jq_idx[i] == slot:
                 self._pop_job(i)
                 zero(self._dh, 0, wire.PUB_LEN)
                 return
@@ -408,12 +477,16 @@ class FirstStation:
                 break
         if peer < 0:
             return errors.UNKNOWN_PEER
+        # 15.10: suite 3 only for a user record, suites 1 and 2 only for a ps one
+        user = pairings[peer].user is not None
         suite = 0
         for s in self.cfg.suites:
-            if offer & (1 << (s - 1)) and s > suite:
+            if (s == wire.SUITE_3) == user and offer & (1 << (s - 1)) and s > suite:
                 suite = s
         if not suite:
             return errors.BAD_SUITE
+        if suite == wire.SUITE_3 and self._s3.backoff[peer].left(now_ms):
+            return errors.BACKOFF  # no slot, no draw, no job (15.10)
         t = self.table
         state = t.state
         # One pass over the table, in slot order, does steps 0, 1 and 3's scan:
@@ -433,8 +506,12 @@ class FirstStation:
                     ticks_diff(now_ms, t.req_time[i]) >= self.cfg.lifetime_ms
                     or not self.ring.holds(t.srk_slot[i], t.interval[i], t.suite[i])):
                 sid = t.sid[i]
+                p = t.peer[i]
+                s3 = t.suite[i] == wire.SUITE_3
                 t.free(i)
                 self.events.push(events.HANDSHAKE_FAILED, sid, errors.TIMEOUT)
+                if s3:
+                    self._failed3(p, sid, now_ms)
                 st = FREE
             if st == FREE:
                 if free < 0:
@@ -443,10 +520,10 @@ class FirstStation:
             if t.peer[i] == peer:
                 if again < 0 and not diff(t.n_s, 12 * i, buf, wire.OFF_N_S, wire.NONCE_LEN):
                     again = i
-                if st == WAIT_PROOF:
+                if st == WAIT_PROOF or st == SHARING:
                     mine = i
                     continue
-            if st == WAIT_PROOF:
+            if st == WAIT_PROOF or st == SHARING:  # SHARING: a suite-3 slot is half-open too
                 age = ticks_diff(now_ms, t.req_time[i])
                 if age > o_age:
                     oldest, o_age = i, age
@@ -456,16 +533,17 @@ class FirstStation:
                     unconfirmed, u_age = i, age
         # 1. retransmission
         if again >= 0:
-            if state[again] != WAIT_PROOF:
+            if state[again] != WAIT_PROOF and state[again] != SHARING:
                 return errors.REPLAY
             if t.offer[again] == offer:
-                self._queue_srk_frame(again)
-                return 0
+                if state[again] == WAIT_PROOF:
+                    self._queue_srk_frame(again)
+                return 0  # SHARING: its SRK frame is being made, ignored (15.10)
             # another offer: a new request, which takes this slot (3 (a))
         # 2. suite 2 needs interval k's key pair ready
         ring = self.ring
         k = ring.k
-        if suite == wire.SUITE_2:
+        if suite != wire.SUITE_1:
             pair = ring.pair_state(k)
             if pair != READY:
                 if pair == NONE and not self._new_pair(k, ring.k_start, False):
@@ -482,10 +560,17 @@ class FirstStation:
             slot = oldest
         else:
             return errors.BUSY
+        if suite == wire.SUITE_3 and slot == mine and self._s3.backoff[peer].fails + 1 >= 10:
+            # replacing P's own attempt starts P's back-off: this REQ waits for it
+            # (as a pairing PAIR_HELLO does, 15.5 step 6)
+            self._drop3(slot, now_ms)
+            return errors.BACKOFF
         # 4. one RNG draw: [SRK] || sid seed || n_f || IDRK_0 .. IDRK_{K-1}
         r_slot = ring.find(k)
         a = 16 if suite == wire.SUITE_1 and (r_slot < 0 or not ring.has1[r_slot]) else 0
         want = a + 2 + wire.NONCE_LEN + 16 * t.idrks
+        if suite == wire.SUITE_3:
+            want += 32  # the CPace scalar y_f, last (15.10)
         try:
             r = self.rng(want)
         except (RngFailure, OSError):
@@ -502,7 +587,7 @@ class FirstStation:
         if state[slot] == WAIT_CONFIRM:  # unconfirmed, older than confirm_ms (c)
             self._close_with(slot, errors.TIMEOUT)
         elif state[slot] != FREE:
-            t.free(slot)  # a half-open handshake (a), (d): silently
+            self._drop3(slot, now_ms)  # a half-open handshake (a), (d): silently
         sid = (r[a] << 8) | r[a + 1]
         while sid == 0 or t.find_sid(sid) >= 0:  # the chosen slot is FREE by now
             sid = (sid + 1) & 0xFFFF
@@ -517,6 +602,9 @@ class FirstStation:
         t.interval[slot] = k
         t.req_time[slot] = now_ms
         t.fails[slot] = 0
+        if suite == wire.SUITE_3:
+            self._start_share(slot, r, a + 2)
+            return 0
         self._build_srk_frame(slot, buf, n, r, a + 2)
         self._queue_srk_frame(slot)
         return 0
@@ -571,7 +659,7 @@ class FirstStation:
 
     def _queue_srk_frame(self, slot):
         t = self.table
-        n = wire.LEN_SRK2 if t.suite[slot] == wire.SUITE_2 else wire.LEN_SRK
+        n = (wire.LEN_SRK, wire.LEN_SRK, wire.LEN_SRK2, wire.LEN_SRK3)[t.suite[slot]]
         out = self.outq.slot()
         copy(out, 0, t.srk_frame, SRK_MAX * slot, n)
         self._commit(out, n)
@@ -581,7 +669,7 @@ class FirstStation:
     def _on_proof(self, slot, buf, n, now_ms):
         t = self.table
         suite = t.suite[slot]
-        if n != (wire.LEN_PROOF2 if suite == wire.SUITE_2 else wire.LEN_PROOF):
+        if n != (wire.LEN_PROOF, wire.LEN_PROOF, wire.LEN_PROOF2, wire.LEN_PROOF3)[suite]:
             return errors.MALFORMED
         state = t.state[slot]
         if state != WAIT_PROOF:
@@ -595,6 +683,13 @@ class FirstStation:
         if ticks_diff(now_ms, t.req_time[slot]) >= self.cfg.lifetime_ms or not self.ring.holds(
                 t.srk_slot[slot], t.interval[slot], suite):
             return errors.SRK_EXPIRED
+        if suite == wire.SUITE_3:
+            # CPace needs K before anything keyed by the secret can be checked:
+            # the job computes K, then checks t, and only then the DH (15.10)
+            copy(t.proof, PROOF_MAX * slot, buf, 0, n)
+            t.state[slot] = CHECKING
+            self._queue(_J_CHECK3, slot, self.ring.gen[t.srk_slot[slot]])
+            return 0
         # t first: one HMAC under KP, whose pads were made at REQ time; no key
         # derivation, no transcript hash, no X25519 before it (the cost bound)
         head = self._head2 if suite == wire.SUITE_2 else self._head1
@@ -607,7 +702,7 @@ class FirstStation:
         h.update(inner)
         ok = not diff(h.digest(), 0, buf, m, wire.T_LEN)
         if not ok:
-            self._fail(slot, errors.AUTH_FAILED)
+            self._fail(slot, errors.AUTH_FAILED, now_ms)
             return 0
         copy(t.proof, PROOF_MAX * slot, buf, 0, n)
         if suite == wire.SUITE_2:
@@ -617,14 +712,21 @@ class FirstStation:
         self._check_spv(slot, self.ring.keys, 16 * t.srk_slot[slot], 16, now_ms)
         return 0
 
-    def _fail(self, slot, code):
+    def _fail(self, slot, code, now_ms):
         """A counted PROOF failure (4.5): ERROR event and frame, fails += 1,
-        the slot freed at proof_tries."""
+        the slot freed at proof_tries (suite 3: at once, and a failed attempt
+        of its record, 15.10)."""
         t = self.table
         sid = t.sid[slot]
         self.events.push(events.ERROR, sid, code)
         self._error_frame(sid, code)
         fails = t.fails[slot] + 1
+        if t.suite[slot] == wire.SUITE_3:
+            peer = t.peer[slot]
+            t.free(slot)
+            self.events.push(events.HANDSHAKE_FAILED, sid, code)
+            self._failed3(peer, sid, now_ms)
+            return
         if fails >= self.cfg.proof_tries:
             t.free(slot)
             self.events.push(events.HANDSHAKE_FAILED, sid, code)
@@ -640,16 +742,19 @@ class FirstStation:
         mac = self._mac
         prk3 = self._k32
         pad = self._k16
-        ks.prk3(mac, t.th2, 32 * slot, x, xoff, xlen, self.pairings[t.peer[slot]].ps, prk3, 0)
+        ps = self._s3.psu if suite == wire.SUITE_3 else self.pairings[t.peer[slot]].ps
+        ks.prk3(mac, t.th2, 32 * slot, x, xoff, xlen, ps, prk3, 0)
+        if suite == wire.SUITE_3:
+            zero(ps, 0, 32)  # PSU: only PRK3 needs it
         mac.key(prk3, 0, 32)
         mac.expand(ks.PAD[suite], None, 0, 0, pad, 0, 16)
-        c = PROOF_MAX * slot + (wire.OFF_C2 if suite == wire.SUITE_2 else wire.OFF_C)
+        c = PROOF_MAX * slot + (0, wire.OFF_C, wire.OFF_C2, wire.OFF_C3)[suite]
         bad = xor_diff(t.proof, c, pad, 0, t.spv, 16 * slot, wire.SPV_LEN)
         zero(pad, 0, 16)
         if bad:
             zero(prk3, 0, 32)
             mac.wipe()
-            self._fail(slot, errors.BAD_PROOF)
+            self._fail(slot, errors.BAD_PROOF, now_ms)
             return
         self._accept(slot, now_ms)
 
@@ -658,6 +763,8 @@ class FirstStation:
         The Mac holds PRK3 (and _k32 too) on entry."""
         t = self.table
         peer = t.peer[slot]
+        if t.suite[slot] == wire.SUITE_3:
+            self._s3.backoff[peer].reset()  # an accepted PROOF (15.10)
         # 1. the peer's unconfirmed sessions are dead (S has one session at a
         # time, 5.1); 2. and it keeps at most peer_sessions confirmed ones
         held = 0
@@ -715,6 +822,134 @@ class FirstStation:
         wire.put_header(out, wire.KEY, t.sid[slot])
         copy(out, wire.OFF_WRAPPED_IDRK, t.wrapped, 24 * slot, wire.WRAPPED_LEN)
         self._commit(out, wire.LEN_KEY)
+
+    # -- suite 3 (15.10) ------------------------------------------------------
+
+    def _drop3(self, slot, now_ms):
+        """Free a half-open slot silently; a suite-3 one is a failed attempt."""
+        t = self.table
+        sid = t.sid[slot]
+        peer = t.peer[slot]
+        s3 = t.suite[slot] == wire.SUITE_3
+        if t.state[slot] == SHARING:
+            self._cancel_check(slot)
+        t.free(slot)
+        if s3:
+            self._failed3(peer, sid, now_ms)
+
+    def _failed3(self, peer, sid, now_ms):
+        """A failed suite-3 attempt of a record; BACKOFF when one starts."""
+        d = self._s3.backoff[peer].failed(now_ms)
+        if d:
+            self.events.push(events.BACKOFF, sid, d)
+
+    def _start_share(self, slot, r, nf_off):
+        """4.2 step 5 for suite 3: the SRK frame's head (Y_f comes from the
+        job), y_f kept with the slot; the slot is SHARING, the job queued."""
+        t = self.table
+        f = t.srk_frame
+        o = SRK_MAX * slot
+        sid = t.sid[slot]
+        f[o] = wire.B_SRK
+        f[o + 1] = sid >> 8
+        f[o + 2] = sid & 0xFF
+        f[o + 3] = wire.SUITE_3
+        copy(f, o + wire.OFF_N_F, r, nf_off, wire.NONCE_LEN)
+        copy(f, o + wire.OFF_SRK_PUB, self.ring.pub, wire.PUB_LEN * t.srk_slot[slot],
+             wire.PUB_LEN)
+        copy(t.y_f, 32 * slot, r, len(r) - 32, 32)
+        t.state[slot] = SHARING
+        self._queue(_J_SHARE, slot, self.ring.gen[t.srk_slot[slot]])
+
+    def _req3(self, slot):
+        """The slot's REQ, rebuilt (CPace's ADa and TH1's input): public."""
+        t = self.table
+        req = self._s3.req
+        req[0] = wire.B_REQ
+        copy(req, wire.OFF_ID_S, self.pairings[t.peer[slot]].id_s, 0, wire.ID_LEN)
+        copy(req, wire.OFF_N_S, t.n_s, 12 * slot, wire.NONCE_LEN)
+        req[wire.OFF_OFFER] = t.offer[slot]
+        return req
+
+    def _work_share(self, slot):
+        """A suite-3 REQ's job: the generator (one unit), Y_f = X25519(y_f, g)
+        in slices, then the SRK frame and TH2; the slot is WAIT_PROOF."""
+        t = self.table
+        s3 = self._s3
+        x = self._x
+        o = SRK_MAX * slot
+        if self._phase == _P3_GEN:  # the generator, one step per call
+            if self._steps is None:
+                p = self.pairings[t.peer[slot]]
+                self._steps = s3.generator_steps(p.user, p.id_s, p.id_f, t.n_s, 12 * slot,
+                                                 t.srk_frame, o + wire.OFF_N_F)
+            try:
+                next(self._steps)
+            except StopIteration:
+                self._steps = None
+                self._phase = _P3_SHARE
+            return
+        if not self._x_on:
+            x.start(memoryview(t.srk_frame)[o + wire.OFF_Y_F:o + wire.LEN_SRK3],
+                    t.y_f_view(slot), s3.g)
+            zero(s3.g, 0, 32)  # the generator lets anyone test guesses: gone at once
+            self._x_on = True
+        if not self._x_done:
+            self._x_done = x.step(self._slice)
+            return
+        self._pop_job()
+        th_2 = ks.th_next(ks.th1(self._req3(slot)), t.srk_view(slot, wire.SUITE_3))
+        copy(t.th2, 32 * slot, th_2, 0, 32)
+        t.state[slot] = WAIT_PROOF
+        self._queue_srk_frame(slot)
+
+    def _work_check3(self, slot, gen, now_ms):
+        """A suite-3 PROOF's job: K = X25519(y_f, Y_s); the keys and t
+        (WRONG_CODE); DH = X25519(srk_priv, e_pub); c (4.5 step 7)."""
+        t = self.table
+        s3 = self._s3
+        x = self._x
+        phase = self._phase
+        if phase == _P3_K:
+            if not self._x_on:
+                x.start(s3.k, t.y_f_view(slot), t.e_pub_view(slot, wire.OFF_Y_S))
+                self._x_on = True
+            if not self._x_done:
+                self._x_done = x.step(self._slice)
+                return
+            ok = x.ok
+            x.wipe()
+            zero(t.y_f, 32 * slot, 32)  # used once: K is made
+            self._x_on = False
+            self._x_done = False
+            self._phase = _P3_ISK
+            if not ok:  # an all-zero K: a low-order Y_s
+                self._pop_job()
+                self._fail(slot, errors.AUTH_FAILED, now_ms)
+            return
+        if phase == _P3_ISK:  # two units: one SHA-512 block each
+            if self._steps is None:
+                srk = t.srk_view(slot, wire.SUITE_3)
+                self._steps = s3.isk_steps(t.e_pub_view(slot, wire.OFF_Y_S), self._req3(slot),
+                                           srk[wire.OFF_Y_F:], srk[:wire.ADB_LEN])
+            try:
+                next(self._steps)
+            except StopIteration:
+                self._steps = None
+                self._phase = _P3_KEYS
+            return
+        if phase == _P3_KEYS:
+            s3.keys(self._mac, t.th2, 32 * slot, self._k32b, t.spv, 16 * slot)
+            p = PROOF_MAX * slot
+            tag = s3.t(memoryview(t.proof)[p:p + wire.LEN_PROOF3 - wire.T_LEN])
+            if diff(tag, 0, t.proof, p + wire.LEN_PROOF3 - wire.T_LEN, wire.T_LEN):
+                self._pop_job()
+                self._fail(slot, errors.WRONG_CODE, now_ms)
+                return
+            self._phase = _P3_DH
+            return
+        # DH, then c: as suite 2's check
+        self._work_check(slot, gen, now_ms, wire.OFF_E_PUB3)
 
     # -- the session (5.2, 5.3) ---------------------------------------------
 

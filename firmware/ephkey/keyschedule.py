@@ -17,7 +17,7 @@ from .mac import copy, sha256_of, sha256_two
 
 
 def _lbl(name):
-    return (b"", b"ephkey v2 s1 " + name, b"ephkey v2 s2 " + name)
+    return (b"", b"ephkey v2 s1 " + name, b"ephkey v2 s2 " + name, b"ephkey v2 s3 " + name)
 
 
 SRK = _lbl(b"srk")
@@ -28,6 +28,8 @@ PAD = _lbl(b"pad")
 MS = _lbl(b"ms")
 KEK = _lbl(b"kek")
 CHAIN = _lbl(b"chain")
+PSU = _lbl(b"ps")  # suite 3 (15.10): the key from CPace's ISK that stands for PS
+CI3 = b"ephkey v2 s3"  # suite 3: CPace's CI = lv_cat(CI3, id_s, id_f)
 
 
 def th1(req):
@@ -52,6 +54,13 @@ def kek2(mac, th_1, srk_frame, foff, out, off):
     copy(tail, 0, th_1, 0, 32)
     copy(tail, 32, srk_frame, foff, 4)
     mac.expand(SRK[1], tail, 0, 36, out, off, 16)
+
+
+def ci3(id_s, id_f):
+    """Suite 3: CPace's channel identifier lv_cat("ephkey v2 s3", id_s, id_f)
+    (public; the lengths are one-byte LEB128)."""
+    return bytes((len(CI3),)) + CI3 + bytes((len(id_s),)) + bytes(id_s) + bytes(
+        (len(id_f),)) + bytes(id_f)
 
 
 def prk3(mac, th_2, toff, x, xoff, xlen, ps, out, off):

@@ -17,11 +17,12 @@ SHARE 0x2b run Y_s tag_s (51) | CONFIRM 0x2c run tag_f (19) | ERROR 0x2f sid cod
 """
 
 import hashlib
-from time import ticks_add, ticks_diff  # type: ignore[attr-defined]
+from time import ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 
 from . import crypto
+from .backoff import FREE_FAILS, Backoff, backoff_ms  # noqa: F401 (re-exported: the pairing API)
 from .cpace import IR, CPace, CPaceAbort, leb128
 from .events import EventQueue
 from .outq import OutQueue
@@ -81,9 +82,6 @@ WINDOW_MIN_MS = const(10000)
 WINDOW_MAX_MS = const(600000)
 RETRY_MS = const(1000)
 LINGER_MS = const(5000)
-FREE_FAILS = const(10)
-_BACKOFF_BASE_MS = const(30000)
-_BACKOFF_MAX_MS = const(3600000)
 _CODE_LIMIT = 4294000000  # 4294 x 10^6 (not a small int on 32-bit ports: no const)
 
 _LABEL = b"ephkey v2 pair"
@@ -114,44 +112,6 @@ def draw_code(rng):
         v = (r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]
         if v < _CODE_LIMIT:
             return "%06d" % (v % 1000000)
-
-
-def backoff_ms(fails):
-    """The delay after ``fails`` consecutive failed attempts (0: none yet)."""
-    if fails < FREE_FAILS:
-        return 0
-    k = fails - FREE_FAILS
-    if k >= 7:  # 30 s << 7 is already past the hour
-        return _BACKOFF_MAX_MS
-    return min(_BACKOFF_BASE_MS << k, _BACKOFF_MAX_MS)
-
-
-class Backoff:
-    """Consecutive failed attempts and when the back-off ends (15.6).
-
-    Kept by the caller across armings (the runtime keeps one per board while
-    it runs); PAIRED resets it."""
-
-    def __init__(self):
-        self.fails = 0
-        self.until = None
-
-    def left(self, now):
-        if self.until is None:
-            return 0
-        d = ticks_diff(self.until, now)
-        return d if d > 0 else 0
-
-    def failed(self, now):
-        self.fails += 1
-        d = backoff_ms(self.fails)
-        if d:
-            self.until = ticks_add(now, d)
-        return d
-
-    def reset(self):
-        self.fails = 0
-        self.until = None
 
 
 def _u16(buf, off):

@@ -7,7 +7,11 @@ One JSON file, ``ephkey_pairing.json`` next to main.py, versioned by its
      "peers": [{"id": "<peer id hex>", "ps": "<pairing secret hex>"}]}
 
 A first station may hold several peers (at most ``MAX_PEERS``); a second
-station uses the first one.
+station uses the first one. A suite-3 record (docs/protocol.md 15.10) has
+``"user"`` instead of ``"ps"``: at the first station the user's secret (hex,
+8 to 64 bytes), at the second ``true`` (S stores no secret: the user gives it
+at ``connect``). In the peer lists below such a record's secret is a
+``User``; ``record_user`` writes one.
 
 Written atomically (15.7): the new document goes to ``<path>.tmp``, which is
 flushed and synced, then renamed over ``<path>``. littlefs and POSIX replace
@@ -26,11 +30,24 @@ import json
 import os
 from binascii import hexlify, unhexlify
 
-from .config import Pairing
+from .config import USER_MAX, USER_MIN, Pairing
 
 PATH = "ephkey_pairing.json"
 FORMAT = 1
 MAX_PEERS = 32
+
+
+class User:
+    """A suite-3 record's value: the user's secret (F) or None (S: ``true``)."""
+
+    def __init__(self, secret=None):
+        self.secret = None if secret is None else bytes(secret)
+
+    def __eq__(self, other):
+        return isinstance(other, User) and other.secret == self.secret
+
+    def json(self):
+        return True if self.secret is None else hexlify(self.secret).decode()
 
 
 class NotPaired(Exception):
@@ -65,9 +82,13 @@ def _parse(text):
         if doc.get("format") != FORMAT:
             raise ValueError("format %r, this firmware reads %d" % (doc.get("format"), FORMAT))
         me = unhexlify(doc["self"])
-        peers = []
+        peers: list = []
         for p in doc["peers"]:
-            peers.append((unhexlify(p["id"]), unhexlify(p["ps"])))
+            if "user" in p:
+                u = p["user"]
+                peers.append((unhexlify(p["id"]), User(None if u is True else unhexlify(u))))
+            else:
+                peers.append((unhexlify(p["id"]), unhexlify(p["ps"])))
     except (KeyError, TypeError, AttributeError) as e:
         raise ValueError("missing or wrong field: %r" % (e,)) from None
     if len(me) != 8:
@@ -75,7 +96,12 @@ def _parse(text):
     if not peers:
         raise ValueError("no peer")
     for peer, ps in peers:
-        if len(peer) != 8 or not 16 <= len(ps) <= 32:
+        if isinstance(ps, User):
+            if ps.secret is not None and not USER_MIN <= len(ps.secret) <= USER_MAX:
+                raise ValueError("a user record's secret is %d to %d bytes" % (USER_MIN, USER_MAX))
+        elif not 16 <= len(ps) <= 32:
+            raise ValueError("a peer record has a wrong id or ps length")
+        if len(peer) != 8:
             raise ValueError("a peer record has a wrong id or ps length")
     return me, peers
 
@@ -138,7 +164,16 @@ def load(role, path=PATH, fs=None):
     me, peers = got
     out = []
     for peer, ps in peers:
-        out.append(Pairing(me, peer, ps) if role == "first" else Pairing(peer, me, ps))
+        if isinstance(ps, User):  # suite 3 (15.10)
+            if (ps.secret is None) != (role == "second"):
+                raise NotPaired("pairing file %s: a user record holds the secret at the first "
+                                "station and true at the second" % path)
+            if role == "first":
+                out.append(Pairing(me, peer, user=ps.secret))
+            else:
+                out.append(Pairing(peer, me, user=True))
+        else:
+            out.append(Pairing(me, peer, ps) if role == "first" else Pairing(peer, me, ps))
     return out
 
 
@@ -163,7 +198,8 @@ def save(self_id, peers, path=PATH, fs=None):
     """Write the file atomically (peers: list of (id, ps) bytes pairs)."""
     fs = fs or _OS
     doc = {"format": FORMAT, "self": hexlify(self_id).decode(),
-           "peers": [{"id": hexlify(i).decode(), "ps": hexlify(ps).decode()}
+           "peers": [{"id": hexlify(i).decode(), "user": ps.json()} if isinstance(ps, User)
+                     else {"id": hexlify(i).decode(), "ps": hexlify(ps).decode()}
                      for i, ps in peers]}
     text = json.dumps(doc)
     _parse(text)  # never write what read() would refuse
@@ -192,5 +228,31 @@ def record(role, self_id, peer_id, ps, path=PATH, fs=None):
             peers = [(i, p) for i, p in got[1] if i != bytes(peer_id)]
         if len(peers) >= MAX_PEERS:
             raise ValueError("pairing file full: %d peers" % MAX_PEERS)
-    peers.append((bytes(peer_id), bytes(ps)))
+    peers.append((bytes(peer_id), ps if isinstance(ps, User) else bytes(ps)))
     save(self_id, peers, path, fs)
+
+
+def record_user(role, peer_id, secret=None, self_id=None, path=PATH, fs=None):
+    """Write a suite-3 record (15.10) over a trusted path (this board's console):
+    at the first station the user's secret for the second station ``peer_id``
+    (``"user": hex``), at the second station ``"user": true`` for its first
+    station (no secret). ``self_id`` defaults to the identity already in the
+    file. Atomic, as ``record``; other records are kept as ``record`` keeps them."""
+    if self_id is None:
+        self_id = own_id(path, fs)
+        if self_id is None:
+            raise ValueError("no identity in %s: give self_id (8 bytes)" % path)
+    if role == "first":
+        if secret is None:
+            raise ValueError("the first station's record holds the user's secret")
+        raw = secret.encode() if isinstance(secret, str) else bytes(secret)
+        if not USER_MIN <= len(raw) <= USER_MAX:
+            raise ValueError("a user secret is %d to %d bytes" % (USER_MIN, USER_MAX))
+        value = User(raw)
+    else:
+        if secret is not None:
+            raise ValueError("the second station stores no secret: the user gives it at connect")
+        value = User()
+    if len(self_id) != 8 or len(peer_id) != 8:
+        raise ValueError("identities are 8 bytes")
+    record(role, self_id, peer_id, value, path, fs)

@@ -19,8 +19,8 @@ VBOARD = "vboard.json"
 
 
 def max_frame(cfg):
-    # a DATA frame, or the longest handshake frame (suite 2's SRK, 64 bytes)
-    return max(cfg.max_payload + 16, 64)
+    # a DATA frame, or the longest handshake frame (suite 3's PROOF, 91 bytes)
+    return max(cfg.max_payload + 16, 91)
 
 
 def raw_rng(board):

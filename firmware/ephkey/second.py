@@ -13,6 +13,13 @@ Suite 2 (docs/protocol.md 3.9): S checks the SRK frame's auth, draws its
 ephemeral X25519 key, and computes e_pub and DH in a job (PROVING); e_priv
 and DH are overwritten when the PROOF is built. The key chain (3.6) is a
 ratchet: S holds one chain key, CK_{j+1}, replaced at each rotation.
+
+Suite 3 (15.10): a pairing record with ``user`` makes S offer suite 3 only;
+the user's secret comes with ``connect(now, secret)`` and enters only CPace.
+At the SRK frame one job computes the generator, Y_s, K, e_pub and DH; the
+PROOF carries Y_s and is keyed through CPace's ISK. A PROOF that does not
+end in an accepted KEY is a failed attempt (per F, backoff.py); while S
+backs off, ``connect`` is refused with HANDSHAKE_FAILED(BACKOFF).
 """
 
 from time import ticks_diff  # type: ignore[attr-defined]
@@ -20,6 +27,7 @@ from time import ticks_diff  # type: ignore[attr-defined]
 from micropython import const
 
 from . import channel, errors, events, keyschedule as ks, wire
+from .config import user_secret
 from .crypto import CcmEngine, CcmKey
 from .mac import KeyWrap, Mac, copy, diff, pads_to, xor, zero
 from .outq import OutQueue
@@ -45,6 +53,11 @@ PROVING = const(4)
 _E_PUB = const(1)  # e_pub = X25519(e_priv, 9)
 _DH = const(2)  # DH = X25519(e_priv, srk_pub)
 _DONE = const(3)  # both computed: the completion is next
+# suite 3's first phases, before _E_PUB
+_GEN = const(4)  # CPace's generator g from the secret
+_Y_S = const(5)  # Y_s = X25519(y_s, g)
+_K = const(6)  # K = X25519(y_s, Y_f)
+_ISK = const(7)  # after DH: CPace's ISK, a unit of its own (SHA-512)
 
 
 class SecondStation:
@@ -58,10 +71,14 @@ class SecondStation:
         self.sid = 0
         self.suite = 0
         self.offer = 0
+        user3 = pairing.user is not None
+        if user3 != (wire.SUITE_3 in config.offer):
+            raise ValueError("offer: suite 3 alone with a user record, suites 1 and 2 with a "
+                             "ps record (15.10), not %r" % (config.offer,))
         for s in config.offer:
             self.offer |= 1 << (s - 1)
-        suite2 = wire.SUITE_2 in config.offer
-        hs_size = wire.LEN_PROOF2 if suite2 else wire.LEN_PROOF
+        suite2 = wire.SUITE_2 in config.offer or user3
+        hs_size = wire.LEN_PROOF3 if user3 else wire.LEN_PROOF2 if suite2 else wire.LEN_PROOF
         frame_size = max(hs_size, wire.PROT_HDR + config.max_payload + wire.TAG)
         self.outq = OutQueue(config.out_queue, frame_size)
         self.events = events.EventQueue(8)
@@ -69,7 +86,8 @@ class SecondStation:
         self.payload = bytearray(max(config.max_payload, wire.REKEY_PT))
         self._hs = bytearray(hs_size)  # the handshake frame to repeat: REQ, then PROOF
         mv = memoryview(self._hs)
-        self._hs_v = (mv[:wire.LEN_REQ], mv[:wire.LEN_PROOF], mv[:hs_size])
+        self._hs_v = (mv[:wire.LEN_REQ], mv[:wire.LEN_PROOF], mv[:min(hs_size, wire.LEN_PROOF2)],
+                      mv[:hs_size], mv[:hs_size - wire.T_LEN])
         self._hs_len = 0
         self._n_s = bytearray(wire.NONCE_LEN)
         self._th1 = bytearray(32)
@@ -96,6 +114,18 @@ class SecondStation:
 
             self._x = x25519.X25519Job()
             self._slice = min(getattr(x25519, "SLICE", _SLICE), _SLICE)
+        self._s3: Any = None  # suite 3's CPace side and back-off: only with a user record
+        if user3:
+            from .suite3 import Suite3
+
+            self._s3 = Suite3(1)
+            self._prs = bytearray(64)  # the user's secret, from connect until the PROOF
+            self._prs_n = 0
+            self._y_s = bytearray(32)  # CPace's scalar
+            self._y_s_pub = bytearray(32)  # its share Y_s
+            self._srk3 = bytearray(wire.LEN_SRK3)  # the SRK frame: ADb, Y_f, TH2
+        self._sent3 = False  # a suite-3 PROOF went out and no KEY was accepted yet
+        self._steps: Any = None  # the generator's steps (suite3.generator_steps)
         self._phase = 0
         self._x_on = False
         self._keys = bytearray(32)  # IDRKs by index parity
@@ -133,8 +163,19 @@ class SecondStation:
         self.ev_len = self._data_len if code == events.DATA else 0
         return code
 
-    def connect(self, now_ms):
-        """Start a handshake (ends any session first, as close does)."""
+    def connect(self, now_ms, secret=None):
+        """Start a handshake (ends any session first, as close does). With a
+        suite-3 record, ``secret`` is the user's (8 to 64 bytes, 15.10)."""
+        s3 = self._s3
+        if s3 is not None:
+            if secret is None:
+                raise ValueError("suite 3: connect(now, secret) needs the user's secret")
+            raw = user_secret(secret)
+            if s3.backoff[0].left(now_ms):
+                self.events.push(events.HANDSHAKE_FAILED, 0, errors.BACKOFF)
+                return
+        elif secret is not None:
+            raise ValueError("this pairing record has no user secret (suite 3)")
         self.close(now_ms)
         try:
             r = self.rng(wire.NONCE_LEN)
@@ -143,6 +184,9 @@ class SecondStation:
         if len(r) != wire.NONCE_LEN:
             self.events.push(events.HANDSHAKE_FAILED, 0, errors.RNG_FAILURE)
             return
+        if s3 is not None:
+            self._prs_n = len(raw)
+            copy(self._prs, 0, raw, 0, len(raw))
         copy(self._n_s, 0, r, 0, wire.NONCE_LEN)
         hs = self._hs
         hs[0] = wire.B_REQ
@@ -167,8 +211,10 @@ class SecondStation:
             self._pt[0] = errors.OK
             self._seal(wire.CLOSE, self._pt, 1)
         if self.state != IDLE:
+            sid = self.sid
             self._forget()
             self.scrub_due = True
+            self._end3(sid, now_ms)  # a suite-3 PROOF sent, no KEY: a failed attempt
 
     def poll(self, now_ms):
         state = self.state
@@ -189,6 +235,7 @@ class SecondStation:
             self._forget()
             self.scrub_due = True
             self.events.push(events.HANDSHAKE_FAILED, sid, errors.TIMEOUT)
+            self._end3(sid, now_ms)
 
     def busy(self):
         """True while the PROOF job is queued or running."""
@@ -200,6 +247,9 @@ class SecondStation:
         if not phase:
             return
         x = self._x
+        if phase >= _GEN:
+            self._work3(phase)
+            return
         if phase == _E_PUB:
             if not self._x_on:
                 x.start(self._e_pub, self._e_priv)
@@ -213,22 +263,75 @@ class SecondStation:
                 x.start(self._dh, self._e_priv, self._srk_pub)
                 self._x_on = True
             if x.step(self._slice):
-                self._phase = _DONE
+                self._phase = _ISK if self.suite == wire.SUITE_3 and x.ok else _DONE
                 self._x_on = False
             return
         self._phase = 0
-        if x.ok:
-            self._proof2(now_ms)
-        else:
+        if not x.ok:
             # a low-order srk_pub (only a holder of PS can send one): back to
             # WAIT_SRK, the REQ's send count and last send as they were
-            sid = self.sid
-            self._end_proving()
-            self.sid = 0
-            self.suite = 0
-            self.state = WAIT_SRK
-            self.events.push(events.ERROR, sid, errors.AUTH_FAILED)
+            self._abort_proving()
+        elif self.suite == wire.SUITE_3:
+            self._proof3(now_ms)
+        else:
+            self._proof2(now_ms)
         self.scrub_due = True
+
+    def _abort_proving(self):
+        """K or DH all zeros: ERROR(AUTH_FAILED), back to WAIT_SRK, nothing sent."""
+        sid = self.sid
+        self._end_proving()
+        self.sid = 0
+        self.suite = 0
+        self.state = WAIT_SRK
+        self.events.push(events.ERROR, sid, errors.AUTH_FAILED)
+
+    def _work3(self, phase):
+        """Suite 3's units before e_pub: the generator, Y_s, K (15.10)."""
+        x = self._x
+        s3 = self._s3
+        if phase == _ISK:  # two units: one SHA-512 block each
+            if self._steps is None:
+                srk = memoryview(self._srk3)
+                # ADa is the REQ, still in _hs until the PROOF is written over it
+                self._steps = s3.isk_steps(self._y_s_pub, self._hs_v[0], srk[wire.OFF_Y_F:],
+                                           srk[:wire.ADB_LEN])
+            try:
+                next(self._steps)
+            except StopIteration:
+                self._steps = None
+                self._phase = _DONE
+            return
+        if phase == _GEN:  # the generator, one step per call
+            if self._steps is None:
+                self._steps = s3.generator_steps(memoryview(self._prs)[:self._prs_n],
+                                                 self.pairing.id_s, self.pairing.id_f,
+                                                 self._n_s, 0, self._srk3, wire.OFF_N_F)
+            try:
+                next(self._steps)
+            except StopIteration:
+                self._steps = None
+                self._phase = _Y_S
+            return
+        if phase == _Y_S:
+            if not self._x_on:
+                x.start(self._y_s_pub, self._y_s, s3.g)
+                zero(s3.g, 0, 32)  # the generator lets anyone test guesses: gone at once
+                self._x_on = True
+            if x.step(self._slice):
+                self._phase = _K
+                self._x_on = False
+            return
+        if not self._x_on:
+            x.start(s3.k, self._y_s, memoryview(self._srk3)[wire.OFF_Y_F:])
+            self._x_on = True
+        if x.step(self._slice):
+            self._x_on = False
+            if x.ok:
+                self._phase = _E_PUB
+            else:  # an all-zero K: a low-order Y_f
+                self._abort_proving()
+                self.scrub_due = True
 
     # -- frames in ----------------------------------------------------------
 
@@ -255,7 +358,7 @@ class SecondStation:
             if n < 4:
                 return errors.MALFORMED
             suite = buf[wire.OFF_SUITE]
-            if suite != wire.SUITE_1 and suite != wire.SUITE_2:
+            if suite < wire.SUITE_1 or suite > wire.SUITE_3:
                 return errors.BAD_SUITE  # its length depends on it (4.4 item 2)
         if not wire.frame_len_ok(ftype, n, self.cfg.max_payload, suite):
             return errors.MALFORMED
@@ -263,7 +366,15 @@ class SecondStation:
             return errors.MALFORMED
         sid = wire.sid_of(buf)
         if ftype == wire.ERROR:
-            self.events.push(events.PEER_ERROR, sid, buf[wire.OFF_CODE])
+            code = buf[wire.OFF_CODE]
+            self.events.push(events.PEER_ERROR, sid, code)
+            if (code == errors.WRONG_CODE and self.state == WAIT_KEY and sid == self.sid
+                    and self.suite == wire.SUITE_3):
+                # F's t check failed: the user's secrets differ (15.10)
+                self._forget()
+                self.scrub_due = True
+                self.events.push(events.HANDSHAKE_FAILED, sid, errors.WRONG_CODE)
+                self._end3(sid, now_ms)
             return 0
         state = self.state
         if state == WAIT_SRK and ftype == wire.SRK:
@@ -273,6 +384,8 @@ class SecondStation:
                 return errors.MALFORMED
             if suite == wire.SUITE_2:
                 return self._on_srk2(buf, sid)
+            if suite == wire.SUITE_3:
+                return self._on_srk3(buf, sid)
             return self._on_srk1(buf, sid, now_ms)
         if state == IDLE or state == WAIT_SRK or sid != self.sid:
             return errors.UNKNOWN_SESSION
@@ -390,6 +503,71 @@ class SecondStation:
         self._x_on = False
         return 0
 
+    def _on_srk3(self, buf, sid):
+        """Suite 3: nothing to check before the job (15.10); draw y_s then
+        e_priv in one call; the job computes g, Y_s, K, e_pub, DH."""
+        try:
+            r = self.rng(64)
+        except (RngFailure, OSError):
+            r = b""
+        if len(r) != 64:
+            return errors.RNG_FAILURE
+        copy(self._y_s, 0, r, 0, 32)
+        copy(self._e_priv, 0, r, 32, 32)
+        copy(self._srk3, 0, buf, 0, wire.LEN_SRK3)
+        copy(self._srk_pub, 0, buf, wire.OFF_SRK_PUB, wire.PUB_LEN)
+        self.sid = sid
+        self.suite = wire.SUITE_3
+        self.state = PROVING
+        self._phase = _GEN
+        self._x_on = False
+        return 0
+
+    def _proof3(self, now_ms):
+        """The suite-3 job ended: ISK, PRK, KP, SPV, PSU; the PROOF (Y_s, e_pub,
+        c, t); TH3 and MS. Erases ISK, PRK, PSU, PRK3, the pad, KP, SPV, the secret."""
+        s3 = self._s3
+        hs = self._hs
+        mac = self._mac
+        srk = memoryview(self._srk3)
+        th_2 = ks.th_next(self._th1, srk)
+        s3.keys(mac, th_2, 0, self._k32b, self._spv, 0)
+        wire.put_header(hs, wire.PROOF, self.sid)
+        copy(hs, wire.OFF_Y_S, self._y_s_pub, 0, wire.PUB_LEN)
+        copy(hs, wire.OFF_E_PUB3, self._e_pub, 0, wire.PUB_LEN)
+        prk3 = self._k32
+        pad = self._k16
+        ks.prk3(mac, th_2, 0, self._dh, 0, wire.PUB_LEN, s3.psu, prk3, 0)
+        zero(s3.psu, 0, 32)
+        mac.key(prk3, 0, 32)
+        mac.expand(ks.PAD[3], None, 0, 0, pad, 0, 16)
+        xor(hs, wire.OFF_C3, self._spv, 0, pad, 0, wire.SPV_LEN)
+        zero(pad, 0, 16)
+        zero(self._spv, 0, 16)
+        tag = s3.t(self._hs_v[4])
+        copy(hs, wire.LEN_PROOF3 - wire.T_LEN, tag, 0, wire.T_LEN)
+        th_3 = ks.th_next(th_2, self._hs_v[3])
+        mac.key(prk3, 0, 32)
+        mac.expand(ks.MS[3], th_3, 0, 32, self._ms, 0, 32)
+        zero(prk3, 0, 32)
+        mac.wipe()
+        self._hs_len = wire.LEN_PROOF3
+        zero(self._prs, 0, 64)  # the user's secret: CPace is done with it
+        self._end_proving()
+        self.state = WAIT_KEY
+        self._sent3 = True
+        self._send_hs(now_ms, True)
+
+    def _end3(self, sid, now_ms):
+        """A handshake ended: if its suite-3 PROOF went out and no KEY was
+        accepted, a failed attempt (15.10, 15.6); BACKOFF when one starts."""
+        if not self._sent3:
+            return
+        self._sent3 = False
+        d = self._s3.backoff[0].failed(now_ms)
+        if d:
+            self.events.push(events.BACKOFF, sid, d)
+
     def _proof2(self, now_ms):
         """The PROOF job ended with a DH: build the PROOF, derive MS (5.1)."""
         hs = self._hs
@@ -407,11 +585,15 @@ class SecondStation:
             self._x.wipe()
         self._phase = 0
         self._x_on = False
+        self._steps = None
         zero(self._e_priv, 0, len(self._e_priv))
         zero(self._dh, 0, len(self._dh))
         zero(self._kp, 0, 128)
         zero(self._spv, 0, 16)
         zero(self._th2, 0, 32)
+        if self._s3 is not None:
+            zero(self._y_s, 0, 32)
+            self._s3.wipe()
 
     def _on_key(self, buf, now_ms):
         mac = self._mac
@@ -426,6 +608,9 @@ class SecondStation:
         mac.expand_j(ks.CHAIN[self.suite], 1, self._ck, 0, 32)
         zero(self._ms, 0, 32)
         mac.wipe()
+        if self._sent3:  # an accepted KEY: the attempt succeeded
+            self._sent3 = False
+            self._s3.backoff[0].reset()
         self._ccm[0].load(self._key_v[0])
         self.send_idx = 0
         self.recv_idx = 0
@@ -558,6 +743,9 @@ class SecondStation:
         zero(self._k32, 0, 32)
         zero(self._k32b, 0, 32)
         zero(self._k16, 0, 16)
+        if self._s3 is not None:
+            zero(self._prs, 0, 64)  # the user's secret
+            self._prs_n = 0
         self._mac.wipe()
         self._ccm[0].wipe()
         self._ccm[1].wipe()

@@ -5,9 +5,11 @@ made once too. Each slot holds one session and its own set of IDRKs; freeing
 a slot overwrites every secret it held with zeros (spec 9.3).
 
 States (4.2): FREE, WAIT_PROOF (half-open: SRK frame sent), CHECKING (suite
-2: a PROOF passed ``t``, its DH job queued or running), WAIT_CONFIRM (PROOF
-accepted, KEY sent) and OPEN (confirmed by a frame of S under the session
-key). WAIT_CONFIRM and OPEN are "established".
+2: a PROOF passed ``t``, its DH job queued or running; suite 3: a PROOF whose
+job runs CPace's K, then ``t``, then DH), WAIT_CONFIRM (PROOF accepted, KEY
+sent), OPEN (confirmed by a frame of S under the session key) and SHARING
+(suite 3, 15.10: a REQ's CPace share ``Y_f`` is being computed by a job; the
+SRK frame follows). WAIT_CONFIRM and OPEN are "established".
 """
 
 from micropython import const
@@ -20,15 +22,18 @@ WAIT_PROOF = const(1)
 OPEN = const(2)
 CHECKING = const(3)
 WAIT_CONFIRM = const(4)
+SHARING = const(5)
 
 _KEY = const(16)
-SRK_MAX = const(64)  # the SRK frame, kept to repeat it byte for byte
-PROOF_MAX = const(59)  # the PROOF being checked, or the accepted one
+SRK_MAX = const(80)  # the SRK frame, kept to repeat it byte for byte
+PROOF_MAX = const(91)  # the PROOF being checked, or the accepted one
+_SRK_LEN = (0, 40, 64, 80)  # by suite
+_PROOF_LEN = (0, 27, 59, 91)
 PADS = const(128)  # KP's HMAC pads, computed at REQ time
 
 
 class SessionTable:
-    def __init__(self, n, idrks):
+    def __init__(self, n, idrks, suite3=False):
         self.n = n
         self.idrks = idrks
         self.state = bytearray(n)
@@ -49,6 +54,8 @@ class SessionTable:
         self.wrapped = bytearray(24 * n)  # KEY's wrapped IDRK_0, then the pending REKEY's
         self.ck = bytearray(32 * n)  # the chain key CK_{j+1} (3.6)
         self.idrk = bytearray(_KEY * idrks * n)
+        # suite 3: the CPace scalar y_f, from the REQ until the check's K (15.10)
+        self.y_f = bytearray(32 * n if suite3 else 0)
         mv = memoryview(self.kp)
         # made once: the forged-PROOF path (4.5's cost bound) hashes these
         self.kp_i = [mv[PADS * i:PADS * i + 64] for i in range(n)]  # KP ^ ipad
@@ -73,18 +80,22 @@ class SessionTable:
         return memoryview(self.idrk)[o:o + _KEY]
 
     def srk_view(self, slot, suite):
-        """The SRK frame the slot sent (40 or 64 bytes)."""
+        """The SRK frame the slot sent (40, 64 or 80 bytes)."""
         o = SRK_MAX * slot
-        return memoryview(self.srk_frame)[o:o + (64 if suite == 2 else 40)]
+        return memoryview(self.srk_frame)[o:o + _SRK_LEN[suite]]
 
     def proof_view(self, slot, suite):
-        """The PROOF being checked, or the accepted one (27 or 59 bytes)."""
+        """The PROOF being checked, or the accepted one (27, 59 or 91 bytes)."""
         o = PROOF_MAX * slot
-        return memoryview(self.proof)[o:o + (59 if suite == 2 else 27)]
+        return memoryview(self.proof)[o:o + _PROOF_LEN[suite]]
 
-    def e_pub_view(self, slot):
-        o = PROOF_MAX * slot + 3
+    def e_pub_view(self, slot, off=3):
+        """A 32-byte field of the kept PROOF: e_pub (suite 2), Y_s or e_pub (suite 3)."""
+        o = PROOF_MAX * slot + off
         return memoryview(self.proof)[o:o + 32]
+
+    def y_f_view(self, slot):
+        return memoryview(self.y_f)[32 * slot:32 * slot + 32]
 
     def th2_view(self, slot):
         return memoryview(self.th2)[32 * slot:32 * slot + 32]
@@ -117,6 +128,8 @@ class SessionTable:
         zero(self.wrapped, 24 * slot, 24)
         zero(self.ck, 32 * slot, 32)
         zero(self.idrk, _KEY * self.idrks * slot, _KEY * self.idrks)
+        if self.y_f:
+            zero(self.y_f, 32 * slot, 32)
         self.ccm[2 * slot].wipe()
         self.ccm[2 * slot + 1].wipe()
         self.pending[slot] = -1

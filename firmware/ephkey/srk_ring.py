@@ -112,10 +112,10 @@ class SrkRing:
 
     def holds(self, slot, k, suite):
         """True while ``slot`` still holds interval ``k``'s key of ``suite``
-        (suite 2: a ready key pair)."""
+        (suites 2 and 3: a ready key pair)."""
         if not self.live[slot] or self.interval[slot] != k:
             return False
-        if suite == 2:
+        if suite != 1:  # suites 2 and 3: the interval's X25519 key pair
             return self.has2[slot] == READY
         return bool(self.has1[slot])
 

@@ -50,6 +50,9 @@ OFF_SRK_PUB = const(16)
 OFF_AUTH = const(48)
 LEN_SRK2 = const(64)
 AUTH_LEN = const(16)
+OFF_Y_F = const(48)  # suite 3 (15.10): Y_f, F's CPace share, where suite 2 has auth
+LEN_SRK3 = const(80)
+ADB_LEN = const(48)  # CPace's ADb: the suite-3 SRK frame before Y_f
 
 # PROOF (3.5, 3.9): c = SPV XOR pad, t = HMAC(KP, frame[0:n-8])[0:8]
 OFF_C = const(3)
@@ -57,6 +60,11 @@ LEN_PROOF = const(27)
 OFF_E_PUB = const(3)
 OFF_C2 = const(35)
 LEN_PROOF2 = const(59)
+# suite 3 (15.10): Y_s, e_pub, c, t
+OFF_Y_S = const(3)
+OFF_E_PUB3 = const(35)
+OFF_C3 = const(67)
+LEN_PROOF3 = const(91)
 T_LEN = const(8)
 
 # KEY (3.6)
@@ -79,6 +87,7 @@ LEN_ERROR = const(4)
 
 SUITE_1 = const(1)
 SUITE_2 = const(2)
+SUITE_3 = const(3)  # the user's secret through CPace (15.10)
 ID_LEN = const(8)
 NONCE_LEN = const(12)
 KEY_LEN = const(16)
@@ -91,7 +100,7 @@ SEQ_LAST = const(0x3FFFFFFF)
 DIR_F2S = const(1)
 DIR_S2F = const(2)
 
-MAX_HS = const(64)  # the longest handshake frame: suite 2's SRK frame
+MAX_HS = const(91)  # the longest handshake frame: suite 3's PROOF
 
 
 def known_type(t):
@@ -103,13 +112,13 @@ def has_sid(t):
 
 
 def frame_len_ok(t, n, max_payload, suite=SUITE_1):
-    """The lengths of 3.2; ``suite`` is an SRK frame's suite byte (1 or 2)."""
+    """The lengths of 3.2; ``suite`` is an SRK frame's suite byte (1, 2 or 3)."""
     if t == REQ:
         return n == LEN_REQ
     if t == SRK:
-        return n == (LEN_SRK2 if suite == SUITE_2 else LEN_SRK)
+        return n == (LEN_SRK2 if suite == SUITE_2 else LEN_SRK3 if suite == SUITE_3 else LEN_SRK)
     if t == PROOF:
-        return n == LEN_PROOF or n == LEN_PROOF2
+        return n == LEN_PROOF or n == LEN_PROOF2 or n == LEN_PROOF3
     if t == KEY:
         return n == LEN_KEY
     if t == DATA:

@@ -1,9 +1,10 @@
-"""Both stations of a suite-2 session in one MicroPython process, under the
-event loop's scrub (docs/protocol.md 9.3), stopping at checkpoints so that
-tests/host/test_memscan.py can read this process's memory.
+"""Both stations of a suite-2 (or suite-3) session in one MicroPython process,
+under the event loop's scrub (docs/protocol.md 9.3), stopping at checkpoints
+so that tests/host/test_memscan.py can read this process's memory.
 
-Run: ``micropython tests/firmware/memscan_driver.py [scrub|noscrub]`` with
-MICROPYPATH=firmware:tests/firmware. The stations run in real ``Node``s
+Run: ``micropython tests/firmware/memscan_driver.py [scrub|noscrub] [2|3]``
+with MICROPYPATH=firmware:tests/firmware. Suite 3 (15.10): F's record holds
+the user's secret, S's none; S gets it at ``connect``. The stations run in real ``Node``s
 (firmware/ephkey/node.py) joined by an in-memory link, on a virtual clock,
 with the deterministic RNG of section 12 (seeds below). At each checkpoint
 the driver prints one line ``CHECKPOINT {json}``: its name, every frame that
@@ -31,6 +32,7 @@ SEED_S = b"memscan S"
 ID_F = b"MEMSCANF"
 ID_S = b"MEMSCANS"
 PS = bytes(range(100, 132))  # 32 bytes: PRK3's message DH || PS takes two SHA-256 blocks
+SECRET = b"memscan user secret 0427"  # suite 3: the user's secret
 L = 10000  # lifetime_ms and interval_ms
 M = 2
 ROTATE_MS = 6000  # rotations at 6, 12, 18 s; interval 0's key pair removed at 20 s
@@ -111,12 +113,13 @@ def checkpoint(name, rec, draws_f, draws_s, fn, sn):
         "name": name, "frames": rec, "draws_f": draws_f, "draws_s": draws_s,
         "scrubs": [fn.scrubs, sn.scrubs], "seed_f": hexlify(SEED_F).decode(),
         "seed_s": hexlify(SEED_S).decode(), "ps": hexlify(PS).decode(),
-        "idrks": IDRKS}))
+        "secret": hexlify(SECRET).decode(), "id_f": hexlify(ID_F).decode(),
+        "id_s": hexlify(ID_S).decode(), "idrks": IDRKS}))
     sys.stdout.flush() if hasattr(sys.stdout, "flush") else None
     sys.stdin.readline()  # the loop stands still while the test reads our memory
 
 
-async def main(scrub_on):
+async def main(scrub_on, suite):
     if not scrub_on:
         node_mod.scrub = lambda: 0  # the control run: the same session, no scrub
     clock = Clock()
@@ -124,9 +127,15 @@ async def main(scrub_on):
     draws_f = []
     draws_s = []
     cfg_f = FirstConfig(interval_ms=L, lifetime_ms=L, m=M, ring_slots=3, sessions=2, idrks=IDRKS,
-                        rotate_frames=1000, rotate_ms=ROTATE_MS, max_payload=32, suites=(2,))
-    f = FirstStation(cfg_f, [Pairing(ID_F, ID_S, PS)], Draws(SEED_F, draws_f), 0)
-    s = SecondStation(SecondConfig(offer=(2,), max_payload=32), Pairing(ID_F, ID_S, PS),
+                        rotate_frames=1000, rotate_ms=ROTATE_MS, max_payload=32,
+                        suites=(suite,))
+    if suite == 3:
+        rec_f = Pairing(ID_F, ID_S, user=SECRET)
+        rec_s = Pairing(ID_F, ID_S, user=True)
+    else:
+        rec_f = rec_s = Pairing(ID_F, ID_S, PS)
+    f = FirstStation(cfg_f, [rec_f], Draws(SEED_F, draws_f), 0)
+    s = SecondStation(SecondConfig(offer=(suite,), max_payload=32), rec_s,
                       Draws(SEED_S, draws_s), 0)
     lf = MemLink("F", rec)
     ls = MemLink("S", rec)
@@ -136,7 +145,10 @@ async def main(scrub_on):
     sn = Node(s, ls, App(), poll_ms=5, clock=clock)
     tasks = [asyncio.create_task(fn.run()), asyncio.create_task(sn.run())]
     await settle(clock, fn, sn)  # F's timers: prepare makes interval 0's key pair
-    s.connect(clock())
+    if suite == 3:
+        s.connect(clock(), bytearray(SECRET))  # the user types it
+    else:
+        s.connect(clock())
     await settle(clock, fn, sn)
     if s.state != 3:  # the REQ met a pending key pair (NOT_READY): S's retry
         clock.t = 1000
@@ -165,5 +177,6 @@ async def main(scrub_on):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(len(sys.argv) < 2 or sys.argv[1] != "noscrub"))
+    asyncio.run(main(len(sys.argv) < 2 or sys.argv[1] != "noscrub",
+                     int(sys.argv[2]) if len(sys.argv) > 2 else 2))
     print("DONE")

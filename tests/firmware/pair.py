@@ -28,6 +28,20 @@ def second(i=0, now=0, seed=None, **kw):
     return SecondStation(SecondConfig(**kw), pairing(i), Drbg(seed or b"S%d" % i), now)
 
 
+class Tape:
+    """An RNG that keeps a copy of everything it hands out: the demonstrator's
+    record of a station's secret draws (e_priv, y_f, ...), which no attacker holds."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.draws = []
+
+    def __call__(self, n):
+        r = self.rng(n)
+        self.draws.append(bytes(r))
+        return r
+
+
 def outputs(st):
     frames = []
     n = st.next_output()

@@ -4,7 +4,8 @@ Shared by the vector tests (in-process) and by the host's cross-implementation
 tests, which start ``micropython tests/firmware/step_driver.py`` and talk JSON
 lines over stdin/stdout. A step has the shape of a vector step
 (tests/vectors/README.md): ``{"t", "op", "in"|"payload"|"sid", "drain"?}``, op one
-of connect, receive, send, close, poll, prepare, work (``work(t)`` called until
+of connect (with ``"secret"``: hex for suite 3), receive, send, close, poll,
+prepare, work (``work(t)`` called until
 ``busy()`` is False); the answer is ``{"out": [hex frames], "events":
 [{"event", "sid", "arg", "payload"?}]}``. With ``"drain": false`` the station's
 output queue is left as it is (``out`` is then ``[]``); the next step that
@@ -29,8 +30,14 @@ def _hex(b):
     return hexlify(b).decode()
 
 
-def make_pairing(p):
-    return Pairing(unhexlify(p["id_f"]), unhexlify(p["id_s"]), unhexlify(p["ps"]))
+def make_pairing(p, role="F"):
+    """A record of the vectors' JSON: ``ps`` hex, or ``user`` (15.10): hex at
+    F (the secret), ``true`` at S; S's copy of a record never holds the secret."""
+    ids = unhexlify(p["id_f"]), unhexlify(p["id_s"])
+    if "user" in p:
+        user = p["user"]
+        return Pairing(*ids, user=True if role == "S" or user is True else unhexlify(user))
+    return Pairing(*ids, unhexlify(p["ps"]))
 
 
 def make_station(role, config, pairing_json, seed_hex, t0):
@@ -42,7 +49,7 @@ def make_station(role, config, pairing_json, seed_hex, t0):
     if role == "F":
         pairs = [make_pairing(p) for p in pairing_json]
         return FirstStation(FirstConfig(**config), pairs, rng, t0)
-    return SecondStation(SecondConfig(**config), make_pairing(pairing_json), rng, t0)
+    return SecondStation(SecondConfig(**config), make_pairing(pairing_json, "S"), rng, t0)
 
 
 def step(st, role, s):
@@ -52,8 +59,12 @@ def step(st, role, s):
     if op == "receive":
         frame = unhexlify(s["in"])
         st.receive(frame, len(frame), t)
-    elif op == "connect":
-        st.connect(t)
+    elif op == "connect":  # suite 3: the secret the user gives (15.10)
+        secret = s.get("secret")
+        if secret is None:
+            st.connect(t)
+        else:
+            st.connect(t, unhexlify(secret))
     elif op == "send":
         payload = unhexlify(s["payload"])
         if role == "F":

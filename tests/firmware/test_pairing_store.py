@@ -242,6 +242,47 @@ def test_record_first_adds_and_replaces_second_keeps_one():
     assert pairing_store.read("q.json", fs) == (b"SECOND09", [(b"FIRST-02", b"\x05" * 32)])
 
 
+def test_user_records_of_suite_3_are_written_read_and_loaded():
+    """15.10: F's record holds the user's secret, S's says "user": true."""
+    import json
+
+    fs = FakeFs({}, False)
+    pairing_store.record("first", b"FIRST-01", b"SECOND01", b"\x01" * 32, "p.json", fs)
+    pairing_store.record_user("first", b"SECOND02", "user pin 2718", path="p.json", fs=fs)
+    doc = json.loads(fs.files["p.json"])
+    assert doc["peers"][1] == {"id": "5345434f4e443032", "user": "757365722070696e2032373138"}
+    ps1, user2 = pairing_store.load("first", "p.json", fs)
+    assert ps1.user is None and bytes(ps1.ps) == b"\x01" * 32
+    assert user2.user == bytearray(b"user pin 2718") and user2.id_s == b"SECOND02"
+    assert user2.id_f == b"FIRST-01" and not user2.ps
+    # S: no secret stored, and only this record
+    pairing_store.record_user("second", b"FIRST-01", self_id=b"SECOND02", path="q.json", fs=fs)
+    assert json.loads(fs.files["q.json"])["peers"] == [{"id": "46495253542d3031", "user": True}]
+    (s,) = pairing_store.load("second", "q.json", fs)
+    assert s.user == bytearray() and s.id_f == b"FIRST-01" and s.id_s == b"SECOND02"
+    # what a record may not be
+    for bad in (lambda: pairing_store.record_user("first", b"SECOND03", None, path="p.json",
+                                                  fs=fs),
+                lambda: pairing_store.record_user("first", b"SECOND03", "short", path="p.json",
+                                                  fs=fs),
+                lambda: pairing_store.record_user("second", b"FIRST-01", "a secret at S",
+                                                  path="q.json", fs=fs),
+                lambda: pairing_store.record_user("first", b"SECOND03", "user pin 2718",
+                                                  path="none.json", fs=fs)):  # no identity
+        try:
+            bad()
+        except ValueError:
+            continue
+        raise AssertionError("accepted")
+    # a file whose roles are swapped (true at F, a secret at S) does not load
+    for role, path in (("first", "q.json"), ("second", "p.json")):
+        try:
+            pairing_store.load(role, path, fs)
+        except pairing_store.NotPaired:
+            continue
+        raise AssertionError("loaded")
+
+
 def test_full_first_station_refuses_a_33rd_peer():
     fs = FakeFs({}, False)
     peers = [(b"SECOND%02d" % i, bytes(32)) for i in range(pairing_store.MAX_PEERS)]

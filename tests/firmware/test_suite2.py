@@ -15,7 +15,7 @@ from ephkey import errors, wire
 from ephkey.config import FirstConfig, SecondConfig
 from ephkey.srk_ring import NONE, PENDING, READY
 from ephkey.x25519 import x25519, x25519_base
-from pair import deliver, drain, handshake, outputs, pairing, work
+from pair import Tape, deliver, drain, handshake, outputs, pairing, work
 
 IV = 10000  # interval_ms
 L = 20000  # lifetime_ms
@@ -72,20 +72,6 @@ class Wire:
                     self.events += drain(self.f) + drain(self.s)
 
 
-class Tape:
-    """An RNG that keeps a copy of everything it hands out: the demonstrator's
-    record of S's e_priv, which no station and no attacker holds."""
-
-    def __init__(self, rng):
-        self.rng = rng
-        self.draws = []
-
-    def __call__(self, n):
-        r = self.rng(n)
-        self.draws.append(bytes(r))
-        return r
-
-
 class Starts:
     """Counts the X25519 runs a station starts (its job's start())."""
 
@@ -125,7 +111,7 @@ def test_config_defaults_to_suite_2_then_1_and_checks_suites():
     assert FirstConfig().suites == (2, 1)
     assert SecondConfig().offer == (2, 1)
     assert FirstConfig(suites=[1]).suites == (1,)  # board files give lists
-    assert "unsupported suite 3" in _raises(ValueError, lambda: FirstConfig(suites=(3,)))
+    assert "unsupported suite 4" in _raises(ValueError, lambda: FirstConfig(suites=(4,)))
     assert "at least one" in _raises(ValueError, lambda: SecondConfig(offer=()))
     assert "twice" in _raises(ValueError, lambda: SecondConfig(offer=(2, 2)))
 
@@ -244,11 +230,15 @@ def test_frame_lengths_follow_the_suite():
     handshake_until_srk = _half_handshake(f, s)
     srk = handshake_until_srk
     sid = wire.sid_of(srk)
-    # 4.4 item 2: an SRK frame's suite byte other than 1, 2 is BAD_SUITE, before the length
+    # 4.4 item 2: an SRK frame's suite byte other than 1, 2, 3 is BAD_SUITE, before
+    # the length; suite 3's (15.10) is 80 bytes
     bad = bytearray(srk)
-    bad[3] = 3
+    bad[3] = 4
     s.receive(bad, len(bad), 1)
     assert drain(s) == [("ERROR", sid, errors.BAD_SUITE)]
+    bad[3] = 3
+    s.receive(bad, len(bad), 1)
+    assert drain(s) == [("ERROR", sid, errors.MALFORMED)]
     bad[3] = 1  # a suite-1 SRK frame is 40 bytes, not 64
     s.receive(bad, len(bad), 1)
     assert drain(s) == [("ERROR", sid, errors.MALFORMED)]
@@ -599,7 +589,7 @@ def test_one_key_pair_per_interval_shared_by_every_request_in_it():
         before = f.rng.drawn
         slot = f.table.find_sid(handshake(f, second(i), now=100 * i))
         draws.append(f.rng.drawn - before)
-        srks.append(bytes(f.table.srk_frame[64 * slot:64 * slot + 64]))
+        srks.append(bytes(f.table.srk_view(slot, 2)))
     # one key generation for the interval, one DH per session
     assert x.pairs() == 1 and f.ring.created2 == 1, (x.calls, f.ring.created2)
     assert x.dhs() == 4
@@ -767,9 +757,10 @@ def test_node_runs_prepare_then_the_jobs_after_each_poll_yielding_between_units(
     assert calls[5:8] == ["poll", "prepare", "poll"] or calls[5:7] == ["poll", "prepare"], calls
 
 
-def test_runtime_max_frame_holds_a_suite2_srk():
+def test_runtime_max_frame_holds_every_handshake_frame():
     from ephkey.runtime import max_frame
-    assert max_frame(FirstConfig(max_payload=0)) == 64
+    assert max_frame(FirstConfig(max_payload=0)) == wire.LEN_PROOF3  # 91: suite 3's PROOF
+    assert wire.LEN_PROOF3 >= wire.LEN_SRK3 >= wire.LEN_SRK2
     assert max_frame(FirstConfig(max_payload=256)) == 272
 
 

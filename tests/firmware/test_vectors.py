@@ -63,7 +63,8 @@ def check_step(sts, i, s, where):
 SECTION_12 = ("basic", "rotation", "shared_srk", "retransmit", "expiry", "table", "suite2_basic",
               "suite2_not_ready", "suite2_shared", "suite2_prepare", "negotiation",
               "negotiation_suite2_only", "forged_proof", "checking", "zombie", "ratchet",
-              "queue_full")
+              "queue_full", "suite3_basic", "suite3_backoff", "suite3_attempts",
+              "suite3_low_order")  # the last four: 15.10
 
 
 def _replay(name):

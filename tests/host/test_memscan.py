@@ -1,5 +1,7 @@
 """Key copies in RAM (issue 12 item 4, docs/protocol.md 9.3): a memory scan of
-the MicroPython process that ran a suite-2 session.
+the MicroPython process that ran a suite-2 session, and one that ran a suite-3
+session (15.10: the user's secret through CPace; besides suite 2's values,
+CPace's scalars, generator, K and ISK, and PSU must be gone).
 
 tests/firmware/memscan_driver.py runs both stations of a suite-2 session in
 one unix MicroPython process, in real ``Node`` event loops (with their heap
@@ -33,6 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
 
+from ephkey_host import cpace
+
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.timeout(120),
@@ -48,8 +52,8 @@ def mac(key: bytes, *parts: bytes) -> bytes:
     return hmac.new(key, b"".join(parts), hashlib.sha256).digest()
 
 
-def lbl(name: str) -> bytes:
-    return b"ephkey v2 s2 " + name.encode()
+def lbl(name: str, suite: int = 2) -> bytes:
+    return b"ephkey v2 s%d %s" % (suite, name.encode())
 
 
 def expand(prk: bytes, info: bytes, n: int) -> bytes:
@@ -84,6 +88,9 @@ def secrets_of(cp: dict[str, Any]) -> dict[str, bytes]:
     srk = next(f for _, f in frames if f[0] == 0x22)
     proof = next(f for _, f in frames if f[0] == 0x23)
     key = next(f for _, f in frames if f[0] == 0x24)
+    suite = srk[3]
+    if suite == 3:
+        return secrets3_of(cp, req, srk, proof, key, frames)
     ps = bytes.fromhex(cp["ps"])
     k = cp["idrks"]
     draws_f = stream(bytes.fromhex(cp["seed_f"]), cp["draws_f"])
@@ -113,11 +120,59 @@ def secrets_of(cp: dict[str, Any]) -> dict[str, bytes]:
     v["pad"] = expand(v["prk3"], lbl("pad"), 16)
     assert mac(v["kp"], proof[:51])[:8] == proof[51:59], "t"
     assert bytes(a ^ b for a, b in zip(v["spv"], v["pad"], strict=True)) == proof[35:51], "c"
-    th3 = H(th2, proof)
-    ck = v["ms"] = expand(v["prk3"], lbl("ms") + th3, 32)
+    v["ps"] = ps
+    return chain(v, 2, H(th2, proof), idrks, key, frames)
+
+
+def secrets3_of(cp: dict[str, Any], req: bytes, srk: bytes, proof: bytes, key: bytes,
+                frames: list[tuple[str, bytes]]) -> dict[str, bytes]:
+    """Suite 3 (15.10): CPace's values too, from the seeds, the secret and the frames."""
+    secret = bytes.fromhex(cp["secret"])
+    id_f, id_s = bytes.fromhex(cp["id_f"]), bytes.fromhex(cp["id_s"])
+    k = cp["idrks"]
+    draws_f = stream(bytes.fromhex(cp["seed_f"]), cp["draws_f"])
+    n_s, ys_e = stream(bytes.fromhex(cp["seed_s"]), cp["draws_s"])
+    y_s, e_priv = ys_e[:32], ys_e[32:]
+    assert req[9:21] == n_s
+    srk_pub = srk[16:48]
+    srk_privs = [d for d in draws_f if len(d) == 32 and
+                 X25519PrivateKey.from_private_bytes(d).public_key().public_bytes_raw()
+                 == srk_pub]
+    assert len(srk_privs) == 1
+    req_draw = next(d for d in draws_f if len(d) == 2 + 12 + 16 * k + 32)
+    assert req_draw[2:14] == srk[4:16]  # n_f
+    y_f = req_draw[14 + 16 * k:]
+    idrks = [req_draw[14 + 16 * j:30 + 16 * j] for j in range(k)]
+    v: dict[str, bytes] = {"srk_priv": srk_privs[0], "e_priv": e_priv, "y_f": y_f, "y_s": y_s,
+                           "secret": secret}
+    csid = n_s + srk[4:16]
+    v["g"] = cpace.calculate_generator(secret, cpace.lv_cat(b"ephkey v2 s3", id_s, id_f), csid)
+    assert x25519(y_f, v["g"]) == srk[48:80], "Y_f"
+    assert x25519(y_s, v["g"]) == proof[3:35], "Y_s"
+    v["k"] = x25519(y_s, srk[48:80])
+    v["isk"] = cpace.isk(csid, v["k"], cpace.IR, proof[3:35], req, srk[48:80], srk[:48])
+    th2 = H(H(req), srk)
+    v["prk"] = mac(th2, v["isk"])
+    v["kp"] = expand(v["prk"], lbl("pmac", 3) + th2, 32)
+    v["spv"] = expand(v["prk"], lbl("sp", 3) + th2, 16)
+    v["psu"] = expand(v["prk"], lbl("ps", 3) + th2, 32)
+    v["dh"] = x25519(e_priv, srk_pub)
+    assert v["dh"] == x25519(srk_privs[0], proof[35:67])
+    v["prk3"] = mac(th2, v["dh"], v["psu"])
+    v["pad"] = expand(v["prk3"], lbl("pad", 3), 16)
+    assert mac(v["kp"], proof[:83])[:8] == proof[83:91], "t"
+    assert bytes(a ^ b for a, b in zip(v["spv"], v["pad"], strict=True)) == proof[67:83], "c"
+    return chain(v, 3, H(th2, proof), idrks, key, frames)
+
+
+def chain(v: dict[str, bytes], suite: int, th3: bytes, idrks: list[bytes], key: bytes,
+          frames: list[tuple[str, bytes]]) -> dict[str, bytes]:
+    """MS, the chain and the IDRKs (3.6), checked against KEY and every REKEY."""
+    k = len(idrks)
+    ck = v["ms"] = expand(v["prk3"], lbl("ms", suite) + th3, 32)
     for j in range(k):  # the chain: KEK_j and CK_{j+1} from CK_j (3.6)
-        v["kek_%d" % j] = expand(ck, lbl("kek") + bytes((j,)), 16)
-        ck = v["ck_%d" % (j + 1)] = expand(ck, lbl("chain") + bytes((j + 1,)), 32)
+        v["kek_%d" % j] = expand(ck, lbl("kek", suite) + bytes((j,)), 16)
+        ck = v["ck_%d" % (j + 1)] = expand(ck, lbl("chain", suite) + bytes((j + 1,)), 32)
         v["idrk_%d" % j] = idrks[j]
     assert aes_key_unwrap(v["kek_0"], key[3:27]) == idrks[0], "KEY"
     rekeyed = set()
@@ -130,7 +185,6 @@ def secrets_of(cp: dict[str, Any]) -> dict[str, bytes]:
             assert aes_key_unwrap(v["kek_%d" % j], pt[1:25]) == idrks[j], "REKEY %d" % j
             rekeyed.add(j)
     assert rekeyed == {1, 2, 3}, rekeyed
-    v["ps"] = ps
     return v
 
 
@@ -161,10 +215,11 @@ def scan(pid: int, needles: dict[str, bytes]) -> dict[str, list[str]]:
 
 
 class Driver:
-    def __init__(self, micropython: str, scrub: bool):
+    def __init__(self, micropython: str, scrub: bool, suite: int = 2):
         env = dict(os.environ, MICROPYPATH="firmware:tests/firmware:.frozen")
         self.p = subprocess.Popen(
-            [micropython, "tests/firmware/memscan_driver.py", "scrub" if scrub else "noscrub"],
+            [micropython, "tests/firmware/memscan_driver.py", "scrub" if scrub else "noscrub",
+             str(suite)],
             cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def checkpoint(self) -> dict[str, Any]:
@@ -191,18 +246,26 @@ AT_KEY3 = ["dh", "e_priv", "prk", "ka", "kp", "spv", "prk3", "pad", "ms", "ck_1"
 HELD_AT_KEY3 = ["idrk_3", "ck_4", "ps"]
 # after both closed and the key pair's removal: every secret of the session
 AT_CLOSE = AT_KEY3 + ["idrk_3", "idrk_4", "ck_4", "srk_priv"]
+# suite 3 (15.10): no KA; CPace's scalars, generator, K, ISK, and PSU instead of
+# PS, which the record's secret replaces (F holds it: it must be found)
+AT_KEY3_S3 = [n for n in AT_KEY3 if n != "ka"] + ["y_f", "y_s", "g", "k", "isk", "psu"]
+HELD_S3 = ["idrk_3", "ck_4", "secret"]
+AT_CLOSE_S3 = AT_KEY3_S3 + ["idrk_3", "idrk_4", "ck_4", "srk_priv"]
+NEEDLES = {2: (AT_KEY3, HELD_AT_KEY3, AT_CLOSE, "ps"),
+           3: (AT_KEY3_S3, HELD_S3, AT_CLOSE_S3, "secret")}
 
 
-def run(micropython: str, scrub: bool) -> tuple[dict, dict, dict, dict]:
-    d = Driver(micropython, scrub)
+def run(micropython: str, scrub: bool, suite: int = 2) -> tuple[dict, dict, dict, dict]:
+    at_key3_names, held, at_close_names, kept = NEEDLES[suite]
+    d = Driver(micropython, scrub, suite)
     try:
         cp1 = d.checkpoint()
         v = secrets_of(cp1)
-        assert all(name in v for name in AT_CLOSE + HELD_AT_KEY3), sorted(v)
-        at_key3 = scan(d.p.pid, {n: v[n] for n in AT_KEY3 + HELD_AT_KEY3})
+        assert all(name in v for name in at_close_names + held), sorted(v)
+        at_key3 = scan(d.p.pid, {n: v[n] for n in at_key3_names + held})
         d.go_on()
         cp2 = d.checkpoint()
-        at_close = scan(d.p.pid, {n: v[n] for n in AT_CLOSE + ["ps"]})
+        at_close = scan(d.p.pid, {n: v[n] for n in at_close_names + [kept]})
         d.go_on()
         d.finish()
     finally:
@@ -212,23 +275,27 @@ def run(micropython: str, scrub: bool) -> tuple[dict, dict, dict, dict]:
     return cp1, cp2, at_key3, at_close
 
 
+@pytest.mark.parametrize("suite", [2, 3])
 def test_no_secret_of_a_closed_session_is_left_in_the_process_memory(
-        micropython_bin: str) -> None:
-    cp1, cp2, at_key3, at_close = run(micropython_bin, scrub=True)
+        micropython_bin: str, suite: int) -> None:
+    at_key3_names, held, _, kept = NEEDLES[suite]
+    cp1, cp2, at_key3, at_close = run(micropython_bin, scrub=True, suite=suite)
     assert cp1["scrubs"][0] > 0 and cp1["scrubs"][1] > 0, cp1["scrubs"]
     # the scan sees the stations' memory: what they hold is found
-    for name in HELD_AT_KEY3:
+    for name in held:
         assert at_key3[name], "%s not found at key 3: the scan misses memory" % name
-    assert at_close["ps"], "PS not found after the close: the scan misses memory"
-    left = {n: w for n, w in at_key3.items() if w and n in AT_KEY3}
+    assert at_close[kept], "%s not found after the close: the scan misses memory" % kept
+    left = {n: w for n, w in at_key3.items() if w and n in at_key3_names}
     assert not left, "at key 3, still in memory: %s" % left
-    left = {n: w for n, w in at_close.items() if w and n != "ps"}
+    left = {n: w for n, w in at_close.items() if w and n != kept}
     assert not left, "after the close, still in memory: %s" % left
 
 
-def test_without_the_scrub_the_same_scan_finds_secrets(micropython_bin: str) -> None:
-    cp1, cp2, at_key3, at_close = run(micropython_bin, scrub=False)
-    found = sorted(n for n, w in at_close.items() if w and n != "ps")
-    found3 = sorted(n for n, w in at_key3.items() if w and n in AT_KEY3)
+@pytest.mark.parametrize("suite", [2, 3])
+def test_without_the_scrub_the_same_scan_finds_secrets(micropython_bin: str, suite: int) -> None:
+    at_key3_names, _, _, kept = NEEDLES[suite]
+    cp1, cp2, at_key3, at_close = run(micropython_bin, scrub=False, suite=suite)
+    found = sorted(n for n, w in at_close.items() if w and n != kept)
+    found3 = sorted(n for n, w in at_key3.items() if w and n in at_key3_names)
     print("without the scrub: at key 3 %s; after the close %s" % (found3, found))
     assert found, "the scan found nothing even without the scrub: it cannot fail"
