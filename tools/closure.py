@@ -33,6 +33,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 FIRMWARE = REPO / "firmware"
@@ -43,6 +44,10 @@ ROLES = ("first", "second")
 TRANSPORTS = ("uart", "ble", "tcp", "usb")
 # names whose comparison with string constants an `if` is decided on
 _KEYS = {"role": "role", "roles": "role", "transport": "transport"}
+# the stations' flags (first.py, second.py) for code only some suites load:
+# X25519 for suites 2 and 3, CPace for suite 3; flag -> the suites that set it
+_SUITE_FLAGS = {"suite2": frozenset((2, 3)), "suite3": frozenset((3,)),
+                "user3": frozenset((3,))}
 
 
 def module_names() -> set[str]:
@@ -61,6 +66,7 @@ class Env:
     roles: frozenset[str]
     transports: frozenset[str]
     shipped_native: frozenset[str] = frozenset()
+    suites: frozenset[int] = frozenset((1, 2, 3))  # the suites its stations may run
 
     def values(self, key: str) -> frozenset[str]:
         return self.roles if key == "role" else self.transports
@@ -99,6 +105,10 @@ def decide(test: ast.expr, env: Env) -> tuple[bool, bool]:
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         t, f = decide(test.operand, env)
         return f, t
+    flag = test.id if isinstance(test, ast.Name) else \
+        test.attr if isinstance(test, ast.Attribute) else None
+    if flag in _SUITE_FLAGS:  # a station's flag can be true only if a suite needs it
+        return bool(_SUITE_FLAGS[flag] & env.suites), True
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
         return True, True
     key, consts = _key_of(test.left), _strings(test.comparators[0])
@@ -239,11 +249,11 @@ class Closure:
 
 
 def closure(roles: Iterable[str], transport: str, *, pairing: bool = True,
-            native: Iterable[str] = ()) -> Closure:
+            native: Iterable[str] = (), suites: Iterable[int] = (1, 2, 3)) -> Closure:
     """The ephkey modules (and native modules) a board with these roles and this
     transport runs; ``native``: the native modules that can be shipped (built
-    for the board's arch)."""
-    env = Env(frozenset(roles), frozenset([transport]), frozenset(native))
+    for the board's arch); ``suites``: those its stations can run (board_suites)."""
+    env = Env(frozenset(roles), frozenset([transport]), frozenset(native), frozenset(suites))
     pkg_modules = module_names()
     mod, entries = _main_entry()
     if pairing:
@@ -267,16 +277,30 @@ def closure(roles: Iterable[str], transport: str, *, pairing: bool = True,
                    f"{PKG}.{mod}.{'/'.join(sorted(entries))}")
 
 
+def board_suites(doc: dict[str, Any]) -> frozenset[int]:
+    """The suites a board file's stations can run: the first station's
+    ``suites`` and the second's ``offer`` (the firmware's defaults, 2 and 1,
+    where a role's section does not say)."""
+    out: set[int] = set()
+    for role, key in (("first", "suites"), ("second", "offer")):
+        if role in doc.get("roles", ()):
+            out |= set(doc.get(role, {}).get(key, (2, 1)))
+    return frozenset(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--role", action="append", choices=ROLES, required=True)
     parser.add_argument("--transport", choices=TRANSPORTS, required=True)
     parser.add_argument("--no-pairing", action="store_true", help="device pairing disabled")
+    parser.add_argument("--suites", default="1,2,3",
+                        help="the suites the board's stations run (default 1,2,3)")
     parser.add_argument("--native", action="store_true",
                         help=f"the native X25519 module ({NATIVE}) is shipped")
     args = parser.parse_args(argv)
     c = closure(args.role, args.transport, pairing=not args.no_pairing,
-                native=[NATIVE] if args.native else [])
+                native=[NATIVE] if args.native else [],
+                suites=[int(x) for x in args.suites.split(",")])
     print(f"entry {c.entry}: {len(c.modules)} modules")
     for m in c.modules + c.native:
         print(" ", m)

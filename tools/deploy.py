@@ -282,7 +282,7 @@ def select(doc: dict[str, Any], *, source: bool = False, log: Log | None = None,
     mod = natmod.for_board(arch, log=log or (lambda _line: None)) if native else None
     shipped = [mod] if mod is not None else []
     c = closure.closure(doc["roles"], doc["transport"], pairing=pairing_enabled(doc),
-                        native=[p.stem for p in shipped])
+                        native=[p.stem for p in shipped], suites=closure.board_suites(doc))
     files = sources(c.modules) if source else compile_package(arch, log=log, modules=c.modules)
     return Selection(files, [p for p in shipped if p.stem in c.native], c.modules)
 

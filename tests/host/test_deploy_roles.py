@@ -114,7 +114,8 @@ def test_a_role_build_runs_from_its_own_files_alone(role: str, transport: str, p
     deploy.install_to_folder(flash, doc, log=lambda _line: None)
     shipped_native = (flash / f"{natmod.MOD}.mpy").exists()
     c = closure.closure([role], transport, pairing=pairing,
-                        native=[natmod.MOD] if shipped_native else [])
+                        native=[natmod.MOD] if shipped_native else [],
+                        suites=closure.board_suites(doc))
     assert sorted(p.stem for p in (flash / "ephkey").iterdir()) == c.modules
     assert all(p.suffix == ".mpy" for p in (flash / "ephkey").iterdir())
     assert shipped_native == (natmod.built("x64") is not None)
@@ -158,3 +159,20 @@ def test_o3_leaves_out_asserts_and_the_firmware_checks_nothing_with_them(
                         and t.comparators[0].value is None), (
                     f"{path.relative_to(REPO)}:{node.lineno}: an assert that checks something "
                     "is gone under mpy-cross -O3 (deploy): raise instead")
+
+
+S3_MODULES = {"suite3", "backoff", "cpace", "elligator2", "sha512", "_sha512"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_closure_ships_only_the_suites_code_the_board_runs(role: str) -> None:
+    def mods(suites: tuple[int, ...]) -> set[str]:
+        return set(closure.closure([role], "uart", pairing=False, suites=suites).modules)
+
+    s1, s12, s3 = mods((1,)), mods((2, 1)), mods((3,))
+    assert not (VIPER_X25519 | {"x25519"}) & s1 and not S3_MODULES & s1, s1
+    assert VIPER_X25519 | {"x25519"} <= s12 and not S3_MODULES & s12, s12
+    assert S3_MODULES | VIPER_X25519 <= s3, s3
+    doc = {"roles": [role], role: {"suites" if role == "first" else "offer": [3]}}
+    assert closure.board_suites(doc) == {3}
+    assert closure.board_suites({"roles": [role]}) == {1, 2}
