@@ -405,6 +405,16 @@ class BleLink:
             node.link_lost()
 
 
+def ble_nus_link(board, role=None, max_frame=None):
+    """``ephkey.ble_nus_link``: BLE (Nordic UART Service, docs/link.md) with the
+    board file's settings (``board.ble``), peripheral for a first station and
+    central for a second (``role``: the board's first role by default). The
+    link reconnects after a drop; connect()/serve() run it through its
+    ``serve``. (Not ``ble_link``: that name is this module's.)"""
+    role = role or board.roles[0]
+    return BleLink(role, board.ble, max_frame or board.max_frame(role))
+
+
 def _uuid(ble, s):
     uuid = getattr(ble, "UUID", None)
     if uuid is None:

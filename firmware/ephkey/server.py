@@ -1,0 +1,152 @@
+"""``ephkey.serve``: a first station (the server) on a link, one handler per session.
+
+    async def handler(session):
+        while True:
+            data = await session.recv()      # SessionError when it ends
+            await session.send(data)
+
+    await ephkey.serve(link, pairings, handler)
+
+Every established session runs ``handler(session)`` in a task of its own.
+A Session ends with the handler (returning closes it: CLOSE(OK)), or when
+the station ends it: the peer's CLOSE, the idle timeout, KEYS_EXHAUSTED
+(its IDRK set used up: the client starts a new handshake, which arrives here
+as a new session and a new handler call), a dropped link. Then the
+handler's next ``send``/``recv`` raises SessionError, which serve() catches:
+a handler need not. Any other exception of a handler is printed and its
+session closed; the server goes on.
+
+The Sessions are made once, ``config.sessions`` of them (one per session
+slot of the station), with their receive buffers, and reused. Rotation and
+REKEY retransmission stay inside the station. ``serve`` returns only when
+the link fails (the exception is raised) or, on a link that reconnects
+(BLE), never.
+"""
+
+import asyncio
+
+from . import events
+from .session import ENDED, LINK_LOST, OPEN, Session
+
+
+class _ServerApp:
+    """The node's application: routes a first station's events to Sessions."""
+
+    def __init__(self, handler, on_session=None):
+        self.handler = handler
+        self.on_session = on_session
+        self.pool = []  # Sessions, made by serve() once the node exists
+        self.rejected = 0
+        self.dropped = 0
+        self.handshakes_failed = 0
+        self.links_lost = 0
+
+    def find(self, sid):
+        for s in self.pool:
+            if s.state == OPEN and s.sid == sid:
+                return s
+        return None
+
+    async def on_event(self, node, code):
+        s = self.event(node, code)
+        if s is not None:  # a new session: its handler
+            asyncio.create_task(self._run(s))
+
+    def event(self, node, code):
+        """One event of the station; the Session to start a handler for, or
+        None (allocation-free for DATA and ROTATED)."""
+        st = node.st
+        if code == events.DATA:
+            s = self.find(st.ev_sid)
+            if s is not None:
+                s._push(st.payload, st.ev_len, st.ev_arg)
+        elif code == events.ESTABLISHED:
+            for s in self.pool:
+                if s.state == ENDED and not s._busy:
+                    s._reset(st.ev_sid)
+                    s._busy = True
+                    return s
+            # more sessions than Sessions: cannot happen (one per slot); refuse it
+            st.close(st.ev_sid, node.clock())
+        elif code == events.ROTATED:
+            s = self.find(st.ev_sid)
+            if s is not None:
+                s.rotations += 1
+        elif code == events.CLOSED:
+            s = self.find(st.ev_sid)
+            if s is not None:
+                s._end(st.ev_arg, "closed")
+        elif code == events.HANDSHAKE_FAILED:
+            self.handshakes_failed += 1
+        elif code == events.ERROR:
+            self.rejected += 1
+        elif code == events.DROPPED:
+            self.dropped += 1
+        return None
+
+    def on_link_lost(self, node, sids):
+        self.links_lost += 1
+        for s in self.pool:
+            if s.state == OPEN:
+                s._end(LINK_LOST, "link lost")
+
+    async def _run(self, s):
+        from .session import SessionError
+
+        try:
+            if self.on_session is not None:
+                self.on_session(s)
+            await self.handler(s)
+        except SessionError:
+            pass
+        except Exception as e:  # noqa: BLE001 -- one handler's bug must not stop the server
+            import sys
+            sys.print_exception(e)  # type: ignore[attr-defined]
+        finally:
+            s.close()
+            s._busy = False
+
+
+def _pool(node, cfg, rx_slots):
+    out = []
+    for _ in range(cfg.sessions):
+        s = Session(node, cfg.max_payload, rx_slots)
+        s.state = ENDED
+        s._busy = False
+        out.append(s)
+    return out
+
+
+async def serve(link, pairings, handler, config=None, rng=None, clock=None, rx_slots=4,
+                poll_ms=20, on_node=None):
+    """Answer sessions on ``link`` with ``handler``: see the module.
+
+    ``pairings``: the config.Pairing list of the second stations this one
+    knows (pairing_store.load("first")). ``config``: a FirstConfig
+    (section 11's defaults). ``rng``, ``clock``: as for connect().
+    ``on_node(node)``: called with the node before it starts (statistics).
+    """
+    from time import ticks_ms  # type: ignore[attr-defined]
+
+    from .config import FirstConfig
+    from .first import FirstStation
+    from .node import Node
+
+    cfg = config or FirstConfig()
+    if rng is None:
+        import os
+
+        from .hmac_drbg import station_rng
+        rng = station_rng(os.urandom)
+    clock = clock or ticks_ms
+    st = FirstStation(cfg, pairings, rng, clock())
+    app = _ServerApp(handler)
+    node = Node(st, link, app, poll_ms, clock)
+    app.pool = _pool(node, cfg, rx_slots)
+    if on_node is not None:
+        on_node(node)
+    run = getattr(link, "serve", None)  # a link that reconnects (BLE)
+    try:
+        await (run(node) if run else node.run())
+    finally:
+        app.on_link_lost(node, ())
