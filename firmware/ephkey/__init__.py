@@ -9,7 +9,7 @@ The application API (asyncio; README, "The firmware API"):
         reply = await s.recv(timeout_ms=2000)
     await ephkey.serve(link, pairings, handler)         # first station
 
-``connect`` (client.py), ``serve`` (server.py), ``Session`` and
+``connect`` and ``Client`` (client.py), ``serve`` (server.py), ``Session`` and
 ``SessionError`` (session.py), ``load_board`` / ``load_pairings`` (the board
 files), the link constructors (uart.py, tcp.py, console.py, ble_link.py):
 each is imported when first used, so ``import ephkey`` loads nothing else and
@@ -29,6 +29,7 @@ __version__ = "0.1.0"
 # name -> (module, attribute): imported on first use (module __getattr__)
 _LAZY = {
     "connect": ("client", "connect"),
+    "Client": ("client", "Client"),
     "serve": ("server", "serve"),
     "Session": ("session", "Session"),
     "SessionError": ("session", "SessionError"),

@@ -32,9 +32,9 @@ from .session import ENDED, LINK_LOST, OPEN, Session
 class _ServerApp:
     """The node's application: routes a first station's events to Sessions."""
 
-    def __init__(self, handler, on_session=None):
+    def __init__(self, handler, observer=None):
         self.handler = handler
-        self.on_session = on_session
+        self.observer = observer  # on_event(code, sid, arg) of serve()
         self.pool = []  # Sessions, made by serve() once the node exists
         self.rejected = 0
         self.dropped = 0
@@ -56,6 +56,9 @@ class _ServerApp:
         """One event of the station; the Session to start a handler for, or
         None (allocation-free for DATA and ROTATED)."""
         st = node.st
+        obs = self.observer
+        if obs is not None:
+            obs(code, st.ev_sid, st.ev_arg)
         if code == events.DATA:
             s = self.find(st.ev_sid)
             if s is not None:
@@ -64,6 +67,7 @@ class _ServerApp:
             for s in self.pool:
                 if s.state == ENDED and not s._busy:
                     s._reset(st.ev_sid)
+                    s.handshakes = 1
                     s._busy = True
                     return s
             # more sessions than Sessions: cannot happen (one per slot); refuse it
@@ -86,6 +90,13 @@ class _ServerApp:
 
     def on_link_lost(self, node, sids):
         self.links_lost += 1
+        obs = self.observer
+        if obs is not None:
+            for sid in sids:
+                obs(events.CLOSED, sid, LINK_LOST)
+        self.end_all()
+
+    def end_all(self):
         for s in self.pool:
             if s.state == OPEN:
                 s._end(LINK_LOST, "link lost")
@@ -94,8 +105,6 @@ class _ServerApp:
         from .session import SessionError
 
         try:
-            if self.on_session is not None:
-                self.on_session(s)
             await self.handler(s)
         except SessionError:
             pass
@@ -118,29 +127,38 @@ def _pool(node, cfg, rx_slots):
 
 
 async def serve(link, pairings, handler, config=None, rng=None, clock=None, rx_slots=4,
-                poll_ms=20, on_node=None):
+                poll_ms=20, on_event=None, on_node=None, station=None):
     """Answer sessions on ``link`` with ``handler``: see the module.
 
     ``pairings``: the config.Pairing list of the second stations this one
     knows (pairing_store.load("first")). ``config``: a FirstConfig
     (section 11's defaults). ``rng``, ``clock``: as for connect().
-    ``on_node(node)``: called with the node before it starts (statistics).
+    ``on_event(code, sid, arg)``: every event of the station (events.py;
+    CLOSED with LINK_LOST for the sessions a dropped connection ended), for
+    statistics and logs; called inside the node, keep it short.
+    ``on_node(node)``: called with the node before it starts (statistics,
+    the watchdog). ``station``: a FirstStation made beforehand (runtime.py
+    checks everything before anything starts), instead of ``pairings``,
+    ``config`` and ``rng``.
     """
     from time import ticks_ms  # type: ignore[attr-defined]
 
-    from .config import FirstConfig
-    from .first import FirstStation
     from .node import Node
 
-    cfg = config or FirstConfig()
-    if rng is None:
-        import os
-
-        from .hmac_drbg import station_rng
-        rng = station_rng(os.urandom)
     clock = clock or ticks_ms
-    st = FirstStation(cfg, pairings, rng, clock())
-    app = _ServerApp(handler)
+    st = station
+    if st is None:
+        from .config import FirstConfig
+        from .first import FirstStation
+
+        if rng is None:
+            import os
+
+            from .hmac_drbg import station_rng
+            rng = station_rng(os.urandom)
+        st = FirstStation(config or FirstConfig(), pairings, rng, clock())
+    cfg = st.cfg
+    app = _ServerApp(handler, on_event)
     node = Node(st, link, app, poll_ms, clock)
     app.pool = _pool(node, cfg, rx_slots)
     if on_node is not None:
@@ -149,4 +167,4 @@ async def serve(link, pairings, handler, config=None, rng=None, clock=None, rx_s
     try:
         await (run(node) if run else node.run())
     finally:
-        app.on_link_lost(node, ())
+        app.end_all()  # the link failed, or serve() was cancelled

@@ -100,17 +100,25 @@ class Session:
         self.lost = 0  # DATA frames the link lost (gaps in sequence numbers)
         self.overruns = 0  # payloads dropped because the receive ring was full
         self.rehandshakes = 0  # new handshakes after KEYS_EXHAUSTED (client)
+        # handshakes that established this session: 1, and one more for each
+        # new handshake under it (KEYS_EXHAUSTED, a BLE reconnection). A
+        # request-response application resends an unanswered request when it
+        # changes: the old session's answer will not come.
+        self.handshakes = 0
         self.rotations = 0
         self.waits = 0  # times send() waited for room (back-pressure)
         self._busy = False  # a server's handler holds it
 
     def _reset(self, sid):
+        """Reused for a new session: open, its ring empty, its counters 0."""
         self.sid = sid
         self.state = OPEN
         self.error = None
         self._rx_head = 0
         self._rx_n = 0
-        self.lost = self.overruns = self.rehandshakes = self.rotations = 0
+        self._rx_ev.clear()
+        self.lost = self.overruns = self.rehandshakes = self.rotations = self.waits = 0
+        self.handshakes = 0
 
     # -- sending -------------------------------------------------------------
 
