@@ -225,6 +225,78 @@ def test_send_applies_back_pressure_and_drops_nothing():
     assert dropped_ev == 0 and dropped_q == 0
 
 
+def test_a_client_opens_session_after_session_with_one_station():
+    seen = []
+    lf, ls = pair_of_links()
+
+    async def main():
+        server = asyncio.create_task(ephkey.serve(lf, [pairing(0)], echo, config=fcfg(),
+                                                  rng=Drbg(b"F")))
+        sids = []
+        try:
+            async with ephkey.Client(ls, pairing(0), config=scfg(), rng=Drbg(b"S"),
+                                     on_event=lambda c, sid, a: seen.append((c, sid))) as c:
+                node = c.node
+                for i in range(3):
+                    s = await c.open()
+                    await s.send(msg(i))
+                    assert await s.recv(timeout_ms=2000) == bytes(msg(i))
+                    sids.append(s.sid)
+                    s.close()
+                    try:
+                        s.try_send(b"x")
+                    except ephkey.SessionError as e:
+                        assert e.code == errors.OK
+                    else:
+                        raise AssertionError("sent on a closed session")
+                assert c.node is node  # one station and node for all three
+        finally:
+            lf.close()
+            server.cancel()
+        return sids
+
+    sids = asyncio.run(main())
+    assert len(set(sids)) == 3, sids
+    assert [sid for c, sid in seen if c == events.ESTABLISHED] == sids, seen
+
+
+def test_a_handler_that_fails_closes_its_session_and_the_server_goes_on():
+    calls = []
+
+    async def fragile(s):
+        calls.append(s.sid)
+        data = await s.recv()
+        if data == b"boom":
+            raise ValueError("a bug in the handler")
+        await s.send(data)
+
+    lf, ls = pair_of_links()
+
+    async def main():
+        server = asyncio.create_task(ephkey.serve(lf, [pairing(0)], fragile, config=fcfg(),
+                                                  rng=Drbg(b"F")))
+        out = []
+        try:
+            async with ephkey.Client(ls, pairing(0), config=scfg(), rng=Drbg(b"S")) as c:
+                s = await c.open()
+                await s.send(b"boom")
+                try:
+                    await s.recv(timeout_ms=2000)
+                except ephkey.SessionError as e:
+                    out.append(e.name)
+                s = await c.open()
+                await s.send(b"fine")
+                out.append(await s.recv(timeout_ms=2000))
+        finally:
+            lf.close()
+            server.cancel()
+        return out
+
+    out = asyncio.run(main())
+    assert out == ["OK", b"fine"], out  # the failed handler's session was closed (CLOSE OK)
+    assert len(calls) == 2 and calls[0] != calls[1], calls
+
+
 # -- by hand: the data path under heap_lock, and what an await costs ---------
 
 class _NoLink:
