@@ -94,6 +94,7 @@ async def run(board, parts, wdt=None):
     watchdog fed while every node's timers go round."""
     tasks = []
     nodes: list = []
+    asyncio.get_event_loop().set_exception_handler(_task_error)
     if wdt is not None:  # fed while every running node's timers go round
         tasks.append(asyncio.create_task(watchdog.feed_loop(wdt, nodes)))
     for role, st, app in parts:
@@ -108,14 +109,30 @@ async def run(board, parts, wdt=None):
                 app.on_node(node)
 
             tasks.append(asyncio.create_task(serve(
-                link, None, app.handler, station=st, on_event=app.on_event, on_node=on_node)))
+                link, None, app.handler, station=st, on_event=app.on_event, on_node=on_node,
+                on_error=_handler_error)))
         else:
             from .client import Client
 
             client = Client(link, None, station=st, on_event=app.on_event)
             nodes.append(client.node)
             tasks.append(asyncio.create_task(_exchange(app, client)))
-    await asyncio.gather(*tasks)
+    try:
+        await asyncio.gather(*tasks)
+    except Exception as e:  # an event line first: the console may carry the link
+        _task_error(None, {"exception": e})
+        raise
+
+
+def _task_error(loop, context):
+    # a task's uncaught exception as an event line, not a traceback printed on
+    # the console, which may carry the link
+    log("task_error", error=repr(context.get("exception")))
+
+
+def _handler_error(session, e):
+    # an event line, not a traceback: the console may carry the link
+    log("handler_error", role="first", sid=session.sid, error=repr(e))
 
 
 async def _exchange(app, client):

@@ -13,8 +13,8 @@ the station ends it: the peer's CLOSE, the idle timeout, KEYS_EXHAUSTED
 (its IDRK set used up: the client starts a new handshake, which arrives here
 as a new session and a new handler call), a dropped link. Then the
 handler's next ``send``/``recv`` raises SessionError, which serve() catches:
-a handler need not. Any other exception of a handler is printed and its
-session closed; the server goes on.
+a handler need not. Any other exception of a handler goes to ``on_error``
+(printed by default) and its session is closed; the server goes on.
 
 The Sessions are made once, ``config.sessions`` of them (one per session
 slot of the station), with their receive buffers, and reused. Rotation and
@@ -32,8 +32,9 @@ from .session import ENDED, LINK_LOST, OPEN, Session
 class _ServerApp:
     """The node's application: routes a first station's events to Sessions."""
 
-    def __init__(self, handler, observer=None):
+    def __init__(self, handler, observer=None, on_error=None):
         self.handler = handler
+        self.on_error = on_error
         self.observer = observer  # on_event(code, sid, arg) of serve()
         self.pool = []  # Sessions, made by serve() once the node exists
         self.rejected = 0
@@ -109,8 +110,11 @@ class _ServerApp:
         except SessionError:
             pass
         except Exception as e:  # noqa: BLE001 -- one handler's bug must not stop the server
-            import sys
-            sys.print_exception(e)  # type: ignore[attr-defined]
+            if self.on_error is not None:
+                self.on_error(s, e)
+            else:
+                import sys
+                sys.print_exception(e)  # type: ignore[attr-defined]
         finally:
             s.close()
             s._busy = False
@@ -119,7 +123,7 @@ class _ServerApp:
 def _pool(node, cfg, rx_slots):
     out = []
     for _ in range(cfg.sessions):
-        s = Session(node, cfg.max_payload, rx_slots)
+        s = Session(node, cfg.max_payload, rx_slots, lazy=True)  # rings: when first used
         s.state = ENDED
         s._busy = False
         out.append(s)
@@ -127,7 +131,7 @@ def _pool(node, cfg, rx_slots):
 
 
 async def serve(link, pairings, handler, config=None, rng=None, clock=None, rx_slots=4,
-                poll_ms=20, on_event=None, on_node=None, station=None):
+                poll_ms=20, on_event=None, on_node=None, station=None, on_error=None):
     """Answer sessions on ``link`` with ``handler``: see the module.
 
     ``pairings``: the config.Pairing list of the second stations this one
@@ -158,7 +162,7 @@ async def serve(link, pairings, handler, config=None, rng=None, clock=None, rx_s
             rng = station_rng(os.urandom)
         st = FirstStation(config or FirstConfig(), pairings, rng, clock())
     cfg = st.cfg
-    app = _ServerApp(handler, on_event)
+    app = _ServerApp(handler, on_event, on_error)
     node = Node(st, link, app, poll_ms, clock)
     app.pool = _pool(node, cfg, rx_slots)
     if on_node is not None:
