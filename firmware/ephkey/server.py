@@ -16,8 +16,9 @@ handler's next ``send``/``recv`` raises SessionError, which serve() catches:
 a handler need not. Any other exception of a handler goes to ``on_error``
 (printed by default) and its session is closed; the server goes on.
 
-The Sessions are made once, ``config.sessions`` of them (one per session
-slot of the station), with their receive buffers, and reused. Rotation and
+The Sessions are made as sessions need them, at most ``config.sessions``
+(one per session slot of the station), each with its receive buffers, and
+reused for later sessions: a board that serves one peer at a time holds one. Rotation and
 REKEY retransmission stay inside the station. ``serve`` returns only when
 the link fails (the exception is raised) or, on a link that reconnects
 (BLE), never.
@@ -36,7 +37,9 @@ class _ServerApp:
         self.handler = handler
         self.on_error = on_error
         self.observer = observer  # on_event(code, sid, arg) of serve()
-        self.pool = []  # Sessions, made by serve() once the node exists
+        self.pool = []  # Sessions, made as sessions need them, then reused
+        self.cap = 0  # at most one per session slot of the station
+        self.rx_slots = 4
         self.rejected = 0
         self.dropped = 0
         self.handshakes_failed = 0
@@ -67,11 +70,12 @@ class _ServerApp:
         elif code == events.ESTABLISHED:
             for s in self.pool:
                 if s.state == ENDED and not s._busy:
-                    s._reset(st.ev_sid)
-                    s.handshakes = 1
-                    s._busy = True
-                    return s
-            # more sessions than Sessions: cannot happen (one per slot); refuse it
+                    return self._take(s, st.ev_sid)
+            if len(self.pool) < self.cap:  # one more Session, kept for later sessions
+                s = _new(node, st.cfg, self.rx_slots)
+                self.pool.append(s)
+                return self._take(s, st.ev_sid)
+            # every Session is held by a handler that has not returned yet
             st.close(st.ev_sid, node.clock())
         elif code == events.ROTATED:
             s = self.find(st.ev_sid)
@@ -88,6 +92,13 @@ class _ServerApp:
         elif code == events.DROPPED:
             self.dropped += 1
         return None
+
+    @staticmethod
+    def _take(s, sid):
+        s._reset(sid)
+        s.handshakes = 1
+        s._busy = True
+        return s
 
     def on_link_lost(self, node, sids):
         self.links_lost += 1
@@ -120,14 +131,10 @@ class _ServerApp:
             s._busy = False
 
 
-def _pool(node, cfg, rx_slots):
-    out = []
-    for _ in range(cfg.sessions):
-        s = Session(node, cfg.max_payload, rx_slots, lazy=True)  # rings: when first used
-        s.state = ENDED
-        s._busy = False
-        out.append(s)
-    return out
+def _new(node, cfg, rx_slots):
+    s = Session(node, cfg.max_payload, rx_slots)
+    s.state = ENDED
+    return s
 
 
 async def serve(link, pairings, handler, config=None, rng=None, clock=None, rx_slots=4,
@@ -164,7 +171,8 @@ async def serve(link, pairings, handler, config=None, rng=None, clock=None, rx_s
     cfg = st.cfg
     app = _ServerApp(handler, on_event, on_error)
     node = Node(st, link, app, poll_ms, clock)
-    app.pool = _pool(node, cfg, rx_slots)
+    app.cap = cfg.sessions
+    app.rx_slots = rx_slots
     if on_node is not None:
         on_node(node)
     run = getattr(link, "serve", None)  # a link that reconnects (BLE)

@@ -18,7 +18,7 @@ its queue: back-pressure, never a dropped or refused DATA frame.
 
 Receiving. DATA payloads are copied, as they arrive, into a ring of
 ``rx_slots`` buffers of ``max_payload`` bytes, allocated once with the
-Session (a server's pool of Sessions: each when first used), then reused.
+Session and reused for its later sessions.
 ``try_recv_into(buf)`` copies the oldest one into ``buf`` and returns its
 length, or -1 if there is none; ``await recv_into(buf)`` waits for one;
 ``await recv()`` returns a new ``bytes`` (a copy: the application keeps it as
@@ -78,7 +78,7 @@ class SessionError(Exception):
 class Session:
     """One session as the application sees it; made by connect() or serve()."""
 
-    def __init__(self, node, max_payload, rx_slots=4, sid=0, lazy=False):
+    def __init__(self, node, max_payload, rx_slots=4, sid=0):
         import asyncio
 
         self._node = node
@@ -91,7 +91,7 @@ class Session:
         cap = node.st.cfg.out_queue
         self._room = max(1, cap - (1 if self._client else 2))
         self._slots = rx_slots
-        self._rx = None  # the ring: made by _ring() once (lazy: when first opened)
+        self._rx = [bytearray(max_payload) for _ in range(rx_slots)]
         self._rx_len = [0] * rx_slots
         self._rx_head = 0
         self._rx_n = 0
@@ -110,18 +110,9 @@ class Session:
         self.rotations = 0
         self.waits = 0  # times send() waited for room (back-pressure)
         self._busy = False  # a server's handler holds it
-        if not lazy:
-            self._ring()
-
-    def _ring(self):
-        """The receive ring, made on the first session of this Session (a
-        server's pool holds a Session per slot, most of them never used)."""
-        if self._rx is None:
-            self._rx = [bytearray(self.max_payload) for _ in range(self._slots)]
 
     def _reset(self, sid):
         """Reused for a new session: open, its ring empty, its counters 0."""
-        self._ring()
         self.sid = sid
         self.state = OPEN
         self.error = None
@@ -174,7 +165,7 @@ class Session:
     def _push(self, payload, n, gap):
         self.lost += gap
         rx = self._rx
-        if rx is None or self._rx_n == self._slots:
+        if self._rx_n == self._slots:
             self.overruns += 1
             return
         i = (self._rx_head + self._rx_n) % self._slots
@@ -195,7 +186,7 @@ class Session:
         n = self._rx_len[i]
         if len(buf) < n:
             raise ValueError("buffer smaller than the payload")
-        copy(buf, 0, self._rx[i], 0, n)  # type: ignore[index]
+        copy(buf, 0, self._rx[i], 0, n)
         self._rx_head = (i + 1) % self._slots
         self._rx_n -= 1
         return n
@@ -224,7 +215,7 @@ class Session:
             ev.clear()
             if self._rx_n:
                 i = self._rx_head
-                out = bytes(self._rx[i][:self._rx_len[i]])  # type: ignore[index]
+                out = bytes(self._rx[i][:self._rx_len[i]])
                 self._rx_head = (i + 1) % self._slots
                 self._rx_n -= 1
                 return out

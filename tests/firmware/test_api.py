@@ -21,7 +21,7 @@ from ephkey.config import FirstConfig, SecondConfig
 from ephkey.first import FirstStation
 from ephkey.node import Node
 from ephkey.second import SecondStation
-from ephkey.server import _pool, _ServerApp
+from ephkey.server import _ServerApp
 from ephkey.session import OPEN, Session
 from memlink import pair_of_links
 from pair import deliver, outputs, pairing, work
@@ -337,7 +337,7 @@ def _pair_by_hand(max_payload=200):
     capp = _ClientApp()
     nf = Node(fst, _NoLink(), fapp, clock=lambda: 1)
     ns = Node(sst, _NoLink(), capp, clock=lambda: 1)
-    fapp.pool = _pool(nf, fst.cfg, 4)
+    fapp.cap = fst.cfg.sessions
     cs = Session(ns, max_payload)
     capp.s = cs
     capp._handshake(ns)
