@@ -1,5 +1,5 @@
-"""The application's view of a session: Session, SessionError, and the node
-applications behind ``ephkey.connect`` (client.py) and ``ephkey.serve``
+"""The application's view of a session: Session and SessionError, made by
+``ephkey.connect`` / ``ephkey.Client`` (client.py) and ``ephkey.serve``
 (server.py).
 
 A Session is one end-to-end channel between the application and its peer.
@@ -32,7 +32,8 @@ the error code of docs/protocol.md section 6, ``name`` its name) from
 ``send``, ``recv`` and their ``try_`` forms: the peer's CLOSE (OK included),
 the idle timeout, a failed handshake (UNKNOWN_PEER at once: a pairing the
 first station does not know fails on its first ERROR frame, not after every
-retry), a dropped link (LINK_LOST, a local code above the spec's), or a
+retry; an ERROR frame is not authenticated, so anyone on the link can end a
+handshake this way, as anyone there can by dropping its frames), a dropped link (LINK_LOST, a local code above the spec's), or a
 local ``close()`` (OK).
 
 Allocation. ``try_send``, ``try_recv_into`` and the event routing of the
