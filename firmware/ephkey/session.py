@@ -39,12 +39,12 @@ local ``close()`` (OK).
 Allocation. ``try_send``, ``try_recv_into`` and the event routing of the
 node applications allocate nothing (tests/firmware/test_api.py runs them
 under ``micropython.heap_lock()``). Each ``await`` of an ``async def`` makes
-a generator on the heap: ``send`` and ``recv_into`` cost 128 and 160 bytes of
-garbage per call on the 64-bit unix port when they need not wait
-(test_api.test_cost_of_an_await measures it; not measured on a 32-bit
-board), more when they wait, collected by the
-GC as any garbage; a data path that must not allocate calls the ``try_``
-forms from a loop of its own.
+a generator on the heap: ``send`` and ``recv_into`` cost 64 and 80 bytes of
+garbage per call on the emulated Cortex-M3 (32-bit, ephkey frozen for
+armv6m), 128 and 160 on the 64-bit unix port, when they need not wait
+(test_api.test_cost_of_an_await measures it), more when they wait; the GC
+collects it as any garbage. A data path that must not allocate calls the
+``try_`` forms from a loop of its own.
 """
 
 from micropython import const
