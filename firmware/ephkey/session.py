@@ -33,8 +33,8 @@ the error code of docs/protocol.md section 6, ``name`` its name) from
 the idle timeout, a failed handshake (UNKNOWN_PEER at once: a pairing the
 first station does not know fails on its first ERROR frame, not after every
 retry; an ERROR frame is not authenticated, so anyone on the link can end a
-handshake this way, as anyone there can by dropping its frames), a dropped link (LINK_LOST, a local code above the spec's), or a
-local ``close()`` (OK).
+handshake this way, as anyone there can by dropping its frames), a dropped
+link (LINK_LOST, a local code above the spec's), or a local ``close()`` (OK).
 
 Allocation. ``try_send``, ``try_recv_into`` and the event routing of the
 node applications allocate nothing (tests/firmware/test_api.py runs them
