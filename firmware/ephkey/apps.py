@@ -109,16 +109,25 @@ class EchoApp:
         self.rejected = {}
         self.links_lost = 0
         self._stats_task = None
+        self._bufs = {}  # Session -> its echo buffer
 
     async def handler(self, s):
-        buf = bytearray(s.max_payload)
+        # one buffer per Session, kept: Sessions are reused, and a buffer made
+        # and dropped per session would fragment a small heap
+        buf = self._bufs.get(s)
+        if buf is None:
+            buf = self._bufs[s] = bytearray(s.max_payload)
         while True:
-            n = await s.recv_into(buf)  # SessionError when the session ends
+            # the try_ forms first: an await allocates its generator (session.py)
+            n = s.try_recv_into(buf)
+            if n < 0:
+                n = await s.recv_into(buf)  # SessionError when the session ends
             if self.checked and not valid(buf, n):
                 self.bad += 1
                 log("bad_payload", role=self.role, sid=s.sid, n=n)
             try:
-                await s.send(buf, n)
+                if not s.try_send(buf, n):
+                    await s.send(buf, n)
             except SessionError:
                 # the very frame that was the last its keys allowed ended the
                 # session (KEYS_EXHAUSTED): S sends the message again
