@@ -59,7 +59,7 @@ TEST_ENV := MICROPYTHON="$(MP_BIN)" PORT="$(PORT)" PORT2="$(PORT2)" PEER_PORT="$
 # No cache dir in the tree; list skip/xfail reasons; show the slowest tests.
 PYTEST_OPTS ?= -p no:cacheprovider -ra --durations=5
 
-LINT_DIRS := $(wildcard firmware host tools tests boards)
+LINT_DIRS := $(wildcard firmware host tools tests boards examples)
 # mypy fails on a directory without Python files: check only those that have some.
 TYPECHECK_DIRS = $(foreach d,host firmware,$(if $(shell find $(d) -name '*.py' 2>/dev/null | head -n 1),$(d)))
 

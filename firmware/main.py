@@ -1,5 +1,9 @@
-# ephkey board entry point: starts the role(s) and transport(s) named in
-# ephkey_board.json with the pairing in ephkey_pairing.json.
+# ephkey board entry point. ephkey_board.json names the role(s), transport and
+# application; runtime.main checks it and the pairing file, then runs the
+# applications of ephkey/apps.py on the ephkey API, as any program would:
+#   first station:  await ephkey.serve(link, pairings, EchoApp().handler)
+#   second station: await ExchangeApp(...).run(ephkey.Client(link, pairing))
+# A program of your own replaces this file: examples/sensor_uart/ shows one.
 from ephkey.runtime import main
 
 main()

@@ -1,10 +1,14 @@
-"""The applications main.py runs on top of a session.
+"""The applications main.py runs, written on the application API like any
+user's (ephkey.serve, ephkey.Client, Session; README, "The firmware API").
 
-EchoApp (first station) sends every payload back. ExchangeApp (second
-station) opens a session, sends ``messages`` payloads one at a time, checks
-each echo and, after the last one, closes the session; it does that until
-``handshakes`` exchanges are done (or ``attempts`` handshakes were started,
-if set) and reports a summary. Both log one JSON line per notable
+EchoApp (first station) is a ``serve`` handler that sends every payload
+back. ExchangeApp (second station) opens a session (``Client.open``), sends
+``messages`` payloads one at a time, checks each echo and, after the last
+one, closes the session; it does that until ``handshakes`` exchanges are
+done (or ``attempts`` handshakes were started, if set) and reports a
+summary. Their counts of protocol events (rotations, rejected frames, the
+first station's ERROR frames, gaps) come from the API's ``on_event``
+observer. Both log one JSON line per notable
 event on the console, prefixed ``EPHKEY``, for people and for tools/demo.py
 and tools/reliability.py.
 
@@ -24,19 +28,21 @@ retransmission of handshake frames and REKEYs:
   whose pattern is wrong, is counted in ``corrupt`` (must stay 0: the
   protocol never delivers a forged or damaged payload) and ends the run;
 * a DATA event's gap (frames lost before it) is added to ``lost``;
-* a failed handshake (HANDSHAKE_FAILED) or a session closed by the peer before
-  the exchange was done is restarted with a new handshake, at most
-  ``reconnects`` times in a row without a finished exchange.
+* a failed handshake (SessionError from ``open``) or a session that ended
+  (SessionError from ``send``/``recv``) before the exchange was done is
+  restarted with a new handshake, at most ``reconnects`` times in a row
+  without a finished exchange;
+* a session the first station ended with KEYS_EXHAUSTED is not a failure:
+  the Session handshakes again under the exchange (``rehandshakes``).
 """
 
 import json
-from time import ticks_add, ticks_diff, ticks_ms  # type: ignore[attr-defined]
+from time import ticks_diff, ticks_ms  # type: ignore[attr-defined]
 
 from . import errors, events
+from .session import LINK_LOST, SessionError, error_name
 
 HEAD = 4  # message number, u32 big-endian
-
-_OPEN = 3  # SecondStation.OPEN
 
 
 # Where event lines go: None prints them on the console; a transport that
@@ -83,10 +89,12 @@ def valid(buf, n):
 class EchoApp:
     """Sends every payload back; counts what a reliability run needs.
 
-    ``checked``: payloads in ExchangeApp's format whose pattern was wrong are
-    counted in ``bad`` (a forged or damaged payload that the protocol would
-    have let through: must stay 0); ``gaps`` adds the frames-lost count of
-    DATA events. With ``stats_ms`` > 0 a ``stats`` line is logged that often.
+    ``handler`` is the ``serve`` handler, ``on_event`` its observer,
+    ``on_node`` its node hook (statistics). ``checked``: payloads in
+    ExchangeApp's format whose pattern was wrong are counted in ``bad`` (a
+    forged or damaged payload that the protocol would have let through: must
+    stay 0); ``gaps`` adds the frames-lost count of DATA events. With
+    ``stats_ms`` > 0 a ``stats`` line is logged that often.
     """
 
     def __init__(self, role="first", checked=False, stats_ms=0, quiet=False):
@@ -101,17 +109,50 @@ class EchoApp:
         self.rejected = {}
         self.links_lost = 0
         self._stats_task = None
+        self._bufs = {}  # Session -> its echo buffer
 
-    async def start(self, node):
-        if self.stats_ms > 0 and self._stats_task is None:  # once, not per (re)connection
+    async def handler(self, s):
+        # one buffer per Session, kept: Sessions are reused, and a buffer made
+        # and dropped per session would fragment a small heap
+        buf = self._bufs.get(s)
+        if buf is None:
+            buf = self._bufs[s] = bytearray(s.max_payload)
+        while True:
+            # the try_ forms first: an await allocates its generator (session.py)
+            n = s.try_recv_into(buf)
+            if n < 0:
+                n = await s.recv_into(buf)  # SessionError when the session ends
+            if self.checked and not valid(buf, n):
+                self.bad += 1
+                log("bad_payload", role=self.role, sid=s.sid, n=n)
+            try:
+                if not s.try_send(buf, n):
+                    await s.send(buf, n)
+            except SessionError:
+                # the very frame that was the last its keys allowed ended the
+                # session (KEYS_EXHAUSTED): S sends the message again
+                self.unsent += 1
+                raise
+            self.echoed += 1
+
+    def on_node(self, node):
+        if self.stats_ms > 0 and self._stats_task is None:
             import asyncio
             self._stats_task = asyncio.create_task(self._stats(node))
 
-    def on_link_lost(self, node, sids):
-        """The BLE connection dropped: the node ended these sessions."""
-        self.links_lost += 1
-        for sid in sids:
+    def on_event(self, code, sid, arg):
+        if code == events.DATA:
+            self.gaps += arg
+        elif code == events.ERROR:
+            name = error_name(arg)
+            self.rejected[name] = self.rejected.get(name, 0) + 1
+            if not self.quiet:
+                log("rejected", role=self.role, sid=sid, code=name)
+        elif code == events.CLOSED and arg == LINK_LOST:  # the BLE connection dropped
+            self.links_lost += 1
             log("closed", role=self.role, sid=sid, reason="LINK_LOST")
+        elif not self.quiet or code != events.PEER_ERROR:
+            log(events.NAMES[code].lower(), role=self.role, sid=sid, arg=arg)
 
     async def _stats(self, node):
         from asyncio import sleep_ms  # type: ignore[attr-defined]
@@ -138,31 +179,19 @@ class EchoApp:
             half_open=table.count_state(1) if table is not None else -1,
             srks=ring.live_count() if ring is not None else -1)
 
-    async def on_event(self, node, code):
-        st = node.st
-        if code == events.DATA:
-            self.gaps += st.ev_arg
-            if self.checked and not valid(st.payload, st.ev_len):
-                self.bad += 1
-                log("bad_payload", role=self.role, sid=st.ev_sid, n=st.ev_len)
-            try:
-                st.send(st.ev_sid, st.payload, st.ev_len, ticks_ms())
-            except errors.ProtocolError:
-                # this very frame ended the session (it was the last one its
-                # keys allowed: CLOSED(KEYS_EXHAUSTED) follows); S sends it again
-                self.unsent += 1
-                return
-            self.echoed += 1
-        elif code == events.ERROR:
-            name = errors.NAMES[st.ev_arg] if st.ev_arg < len(errors.NAMES) else str(st.ev_arg)
-            self.rejected[name] = self.rejected.get(name, 0) + 1
-            if not self.quiet:
-                log("rejected", role=self.role, sid=st.ev_sid, code=name)
-        elif not self.quiet or code != events.PEER_ERROR:
-            log(events.NAMES[code].lower(), role=self.role, sid=st.ev_sid, arg=st.ev_arg)
+
+class _EchoLost(Exception):
+    pass
+
+
+_STEP_MS = 200  # how often an echo's wait looks for a new handshake under the Session
 
 
 class ExchangeApp:
+    """``run(client)``: the exchanges on an ephkey.Client, ``on_event`` its
+    observer (give it to the Client). ``tick_ms`` is accepted for board files
+    that set it and unused: the echo timer is ``recv_into``'s timeout."""
+
     def __init__(self, messages=100, size=32, reconnects=3, handshakes=1,
                  echo_timeout_ms=0, resends=3, tick_ms=20, quiet=False, clock=None,
                  attempts=0):
@@ -176,12 +205,12 @@ class ExchangeApp:
         self.tick_ms = tick_ms
         self.quiet = quiet
         self.clock = clock or ticks_ms
-        self.sent = 0  # messages of the current session sent (first sends)
         self.echoed = 0  # echoes received, over the whole run
         self.exchanges = 0  # sessions whose exchange finished
         self.rotations = 0
         self.handshakes_started = 0
         self.established = 0
+        self.rehandshakes = 0  # new handshakes under a Session after KEYS_EXHAUSTED
         self.hs_failed = 0
         self.sessions_lost = 0
         self.failures = 0  # restarts in a row without a finished exchange
@@ -196,17 +225,14 @@ class ExchangeApp:
         self.done = False
         self.ok = False
         self.number = 0  # message number awaited
-        self._session_msgs = 0  # echoes received in this session
-        self._awaiting = False
-        self._tries = 0
-        self._deadline = 0
         self._t_connect = 0
         self._t_start = 0
         self.handshake_ms = -1
         self.hs_ms_total = 0
         self.links_lost = 0
-        self._watching = False
         self._msg = bytearray(self.size)
+        self._rx = bytearray(self.size)
+        self.client = None
 
     @classmethod
     def from_board(cls, app):
@@ -218,172 +244,156 @@ class ExchangeApp:
                 kw[k] = app[k]
         return cls(**kw)
 
-    async def start(self, node):
-        """At start-up, and again on every new BLE connection: a new handshake."""
-        if self.done:
-            return
-        if not self._t_start:
-            self._t_start = self.clock()
-        self._connect(node)
-        if self.echo_timeout_ms > 0 and not self._watching:
-            import asyncio
-            self._watching = True
-            asyncio.create_task(self._watch(node))
-        await node.flush()
+    # -- what the Client's station reports ----------------------------------
 
-    def on_link_lost(self, node, sids):
-        """The BLE connection dropped mid-run: the node ended the session; the
-        exchange goes on with the next message once ``start`` runs again. Not
-        counted against ``reconnects``: the link, not the protocol, failed."""
-        self.links_lost += 1
-        self._awaiting = False
-        self.reasons["LINK_LOST"] = self.reasons.get("LINK_LOST", 0) + 1
-        for sid in sids:
-            log("closed", role="second", sid=sid, reason="LINK_LOST")
-
-    async def _watch(self, node):
-        from asyncio import sleep_ms  # type: ignore[attr-defined]
-        while not self.done:
-            await sleep_ms(self.tick_ms)
-            if self.tick(node, self.clock()):
-                await node.flush()
-
-    def tick(self, node, now):
-        """The echo timer; True if it queued something."""
-        if self.done or not self._awaiting or ticks_diff(now, self._deadline) < 0:
-            return False
-        if self._tries <= self.resends:
-            self.resent += 1
-            self._send(node, now)
-            return True
-        # the echo never came back: give this session up, start another one
-        self._awaiting = False
-        if node.st.state == _OPEN:
-            node.st.close(now)
-        self._failed(node, "ECHO_LOST", 0)
-        return True
-
-    # -- sessions ------------------------------------------------------------
-
-    def _connect(self, node):
-        if self.attempts and self.handshakes_started >= self.attempts:
-            self._finish(node, self.corrupt == 0)  # as many handshakes as asked for
-            return
-        self._t_connect = self.clock()
-        self.handshakes_started += 1
-        self.sent = 0
-        self._session_msgs = 0
-        self._awaiting = False
-        self._peer_error = 0
-        node.st.connect(self._t_connect)
-        if not self.quiet:
-            log("connect", role="second", n=self.handshakes_started)
-
-    def _next(self, node):
-        self.sent += 1
-        self._tries = 0
-        self._send(node, self.clock())
-
-    def _send(self, node, now):
-        if node.st.state != _OPEN:
-            return
-        fill(self._msg, self.size, self.number)
-        node.st.send(self._msg, self.size, now)
-        self._tries += 1
-        self._awaiting = True
-        self._deadline = ticks_add(now, self.echo_timeout_ms)
-
-    def _failed(self, node, reason, sid):
-        """A handshake failed or a session was lost before its exchange ended."""
-        self.reasons[reason] = self.reasons.get(reason, 0) + 1
-        self.failures += 1
-        if self.failures > self.reconnects:
-            self._finish(node, False)
-            return
-        self._connect(node)
-
-    def _exchange_done(self, node):
-        self.exchanges += 1
-        self.failures = 0
-        self._awaiting = False
-        if node.st.state == _OPEN:
-            node.st.close(self.clock())
-        if self.exchanges >= self.handshakes:
-            self._finish(node, True)
-        else:
-            self._connect(node)
-
-    async def on_event(self, node, code):
-        st = node.st
-        if self.done:
-            return
-        if code == events.ESTABLISHED:
+    def on_event(self, code, sid, arg):
+        if code == events.DATA:
+            self.lost += arg
+        elif code == events.ESTABLISHED:
             self.established += 1
             ms = ticks_diff(self.clock(), self._t_connect)
             self.hs_ms_total += ms
             if self.handshake_ms < 0:
                 self.handshake_ms = ms
             if not self.quiet:
-                log("established", role="second", sid=st.ev_sid, handshake_ms=ms)
-            if self.messages > 0:
-                self._next(node)
-            else:
-                self._exchange_done(node)
-        elif code == events.DATA:
-            self.lost += st.ev_arg
-            self._on_echo(node, st.payload, st.ev_len)
+                log("established", role="second", sid=sid, handshake_ms=ms)
         elif code == events.ROTATED:
             self.rotations += 1
             if not self.quiet:
-                log("rotated", role="second", sid=st.ev_sid, key=st.ev_arg)
+                log("rotated", role="second", sid=sid, key=arg)
         elif code == events.CLOSED or code == events.HANDSHAKE_FAILED:
-            reason = errors.NAMES[st.ev_arg] if st.ev_arg < len(errors.NAMES) else str(st.ev_arg)
+            if code == events.CLOSED and arg == LINK_LOST:
+                # the BLE connection dropped: the Session handshakes again on the
+                # next one; not counted against ``reconnects`` (the link failed)
+                self.links_lost += 1
+                self.reasons["LINK_LOST"] = self.reasons.get("LINK_LOST", 0) + 1
+                self.handshakes_started += 1
+                self._t_connect = self.clock()
+            if code == events.CLOSED and arg == errors.KEYS_EXHAUSTED:
+                self.rehandshakes += 1  # the Session handshakes again at once
+                self.handshakes_started += 1
+                self._t_connect = self.clock()
             if not self.quiet:
-                log(events.NAMES[code].lower(), role="second", sid=st.ev_sid, reason=reason)
-            if code == events.HANDSHAKE_FAILED:
-                self.hs_failed += 1
-                if self._peer_error:  # what F said, e.g. BUSY
-                    reason += "/" + errors.NAMES[self._peer_error]
-                self._failed(node, "HANDSHAKE_" + reason, st.ev_sid)
-            else:
-                self.sessions_lost += 1
-                self._awaiting = False
-                self._failed(node, "CLOSED_" + reason, st.ev_sid)
+                log(events.NAMES[code].lower(), role="second", sid=sid, reason=error_name(arg))
         elif code == events.ERROR:
             self.rejected += 1
             if not self.quiet:
-                log("rejected", role="second", sid=st.ev_sid, code=errors.NAMES[st.ev_arg])
+                log("rejected", role="second", sid=sid, code=error_name(arg))
         elif code == events.PEER_ERROR:
             self.peer_errors += 1
-            if st.ev_arg < len(errors.NAMES):
-                self._peer_error = st.ev_arg
+            if arg < len(errors.NAMES):
+                self._peer_error = arg
             if not self.quiet:
-                log("peer_error", role="second", sid=st.ev_sid, code=errors.NAMES[st.ev_arg])
+                log("peer_error", role="second", sid=sid, code=error_name(arg))
 
-    def _on_echo(self, node, payload, n):
-        number = number_of(payload, n)
-        if not valid(payload, n) or n != self.size or number > self.number:
-            self.corrupt += 1
-            log("mismatch", role="second", n=self.number, got=number)
-            self._finish(node, False)
-            return
-        if number < self.number or not self._awaiting:
-            self.duplicates += 1  # a late echo of a message sent again: flagged, ignored
+    # -- the run -------------------------------------------------------------
+
+    async def run(self, client):
+        """Exchanges until done; returns ``ok`` (the summary line is logged)."""
+        self.client = client
+        self._t_start = self.clock()
+        while not self.done:
+            if self.attempts and self.handshakes_started >= self.attempts:
+                self._finish(self.corrupt == 0)  # as many handshakes as asked for
+                break
+            self._t_connect = self.clock()
+            self.handshakes_started += 1
+            self._peer_error = 0
             if not self.quiet:
-                log("duplicate", role="second", n=number)
-            return
-        self.echoed += 1
-        self._session_msgs += 1
-        self.number += 1
-        self._awaiting = False
-        if self._session_msgs < self.messages:
-            self._next(node)
-        else:
-            self._exchange_done(node)
+                log("connect", role="second", n=self.handshakes_started)
+            try:
+                s = await client.open()
+            except SessionError as e:
+                self.hs_failed += 1
+                reason = e.name
+                if self._peer_error:  # what F said, e.g. BUSY
+                    reason += "/" + errors.NAMES[self._peer_error]
+                self._failed("HANDSHAKE_" + reason)
+                continue
+            try:
+                if self.messages > 0:
+                    await self._exchange(s)
+            except SessionError as e:
+                self.sessions_lost += 1
+                self._failed("CLOSED_" + e.name)
+                continue
+            except _EchoLost:
+                s.close()  # the echo never came back: give this session up
+                self._failed("ECHO_LOST")
+                continue
+            if self.done:  # a wrong echo ended the run
+                break
+            self.exchanges += 1
+            self.failures = 0
+            s.close()
+            if self.exchanges >= self.handshakes:
+                self._finish(True)
+        return self.ok
 
-    def summary(self, node):
+    async def _exchange(self, s):
+        import asyncio
+
+        msg = self._msg
+        rx = self._rx
+        size = self.size
+        timeout = self.echo_timeout_ms if self.echo_timeout_ms > 0 else -1
+        # the wait for an echo, in steps: after each, a new handshake under
+        # the Session (its old session's echo will never come) sends the
+        # message again, and the echo timer runs out or not
+        step = _STEP_MS if timeout < 0 else min(timeout, _STEP_MS)
+        for _ in range(self.messages):
+            fill(msg, size, self.number)
+            await s.send(msg, size)
+            gen = s.handshakes
+            tries = 1
+            waited = 0
+            while True:
+                try:
+                    n = await s.recv_into(rx, step)
+                except asyncio.TimeoutError:
+                    if s.handshakes != gen:  # KEYS_EXHAUSTED or a new BLE connection
+                        gen = s.handshakes
+                        waited = 0
+                        await s.send(msg, size)
+                        continue
+                    waited += step
+                    if timeout < 0 or waited < timeout:
+                        continue
+                    if tries > self.resends:
+                        raise _EchoLost() from None
+                    self.resent += 1
+                    tries += 1
+                    waited = 0
+                    await s.send(msg, size)
+                    continue
+                number = number_of(rx, n)
+                if not valid(rx, n) or n != size or number > self.number:
+                    self.corrupt += 1
+                    log("mismatch", role="second", n=self.number, got=number)
+                    s.close()
+                    self._finish(False)
+                    return
+                if number < self.number:
+                    self.duplicates += 1  # a late echo of a message sent again: flagged, ignored
+                    if not self.quiet:
+                        log("duplicate", role="second", n=number)
+                    continue
+                break
+            self.echoed += 1
+            self.number += 1
+
+    def _failed(self, reason):
+        """A handshake failed or a session was lost before its exchange ended."""
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        self.failures += 1
+        if self.failures > self.reconnects:
+            self._finish(False)
+
+    def summary(self):
+        client = self.client
+        node = client.node if client is not None else None
         link = {}
-        rx = getattr(node.link, "rx", None)
+        rx = getattr(node.link, "rx", None) if node is not None else None
         if rx is not None:
             for k in ("frames_ok", "crc_errors", "too_long", "cobs_errors", "runts"):
                 link[k] = getattr(rx, k, 0)
@@ -392,18 +402,17 @@ class ExchangeApp:
             handshake_ms=self.handshake_ms, handshakes=self.established,
             handshakes_started=self.handshakes_started, handshakes_failed=self.hs_failed,
             sessions_lost=self.sessions_lost, reasons=self.reasons,
+            rehandshakes=self.rehandshakes,
             hs_ms_total=self.hs_ms_total, resent=self.resent, duplicates=self.duplicates,
             corrupt=self.corrupt, rotations=self.rotations, lost=self.lost,
             rejected=self.rejected, peer_errors=self.peer_errors, links_lost=self.links_lost,
-            frames_out=node.frames_out, frames_in=node.frames_in,
-            bytes_out=getattr(node.link, "bytes_out", 0),
-            bytes_in=getattr(node.link, "bytes_in", 0), link=link,
-            elapsed_ms=ticks_diff(self.clock(), self._t_start))
+            frames_out=node.frames_out if node is not None else 0,
+            frames_in=node.frames_in if node is not None else 0,
+            bytes_out=getattr(node.link, "bytes_out", 0) if node is not None else 0,
+            bytes_in=getattr(node.link, "bytes_in", 0) if node is not None else 0,
+            link=link, elapsed_ms=ticks_diff(self.clock(), self._t_start))
 
-    def _finish(self, node, ok):
+    def _finish(self, ok):
         self.done = True
         self.ok = ok
-        self._awaiting = False
-        if node.st.state == _OPEN:
-            node.st.close(self.clock())
-        log("summary", role="second", **self.summary(node))
+        log("summary", role="second", **self.summary())

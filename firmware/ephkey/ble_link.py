@@ -60,7 +60,7 @@ SETUP_MS = 10000  # connect + MTU exchange + discovery + subscribe, at most
 ADVERTISE_MS = 30000  # one advertising round (then again)
 SCAN_MS = 5000  # one scan round
 BACKOFF_MS = (1000, 2000, 4000, 8000, 16000, 30000)  # between scan rounds
-TX_FRAMES = 4  # frames queued for sending; more are dropped (the protocol resends)
+TX_FRAMES = 4  # frames queued for sending; send() waits for room beyond that
 RETRY_MS = 20  # pause after the stack refused a chunk (out of buffers)
 RETRIES = 50
 
@@ -113,7 +113,8 @@ class BleLink:
         self.bytes_in = 0
         self.bytes_out = 0
         self.chunks_out = 0
-        self.tx_dropped = 0
+        self.tx_dropped = 0  # (no longer: send waits for room; kept for the stats)
+        self.tx_waits = 0
         self.rx_overruns = 0
         self.stack_busy = 0
         self.connections = 0
@@ -371,13 +372,16 @@ class BleLink:
                 pass
 
     async def send(self, frame, n):
-        """Queue one frame; it is dropped (like a frame lost on the wire) when
-        TX_FRAMES frames already wait. LinkDown once the link is gone."""
-        if self.down is not None:
-            raise LinkDown(self.down)
-        if self._txn == TX_FRAMES:
-            self.tx_dropped += 1
-            return
+        """Queue one frame, waiting while TX_FRAMES frames already wait (the
+        writer drains them): back-pressure up to the node and the Session's
+        send, never a dropped DATA frame. LinkDown once the link is gone."""
+        while True:
+            if self.down is not None:
+                raise LinkDown(self.down)
+            if self._txn < TX_FRAMES:
+                break
+            self.tx_waits += 1
+            await asyncio.sleep_ms(2)  # type: ignore[attr-defined]
         i = (self._txhead + self._txn) % TX_FRAMES
         self._txlen[i] = encode_into(frame, n, self._txbufs[i])
         self._txn += 1
@@ -403,6 +407,16 @@ class BleLink:
             await self.teardown()
             self._log("link_down", role=self.role, reason=why)
             node.link_lost()
+
+
+def ble_nus_link(board, role=None, max_frame=None):
+    """``ephkey.ble_nus_link``: BLE (Nordic UART Service, docs/link.md) with the
+    board file's settings (``board.ble``), peripheral for a first station and
+    central for a second (``role``: the board's first role by default). The
+    link reconnects after a drop; connect()/serve() run it through its
+    ``serve``. (Not ``ble_link``: that name is this module's.)"""
+    role = role or board.roles[0]
+    return BleLink(role, board.ble, max_frame or board.max_frame(role))
 
 
 def _uuid(ble, s):

@@ -79,6 +79,16 @@ class Board:
         except (ValueError, TypeError) as e:
             raise BoardError("station settings: %s" % e) from None
 
+    def max_frame(self, role=None):
+        """The longest frame a link of this board carries for ``role`` (all of
+        its roles by default): a DATA frame, or the longest handshake frame
+        (suite 2's SRK, 64 bytes)."""
+        n = 64
+        for cfg in (self.first, self.second):
+            if cfg is not None and (role is None or cfg is getattr(self, role)):
+                n = max(n, cfg.max_payload + 16)
+        return n
+
 
 def load(path=PATH):
     try:

@@ -111,6 +111,15 @@ class ConsoleLink(StreamLink):
         pass  # the console stays open: it becomes the REPL's again
 
 
+def usb_link(board=None, max_frame=None):
+    """``ephkey.usb_link``: the console (USB CDC on a Pico, the emulated
+    board's UART) as the link. Run the application with ``serve(coro)`` below,
+    which hands the console to the link and back."""
+    if max_frame is None:
+        max_frame = board.max_frame() if board is not None else 276
+    return ConsoleLink(max_frame)
+
+
 class _Kept:
     """The last KEEP event lines, and the emulated board's live debug output."""
 

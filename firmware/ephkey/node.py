@@ -13,6 +13,10 @@ served between slices. When a call erased a session secret the station sets
 ``scrub_due``: the node scrubs the free heap (scrub.py, spec 9.3) after that
 call's flush, from the top of its loops, before the next frame.
 
+The application (ephkey.session) queues DATA frames between the node's
+calls and ``kick``s the node, whose job task flushes them; ``drained`` is
+set after each flush emptied the output queue, for senders waiting for room.
+
 ``beat`` is the tick of the timers' last round: the watchdog's feeder
 (watchdog.py) feeds ``machine.WDT`` only while every running node's timers
 go round. A link that can reconnect (BLE) runs ``run`` once per connection
@@ -42,6 +46,9 @@ class Node:
         self._prepare = getattr(station, "prepare", None)  # first stations only
         self._busy = getattr(station, "busy", None)
         self._wake = asyncio.Event()
+        # set after each flush has emptied the output queue: senders waiting
+        # for room (ephkey.session's back-pressure) try again
+        self.drained = asyncio.Event()
         # three tasks flush (receiving, timers, jobs): one frame on the link at a time
         self._tx = asyncio.Lock()
         self._worker = None
@@ -86,6 +93,8 @@ class Node:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if len(st.outq):  # frames the application queued (kick)
+                await self.flush()
             if self._prepare is not None:
                 self._prepare(self.clock())
             while busy is not None and busy():
@@ -93,6 +102,11 @@ class Node:
                 await self.flush()
                 self._scrub()
                 await sleep_ms(0)
+
+    def kick(self):
+        """The application queued frames outside the node's calls: flush them
+        soon (from the job task). Allocates nothing."""
+        self._wake.set()
 
     def _scrub(self):
         if getattr(self.st, "scrub_due", False):
@@ -109,6 +123,7 @@ class Node:
                 await self.link.send(st.out, n)
                 self.frames_out += 1
                 n = st.next_output()
+            self.drained.set()
         code = st.next_event()
         while code != events.NONE:
             await self.app.on_event(self, code)

@@ -1,21 +1,19 @@
-"""Start-up: board file + pairing file -> stations, links, nodes, running.
+"""Start-up: board file + pairing file -> links and the board's applications,
+run on the application API (ephkey.serve for a first station, ephkey.Client
+for a second; apps.py).
 
 Everything that can be wrong is checked before anything starts; main.py
 prints the reason and stops.
 """
 
 import asyncio
-import json
 import os
 from time import ticks_ms  # type: ignore[attr-defined]
 
 from . import board as board_mod, pairing_store, watchdog
 from .apps import EchoApp, ExchangeApp, log
 from .hmac_drbg import station_rng
-from .node import Node
 from .rng_health import RngFailure
-
-VBOARD = "vboard.json"
 
 
 def max_frame(cfg):
@@ -53,7 +51,8 @@ def raw_rng(board):
 def build(board, rng_source=None, pairing_path=pairing_store.PATH):
     """(role, station, app) for each role of the board; raises NotPaired,
     BoardError for a random source the board does not have (raw_rng), or
-    RngFailure when the RNG fails its start-up test."""
+    RngFailure when the RNG fails its start-up test. ``run`` runs them (a
+    caller may put its own app in the triple)."""
     if rng_source is None:
         rng_source = raw_rng(board)
     # raw source -> health tests -> HMAC_DRBG -> stations: every key of every
@@ -82,39 +81,66 @@ async def open_link(board, role, mf):
     if board.transport == "usb":
         from .console import ConsoleLink
         return ConsoleLink(mf)
-    from .stream_link import StreamLink
     if board.transport == "uart":
-        from .uart import open_uart
-        return StreamLink(open_uart(board.port, board.uart), mf)
-    from .tcp import open_tcp
-    tcp = _vboard_uart() or board.tcp
-    return StreamLink(open_tcp(tcp.get("host", "127.0.0.1"), tcp["port"]), mf)
-
-
-def _vboard_uart():
-    """On a virtual board (tools/vboard.py) its wiring names the TCP "UART"."""
-    try:
-        with open(VBOARD) as f:
-            return json.load(f).get("uart")
-    except (OSError, ValueError):
-        return None
+        from .uart import uart_link
+        return uart_link(board, mf)
+    from .tcp import tcp_link
+    return tcp_link(board, mf)
 
 
 async def run(board, parts, wdt=None):
+    """Each role's application on its link: a first station's EchoApp as the
+    ``serve`` handler, a second station's ExchangeApp on a Client; the
+    watchdog fed while every node's timers go round."""
     tasks = []
     nodes: list = []
+    asyncio.get_event_loop().set_exception_handler(_task_error)
     if wdt is not None:  # fed while every running node's timers go round
         tasks.append(asyncio.create_task(watchdog.feed_loop(wdt, nodes)))
     for role, st, app in parts:
         cfg = board.first if role == "first" else board.second
         link = await open_link(board, role, max_frame(cfg))
         log("up", role=role, board=board.name, transport=board.transport)
-        node = Node(st, link, app)
-        nodes.append(node)
-        # a BLE link serves the node for as long as the board runs, reconnecting
-        serve = getattr(link, "serve", None)
-        tasks.append(asyncio.create_task(serve(node) if serve else node.run()))
-    await asyncio.gather(*tasks)
+        if role == "first":
+            from .server import serve
+
+            def on_node(node, app=app):
+                nodes.append(node)
+                app.on_node(node)
+
+            tasks.append(asyncio.create_task(serve(
+                link, None, app.handler, station=st, on_event=app.on_event, on_node=on_node,
+                on_error=_handler_error)))
+        else:
+            from .client import Client
+
+            client = Client(link, None, station=st, on_event=app.on_event)
+            nodes.append(client.node)
+            tasks.append(asyncio.create_task(_exchange(app, client)))
+    try:
+        await asyncio.gather(*tasks)
+    except Exception as e:  # an event line first: the console may carry the link
+        _task_error(None, {"exception": e})
+        raise
+
+
+def _task_error(loop, context):
+    # a task's uncaught exception as an event line, not a traceback printed on
+    # the console, which may carry the link
+    log("task_error", error=repr(context.get("exception")))
+
+
+def _handler_error(session, e):
+    # an event line, not a traceback: the console may carry the link
+    log("handler_error", role="first", sid=session.sid, error=repr(e))
+
+
+async def _exchange(app, client):
+    """The exchanges, then the node goes on (its timers, the link) as a board's
+    does after its application has finished."""
+    client.start()
+    await app.run(client)
+    await client.wait()
 
 
 def pair(code=None, window_s=None, board_path=board_mod.PATH,

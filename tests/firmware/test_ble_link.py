@@ -13,7 +13,8 @@ import time
 from aioble_standin import Air, Device
 from ephkey.apps import EchoApp, ExchangeApp
 from ephkey.ble_link import POLL_MS, BleLink, LinkDown
-from ephkey.node import Node
+from ephkey.client import Client
+from ephkey.server import serve
 from pair import first, second
 
 NAME = "ephkey-test"
@@ -54,26 +55,30 @@ async def _until(cond, ms):
 
 
 def run_exchange(air, messages=12, size=200, window=None, limit_ms=30000, setup=None):
-    """F (peripheral, EchoApp) and S (central, ExchangeApp) over BLE until S is done."""
+    """F (peripheral, EchoApp on ephkey.serve) and S (central, ExchangeApp on an
+    ephkey.Client) over BLE until S is done, as runtime.run runs them."""
     log, dev_f, dev_s, link_f, link_s = pair_of_links(air, window)
-    node_f = Node(first(max_payload=256), link_f, EchoApp(quiet=True))
+    app_f = EchoApp(quiet=True)
     app_s = ExchangeApp(messages, size, quiet=True)
-    node_s = Node(second(max_payload=256), link_s, app_s)
+    client = Client(link_s, None, station=second(max_payload=256), on_event=app_s.on_event)
+    nodes = []
     if setup:
         setup(dev_f, dev_s, link_f, link_s)
 
     async def main():
-        tf = asyncio.create_task(link_f.serve(node_f))
-        ts = asyncio.create_task(link_s.serve(node_s))
+        tf = asyncio.create_task(serve(link_f, None, app_f.handler, station=first(max_payload=256),
+                                       on_event=app_f.on_event, on_node=nodes.append))
+        client.start()
+        ts = asyncio.create_task(app_s.run(client))
         done = await _until(lambda: app_s.done, limit_ms)
         tf.cancel()
         ts.cancel()
+        await client.stop()
         await link_f.teardown()
-        await link_s.teardown()
         return done
 
     done = asyncio.run(main())
-    return done, log, (dev_f, dev_s), (link_f, link_s), (node_f, node_s), app_s
+    return done, log, (dev_f, dev_s), (link_f, link_s), (nodes[0], client.node), app_s
 
 
 def test_aioble_client_queue_of_one_loses_a_burst():
@@ -123,7 +128,7 @@ def test_exchange_at_mtu_23_with_busy_receivers():
         dev_s.busy_ms = 15
     done, log, devs, links, nodes, app = run_exchange(air, messages=10, setup=busy)
     link_f, link_s = links
-    assert done and app.ok and app.echoed == 10 and app.corrupt == 0, app.summary(nodes[1])
+    assert done and app.ok and app.echoed == 10 and app.corrupt == 0, app.summary()
     assert link_f.ctx.mtu == 23 and link_s.ctx.mtu == 23
     for link in links:
         assert link.crx.gaps == 0 and link.crx.duplicates == 0, link.role
@@ -174,7 +179,7 @@ def test_disconnect_mid_frame_both_roles_recover():
     link_f, link_s = links
     assert air.drops == 1
     # the exchange after the drop ran in full (messages count per session, as on KEYS_EXHAUSTED)
-    assert done and app.ok and app.exchanges == 1 and app.corrupt == 0, app.summary(nodes[1])
+    assert done and app.ok and app.exchanges == 1 and app.corrupt == 0, app.summary()
     assert app.echoed >= 12 and app.resent == 0
     assert app.links_lost == 1 and nodes[0].app.links_lost == 1
     for role in ("first", "second"):

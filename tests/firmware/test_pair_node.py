@@ -12,28 +12,9 @@ import time
 
 from drbg import Drbg
 from ephkey import board as board_mod, pair_node, pairing, pairing_store
+from memlink import MemLink
 
 TAG = "%d" % (time.ticks_ms() & 0xFFFFFF)
-
-
-class MemLink:
-    def __init__(self, rx, tx):
-        self.rx = rx
-        self.tx = tx
-        self.sent = []
-
-    async def recv(self):
-        while not self.rx:
-            await asyncio.sleep_ms(1)
-        return self.rx.pop(0)
-
-    async def send(self, frame, n):
-        f = bytes(frame[:n])
-        self.sent.append(f)
-        self.tx.append(f)
-
-    def close(self):
-        pass
 
 
 def _paths():
