@@ -35,6 +35,7 @@ it changes (apps.ExchangeApp does). Every other end raises SessionError.
 import asyncio
 
 from . import errors, events
+from .config import user_secret
 from .session import ENDED, HANDSHAKING, LINK_LOST, OPEN, Session, SessionError
 
 _RECONNECT = (errors.KEYS_EXHAUSTED,)
@@ -44,9 +45,11 @@ class _ClientApp:
     """The node's application: routes a second station's events to the Session
     (and each of them to ``observer(code, sid, arg)`` first, if given)."""
 
-    def __init__(self, session=None, observer=None):
+    def __init__(self, session=None, observer=None, secret=None):
         self.s = session
         self.observer = observer
+        # suite 3: the user's secret, for every handshake this client starts
+        self.secret = None if secret is None else bytearray(user_secret(secret))
         self.established = asyncio.Event()
         self.peer_error = 0
         self.rejected = 0
@@ -63,7 +66,10 @@ class _ClientApp:
 
     def _handshake(self, node):
         self.peer_error = 0
-        node.st.connect(node.clock())
+        if self.secret is None:
+            node.st.connect(node.clock())
+        else:
+            node.st.connect(node.clock(), self.secret)
         node.kick()
 
     def on_link_lost(self, node, sids):
@@ -144,11 +150,14 @@ class Client:
     ``recv``. ``on_event(code, sid, arg)``: every event of the station
     (events.py), for statistics and logs; called inside the node, keep it
     short. ``station``: a SecondStation made beforehand (runtime.py), instead
-    of ``pairing``, ``config`` and ``rng``.
+    of ``pairing``, ``config`` and ``rng``. ``secret``: the user's secret
+    (8 to 64 bytes) for a pairing record with ``user`` (suite 3, spec 15.10);
+    the Client keeps a copy for the new handshakes it starts under the Session
+    (KEYS_EXHAUSTED, a dropped BLE connection) and overwrites it at ``stop``.
     """
 
     def __init__(self, link, pairing, config=None, rng=None, clock=None, rx_slots=4,
-                 poll_ms=20, on_event=None, station=None):
+                 poll_ms=20, on_event=None, station=None, secret=None):
         from time import ticks_ms  # type: ignore[attr-defined]
 
         from .node import Node
@@ -167,7 +176,7 @@ class Client:
             st = SecondStation(config or SecondConfig(), pairing, rng, clock())
         cfg = st.cfg
         self.link = link
-        self.app = _ClientApp(None, on_event)
+        self.app = _ClientApp(None, on_event, secret)
         self.node = Node(st, link, self.app, poll_ms, clock)
         s = Session(self.node, cfg.max_payload, rx_slots)
         s.state = ENDED
@@ -228,6 +237,11 @@ class Client:
             await node.flush()
         except OSError:
             pass
+        secret = self.app.secret
+        if secret is not None:
+            for i in range(len(secret)):
+                secret[i] = 0
+            self.app.secret = None
         node._scrub()
         task = self._task
         self._task = None

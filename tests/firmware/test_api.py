@@ -421,3 +421,54 @@ def test_cost_of_an_await():
     print("per await: send %d bytes, recv_into %d bytes" % (send_cost, recv_cost))
     assert 0 < send_cost <= 256, send_cost
     assert 0 < recv_cost <= 256, recv_cost
+
+
+def test_a_user_secret_client_runs_suite_3_and_its_copy_is_overwritten():
+    from ephkey.config import Pairing
+    from pair import ID_F
+
+    secret = b"correct horse 42"
+    at_f = Pairing(ID_F, b"SECOND00", user=secret)
+    at_s = Pairing(ID_F, b"SECOND00", user=True)
+    lf, ls = pair_of_links()
+    seen = {}
+
+    async def main():
+        server = asyncio.create_task(ephkey.serve(
+            lf, [at_f], echo, config=fcfg(suites=(3,), rotate_frames=4),
+            rng=Drbg(b"F3")))
+        try:
+            c = ephkey.Client(ls, at_s, config=scfg(offer=(3,)), rng=Drbg(b"S3"),
+                              secret=secret.decode())
+            seen["copy"] = c.app.secret
+            async with c:
+                s = await c.open()
+                got = []
+                for i in range(12):  # rotations and, at the set's end, a new handshake
+                    await s.send(msg(i))
+                    got.append(await s.recv(timeout_ms=3000))
+                seen["suite"] = c.node.st.suite
+                seen["handshakes"] = s.handshakes
+                return got
+        finally:
+            lf.close()
+            server.cancel()
+
+    got = asyncio.run(main())
+    assert got == [bytes(msg(i)) for i in range(12)]
+    assert seen["suite"] == 3 and seen["handshakes"] >= 2, seen  # KEYS_EXHAUSTED: a new suite-3 handshake
+    assert not any(seen["copy"]), "the client's copy of the secret outlived stop()"
+
+
+def test_a_user_secret_of_the_wrong_size_is_refused_at_once():
+    from ephkey.config import Pairing
+    from pair import ID_F
+
+    lf, ls = pair_of_links()
+    try:
+        ephkey.Client(ls, Pairing(ID_F, b"SECOND00", user=True), config=scfg(offer=(3,)),
+                      rng=Drbg(b"S3"), secret=b"short")
+    except ValueError as e:
+        assert "8 to 64" in str(e), e
+    else:
+        raise AssertionError("a 5-byte secret was taken")
