@@ -212,6 +212,9 @@ class ExchangeApp:
         self.established = 0
         self.rehandshakes = 0  # new handshakes under a Session after KEYS_EXHAUSTED
         self.hs_failed = 0
+        # a handshake started (open, or one the Session started) and not yet
+        # established or failed: every start ends in exactly one of the two
+        self._hs_pending = False
         self.sessions_lost = 0
         self.failures = 0  # restarts in a row without a finished exchange
         self.reasons = {}
@@ -251,6 +254,7 @@ class ExchangeApp:
             self.lost += arg
         elif code == events.ESTABLISHED:
             self.established += 1
+            self._hs_pending = False
             ms = ticks_diff(self.clock(), self._t_connect)
             self.hs_ms_total += ms
             if self.handshake_ms < 0:
@@ -267,12 +271,10 @@ class ExchangeApp:
                 # next one; not counted against ``reconnects`` (the link failed)
                 self.links_lost += 1
                 self.reasons["LINK_LOST"] = self.reasons.get("LINK_LOST", 0) + 1
-                self.handshakes_started += 1
-                self._t_connect = self.clock()
+                self._hs_start()
             if code == events.CLOSED and arg == errors.KEYS_EXHAUSTED:
                 self.rehandshakes += 1  # the Session handshakes again at once
-                self.handshakes_started += 1
-                self._t_connect = self.clock()
+                self._hs_start()
             if not self.quiet:
                 log(events.NAMES[code].lower(), role="second", sid=sid, reason=error_name(arg))
         elif code == events.ERROR:
@@ -296,15 +298,14 @@ class ExchangeApp:
             if self.attempts and self.handshakes_started >= self.attempts:
                 self._finish(self.corrupt == 0)  # as many handshakes as asked for
                 break
-            self._t_connect = self.clock()
-            self.handshakes_started += 1
+            self._hs_start()
             self._peer_error = 0
             if not self.quiet:
                 log("connect", role="second", n=self.handshakes_started)
             try:
                 s = await client.open()
             except SessionError as e:
-                self.hs_failed += 1
+                self._hs_end()
                 reason = e.name
                 if self._peer_error:  # what F said, e.g. BUSY
                     reason += "/" + errors.NAMES[self._peer_error]
@@ -314,11 +315,14 @@ class ExchangeApp:
                 if self.messages > 0:
                     await self._exchange(s)
             except SessionError as e:
-                self.sessions_lost += 1
+                # a handshake the Session started failed, or the session ended
+                if not self._hs_end():
+                    self.sessions_lost += 1
                 self._failed("CLOSED_" + e.name)
                 continue
             except _EchoLost:
                 s.close()  # the echo never came back: give this session up
+                self._hs_end()  # with it any handshake the Session had started
                 self._failed("ECHO_LOST")
                 continue
             if self.done:  # a wrong echo ended the run
@@ -326,6 +330,7 @@ class ExchangeApp:
             self.exchanges += 1
             self.failures = 0
             s.close()
+            self._hs_end()
             if self.exchanges >= self.handshakes:
                 self._finish(True)
         return self.ok
@@ -381,6 +386,20 @@ class ExchangeApp:
                 break
             self.echoed += 1
             self.number += 1
+
+    def _hs_start(self):
+        self.handshakes_started += 1
+        self._hs_pending = True
+        self._t_connect = self.clock()
+
+    def _hs_end(self):
+        """A started handshake ends unestablished (failed, or given up with its
+        Session): counted as failed; False if none was pending."""
+        if not self._hs_pending:
+            return False
+        self._hs_pending = False
+        self.hs_failed += 1
+        return True
 
     def _failed(self, reason):
         """A handshake failed or a session was lost before its exchange ended."""
