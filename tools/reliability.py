@@ -592,6 +592,8 @@ def render(res: dict[str, Any]) -> str:
     a("")
     for k in res.get("known_issues", []):
         a("- " + k)
+    if not res.get("known_issues"):
+        a("None: no open problem is known to these runs.")
     a("")
     a("## 7. How to replay")
     a("")
