@@ -3,7 +3,7 @@
 The application API (asyncio; README, "The firmware API"):
 
     import ephkey
-    link = ephkey.uart_link(board)     # tcp_link, usb_link, ble_nus_link
+    link = ephkey.uart_link(board)     # tcp_link, usb_link, ble_nus_link; board_link
     async with ephkey.connect(link, pairing) as s:      # second station
         await s.send(b"temp=21.5")
         reply = await s.recv(timeout_ms=2000)
@@ -37,6 +37,7 @@ _LAZY = {
     "tcp_link": ("tcp", "tcp_link"),
     "usb_link": ("console", "usb_link"),
     "ble_nus_link": ("ble_link", "ble_nus_link"),
+    "board_link": ("board_link", "board_link"),
     "load_board": ("board", "load"),
     "load_pairings": ("pairing_store", "load"),
 }

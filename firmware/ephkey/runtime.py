@@ -75,17 +75,10 @@ def build(board, rng_source=None, pairing_path=pairing_store.PATH):
 
 
 async def open_link(board, role, mf):
-    if board.transport == "ble":
-        from .ble_link import BleLink
-        return BleLink(role, board.ble, mf)  # connects in serve(), again after each drop
-    if board.transport == "usb":
-        from .console import ConsoleLink
-        return ConsoleLink(mf)
-    if board.transport == "uart":
-        from .uart import uart_link
-        return uart_link(board, mf)
-    from .tcp import tcp_link
-    return tcp_link(board, mf)
+    """The board's link for ``role`` (awaited by pair_node.arm_and_run too)."""
+    from .board_link import board_link
+
+    return board_link(board, role, mf)
 
 
 async def run(board, parts, wdt=None):

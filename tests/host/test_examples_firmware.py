@@ -1,4 +1,4 @@
-"""The firmware examples (examples/sensor_uart, examples/sensor_ble) run, so they cannot rot.
+"""The firmware example (examples/sensor) runs over UART and BLE, so it cannot rot.
 
 UART: the gateway and the sensor are two MicroPython processes (the unix
 port, as virtual boards are), each on its side of tools/linksim.py's paced
@@ -74,7 +74,7 @@ for r in got:
 
 
 def expected(count: int) -> list[str]:
-    # examples/sensor_*/sensor.py's reading(i)
+    # examples/sensor/sensor.py's reading(i)
     return ["n=%d temp=%d.%d" % (i, 20 + i % 5, i % 10) for i in range(count)]
 
 
@@ -90,11 +90,11 @@ def _lines(out: str, tag: str) -> list[str]:
 def test_sensor_uart_through_the_link_simulator(micropython_bin: str) -> None:
     with LinkSim() as sim:
         gw = subprocess.Popen([micropython_bin, "-c", GATEWAY_UART, str(sim.port_a)],
-                              cwd=REPO, env=_env("sensor_uart"), stdout=subprocess.PIPE,
+                              cwd=REPO, env=_env("sensor"), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
         try:
             sensor = subprocess.run([micropython_bin, "-c", SENSOR_UART, str(sim.port_b)],
-                                    cwd=REPO, env=_env("sensor_uart"), capture_output=True,
+                                    cwd=REPO, env=_env("sensor"), capture_output=True,
                                     text=True, timeout=120)
         finally:
             gw.kill()
@@ -108,7 +108,7 @@ def test_sensor_uart_through_the_link_simulator(micropython_bin: str) -> None:
 
 def test_sensor_ble_over_the_aioble_standin(micropython_bin: str) -> None:
     proc = subprocess.run([micropython_bin, "-c", BLE], cwd=REPO,
-                          env=_env("sensor_ble", "tests/firmware:"), capture_output=True,
+                          env=_env("sensor", "tests/firmware:"), capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert _lines(proc.stdout, "RESULT") == [f"got {COUNT}"], proc.stdout

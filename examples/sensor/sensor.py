@@ -1,8 +1,8 @@
-"""A sensor node: a second station that sends its readings to its gateway over BLE
-(Nordic UART Service; the sensor is the central).
+"""A sensor node: a second station that sends its readings to its gateway.
 
 On a board: copy this file as ``main.py`` next to the ephkey package, with
-the board file (ephkey_board.json, role "second", transport "ble") and the
+the board file (ephkey_board.json, role "second", transport "uart" or "ble":
+over BLE the sensor is the central that finds its gateway by name) and the
 pairing file that ``pair`` wrote (README, "Pairing").
 """
 
@@ -36,7 +36,9 @@ async def sensor(link, pairing, count, period_ms=0, **kw):
 def main():
     board = ephkey.load_board()
     pairing = ephkey.load_pairings("second")[0]
-    link = ephkey.ble_nus_link(board)  # reconnects after a drop
+    # the board file's transport: a board's UART or BLE; a virtual board
+    # (unix port) has a TCP "UART" instead
+    link = ephkey.board_link(board)
     print(asyncio.run(sensor(link, pairing, 1000, period_ms=1000, config=board.second)))
 
 

@@ -1,8 +1,8 @@
-"""A gateway: a first station that collects readings from its sensors over
-BLE (the gateway advertises as the board file's ``ble.name``).
+"""A gateway: a first station that collects readings from its sensors.
 
 On a board: copy this file as ``main.py`` next to the ephkey package, with
-the board file (role "first", transport "ble") and the pairing file.
+the board file (role "first"; transport "uart", or "ble": the gateway then
+advertises as the board file's ``ble.name``) and the pairing file.
 """
 
 import asyncio
@@ -33,7 +33,7 @@ async def gateway(link, pairings, on_reading, **kw):
 def main():
     board = ephkey.load_board()
     pairings = ephkey.load_pairings("first")
-    link = ephkey.ble_nus_link(board)  # reconnects after a drop
+    link = ephkey.board_link(board)  # the board file's transport; BLE reconnects after a drop
     asyncio.run(gateway(link, pairings, lambda sid, r: print(sid, r.decode()),
                         config=board.first))
 
