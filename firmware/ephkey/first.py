@@ -194,13 +194,7 @@ class FirstStation:
             state = t.state[slot]
             if state == WAIT_PROOF:
                 if self._half_open_dead(slot, now_ms):
-                    sid = t.sid[slot]
-                    peer = t.peer[slot]
-                    s3 = t.suite[slot] == wire.SUITE_3
-                    t.free(slot)
-                    self.events.push(events.HANDSHAKE_FAILED, sid, errors.TIMEOUT)
-                    if s3:
-                        self._failed3(peer, sid, now_ms)
+                    self._drop_failed(slot, errors.TIMEOUT, now_ms)
             elif state == OPEN or state == WAIT_CONFIRM:
                 if ticks_diff(now_ms, t.last_rx[slot]) >= cfg.idle_ms:
                     self._close_with(slot, errors.TIMEOUT)  # tell S, so it stops talking
@@ -249,7 +243,7 @@ class FirstStation:
             # suite 3: the interval's key pair left the ring first (4.7)
             self._pop_job()
             if kind == _J_SHARE:
-                self._drop3_failed(idx, now_ms)
+                self._drop_failed(idx, errors.SRK_EXPIRED, now_ms)
             else:
                 self._check_lost(idx, now_ms)
         elif kind == _J_SHARE:
@@ -370,16 +364,17 @@ class FirstStation:
         zero(self._dh, 0, wire.PUB_LEN)
         self.events.push(events.ERROR, sid, errors.SRK_EXPIRED)
         self._error_frame(sid, errors.SRK_EXPIRED)
-        self._drop3_failed(slot, now_ms)
+        self._drop_failed(slot, errors.SRK_EXPIRED, now_ms)
 
-    def _drop3_failed(self, slot, now_ms):
-        """Free the slot with HANDSHAKE_FAILED(SRK_EXPIRED) (a suite-3 one counts)."""
+    def _drop_failed(self, slot, code, now_ms):
+        """Free a half-open slot with HANDSHAKE_FAILED(code); a suite-3 one
+        counts as a failed attempt of its peer (15.10)."""
         t = self.table
         sid = t.sid[slot]
         peer = t.peer[slot]
         s3 = t.suite[slot] == wire.SUITE_3
         t.free(slot)
-        self.events.push(events.HANDSHAKE_FAILED, sid, errors.SRK_EXPIRED)
+        self.events.push(events.HANDSHAKE_FAILED, sid, code)
         if s3:
             self._failed3(peer, sid, now_ms)
 

@@ -157,28 +157,7 @@ def seq_of(buf):
     return (buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]
 
 
-def put_u32(buf, off, v):
-    buf[off] = (v >> 24) & 0xFF
-    buf[off + 1] = (v >> 16) & 0xFF
-    buf[off + 2] = (v >> 8) & 0xFF
-    buf[off + 3] = v & 0xFF
-
-
 def put_header(buf, ftype, sid):
     buf[0] = (VERSION << 4) | ftype
     buf[1] = sid >> 8
     buf[2] = sid & 0xFF
-
-
-def put_nonce(nonce, sid, direction, kidx, seq):
-    """nonce(sid, dir, kidx, seq) of 3.7: u32(sid) | dir | kidx | 00 00 00 | u32(seq)."""
-    nonce[0] = 0
-    nonce[1] = 0
-    nonce[2] = sid >> 8
-    nonce[3] = sid & 0xFF
-    nonce[4] = direction
-    nonce[5] = kidx
-    nonce[6] = 0
-    nonce[7] = 0
-    nonce[8] = 0
-    put_u32(nonce, 9, seq)

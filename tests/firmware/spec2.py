@@ -60,6 +60,13 @@ def unwrap(kek, wrapped):
     return bytes(r[8:])
 
 
+def frame_nonce(sid, direction, kidx, seq):
+    """nonce(sid, dir, kidx, seq) of 3.7: u32(sid) | dir | kidx | 00 00 00 | u32(seq)
+    (the stations write it with mac.frame_head)."""
+    return bytes((0, 0, sid >> 8, sid & 0xFF, direction, kidx, 0, 0, 0, (seq >> 24) & 0xFF,
+                  (seq >> 16) & 0xFF, (seq >> 8) & 0xFF, seq & 0xFF))
+
+
 _ENGINE = []
 
 
@@ -69,8 +76,8 @@ def open_frame(key, frame, sender):
         _ENGINE.append((CcmEngine(300, wire.PROT_HDR), CcmKey(), bytearray(13), bytearray(300)))
     engine, ck, nonce, pt = _ENGINE[0]
     ck.load(bytes(key))
-    wire.put_nonce(nonce, wire.sid_of(frame), wire.DIR_F2S if sender == "F" else wire.DIR_S2F,
-                   frame[wire.OFF_KIDX], wire.seq_of(frame))
+    nonce[:] = frame_nonce(wire.sid_of(frame), wire.DIR_F2S if sender == "F" else wire.DIR_S2F,
+                           frame[wire.OFF_KIDX], wire.seq_of(frame))
     n = engine.open(ck, nonce, frame, wire.PROT_HDR, len(frame), pt, wire.TAG)
     return None if n < 0 else bytes(pt[:n])
 

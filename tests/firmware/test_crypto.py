@@ -571,11 +571,9 @@ def test_engine_with_unaligned_buffers():
 
 
 def _frame_nonce(sid, direction, kidx, seq):
-    from ephkey import wire
+    from spec2 import frame_nonce
 
-    nonce = bytearray(13)
-    wire.put_nonce(nonce, sid, direction, kidx, seq)
-    return bytes(nonce)
+    return frame_nonce(sid, direction, kidx, seq)
 
 
 def _check_channel_frames():
