@@ -1,9 +1,23 @@
-# ephkey board entry point. ephkey_board.json names the role(s), transport and
-# application; runtime.main checks it and the pairing file, then runs the
-# applications of ephkey/apps.py on the ephkey API, as any program would:
-#   first station:  await ephkey.serve(link, pairings, EchoApp().handler)
-#   second station: await ExchangeApp(...).run(ephkey.Client(link, pairing))
-# A program of your own replaces this file: examples/sensor/ shows one.
-from ephkey.runtime import main
+# ephkey's board program, on the application API (README, "The firmware API").
+# ephkey_board.json names the role(s) and the transport: run_board checks it
+# and the pairing file, builds each role's station, opens its link and runs
+# program() for it. A first station echoes every payload back; a second one
+# sends the board file's numbered messages and checks each echo. Replace this
+# file with a program of your own: examples/sensor/ holds one.
+import ephkey
+from ephkey.apps import EchoApp, ExchangeApp
 
-main()
+
+async def program(board, role, link, station):
+    if role == "first":
+        echo = EchoApp()
+        await ephkey.serve(link, None, echo.handler, station=station,
+                           on_event=echo.on_event, on_error=echo.on_error)
+    else:
+        exchange = ExchangeApp.from_board(board.app)
+        client = ephkey.Client(link, None, station=station, on_event=exchange.on_event)
+        await exchange.run(client)
+        await client.wait()  # the link stays up after the exchanges, as a board's does
+
+
+ephkey.run_board(program)

@@ -5,13 +5,15 @@
 tools/deploy.py ships only these modules. They are found by reading the
 firmware's own imports (Python's ``ast``), so the list follows the code:
 
-* the entry point is what ``firmware/main.py`` imports and calls
-  (``ephkey.runtime.main``), plus ``ephkey.runtime.pair`` where the board
-  file allows device pairing (its ``pairing.enabled``, true by default);
-* in the entry module only the functions those entry functions reach (by
-  name, within the module) count, with the module's top-level code; every
-  other module counts whole: its top-level imports and those inside its
-  functions;
+* the entry point is ``firmware/main.py``, the board's program: its imports
+  and the ``ephkey.<name>`` it uses, each resolved through ``__init__.py``'s
+  lazy names (``ephkey.serve`` -> server.serve, ``ephkey.run_board`` ->
+  runtime.run_board), plus ``ephkey.runtime.pair`` where the board file
+  allows device pairing (its ``pairing.enabled``, true by default);
+* in a module reached through a lazy name (runtime's ``run_board`` and
+  ``pair``, server's ``serve``) only the functions and classes that name
+  reaches (by name, within the module) count, with the module's top-level code; every other module
+  counts whole: its top-level imports and those inside its functions;
 * an ``if`` that compares a role or a transport with string constants
   (``role == "first"``, ``board.transport == "ble"``, ``x in ("a", "b")``,
   ``!=``, ``not in``) follows only the branch(es) the board can take, and
@@ -77,6 +79,7 @@ class Found:
     modules: set[str] = field(default_factory=set)  # ephkey modules
     native: set[str] = field(default_factory=set)  # top-level native modules
     calls: set[str] = field(default_factory=set)  # names used (entry module's reach)
+    lazy: set[str] = field(default_factory=set)  # ephkey.<name> used (__init__'s _LAZY)
 
 
 def _key_of(node: ast.expr) -> str | None:
@@ -163,6 +166,7 @@ def scan(stmts: Iterable[ast.stmt], env: Env, found: Found, pkg_modules: set[str
     certainly ends (return/raise) on the way. Function bodies are scanned only
     with into_defs (the entry module scans the reachable ones itself)."""
     for st in stmts:
+        found.lazy |= _lazy_names(st)
         if isinstance(st, (ast.Import, ast.ImportFrom)):
             mods, other = _import_targets(st, pkg_modules)
             found.modules |= mods
@@ -197,15 +201,43 @@ def scan(stmts: Iterable[ast.stmt], env: Env, found: Found, pkg_modules: set[str
     return False
 
 
+_BLOCKS = ("body", "orelse", "handlers", "finalbody")
+
+
+def _lazy_names(st: ast.stmt) -> set[str]:
+    """The ``ephkey.<name>`` that a statement uses outside its nested blocks
+    (those are scanned as the board's decisions allow)."""
+    out = set()
+    for name, value in ast.iter_fields(st):
+        if name in _BLOCKS:
+            continue
+        for node in value if isinstance(value, list) else [value]:
+            if isinstance(node, ast.AST):
+                out |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
+                        and isinstance(n.value, ast.Name) and n.value.id == PKG}
+    return out
+
+
+def lazy_table() -> dict[str, tuple[str, str]]:
+    """__init__.py's ``_LAZY``: name -> (module, attribute)."""
+    for st in _parse("__init__").body:
+        if isinstance(st, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "_LAZY" for t in st.targets):
+            table: dict[str, tuple[str, str]] = ast.literal_eval(st.value)
+            return table
+    raise ValueError("firmware/ephkey/__init__.py has no _LAZY table")
+
+
 def _names_used(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
 def entry_imports(module: str, entries: set[str], env: Env, pkg_modules: set[str]) -> Found:
-    """The entry module: its top-level code, and the functions `entries` reach."""
+    """A module entered by name: its top-level code, and the functions and
+    classes `entries` reach."""
     tree = _parse(module)
     defs = {st.name: st for st in tree.body
-            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     found = Found()
     scan(tree.body, env, found, pkg_modules, into_defs=False)
     todo = [e for e in entries if e in defs]
@@ -224,23 +256,6 @@ def entry_imports(module: str, entries: set[str], env: Env, pkg_modules: set[str
     return found
 
 
-def _main_entry() -> tuple[str, set[str]]:
-    """(ephkey module, function) that firmware/main.py imports and calls."""
-    tree = _parse("main")
-    imported: dict[str, str] = {}
-    for st in tree.body:
-        if isinstance(st, ast.ImportFrom) and (st.module or "").startswith(PKG + "."):
-            for alias in st.names:
-                imported[alias.asname or alias.name] = st.module.split(".")[1]  # type: ignore[union-attr]
-    called = {n.func.id for n in ast.walk(tree)
-              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    hits = [(mod, name) for name, mod in imported.items() if name in called]
-    if len(hits) != 1:
-        raise ValueError(f"firmware/main.py: expected one ephkey entry call, found {hits}")
-    mod, name = hits[0]
-    return mod, {name}
-
-
 @dataclass
 class Closure:
     modules: list[str]  # ephkey module names, sorted
@@ -255,26 +270,50 @@ def closure(roles: Iterable[str], transport: str, *, pairing: bool = True,
     for the board's arch); ``suites``: those its stations can run (board_suites)."""
     env = Env(frozenset(roles), frozenset([transport]), frozenset(native), frozenset(suites))
     pkg_modules = module_names()
-    mod, entries = _main_entry()
+    lazy = lazy_table()
+    program = Found()
+    scan(_parse("main").body, env, program, pkg_modules, into_defs=True)
+    if not program.lazy:
+        raise ValueError("firmware/main.py uses no ephkey.<name>: no entry point")
+    # functions reached through a lazy name: their module is followed from them only
+    entries: dict[str, set[str]] = {}
+    whole = set(program.modules)
+    for name in sorted(program.lazy):
+        if name not in lazy:
+            raise ValueError(f"firmware/main.py uses ephkey.{name}, which ephkey does not have")
+        mod, attr = lazy[name]
+        entries.setdefault(mod, set()).add(attr)
     if pairing:
-        entries = entries | {"pair"}
-    first = entry_imports(mod, entries, env, pkg_modules)
-    need = {"__init__", mod} | first.modules
-    natives = set(first.native)
-    todo = sorted(first.modules)
+        entries.setdefault("runtime", set()).add("pair")
+    need = {"__init__"}
+    natives = set(program.native)
+    todo = sorted(whole)
+    for mod, attrs in sorted(entries.items()):
+        defs = {st.name for st in _parse(mod).body
+                if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        if not attrs <= defs:  # a constant: the module counts whole
+            todo.append(mod)
+            continue
+        part = entry_imports(mod, attrs, env, pkg_modules)
+        need.add(mod)
+        natives |= part.native
+        todo += sorted(part.modules)
+    scanned: set[str] = set()
     while todo:
         name = todo.pop()
+        if name in scanned:
+            continue
         if name not in pkg_modules:
             raise ValueError(f"ephkey.{name} is imported but firmware/ephkey/{name}.py "
                              "does not exist")
+        scanned.add(name)
+        need.add(name)
         found = Found()
         scan(_parse(name).body, env, found, pkg_modules, into_defs=True)
         natives |= found.native
-        for m in found.modules - need:
-            need.add(m)
-            todo.append(m)
-    return Closure(sorted(need), sorted(natives & set(native)),
-                   f"{PKG}.{mod}.{'/'.join(sorted(entries))}")
+        todo += sorted(found.modules - scanned)
+    entry = ", ".join(f"{PKG}.{m}.{'/'.join(sorted(a))}" for m, a in sorted(entries.items()))
+    return Closure(sorted(need), sorted(natives & set(native)), entry)
 
 
 def board_suites(doc: dict[str, Any]) -> frozenset[int]:

@@ -1,10 +1,10 @@
 """Pairs of virtual boards joined by a faulty link (tools/linksim.py), for
 tools/reliability.py and the reliability tests.
 
-Each board is a plain MicroPython unix process running the firmware's runtime
-(``ephkey.runtime.build`` / ``run``) from a temporary folder that holds its
-``ephkey_board.json``, ``ephkey_pairing.json`` and a ``main.py`` that swaps in
-the applications configured by the board file's ``app`` object
+Each board is a plain MicroPython unix process running a program like
+firmware/main.py (``ephkey.run_board``) from a temporary folder that holds
+its ``ephkey_board.json``, ``ephkey_pairing.json`` and that ``main.py``, whose
+applications the board file's ``app`` object configures
 (``ExchangeApp.from_board``; EchoApp with its checks and periodic stats). The
 firmware's TCP "UART" connects to one side of a LinkSim whose FaultModel is a
 seeded ``FrameFaults``. The boards print ``EPHKEY {json}`` lines, which are
@@ -29,23 +29,27 @@ from linksim import LinkSim
 REPO = Path(__file__).resolve().parents[1]
 
 MAIN_PY = """\
-# reliability run: the firmware runtime with the apps set by the board file
-import asyncio
-
-from ephkey import apps, board as board_mod, runtime
-
-
-def _app(role, b):
-    a = b.app
-    if role == "second":
-        return apps.ExchangeApp.from_board(a)
-    return apps.EchoApp(checked=a.get("checked", False), stats_ms=a.get("stats_ms", 0),
-                        quiet=a.get("quiet", False))
+# reliability run: firmware/main.py's program with the apps set by the board
+# file's ``app`` object (EchoApp's checks and periodic stats)
+import ephkey
+from ephkey.apps import EchoApp, ExchangeApp
 
 
-b = board_mod.load()
-parts = [(role, st, _app(role, b)) for role, st, _ in runtime.build(b)]
-asyncio.run(runtime.run(b, parts))
+async def program(board, role, link, station):
+    a = board.app
+    if role == "first":
+        echo = EchoApp(checked=a.get("checked", False), stats_ms=a.get("stats_ms", 0),
+                       quiet=a.get("quiet", False))
+        await ephkey.serve(link, None, echo.handler, station=station, on_event=echo.on_event,
+                           on_error=echo.on_error, on_node=echo.on_node)
+    else:
+        exchange = ExchangeApp.from_board(a)
+        client = ephkey.Client(link, None, station=station, on_event=exchange.on_event)
+        await exchange.run(client)
+        await client.wait()
+
+
+ephkey.run_board(program)
 """
 
 # Timers for runs over a fast virtual line: the defaults of spec section 11

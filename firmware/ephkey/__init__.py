@@ -11,9 +11,10 @@ The application API (asyncio; README, "The firmware API"):
 
 ``connect`` and ``Client`` (client.py), ``serve`` (server.py), ``Session`` and
 ``SessionError`` (session.py), ``load_board`` / ``load_pairings`` (the board
-files), the link constructors (uart.py, tcp.py, console.py, ble_link.py):
-each is imported when first used, so ``import ephkey`` loads nothing else and
-a board loads only its role's and its transport's modules.
+files), ``run_board`` (runtime.py: main.py's start-up), the link constructors
+(uart.py, tcp.py, console.py, ble_link.py): each is imported when first used,
+so ``import ephkey`` loads nothing else and a board loads only its role's and
+its transport's modules.
 
 The protocol is in docs/protocol.md. Modules, one concern each:
 wire (frame layout), errors (codes), events (event queue), outq (frames
@@ -40,6 +41,7 @@ _LAZY = {
     "board_link": ("board_link", "board_link"),
     "load_board": ("board", "load"),
     "load_pairings": ("pairing_store", "load"),
+    "run_board": ("runtime", "run_board"),
 }
 
 

@@ -90,11 +90,12 @@ class EchoApp:
     """Sends every payload back; counts what a reliability run needs.
 
     ``handler`` is the ``serve`` handler, ``on_event`` its observer,
-    ``on_node`` its node hook (statistics). ``checked``: payloads in
-    ExchangeApp's format whose pattern was wrong are counted in ``bad`` (a
-    forged or damaged payload that the protocol would have let through: must
-    stay 0); ``gaps`` adds the frames-lost count of DATA events. With
-    ``stats_ms`` > 0 a ``stats`` line is logged that often.
+    ``on_error`` its handler-error hook, ``on_node`` its node hook
+    (statistics). ``checked``: payloads in ExchangeApp's format whose
+    pattern was wrong are counted in ``bad`` (a forged or damaged payload
+    that the protocol would have let through: must stay 0); ``gaps`` adds
+    the frames-lost count of DATA events. With ``stats_ms`` > 0 a
+    ``stats`` line is logged that often.
     """
 
     def __init__(self, role="first", checked=False, stats_ms=0, quiet=False):
@@ -134,6 +135,11 @@ class EchoApp:
                 self.unsent += 1
                 raise
             self.echoed += 1
+
+    def on_error(self, session, e):
+        # serve()'s on_error: an event line, not a traceback printed on the
+        # console, which may carry the link
+        log("handler_error", role=self.role, sid=session.sid, error=repr(e))
 
     def on_node(self, node):
         if self.stats_ms > 0 and self._stats_task is None:

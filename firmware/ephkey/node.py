@@ -18,9 +18,10 @@ calls and ``kick``s the node, whose job task flushes them; ``drained`` is
 set after each flush emptied the output queue, for senders waiting for room.
 
 ``beat`` is the tick of the timers' last round: the watchdog's feeder
-(watchdog.py) feeds ``machine.WDT`` only while every running node's timers
-go round. A link that can reconnect (BLE) runs ``run`` once per connection
-and calls ``link_lost`` when a connection drops.
+(watchdog.py) feeds ``machine.WDT`` only while the timers of every node in
+``RUNNING`` (the nodes whose ``run`` is under way) go round. A link that can
+reconnect (BLE) runs ``run`` once per connection and calls ``link_lost`` when
+a connection drops.
 """
 
 import asyncio
@@ -29,6 +30,9 @@ from time import ticks_ms  # type: ignore[attr-defined]
 
 from . import events
 from .scrub import scrub
+
+# the nodes whose run() is under way, whoever made them (the watchdog's feeder)
+RUNNING: list = []
 
 
 class Node:
@@ -58,6 +62,7 @@ class Node:
         """Receive until the link fails; timers run alongside."""
         self.beat = ticks_ms()
         self.running = True
+        RUNNING.append(self)
         self._task = asyncio.create_task(self._timers())
         self._worker = asyncio.create_task(self._work())
         try:
@@ -72,6 +77,7 @@ class Node:
                 self._wake.set()
         finally:
             self.running = False
+            RUNNING.remove(self)
             self._task.cancel()
             self._worker.cancel()
 

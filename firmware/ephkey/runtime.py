@@ -1,9 +1,11 @@
-"""Start-up: board file + pairing file -> links and the board's applications,
-run on the application API (ephkey.serve for a first station, ephkey.Client
-for a second; apps.py).
+"""A board's start-up, for the program in main.py: ``ephkey.run_board(program)``.
 
-Everything that can be wrong is checked before anything starts; main.py
-prints the reason and stops.
+The board file (ephkey_board.json) and the pairing file are checked, the
+hardware RNG passes its health test and each role's station is built on it,
+all before anything starts: a board with a configuration error prints the
+reason and stays at its REPL. Then the watchdog starts, each role's link is
+opened, and ``program(board, role, link, station)`` runs on the application
+API (ephkey.serve for a first station, ephkey.Client for a second).
 """
 
 import asyncio
@@ -11,7 +13,7 @@ import os
 from time import ticks_ms  # type: ignore[attr-defined]
 
 from . import board as board_mod, pairing_store, watchdog
-from .apps import EchoApp, ExchangeApp, log
+from .apps import log
 from .hmac_drbg import station_rng
 from .rng_health import RngFailure
 
@@ -49,10 +51,9 @@ def raw_rng(board):
 
 
 def build(board, rng_source=None, pairing_path=pairing_store.PATH):
-    """(role, station, app) for each role of the board; raises NotPaired,
+    """(role, station) for each role of the board; raises NotPaired,
     BoardError for a random source the board does not have (raw_rng), or
-    RngFailure when the RNG fails its start-up test. ``run`` runs them (a
-    caller may put its own app in the triple)."""
+    RngFailure when the RNG fails its start-up test."""
     if rng_source is None:
         rng_source = raw_rng(board)
     # raw source -> health tests -> HMAC_DRBG -> stations: every key of every
@@ -66,11 +67,10 @@ def build(board, rng_source=None, pairing_path=pairing_store.PATH):
         # deployed for one role has only that role's modules (tools/deploy.py)
         if role == "first":
             from .first import FirstStation
-            out.append((role, FirstStation(board.first, pairings, rng, now), EchoApp()))
+            out.append((role, FirstStation(board.first, pairings, rng, now)))
         else:
             from .second import SecondStation
-            app = ExchangeApp(board.app.get("messages", 100), board.app.get("size", 32))
-            out.append((role, SecondStation(board.second, pairings[0], rng, now), app))
+            out.append((role, SecondStation(board.second, pairings[0], rng, now)))
     return out
 
 
@@ -81,35 +81,21 @@ async def open_link(board, role, mf):
     return board_link(board, role, mf)
 
 
-async def run(board, parts, wdt=None):
-    """Each role's application on its link: a first station's EchoApp as the
-    ``serve`` handler, a second station's ExchangeApp on a Client; the
-    watchdog fed while every node's timers go round."""
+async def run(board, parts, program, wdt=None):
+    """``program(board, role, link, station)`` for each (role, station) of
+    ``parts`` on the role's link, the watchdog fed while every running node's
+    timers go round (node.RUNNING)."""
     tasks = []
-    nodes: list = []
     asyncio.get_event_loop().set_exception_handler(_task_error)
-    if wdt is not None:  # fed while every running node's timers go round
-        tasks.append(asyncio.create_task(watchdog.feed_loop(wdt, nodes)))
-    for role, st, app in parts:
+    if wdt is not None:
+        from .node import RUNNING
+
+        tasks.append(asyncio.create_task(watchdog.feed_loop(wdt, RUNNING)))
+    for role, st in parts:
         cfg = board.first if role == "first" else board.second
         link = await open_link(board, role, max_frame(cfg))
         log("up", role=role, board=board.name, transport=board.transport)
-        if role == "first":
-            from .server import serve
-
-            def on_node(node, app=app):
-                nodes.append(node)
-                app.on_node(node)
-
-            tasks.append(asyncio.create_task(serve(
-                link, None, app.handler, station=st, on_event=app.on_event, on_node=on_node,
-                on_error=_handler_error)))
-        else:
-            from .client import Client
-
-            client = Client(link, None, station=st, on_event=app.on_event)
-            nodes.append(client.node)
-            tasks.append(asyncio.create_task(_exchange(app, client)))
+        tasks.append(asyncio.create_task(program(board, role, link, st)))
     try:
         await asyncio.gather(*tasks)
     except Exception as e:  # an event line first: the console may carry the link
@@ -121,19 +107,6 @@ def _task_error(loop, context):
     # a task's uncaught exception as an event line, not a traceback printed on
     # the console, which may carry the link
     log("task_error", error=repr(context.get("exception")))
-
-
-def _handler_error(session, e):
-    # an event line, not a traceback: the console may carry the link
-    log("handler_error", role="first", sid=session.sid, error=repr(e))
-
-
-async def _exchange(app, client):
-    """The exchanges, then the node goes on (its timers, the link) as a board's
-    does after its application has finished."""
-    client.start()
-    await app.run(client)
-    await client.wait()
 
 
 def pair(code=None, window_s=None, board_path=board_mod.PATH,
@@ -156,7 +129,13 @@ def pair(code=None, window_s=None, board_path=board_mod.PATH,
     return arm_and_run(b, code, window_s, pairing_path, rng, open_link)
 
 
-def main(board_path=board_mod.PATH, pairing_path=pairing_store.PATH):
+def run_board(program, board_path=board_mod.PATH, pairing_path=pairing_store.PATH):
+    """Run ``await program(board, role, link, station)`` for each role of the
+    board file (main.py's): ``board`` the checked board file (board.Board),
+    ``link`` the role's link on the board's transport (ephkey.board_link),
+    ``station`` the role's station, to pass to ephkey.serve or ephkey.Client
+    as ``station=`` (built from the pairing file on the checked RNG). False
+    when the board stopped on its configuration (the reason is logged)."""
     try:
         b = board_mod.load(board_path)
         parts = build(b, pairing_path=pairing_path)
@@ -170,11 +149,11 @@ def main(board_path=board_mod.PATH, pairing_path=pairing_store.PATH):
     try:
         if b.transport == "usb":  # the console carries the link until the host asks it back
             from . import console
-            console.serve(run(b, parts, wdt))
+            console.serve(run(b, parts, program, wdt))
             if wdt is not None:
                 wdt.hold()  # back at the REPL: a timer feeds the watchdog (watchdog.py)
         else:
-            asyncio.run(run(b, parts, wdt))
+            asyncio.run(run(b, parts, program, wdt))
     except KeyboardInterrupt:
         if wdt is not None:
             wdt.hold()  # Ctrl-C: a timer feeds it, the REPL stays usable (watchdog.py)

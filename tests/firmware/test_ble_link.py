@@ -56,7 +56,7 @@ async def _until(cond, ms):
 
 def run_exchange(air, messages=12, size=200, window=None, limit_ms=30000, setup=None):
     """F (peripheral, EchoApp on ephkey.serve) and S (central, ExchangeApp on an
-    ephkey.Client) over BLE until S is done, as runtime.run runs them."""
+    ephkey.Client) over BLE until S is done, as main.py runs them."""
     log, dev_f, dev_s, link_f, link_s = pair_of_links(air, window)
     app_f = EchoApp(quiet=True)
     app_s = ExchangeApp(messages, size, quiet=True)

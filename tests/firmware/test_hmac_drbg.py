@@ -388,7 +388,7 @@ def test_runtime_builds_stations_on_the_drbg():
                          "transport": "tcp", "tcp": {"port": 1}})
     parts = runtime.build(b, rng_source=urandom, pairing_path=path)
     os.remove(path)
-    rngs = [st.rng for _, st, _ in parts]
+    rngs = [st.rng for _, st in parts]
     assert len(rngs) == 2 and rngs[0] is rngs[1] and isinstance(rngs[0], SeededRng)
     assert rngs[0].seeds == 1
 

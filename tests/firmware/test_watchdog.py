@@ -219,14 +219,17 @@ def test_runtime_starts_it_and_holds_it_on_ctrl_c():
     saved = runtime.run
     seen = []
 
-    async def interrupted(b, parts, wdt=None):
+    async def interrupted(b, parts, program, wdt=None):
         seen.append(wdt)
         raise KeyboardInterrupt
+
+    async def program(board, role, link, station):
+        raise AssertionError("the program ran")
 
     runtime.run = interrupted
     FakeTimer.made[:] = []
     try:
-        with_board_rng(runtime, lambda: runtime.main(bpath, ppath))
+        with_board_rng(runtime, lambda: runtime.run_board(program, bpath, ppath))
         raise AssertionError("KeyboardInterrupt swallowed")
     except KeyboardInterrupt:
         pass
@@ -240,9 +243,28 @@ def test_runtime_starts_it_and_holds_it_on_ctrl_c():
     m2 = FakeMachine()
     sys.modules["machine"] = m2
     try:
-        assert with_board_rng(runtime, lambda: runtime.main(bpath, "/tmp/no-such-pairing.json")) \
-            is False
+        assert with_board_rng(runtime, lambda: runtime.run_board(
+            program, bpath, "/tmp/no-such-pairing.json")) is False
     finally:
         del sys.modules["machine"]
     assert m2.wdts == []
     assert board_mod.load(bpath).wdt_ms == 4000
+
+
+def test_a_running_node_is_in_running_and_leaves_it():
+    """The feeder watches node.RUNNING: nodes that a program made (serve,
+    Client) are there while their run() is under way, and only then."""
+    from ephkey import node as node_mod
+    node = Node(IdleStation(), QuietLink(), NoApp(), poll_ms=20)
+    seen = []
+
+    async def main():
+        task = asyncio.create_task(node.run())
+        await asyncio.sleep_ms(50)
+        seen.append(node in node_mod.RUNNING)
+        task.cancel()
+        await asyncio.sleep_ms(0)
+
+    assert node not in node_mod.RUNNING
+    asyncio.run(main())
+    assert seen == [True] and node not in node_mod.RUNNING

@@ -45,6 +45,9 @@ def test_closure_holds_the_role_and_the_transport_only(role: str, transport: str
     c = closure.closure([role], transport, pairing=False, native=[natmod.MOD])
     mods = set(c.modules)
     assert role in mods and other not in mods, mods
+    # main.py's program reaches the role's API only (ephkey.serve / ephkey.Client)
+    api = {"first": "server", "second": "client"}
+    assert api[role] in mods and api[other] not in mods, mods
     assert TRANSPORT_MODULES[transport] <= mods
     for t, own in TRANSPORT_MODULES.items():
         if t != transport:
@@ -67,6 +70,29 @@ def test_closure_of_both_roles_and_of_a_role_list() -> None:
             for native in ([], [natmod.MOD]):
                 every |= set(closure.closure([role], t, native=native).modules)
     assert every == closure.module_names()
+
+
+def test_every_lazy_name_of_ephkey_exists() -> None:
+    """main.py's ``ephkey.<name>`` are followed through __init__'s _LAZY: each
+    entry names a module and a function or class it defines."""
+    table = closure.lazy_table()
+    assert {"serve", "Client", "run_board", "board_link"} <= set(table)
+    for name, (mod, attr) in table.items():
+        tree = ast.parse((closure.PACKAGE / f"{mod}.py").read_text())
+        defined = {st.name for st in tree.body
+                   if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        assert attr in defined, (name, mod, attr)
+
+
+def test_a_program_with_an_unknown_ephkey_name_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    program = tmp_path / "main.py"
+    program.write_text("import ephkey\nephkey.run_bored(None)\n")
+    parse = closure._parse
+    monkeypatch.setattr(closure, "_parse", lambda name: ast.parse(program.read_text())
+                        if name == "main" else parse(name))
+    with pytest.raises(ValueError, match="ephkey.run_bored"):
+        closure.closure(["first"], "uart")
 
 
 def test_decisions_on_role_and_transport_tests() -> None:

@@ -29,7 +29,7 @@ from pair import first, second
 
 def run(app, f_kw=None, handler=None, to_s=None, to_f=None, limit_ms=20000, echo=None,
         links=None, delay_ms=0):
-    # ExchangeApp on a Client and EchoApp (or ``handler``) on serve, as runtime.run
+    # ExchangeApp on a Client and EchoApp (or ``handler``) on serve, as main.py
     # runs them, over two in-memory links; to_s(frame) / to_f(frame) -> True
     # loses a frame F / S sends; ``links`` gets the two links; ``delay_ms``: each
     # frame's time on the line (so that F's timers run during the exchange)
