@@ -248,6 +248,9 @@ class LinkSim:
         self._wires = {d: _Wire(self.byte_time) for d in DIRECTIONS}
         self._counts = {d: {"sent": 0, "on_wire": 0, "delivered": 0, "lost": 0} for d in DIRECTIONS}
         self._conns: dict[socket.socket, _Conn] = {}
+        # connections accepted per role, read from other threads (a test
+        # waits for its sniffer on the tap before it sends)
+        self.accepted = {"A": 0, "B": 0, "tap": 0}
         self._listeners: dict[socket.socket, str] = {}
         self._sel = selectors.DefaultSelector()
         self._stop = threading.Event()
@@ -391,6 +394,7 @@ class LinkSim:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn = _Conn(sock, role)
         self._conns[sock] = conn
+        self.accepted[role] += 1
         log.info("linksim: %s connected from %s", role, addr)
         if role == "tap":
             conn.out += (json.dumps(self.hello()) + "\n").encode()

@@ -19,7 +19,8 @@ set after each flush emptied the output queue, for senders waiting for room.
 
 ``beat`` is the tick of the timers' last round: the watchdog's feeder
 (watchdog.py) feeds ``machine.WDT`` only while the timers of every node in
-``RUNNING`` (the nodes whose ``run`` is under way) go round. A link that can
+``RUNNING`` (the nodes whose ``run`` is under way, once ``watch()`` was
+called) go round. A link that can
 reconnect (BLE) runs ``run`` once per connection and calls ``link_lost`` when
 a connection drops.
 """
@@ -31,8 +32,19 @@ from time import ticks_ms  # type: ignore[attr-defined]
 from . import events
 from .scrub import scrub
 
-# the nodes whose run() is under way, whoever made them (the watchdog's feeder)
-RUNNING: list = []
+# The nodes whose run() is under way, whoever made them, for the watchdog's
+# feeder: kept once watch() was called (a board's runtime), not elsewhere,
+# where a node left running by a finished event loop would stay referenced.
+RUNNING: "list | None" = None
+
+
+def watch():
+    """The list of running nodes, kept from now on."""
+    global RUNNING
+    if RUNNING is None:
+        RUNNING = []
+    return RUNNING
+
 
 
 class Node:
@@ -62,7 +74,9 @@ class Node:
         """Receive until the link fails; timers run alongside."""
         self.beat = ticks_ms()
         self.running = True
-        RUNNING.append(self)
+        watched = RUNNING
+        if watched is not None:
+            watched.append(self)
         self._task = asyncio.create_task(self._timers())
         self._worker = asyncio.create_task(self._work())
         try:
@@ -77,7 +91,8 @@ class Node:
                 self._wake.set()
         finally:
             self.running = False
-            RUNNING.remove(self)
+            if watched is not None:
+                watched.remove(self)
             self._task.cancel()
             self._worker.cancel()
 

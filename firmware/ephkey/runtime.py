@@ -84,13 +84,13 @@ async def open_link(board, role, mf):
 async def run(board, parts, program, wdt=None):
     """``program(board, role, link, station)`` for each (role, station) of
     ``parts`` on the role's link, the watchdog fed while every running node's
-    timers go round (node.RUNNING)."""
+    timers go round (node.watch())."""
     tasks = []
     asyncio.get_event_loop().set_exception_handler(_task_error)
     if wdt is not None:
-        from .node import RUNNING
+        from .node import watch
 
-        tasks.append(asyncio.create_task(watchdog.feed_loop(wdt, RUNNING)))
+        tasks.append(asyncio.create_task(watchdog.feed_loop(wdt, watch())))
     for role, st in parts:
         cfg = board.first if role == "first" else board.second
         link = await open_link(board, role, max_frame(cfg))

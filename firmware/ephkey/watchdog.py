@@ -78,7 +78,7 @@ def start(board, machine=None):
 
 async def feed_loop(wdt, nodes):
     """Feed every timeout/4 while each running node's timers beat within
-    timeout/2; ``nodes``: the running ones (node.RUNNING)."""
+    timeout/2; ``nodes``: the running ones (node.watch())."""
     period = max(1, wdt.timeout_ms // 4)
     stale = max(1, wdt.timeout_ms // 2)
     while True:

@@ -252,19 +252,34 @@ def test_runtime_starts_it_and_holds_it_on_ctrl_c():
 
 
 def test_a_running_node_is_in_running_and_leaves_it():
-    """The feeder watches node.RUNNING: nodes that a program made (serve,
-    Client) are there while their run() is under way, and only then."""
+    """The feeder watches node.watch()'s list: nodes that a program made
+    (serve, Client) are there while their run() is under way, and only then;
+    before watch() no node is kept (an event loop that ends with a node still
+    running would otherwise leave it referenced)."""
     from ephkey import node as node_mod
-    node = Node(IdleStation(), QuietLink(), NoApp(), poll_ms=20)
-    seen = []
 
-    async def main():
-        task = asyncio.create_task(node.run())
-        await asyncio.sleep_ms(50)
-        seen.append(node in node_mod.RUNNING)
-        task.cancel()
-        await asyncio.sleep_ms(0)
+    def one_run():
+        node = Node(IdleStation(), QuietLink(), NoApp(), poll_ms=20)
+        seen = []
 
-    assert node not in node_mod.RUNNING
-    asyncio.run(main())
-    assert seen == [True] and node not in node_mod.RUNNING
+        async def main():
+            task = asyncio.create_task(node.run())
+            await asyncio.sleep_ms(50)
+            seen.append(node_mod.RUNNING is not None and node in node_mod.RUNNING)
+            task.cancel()
+            await asyncio.sleep_ms(0)
+
+        asyncio.run(main())
+        return node, seen
+
+    saved = node_mod.RUNNING
+    node_mod.RUNNING = None
+    try:
+        node, seen = one_run()
+        assert seen == [False] and node_mod.RUNNING is None
+        watched = node_mod.watch()
+        assert node_mod.watch() is watched
+        node, seen = one_run()
+        assert seen == [True] and node not in watched
+    finally:
+        node_mod.RUNNING = saved

@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +126,12 @@ def record_session(messages: int = 12, size: int = 16, rotate_frames: int = 8, i
 def write_tap(path: Path, records: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
+
+
+def wait_for_tap(sim: Any, timeout: float = 20) -> None:
+    """Until a sniffer started beside a LinkSim has connected to its tap (a
+    loaded machine starts Python slowly): frames sent before would not reach it."""
+    deadline = time.monotonic() + timeout
+    while sim.accepted["tap"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sim.accepted["tap"] == 1, "the sniffer never connected to the tap"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostkit import PAIRING, cli, env, record_session, write_tap
+from hostkit import PAIRING, cli, env, record_session, wait_for_tap, write_tap
 
 from ephkey_host import link, transcript, wire
 from ephkey_host.sniff import FrameRecord, Sniffer, feed_record
@@ -193,7 +193,7 @@ def test_live_tap_over_tcp(session: list[dict[str, Any]], pairing_file: Path) ->
         try:
             a = socket.create_connection(("127.0.0.1", sim.port_a), timeout=5)
             b = socket.create_connection(("127.0.0.1", sim.port_b), timeout=5)
-            time.sleep(0.3)  # the sniffer is connected to the tap
+            wait_for_tap(sim)
             with a, b:
                 sent = {"AB": 0, "BA": 0}
                 for rec in session[1:]:

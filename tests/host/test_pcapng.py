@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hostkit import BYTE_US, REPO, cli, env, record_session, write_tap
+from hostkit import BYTE_US, REPO, cli, env, record_session, wait_for_tap, write_tap
 
 from ephkey_host import link
 from ephkey_host.pcapng import LINKTYPE_USER0, MAX_PACKET, LineCapture, PcapngWriter
@@ -274,7 +274,7 @@ def test_live_sniff_writes_packets_while_the_line_is_idle(tmp_path: Path) -> Non
         try:
             with socket.create_connection(("127.0.0.1", sim.port_a), timeout=5) as a, \
                     socket.create_connection(("127.0.0.1", sim.port_b), timeout=5) as b:
-                time.sleep(0.5)  # the sniffer is connected to the tap
+                wait_for_tap(sim)
                 a.sendall(frames[0] + frames[1])
                 b.sendall(frames[2] + frames[3])
                 deadline = time.monotonic() + 10
