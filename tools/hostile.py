@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -41,7 +42,15 @@ from ephkey_host import crypto, keyschedule as ks, wire
 from ephkey_host.config import FirstConfig, Pairing, SecondConfig
 from ephkey_host.drbg import Drbg
 from ephkey_host.errors import Code, UsageError
-from ephkey_host.events import DATA, ERROR, ESTABLISHED, PEER_ERROR, Event
+from ephkey_host.events import (
+    BACKOFF,
+    DATA,
+    ERROR,
+    ESTABLISHED,
+    HANDSHAKE_FAILED,
+    PEER_ERROR,
+    Event,
+)
 from ephkey_host.first import FirstStation
 from ephkey_host.second import SecondStation
 
@@ -98,7 +107,7 @@ class HostTarget(Target):
             st.receive(kw["frame"], t)
         elif op == "connect":
             assert isinstance(st, SecondStation)
-            st.connect(t)
+            st.connect(t, kw.get("secret"))  # suite 3: the user's secret (15.10)
         elif op == "send":
             if isinstance(st, FirstStation):
                 st.send_data(kw["sid"], kw["payload"], t)
@@ -119,6 +128,10 @@ class HostTarget(Target):
         else:
             raise ValueError(op)
         return st.outputs(), st.events()
+
+
+class TargetHang(RuntimeError):
+    """The station under test did not answer a step in time."""
 
 
 class MpTarget(Target):
@@ -150,6 +163,11 @@ class MpTarget(Target):
         assert self.p.stdin and self.p.stdout
         self.p.stdin.write(json.dumps(obj) + "\n")
         self.p.stdin.flush()
+        # one line answers each step: nothing is buffered past it, so select
+        # on the pipe tells a step that never ends (a hang) from a slow one
+        if not select.select([self.p.stdout], [], [], self.timeout)[0]:
+            self.p.kill()
+            raise TargetHang("no answer within %.0f s (step %r)" % (self.timeout, obj))
         line = self.p.stdout.readline()
         if not line:
             raise RuntimeError("the firmware station died (exit %s)" % self.p.poll())
@@ -166,6 +184,8 @@ class MpTarget(Target):
             msg["payload"] = bytes(kw["payload"]).hex()
         if "sid" in kw:
             msg["sid"] = kw["sid"]
+        if kw.get("secret") is not None:
+            msg["secret"] = bytes(kw["secret"]).hex()
         self.steps += 1
         r = self._line(msg)
         self._busy = r.get("busy")  # reported by a step driver that knows (4.7)
@@ -199,6 +219,21 @@ HOST_S2: dict[str, Any] = {"offer": [2]}
 
 def pairing(i: int = 0) -> Pairing:
     return Pairing(b"FIRST-01", b"SECOND%02d" % i, bytes((i * 7 + k) & 0xFF for k in range(16)))
+
+
+# Suite 3 (15.10): the user's secret, held by F's record and typed at S's connect
+USER_SECRET = b"hostile user secret 0042"
+
+
+def suite_pairing(suite: int, i: int = 0) -> Pairing:
+    """Pair i's record for ``suite``: PS (suites 1, 2) or F's ``user`` record (3)."""
+    p = pairing(i)
+    return Pairing(p.id_f, p.id_s, user=USER_SECRET) if suite == 3 else p
+
+
+def secret_for(suite: int) -> bytes | None:
+    """What the user gives S's connect: the secret for suite 3, else nothing."""
+    return USER_SECRET if suite == 3 else None
 
 
 # ----------------------------------------------------------------- the wire
@@ -239,6 +274,7 @@ class Duo:
     target_events: list[Event] = field(default_factory=list)
     peer_events: list[Event] = field(default_factory=list)
     intercept: Callable[[str, bytes], bytes | None] | None = None
+    secret: bytes | None = None  # suite 3: what the user gives S's connect (15.10)
 
     @property
     def to_target(self) -> str:
@@ -321,12 +357,15 @@ class Duo:
         self.ready()
         if self.target.role == "F":
             assert isinstance(self.peer, SecondStation)
-            self.peer.connect(self.t)
+            self.peer.connect(self.t, self.secret)
             self.pump()
             assert self.peer.state == "OPEN", (self.peer.state, self.peer_events)
             return self.peer.sid
         before = len(self.target_events)
-        self.target_step("connect")
+        if self.secret is None:
+            self.target_step("connect")
+        else:
+            self.target_step("connect", secret=self.secret)
         est = [e for e in self.target_events[before:] if e.name == ESTABLISHED]
         assert est, self.target_events[before:]
         return est[-1].sid
@@ -365,17 +404,22 @@ class Duo:
 def make_duo(factory: TargetFactory, role: str, cfg: dict[str, Any] | None = None,
              peer_cfg: dict[str, Any] | None = None, pairings: list[Pairing] | None = None,
              seed: bytes | None = None, peer_index: int = 0,
-             peer_seed: bytes | None = None) -> Duo:
-    pairs = pairings or [pairing(0)]
-    target = factory(role, cfg or {}, pairs, seed)
+             peer_seed: bytes | None = None, suite: int = 1) -> Duo:
+    """A target and its host counterpart speaking ``suite`` (the host's
+    default config: that suite alone); S's side gets S's copy of the records
+    (no user secret, 15.10) and the Duo the secret its connect needs."""
+    pairs = pairings or [suite_pairing(suite)]
+    target = factory(role, cfg or {}, pairs if role == "F" else [p.for_second() for p in pairs],
+                     seed)
     peer: FirstStation | SecondStation
     rng: Rng = Drbg(peer_seed) if peer_seed is not None else os.urandom
     if role == "F":
-        peer = SecondStation(SecondConfig(**dict(HOST_S, **(peer_cfg or {}))), pairs[peer_index],
-                             rng, 0)
+        peer = SecondStation(SecondConfig(**dict({"offer": [suite]}, **(peer_cfg or {}))),
+                             pairs[peer_index].for_second(), rng, 0)
     else:
-        peer = FirstStation(FirstConfig(**dict(HOST_F, **(peer_cfg or {}))), pairs, rng, 0)
-    return Duo(target, peer)
+        peer = FirstStation(FirstConfig(**dict({"suites": [suite]}, **(peer_cfg or {}))), pairs,
+                            rng, 0)
+    return Duo(target, peer, secret=secret_for(suite))
 
 
 # ------------------------------------------------------------------ outcomes
@@ -593,10 +637,11 @@ PEER_F = {"rotate_frames": 4, "idrks": 64}
 
 def record_session(factory: TargetFactory, role: str, cfg: dict[str, Any],
                    exchanges: int = 6, seed: bytes | None = None,
-                   peer_seed: bytes | None = None) -> tuple[Duo, int]:
+                   peer_seed: bytes | None = None, suite: int = 1,
+                   pairings: list[Pairing] | None = None) -> tuple[Duo, int]:
     """A legitimate session with rotations, all recorded; left open (confirmed)."""
     duo = make_duo(factory, role, cfg, peer_cfg=PEER_F if role == "S" else None, seed=seed,
-                   peer_seed=peer_seed)
+                   peer_seed=peer_seed, suite=suite, pairings=pairings)
     sid = duo.handshake()
     duo.exchange(sid, exchanges)
     return duo, sid
@@ -1454,10 +1499,14 @@ MUTATIONS = ("flip", "bytes", "truncate", "extend", "splice", "header", "type", 
              "length", "random", "zero", "replay")
 
 
+def _below(rnd: Rng, n: int) -> int:
+    return int.from_bytes(rnd(4), "big") % max(n, 1)
+
+
 def mutate(rnd: Rng, frame: bytes, corpus: list[bytes]) -> tuple[str, bytes]:
     """One fuzz input made from a genuine frame: (mutation, bytes)."""
     def below(n: int) -> int:
-        return int.from_bytes(rnd(4), "big") % max(n, 1)
+        return _below(rnd, n)
 
     how = MUTATIONS[below(len(MUTATIONS))]
     b = bytearray(frame)
@@ -1491,6 +1540,125 @@ def mutate(rnd: Rng, frame: bytes, corpus: list[bytes]) -> tuple[str, bytes]:
     return how, bytes(b)
 
 
+# The fields of the handshake frames (3.3, 3.9, 15.10): (type, suite) ->
+# name -> (offset, size); REQ's layout has no suite (0).
+FIELDS: dict[tuple[int, int], dict[str, tuple[int, int]]] = {
+    (wire.REQ, 0): {"id_s": (1, 8), "n_s": (9, 12), "offer": (21, 1)},
+    (wire.SRK, 2): {"sid": (1, 2), "suite": (3, 1), "n_f": (4, 12), "srk_pub": (16, 32),
+                    "auth": (48, 16)},
+    (wire.SRK, 3): {"sid": (1, 2), "suite": (3, 1), "n_f": (4, 12), "srk_pub": (16, 32),
+                    "Y_f": (48, 32)},
+    (wire.PROOF, 2): {"sid": (1, 2), "e_pub": (3, 32), "c": (35, 16), "t": (51, 8)},
+    (wire.PROOF, 3): {"sid": (1, 2), "Y_s": (3, 32), "e_pub": (35, 32), "c": (67, 16),
+                      "t": (83, 8)},
+}
+POINT_FIELDS = ("srk_pub", "Y_f", "e_pub", "Y_s")
+P25519 = 2**255 - 19
+
+
+def hostile_points() -> list[bytes]:
+    """X25519 u-coordinates an attacker sends instead of a share or a key: the
+    low-order ones of the vectors (tests/vectors/x25519.json: canonical and
+    not, bit 255 set and clear), non-canonical encodings of ordinary points
+    (p + 2 .. p + 18) and u = 9 with bit 255 set."""
+    doc = json.loads((REPO / "tests" / "vectors" / "x25519.json").read_text())
+    pts = [bytes.fromhex(u) for u in doc["low_order"]]
+    pts += [(P25519 + k).to_bytes(32, "little") for k in (2, 3, 9, 18)]
+    pts.append((9 | 1 << 255).to_bytes(32, "little"))
+    return pts
+
+
+def field_layout(frame: bytes) -> dict[str, tuple[int, int]] | None:
+    """The fields of a genuine REQ, suite-2/3 SRK or suite-2/3 PROOF."""
+    t = ftype(frame)
+    if t == wire.REQ and len(frame) == wire.LENGTHS[wire.REQ]:
+        return FIELDS[(wire.REQ, 0)]
+    if t == wire.SRK and len(frame) in (64, 80):
+        return FIELDS.get((wire.SRK, frame[3]))
+    if t == wire.PROOF:
+        return FIELDS.get((wire.PROOF, wire.PROOF_SUITE_OF_LENGTH.get(len(frame), 0)))
+    return None
+
+
+FIELD_MUTATIONS = ("point", "swap_points", "flip_field", "resize", "suite", "offer", "peer",
+                   "fresh_n_s")
+
+
+def mutate_fields(rnd: Rng, frame: bytes, points: list[bytes],
+                  ids: list[bytes]) -> tuple[str, bytes] | None:
+    """One input made from a genuine suite-2/3 handshake frame by changing one
+    of its fields: a point field set to a hostile point or to the frame's
+    other point, one bit of a named field flipped (``c``, ``t``, ``auth``,
+    ``n_f``, ...), the frame cut or grown to another suite's length, an SRK's
+    suite byte, a REQ's offer, its ``id_s`` (``ids``: the paired ones, e.g. a
+    record without a user secret) or its nonce (a fresh request: floods).
+    None for a frame without such fields."""
+    lay = field_layout(frame)
+    if lay is None:
+        return None
+    b = bytearray(frame)
+    how = FIELD_MUTATIONS[_below(rnd, len(FIELD_MUTATIONS))]
+    pf = [n for n in POINT_FIELDS if n in lay]
+    if how in ("point", "swap_points") and pf:
+        name = pf[_below(rnd, len(pf))]
+        off, size = lay[name]
+        if how == "point" or len(pf) < 2:
+            how = "point"
+            b[off:off + size] = points[_below(rnd, len(points))]
+        else:
+            o2, _ = lay[pf[1] if name == pf[0] else pf[0]]
+            b[off:off + size] = frame[o2:o2 + size]
+        return "%s:%s" % (how, name), bytes(b)
+    if how == "resize" and ftype(frame) in (wire.SRK, wire.PROOF):
+        lengths = wire.SRK_LENGTHS if ftype(frame) == wire.SRK else wire.PROOF_LENGTHS
+        n = [*lengths.values(), len(frame) - 1, len(frame) + 1][_below(rnd, len(lengths) + 2)]
+        return "resize", bytes(b[:n]) + rnd(max(0, n - len(b)))
+    if how == "suite" and ftype(frame) == wire.SRK:
+        b[3] = (0, 1, 2, 3, 4, 0xFF)[_below(rnd, 6)]
+        return how, bytes(b)
+    if how == "offer" and ftype(frame) == wire.REQ:
+        b[21] = _below(rnd, 256)
+        return how, bytes(b)
+    if how == "peer" and ftype(frame) == wire.REQ:
+        b[1:9] = ids[_below(rnd, len(ids))] if ids and _below(rnd, 4) else rnd(8)
+        return how, bytes(b)
+    if how == "fresh_n_s" and ftype(frame) == wire.REQ:
+        b[9:21] = rnd(12)
+        return how, bytes(b)
+    names = list(lay)
+    name = names[_below(rnd, len(names))]
+    off, size = lay[name]
+    b[off + _below(rnd, size)] ^= 1 << _below(rnd, 8)
+    return "flip_field:%s" % name, bytes(b)
+
+
+def fuzz_source(corpus: list[bytes], suite: int) -> Callable[[int], bytes]:
+    """The genuine frame input i is made from: the corpus in turn; for suites
+    2 and 3 every other input is made from a handshake frame (REQ, SRK, PROOF),
+    whose suite-specific fields ``mutate_fields`` changes."""
+    hs = [f for f in corpus if field_layout(f) is not None]
+    if suite == 1 or not hs:
+        return lambda i: corpus[i % len(corpus)]
+    return lambda i: hs[(i // 2) % len(hs)] if i % 2 else corpus[(i // 2) % len(corpus)]
+
+
+def suite_mutator(suite: int, ids: list[bytes]
+                  ) -> Callable[[Rng, bytes, list[bytes]], tuple[str, bytes]]:
+    """``mutate`` for suite 1; for suites 2 and 3 every other input made from a
+    handshake frame changes one of its fields (``mutate_fields``)."""
+    if suite == 1:
+        return mutate
+    points = hostile_points()
+
+    def m(rnd: Rng, frame: bytes, corpus: list[bytes]) -> tuple[str, bytes]:
+        if field_layout(frame) is not None and _below(rnd, 2):
+            got = mutate_fields(rnd, frame, points, ids)
+            if got is not None:
+                return got
+        return mutate(rnd, frame, corpus)
+    return m
+
+
 @dataclass
 class FuzzResult:
     target: str
@@ -1498,6 +1666,7 @@ class FuzzResult:
     by_mutation: Counter[str] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)
     answers: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)  # HANDSHAKE_FAILED:code, BACKOFF
     crashes: int = 0
     hangs: int = 0
     wrong_accepts: int = 0
@@ -1509,56 +1678,112 @@ class FuzzResult:
     def as_dict(self) -> dict[str, Any]:
         return {"target": self.target, "inputs": self.inputs,
                 "by_mutation": dict(self.by_mutation), "codes": dict(self.codes),
-                "answers": dict(self.answers), "crashes": self.crashes, "hangs": self.hangs,
+                "answers": dict(self.answers), "events": dict(self.events),
+                "crashes": self.crashes, "hangs": self.hangs,
                 "wrong_accepts": self.wrong_accepts, "bad_codes": self.bad_codes,
                 "good_exchanges": self.good_exchanges, "survived": self.survived,
                 "notes": self.notes[:10]}
 
 
+BACKOFF_MAX_MS = 3_600_000  # 15.6: the longest back-off
+
+
+def judge_events(res: FuzzResult, evs: list[Event], what: str, t: int) -> int:
+    """Count a hostile input's events: ERROR with a code of section 6,
+    PEER_ERROR, HANDSHAKE_FAILED (a code of section 6) and BACKOFF (a delay of
+    15.6) are allowed; anything else is a wrong accept. Returns the end of the
+    latest back-off started (0: none)."""
+    until = 0
+    for e in evs:
+        if e.name in (ERROR, HANDSHAKE_FAILED):
+            if not 1 <= e.arg <= max(Code):
+                res.bad_codes += 1
+                res.notes.append("%s: %r" % (what, e))
+            if e.name == ERROR:
+                res.codes[_name(e.arg)] += 1
+            else:
+                res.events["HANDSHAKE_FAILED:" + _name(e.arg)] += 1
+        elif e.name == PEER_ERROR:
+            res.codes["PEER_ERROR"] += 1
+        elif e.name == BACKOFF:
+            res.events[BACKOFF] += 1
+            if not 0 < e.arg <= BACKOFF_MAX_MS:
+                res.bad_codes += 1
+                res.notes.append("%s: %r" % (what, e))
+            until = max(until, t + e.arg)
+        else:
+            res.wrong_accepts += 1
+            res.notes.append("%s accepted: %r" % (what, e))
+    return until
+
+
+def judge_error_frame(res: FuzzResult, f: bytes, what: str) -> None:
+    if not 1 <= f[3] <= max(Code):
+        res.bad_codes += 1
+        res.notes.append("%s answered %s" % (what, f.hex()))
+    res.answers[_name(f[3])] += 1
+
+
+def wait_out_backoff(duo: Duo, res: FuzzResult, until: int, lifetime_ms: int = 60_000) -> None:
+    """F's half-open slots left by the fuzz expire (their ends may extend a
+    suite-3 back-off, 15.10 item 5) and every back-off ends, so that a new
+    handshake of the legitimate peer is admitted."""
+    duo.t += lifetime_ms + 1
+    evs = duo.target_step("poll")
+    until = max(until, judge_events(res, evs, "poll after the fuzz", duo.t))
+    duo.t = max(duo.t, until) + 1
+
+
 def fuzz_station(factory: TargetFactory, role: str, cfg: dict[str, Any], n: int,
-                 seed: bytes = b"fuzz", check_every: int = 100) -> FuzzResult:
+                 seed: bytes = b"fuzz", check_every: int = 100, suite: int = 1,
+                 pairings: list[Pairing] | None = None) -> FuzzResult:
     """``n`` mutated and random frames into a target that holds an open
-    legitimate session (F also a half-open one); the session must carry data
-    every ``check_every`` inputs and at the end, and a new handshake must
-    succeed. Every event must be ERROR (a code of section 6) or PEER_ERROR; F
-    may answer with ERROR frames and, for a REQ that is a valid request, SRK
-    (or KEY for a repeated PROOF)."""
-    duo, sid = record_session(factory, role, cfg, exchanges=6)
+    legitimate session of ``suite`` (``pairings``: the first is the legitimate
+    pair's); the session must carry data every ``check_every`` inputs and at
+    the end, and a new handshake must succeed. Every event must be ERROR (a
+    code of section 6), PEER_ERROR, HANDSHAKE_FAILED or BACKOFF; F may answer
+    with ERROR frames and, for a REQ that is a valid request, SRK (or KEY for a
+    repeated PROOF). Suites 2 and 3: F's jobs run after each REQ or PROOF
+    (4.7), inputs change suite-specific fields too (``mutate_fields``), and
+    F's back-offs are waited out before the last handshake."""
+    duo, sid = record_session(factory, role, cfg, exchanges=6, suite=suite, pairings=pairings)
     res = FuzzResult(duo.target.name + " " + role)
     # at most ~40 checks: each costs two DATA frames of a key set that must
     # last the whole run (rotate_frames x idrks)
     check_every = max(check_every, n // 40)
     corpus = [f for _, f in duo.log]
     rnd = Drbg(seed)
+    mut = suite_mutator(suite, [p.id_s for p in pairings or []])
+    source = fuzz_source(corpus, suite)
+    backoff_until = 0
     for i in range(n):
         duo.t += 1
-        how, frame = mutate(rnd, corpus[i % len(corpus)], corpus)
+        how, frame = mut(rnd, source(i), corpus)
         res.by_mutation[how] += 1
         res.inputs += 1
         try:
             got, evs = duo.target.receive(frame, duo.t)
+            if suite != 1 and ftype(frame) in JOB_TYPES:  # F's share or check job (15.10)
+                more, wev = duo.target.step("work", duo.t)
+                got, evs = got + more, evs + wev
+        except TargetHang as exc:
+            res.hangs += 1
+            res.notes.append("%s on %s" % (exc, frame.hex()))
+            break
         except RuntimeError as exc:  # the firmware raised or died
             res.crashes += 1
             res.notes.append("%s on %s" % (exc, frame.hex()))
             break
-        for e in evs:
-            if e.name == ERROR:
-                if not 1 <= e.arg <= max(Code):
-                    res.bad_codes += 1
-                res.codes[_name(e.arg)] += 1
-            elif e.name == PEER_ERROR:
-                res.codes["PEER_ERROR"] += 1
-            else:
-                res.wrong_accepts += 1
-                res.notes.append("%s accepted (%s): %r" % (frame.hex(), how, e))
+        what = "%s (%s)" % (frame.hex(), how)
+        backoff_until = max(backoff_until, judge_events(res, evs, what, duo.t))
         for f in got:
             if role == "F" and is_error_frame(f):
-                res.answers[_name(f[3])] += 1
+                judge_error_frame(res, f, what)
             elif role == "F" and answered(frame) and ftype(f) in (wire.SRK, wire.KEY):
                 res.answers[wire.TYPE_NAMES[ftype(f)]] += 1  # a valid REQ / repeated PROOF
             else:
                 res.wrong_accepts += 1
-                res.notes.append("%s (%s) made the target send %s" % (frame.hex(), how, f.hex()))
+                res.notes.append("%s made the target send %s" % (what, f.hex()))
         if (i + 1) % check_every == 0:
             try:
                 duo.exchange(sid, 1, b"fuzz %d" % i)
@@ -1567,7 +1792,7 @@ def fuzz_station(factory: TargetFactory, role: str, cfg: dict[str, Any], n: int,
                 res.survived = False
                 res.notes.append("legitimate session broken after %d inputs: %s" % (i + 1, exc))
                 break
-    if res.survived and not res.crashes:
+    if res.survived and not res.crashes and not res.hangs:
         try:
             duo.exchange(sid, 2, b"end")
             res.good_exchanges += 2
@@ -1578,6 +1803,8 @@ def fuzz_station(factory: TargetFactory, role: str, cfg: dict[str, Any], n: int,
                 duo.target_step("close")
             duo.pump()
             duo.t += 1
+            if role == "F" and suite == 3:
+                wait_out_backoff(duo, res, backoff_until)
             sid2 = duo.handshake()
             duo.exchange(sid2, 2, b"new")
             res.good_exchanges += 2
@@ -1589,12 +1816,15 @@ def fuzz_station(factory: TargetFactory, role: str, cfg: dict[str, Any], n: int,
 
 
 def differential_fuzz(fw: TargetFactory, ref: TargetFactory, role: str, cfg: dict[str, Any],
-                      n: int, seed: bytes = b"diff") -> FuzzResult:
+                      n: int, seed: bytes = b"diff", suite: int = 1,
+                      pairings: list[Pairing] | None = None) -> FuzzResult:
     """The same session (every RNG seeded) and the same fuzz inputs to two
     implementations: they must report the same events and send the same
     frames for every input."""
-    a, sid_a = record_session(fw, role, cfg, seed=seed + b" target", peer_seed=seed + b" peer")
-    b, sid_b = record_session(ref, role, cfg, seed=seed + b" target", peer_seed=seed + b" peer")
+    a, sid_a = record_session(fw, role, cfg, seed=seed + b" target", peer_seed=seed + b" peer",
+                              suite=suite, pairings=pairings)
+    b, sid_b = record_session(ref, role, cfg, seed=seed + b" target", peer_seed=seed + b" peer",
+                              suite=suite, pairings=pairings)
     res = FuzzResult("%s vs %s %s" % (a.target.name, b.target.name, role))
     if [f for _, f in a.log] != [f for _, f in b.log] or sid_a != sid_b:
         res.survived = False
@@ -1604,9 +1834,11 @@ def differential_fuzz(fw: TargetFactory, ref: TargetFactory, role: str, cfg: dic
         return res
     corpus = [f for _, f in a.log]
     rnd = Drbg(seed)
+    mut = suite_mutator(suite, [p.id_s for p in pairings or []])
+    source = fuzz_source(corpus, suite)
     for i in range(n):
         a.t += 1
-        how, frame = mutate(rnd, corpus[i % len(corpus)], corpus)
+        how, frame = mut(rnd, source(i), corpus)
         res.inputs += 1
         res.by_mutation[how] += 1
         out_a, ev_a = a.target.receive(frame, a.t)
