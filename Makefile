@@ -61,7 +61,7 @@ PYTEST_OPTS ?= -p no:cacheprovider -ra --durations=5
 
 LINT_DIRS := $(wildcard firmware host tools tests boards examples)
 # mypy fails on a directory without Python files: check only those that have some.
-TYPECHECK_DIRS = $(foreach d,host firmware,$(if $(shell find $(d) -name '*.py' 2>/dev/null | head -n 1),$(d)))
+TYPECHECK_DIRS = $(foreach d,host firmware tools,$(if $(shell find $(d) -name '*.py' 2>/dev/null | head -n 1),$(d)))
 
 # mpy-cross targets: RP2040 (Pico W), RP2350 Arm (Pico 2 W), STM32F767 with
 # double-precision FPU (PYBD-SF6), ESP32, ESP32-C3/C6 (and RP2350 RISC-V), unix x64.
@@ -133,7 +133,7 @@ lint: venv
 
 typecheck: venv
 	@dirs="$(strip $(TYPECHECK_DIRS))"; \
-	if [ -z "$$dirs" ]; then echo "typecheck: no Python files in host/ or firmware/ yet"; exit 0; fi; \
+	if [ -z "$$dirs" ]; then echo "typecheck: no Python files in host/, firmware/ or tools/ yet"; exit 0; fi; \
 	echo "$(MYPY) $$dirs"; $(MYPY) $$dirs
 
 # ---------------------------------------------------------------- firmware

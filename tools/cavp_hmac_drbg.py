@@ -103,7 +103,7 @@ def states(txt: Path, entropy: str) -> dict:
     """Key and V after each step of the case whose EntropyInput is ``entropy``."""
     lines = txt.read_text().splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.strip() == "EntropyInput = " + entropy)
-    steps = {}
+    steps: dict[str, dict[str, str]] = {}
     step = None
     for ln in lines[start:]:
         s = ln.strip()

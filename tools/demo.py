@@ -264,6 +264,8 @@ def run(args: argparse.Namespace, docs: tuple[dict[str, Any], dict[str, Any]]) -
         _say(clock, "link: linksim %d baud %s, side A 127.0.0.1:%d (first station's UART), "
              "side B 127.0.0.1:%d (second station's UART), tap in process"
              % (sim.baud, sim.frame, sim.port_a, sim.port_b))
+        first: Any  # an EmuBoard or a VirtualBoard
+        second: Any
         if args.emu:
             from emuboard import EmuBoard
 

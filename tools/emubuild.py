@@ -47,6 +47,7 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 HERE = REPO / "tools" / "emu"  # the image's own files: C module, headers, _boot.py
@@ -194,12 +195,12 @@ def resolve_source(src: str | None) -> Path:
         if not p.exists():
             raise BuildError(f"emu: MICROPYTHON_SRC={src}: no such file or folder")
         return p
-    p = default_source()
-    if p is None:
+    found = default_source()
+    if found is None:
         raise BuildError(f"emu: no MicroPython sources: {TARBALL_NAME} is not in "
                          "shared/third_party/ beside this checkout; name a tarball or a "
                          "checkout with MICROPYTHON_SRC=")
-    return p
+    return found
 
 
 def _hash_file(h: hashlib._Hash, path: Path, name: str) -> None:
@@ -290,7 +291,7 @@ def prepare_sources(src: Path, key: str, log=print) -> Path:
     for rel, pattern, repl in PATCHES:
         path = top / rel
         text = path.read_text()
-        new, n = re.subn(pattern, lambda _m, r=repl: r, text)
+        new, n = re.subn(pattern, repl.replace("\\", "\\\\"), text)  # repl taken literally
         if n != 1:
             raise BuildError(f"emu: cannot patch {rel} ({n} matches of {pattern!r}): "
                              "not MicroPython v1.28.0's qemu port?")
@@ -383,7 +384,7 @@ def build(src_arg: str | None = None, jobs: int = 2, force: bool = False, log=pr
     os.chmod(IMAGE / "mpy-cross", 0o755)
     size = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True)
     seconds = round(time.monotonic() - t0, 1)
-    info = {
+    info: dict[str, Any] = {
         "key": ikey,
         "source": src.name if src.is_file() else str(src),
         "source_key": skey,

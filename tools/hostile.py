@@ -33,7 +33,7 @@ import os
 import select
 import subprocess
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -446,7 +446,7 @@ class Outcome:
 IGNORED = -1  # a frame the target must neither reject nor accept (a repeat while CHECKING)
 
 
-def inject(duo: Duo, out: Outcome, frame: bytes, expect: set[int] | int | None = None,
+def inject(duo: Duo, out: Outcome, frame: bytes, expect: Set[int] | int | None = None,
            answer: bool | None = None, allow_out: Callable[[bytes], bool] | None = None,
            allow_events: Iterable[str] = ()) -> tuple[list[bytes], list[Event]]:
     """One hostile frame to the target: every event must be a rejection (its
@@ -999,10 +999,11 @@ def attack_guess_parameter(factory: TargetFactory, cfg: dict[str, Any],
     # The default limit: three guesses, then the sid names nothing.
     target = factory("F", cfg, [p], None)
     out3 = Outcome("guesses limited by proof_tries", target.name + " F")
-    duo = Duo(target, SecondStation(SecondConfig(**HOST_S), p, os.urandom, 0))
+    s_peer = SecondStation(SecondConfig(**HOST_S), p, os.urandom, 0)
+    duo = Duo(target, s_peer)
     held = []
     duo.intercept = holder(held, S2F, wire.PROOF, once=False)
-    duo.peer.connect(0)
+    s_peer.connect(0)
     duo.pump()
     duo.intercept = None
     sid = fsid(duo.frames(F2S)[0])
@@ -1397,6 +1398,7 @@ def attack_new_states(factory: TargetFactory, role: str) -> Outcome:
         got, evs = duo.target.receive(proof, duo.t)  # CHECKING: no work yet
         if got or evs:
             out.unexpected.append("PROOF before work: %r %s" % (evs, [g.hex() for g in got]))
+        exp: Set[int] | int | None  # what inject() expects of each frame
         for fr, exp, ans in (
                 (srk[0], Code.UNEXPECTED, False),  # reflected
                 (req, Code.REPLAY, False),  # replayed: CHECKING holds this n_s
@@ -1445,26 +1447,26 @@ def attack_new_states(factory: TargetFactory, role: str) -> Outcome:
     old_data = next(f for f in old.frames(F2S) if ftype(f) == wire.DATA)
     old.target_step("close")
     duo = Duo(target, fp, t=old.t + 10)
-    req, _ = target.step("connect", duo.t)
-    fp.receive(req[0], duo.t)
-    srk = fp.outputs()[0]
-    sid = fsid(srk)
-    got, evs = target.receive(srk, duo.t)  # PROVING: no work yet
+    reqs, _ = target.step("connect", duo.t)
+    fp.receive(reqs[0], duo.t)
+    srk_frame = fp.outputs()[0]
+    sid = fsid(srk_frame)
+    got, evs = target.receive(srk_frame, duo.t)  # PROVING: no work yet
     if got or evs:
         out.unexpected.append("SRK before work: %r %s" % (evs, [g.hex() for g in got]))
-    for fr, exp in ((req[0], Code.UNEXPECTED),  # reflected REQ
-                    (srk, Code.UNEXPECTED),  # replayed SRK
-                    (with_sid(srk, sid ^ 0x5A5A), Code.UNKNOWN_SESSION),
+    for fr, exp in ((reqs[0], Code.UNEXPECTED),  # reflected REQ
+                    (srk_frame, Code.UNEXPECTED),  # replayed SRK
+                    (with_sid(srk_frame, sid ^ 0x5A5A), Code.UNKNOWN_SESSION),
                     (with_sid(old_key, sid), Code.UNEXPECTED),
                     (with_sid(old_data, sid), Code.UNEXPECTED)):
         duo.t += 1
         inject(duo, out, fr, exp, answer=False)
-    proof = duo.work_target()
-    if [ftype(x) for x in proof] != [wire.PROOF]:
-        out.unexpected.append("work after PROVING: %s" % [x.hex() for x in proof])
+    proofs = duo.work_target()
+    if [ftype(x) for x in proofs] != [wire.PROOF]:
+        out.unexpected.append("work after PROVING: %s" % [x.hex() for x in proofs])
         out.survived = False
     else:
-        duo.pump(proof)
+        duo.pump(proofs)
         check_alive(duo, sid, out)
     target.close_target()
     return out

@@ -69,7 +69,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from ephkey_host.pcapng import LineCapture
@@ -312,7 +312,7 @@ class LinkSim:
         with self._lock:
             return {d: dict(c) for d, c in self._counts.items()}
 
-    def hello(self) -> dict[str, object]:
+    def hello(self) -> dict[str, Any]:
         return {
             "type": "hello",
             "baud": self.baud,

@@ -28,6 +28,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "cpace.json"
 DRAFT = "draft-irtf-cfrg-cpace-21"
@@ -84,7 +85,7 @@ def draft_vectors(md: str) -> dict:
     def one(title: str) -> str:
         return by_title[title][0]  # the X25519 section comes first in appendix B
 
-    utils = {
+    utils: dict[str, list[dict[str, Any]]] = {
         "prepend_len": [],
         "lv_cat": [],
         "o_cat": [],
@@ -186,7 +187,7 @@ def rfc9380_vectors(h2c_dir: Path) -> list[dict]:
 
 
 def build(draft_md: Path, h2c_dir: Path) -> dict:
-    doc = {
+    doc: dict[str, Any] = {
         "description": (
             "CPace (" + DRAFT + ") vectors for CPACE-X25519-SHA512, copied by "
             "tools/make_cpace_vectors.py from the draft's appendices A and B.1, and "
