@@ -226,3 +226,54 @@ def test_unix_port_needs_the_documented_march(mp_src: Path, mpy_cross_bin: Path,
     assert proc.returncode != 0 and "invalid arch" in proc.stdout + proc.stderr, (
         "the unix port now freezes viper code without -march: the MPY_CROSS_FLAGS note in "
         "boards/unix/manifest.py may go")
+
+
+def _native_alignments(frozen_c: str) -> dict[str, int]:
+    """ephkey's frozen native (viper) functions -> the alignment mpy-tool gave them."""
+    found = re.findall(r"static const byte fun_data_(ephkey_\w+)\[\d+\] [^\n]*"
+                       r"__attribute__ \(\(aligned \((\d)\)\)\)", frozen_c)
+    return {name: int(align) for name, align in found}
+
+
+def _patched_tree(mp_src: Path, tmp: Path) -> Path:
+    """mp_src with tools/mpy-tool.py patched as tools/emubuild.py patches it (the
+    README's instruction to RP2040 image builders); the rest linked, not copied."""
+    import emubuild
+
+    tree = tmp / "mp-patched"
+    tree.mkdir()
+    for entry in mp_src.iterdir():
+        if entry.name != "tools":
+            (tree / entry.name).symlink_to(entry)
+    shutil.copytree(mp_src / "tools", tree / "tools")
+    rel, pattern, repl = next(p for p in emubuild.PATCHES if p[0] == "tools/mpy-tool.py")
+    tool = tree / rel
+    text, n = re.subn(pattern, repl.replace("\\", "\\\\"), tool.read_text())
+    assert n == 1, f"the mpy-tool.py patch no longer applies to {mp_src.name}"
+    tool.write_text(text)
+    return tree
+
+
+def test_rp2040_viper_code_is_word_aligned_only_with_the_documented_patch(
+        mp_src: Path, mpy_cross_bin: Path, tmp_path: Path) -> None:
+    """Why the README tells RP2040 image builders to patch mpy-tool.py: frozen
+    as the rp2 port freezes it (armv6m), ephkey's viper functions get 2-byte
+    alignment, which breaks their PC-relative constant loads; with the patch,
+    every one gets 4."""
+    manifest = BOARDS / "rpi_pico_w" / "manifest.py"
+    flags = _flags(mp_src, _board(manifest), manifest)
+    assert flags == "-march=armv6m"
+    proc, out, _ = _freeze(mp_src, mpy_cross_bin, manifest, flags, tmp_path / "plain")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    plain = _native_alignments(out.read_text())
+    assert plain and set(plain.values()) == {2}, (
+        f"{mp_src.name} no longer freezes armv6m code 2-byte aligned: the README's "
+        f"mpy-tool.py patch for RP2040 images may go ({plain})")
+    proc, out, _ = _freeze(_patched_tree(mp_src, tmp_path), mpy_cross_bin, manifest, flags,
+                           tmp_path / "patched")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    patched = _native_alignments(out.read_text())
+    assert patched.keys() == plain.keys() and set(patched.values()) == {4}, patched
+    # the viper modules the README names are among them
+    for mod in ("_ccm", "_crc", "_fe25519", "_sha512", "_hs"):
+        assert any(name.startswith(f"ephkey_{mod}_") for name in patched), (mod, sorted(patched))
