@@ -1,6 +1,6 @@
 """Which firmware modules a board needs: the import closure of its entry point.
 
-    python tools/closure.py --role first --transport uart [--no-pairing] [--native]
+    python tools/closure.py --role first --transport uart [--no-pairing] [--native] [--no-viper]
 
 tools/deploy.py ships only these modules. They are found by reading the
 firmware's own imports (Python's ``ast``), so the list follows the code:
@@ -18,8 +18,13 @@ firmware's own imports (Python's ``ast``), so the list follows the code:
   code after a taken branch that ends in ``return`` or ``raise`` is not
   reached;
 * ``try: import X`` with an ``except ImportError`` fallback: the fallback's
-  imports count only when X is not shipped (the native X25519 module,
-  ``_ephkey_x25519``, replaces ``_x25519_viper`` and ``_fe25519``).
+  imports count only when X may fail to load: when X is the native X25519
+  module (``_ephkey_x25519``, which replaces ``_x25519_viper`` and
+  ``_fe25519``) and is not shipped, or when X is a viper module (one with
+  ``@micropython.viper`` code) and the board's ``arch`` has no viper emitter
+  (``--no-viper``): a board with one gets ``_hs`` without its Python twins
+  ``_hs_py``, ``_ccm`` without ``_ccm_py``, ``_crc`` without ``_crc_py``;
+* ``if TYPE_CHECKING:`` blocks never run on a board.
 
 Imports of modules outside ``ephkey`` (asyncio, machine, aioble, emu, ...)
 are the port's business and are not followed.
@@ -32,6 +37,7 @@ import ast
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +54,31 @@ _KEYS = {"role": "role", "roles": "role", "transport": "transport"}
 # X25519 for suites 2 and 3, CPace for suite 3; flag -> the suites that set it
 _SUITE_FLAGS = {"suite2": frozenset((2, 3)), "suite3": frozenset((3,)),
                 "user3": frozenset((3,))}
+# mpy-cross -march values with a native (and so viper) emitter (py/mpconfig.h)
+VIPER_ARCHS = frozenset(("x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
+                         "armv7emdp", "xtensa", "xtensawin", "rv32imc"))
 
 
 def module_names() -> set[str]:
     return {p.stem for p in PACKAGE.glob("*.py")}
+
+
+def has_viper(arch: str | None) -> bool:
+    """Whether code compiled for a board file's ``arch`` can run viper."""
+    return arch in VIPER_ARCHS
+
+
+@cache
+def viper_modules() -> frozenset[str]:
+    """The package's modules with viper functions (``@micropython.viper``)."""
+    out = set()
+    for name in module_names():
+        for node in ast.walk(_parse(name)):
+            if isinstance(node, ast.FunctionDef) and any(
+                    ast.unparse(d) == "micropython.viper" for d in node.decorator_list):
+                out.add(name)
+                break
+    return frozenset(out)
 
 
 def _parse(name: str) -> ast.Module:
@@ -67,6 +94,7 @@ class Env:
     transports: frozenset[str]
     shipped_native: frozenset[str] = frozenset()
     suites: frozenset[int] = frozenset((1, 2, 3))  # the suites its stations may run
+    viper: frozenset[str] = frozenset()  # viper modules that load (empty: no emitter)
 
     def values(self, key: str) -> frozenset[str]:
         return self.roles if key == "role" else self.transports
@@ -109,6 +137,8 @@ def decide(test: ast.expr, env: Env) -> tuple[bool, bool]:
         test.attr if isinstance(test, ast.Attribute) else None
     if flag in _SUITE_FLAGS:  # a station's flag can be true only if a suite needs it
         return bool(_SUITE_FLAGS[flag] & env.suites), True
+    if flag == "TYPE_CHECKING":  # true for mypy only
+        return False, True
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
         return True, True
     key, consts = _key_of(test.left), _strings(test.comparators[0])
@@ -178,7 +208,8 @@ def scan(stmts: Iterable[ast.stmt], env: Env, found: Found, pkg_modules: set[str
             scan(st.body, env, inner, pkg_modules, into_defs=into_defs)
             found.modules |= inner.modules
             found.native |= inner.native
-            fallback_needed = not (inner.native and inner.native <= env.shipped_native)
+            tried = inner.native | inner.modules
+            fallback_needed = not (tried and tried <= env.shipped_native | env.viper)
             for h in st.handlers:
                 if fallback_needed or not _catches_import_error(h):
                     scan(h.body, env, found, pkg_modules, into_defs=into_defs)
@@ -249,11 +280,15 @@ class Closure:
 
 
 def closure(roles: Iterable[str], transport: str, *, pairing: bool = True,
-            native: Iterable[str] = (), suites: Iterable[int] = (1, 2, 3)) -> Closure:
+            native: Iterable[str] = (), suites: Iterable[int] = (1, 2, 3),
+            viper: bool = False) -> Closure:
     """The ephkey modules (and native modules) a board with these roles and this
     transport runs; ``native``: the native modules that can be shipped (built
-    for the board's arch); ``suites``: those its stations can run (board_suites)."""
-    env = Env(frozenset(roles), frozenset([transport]), frozenset(native), frozenset(suites))
+    for the board's arch); ``suites``: those its stations can run (board_suites);
+    ``viper``: the board's arch has a viper emitter (has_viper), so the Python
+    twins of viper modules stay out."""
+    env = Env(frozenset(roles), frozenset([transport]), frozenset(native), frozenset(suites),
+              viper_modules() if viper else frozenset())
     pkg_modules = module_names()
     mod, entries = _main_entry()
     if pairing:
@@ -297,10 +332,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="the suites the board's stations run (default 1,2,3)")
     parser.add_argument("--native", action="store_true",
                         help=f"the native X25519 module ({NATIVE}) is shipped")
+    parser.add_argument("--no-viper", action="store_true",
+                        help="the board's arch has no viper emitter: ship the Python twins")
     args = parser.parse_args(argv)
     c = closure(args.role, args.transport, pairing=not args.no_pairing,
                 native=[NATIVE] if args.native else [],
-                suites=[int(x) for x in args.suites.split(",")])
+                suites=[int(x) for x in args.suites.split(",")], viper=not args.no_viper)
     print(f"entry {c.entry}: {len(c.modules)} modules")
     for m in c.modules + c.native:
         print(" ", m)

@@ -16,7 +16,9 @@
    modules where its board file allows pairing (tools/closure.py reads the
    firmware's imports), and the native X25519 module ``_ephkey_x25519.mpy``
    (tools/natmod.py, built if needed) instead of the viper ``_x25519_viper``
-   and ``_fe25519`` where the board's ``arch`` has one.
+   and ``_fe25519`` where the board's ``arch`` has one; the Python twins of
+   the viper modules (``_hs_py``, ``_ccm_py``, ``_crc_py``) only where that
+   ``arch`` has no viper emitter.
 3. Compiles them with ``mpy-cross -O3`` for the board's ``arch`` into
    ``build/mpy/<arch>/ephkey/`` (only what changed), unless ``--source``.
    -O3 drops ``assert`` statements (the firmware checks nothing with them:
@@ -282,7 +284,8 @@ def select(doc: dict[str, Any], *, source: bool = False, log: Log | None = None,
     mod = natmod.for_board(arch, log=log or (lambda _line: None)) if native else None
     shipped = [mod] if mod is not None else []
     c = closure.closure(doc["roles"], doc["transport"], pairing=pairing_enabled(doc),
-                        native=[p.stem for p in shipped], suites=closure.board_suites(doc))
+                        native=[p.stem for p in shipped], suites=closure.board_suites(doc),
+                        viper=closure.has_viper(arch))
     files = sources(c.modules) if source else compile_package(arch, log=log, modules=c.modules)
     return Selection(files, [p for p in shipped if p.stem in c.native], c.modules)
 
