@@ -176,9 +176,11 @@ def test_closure_ships_only_the_suites_code_the_board_runs(role: str) -> None:
         return set(closure.closure([role], "uart", pairing=False, suites=suites).modules)
 
     s1, s12, s3 = mods((1,)), mods((2, 1)), mods((3,))
-    assert not (VIPER_X25519 | {"x25519"}) & s1 and not S3_MODULES & s1, s1
-    assert VIPER_X25519 | {"x25519"} <= s12 and not S3_MODULES & s12, s12
-    assert S3_MODULES | VIPER_X25519 <= s3, s3
+    own3 = S3_MODULES | {role + "3"}  # the station's suite-3 steps (first3, second3)
+    assert not (VIPER_X25519 | {"x25519"}) & s1 and not own3 & s1, s1
+    assert VIPER_X25519 | {"x25519"} <= s12 and not own3 & s12, s12
+    assert own3 | VIPER_X25519 <= s3, s3
+    assert {"first3", "second3"} - {role + "3"} <= closure.module_names() - s3
     doc = {"roles": [role], role: {"suites" if role == "first" else "offer": [3]}}
     assert closure.board_suites(doc) == {3}
     assert closure.board_suites({"roles": [role]}) == {1, 2}
