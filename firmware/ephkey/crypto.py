@@ -1,9 +1,8 @@
-"""Suite 1 primitives on what every board has: cryptolib AES (ECB, CBC) and hashlib.
+"""AES-CCM (RFC 3610 / SP 800-38C) on what every board has: cryptolib AES
+(ECB, CBC). The allocating HMAC-SHA256 and HKDF-SHA256 of device pairing are
+hkdf.py's.
 
-AES-CCM (RFC 3610 / SP 800-38C), HMAC-SHA256 (RFC 2104), HKDF-SHA256
-(RFC 5869) and a constant-time compare.
-
-HMAC and HKDF allocate and suit pairing. Protected frames go through
+Protected frames go through
 CcmKey + CcmEngine, which allocate nothing per frame (the stations' key wrap
 is mac.KeyWrap; an allocating CCM and key wrap, which only tests need, are
 tests/firmware/ccm_ref.py). Boards have no CTR or
@@ -13,8 +12,6 @@ viper call (_ccm.py):
 - the CTR keystream is one ecb.encrypt over a buffer of counter blocks.
 Every argument may be bytes, bytearray or memoryview unless it is written to.
 """
-
-import hashlib
 
 import cryptolib
 from micropython import const
@@ -31,10 +28,7 @@ _ECB = const(1)
 _CBC = const(2)
 _NONCE = const(13)  # the engine's nonce: L = 2, so payloads stay below 64 KiB
 _AAD_LIMIT = const(0xFF00)  # from here on RFC 3610 needs a 6- or 10-byte length
-_KDF_MAX = const(8160)  # 255 * 32: the most HKDF-SHA256 can expand
 _ZERO16 = bytes(16)
-_IPAD = b"\x36" * 64
-_OPAD = b"\x5c" * 64
 
 
 # One CCM pass of a CcmEngine (CcmEngine.seal/open call them; arguments: see
@@ -53,62 +47,6 @@ if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoRetu
         # built for another architecture. Only then do the Python twins ship
         # (tools/closure.py leaves them out of builds for an arch with viper).
         from ._ccm_py import open as open_frame, seal as seal_frame
-
-
-# ---------------------------------------------------------------- hashes, KDF
-
-def sha256(data: ReadableBuffer) -> bytes:
-    return hashlib.sha256(data).digest()
-
-
-def hmac_sha256(key: ReadableBuffer, msg: ReadableBuffer) -> bytes:
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    pad = bytearray(_IPAD)
-    mac.xor(pad, 0, pad, 0, key, 0, len(key))
-    h = hashlib.sha256(pad)
-    h.update(msg)
-    inner = h.digest()
-    pad[:] = _OPAD
-    mac.xor(pad, 0, pad, 0, key, 0, len(key))
-    h = hashlib.sha256(pad)
-    h.update(inner)
-    mac.zero(pad, 0, 64)
-    return h.digest()
-
-
-def hkdf_extract(salt: ReadableBuffer, ikm: ReadableBuffer) -> bytes:
-    if salt is None or not len(salt):
-        salt = _ZERO16 + _ZERO16
-    return hmac_sha256(salt, ikm)
-
-
-def hkdf_expand(prk: ReadableBuffer, info: ReadableBuffer, length: int) -> bytes:
-    if not 0 <= length <= _KDF_MAX:
-        raise ValueError("length")
-    okm = bytearray()
-    t = b""
-    i = 1
-    while len(okm) < length:
-        m = bytearray(t)
-        m.extend(info)
-        m.append(i)
-        t = hmac_sha256(prk, m)
-        okm.extend(t)
-        i += 1
-    return bytes(okm[:length])
-
-
-def hkdf_sha256(salt: ReadableBuffer, ikm: ReadableBuffer, info: ReadableBuffer,
-                length: int) -> bytes:
-    return hkdf_expand(hkdf_extract(salt, ikm), info, length)
-
-
-def ct_equal(a: ReadableBuffer, b: ReadableBuffer) -> bool:
-    """Equal-length inputs take the same time whatever they hold."""
-    if len(a) != len(b):
-        return False
-    return mac.diff(a, 0, b, 0, len(a)) == 0
 
 
 # ------------------------------------------------- CCM, zero allocation

@@ -37,7 +37,7 @@ TRANSPORT_MODULES = {"uart": {"uart", "stream_link"}, "ble": {"ble_link", "ble_c
                      "tcp": {"tcp", "stream_link"}, "usb": {"console", "stream_link"}}
 # CPace (cpace, elligator2, sha512, _sha512) is no longer device pairing's
 # alone: suite 3's stations import it (15.10), loaded only with a user record
-PAIRING_MODULES = {"pair_node", "pairing"}
+PAIRING_MODULES = {"pair_node", "pairing", "hkdf"}  # hkdf: HMAC and HKDF, pairing's alone
 VIPER_X25519 = {"_x25519_viper", "_fe25519"}
 # viper modules with a Python twin that loads in their place (module -> twin)
 TWINS = {"_hs": "_hs_py", "_ccm": "_ccm_py", "_crc": "_crc_py"}
