@@ -33,8 +33,9 @@ import deploy
 import natmod
 
 ROLES = ("first", "second")
-TRANSPORT_MODULES = {"uart": {"uart", "stream_link", "uart_pins"}, "ble": {"ble_link", "ble_chunks"},
-                     "tcp": {"tcp", "stream_link"}, "usb": {"console", "stream_link"}}
+TRANSPORT_MODULES = {"uart": {"uart", "stream_link", "uart_pins"},
+                     "ble": {"ble_link", "ble_chunks"}, "tcp": {"tcp", "stream_link"},
+                     "usb": {"console", "stream_link"}}
 # CPace (cpace, elligator2, sha512, _sha512) is no longer device pairing's
 # alone: suite 3's stations import it (15.10), loaded only with a user record
 PAIRING_MODULES = {"pair_node", "pairing", "hkdf"}  # hkdf: HMAC and HKDF, pairing's alone
