@@ -1,6 +1,7 @@
 """Which firmware modules a board needs: the import closure of its entry point.
 
-    python tools/closure.py --role first --transport uart [--no-pairing] [--native] [--no-viper]
+    python tools/closure.py --role first --transport uart [--port rp2] [--no-pairing] [--native]
+                            [--no-viper]
 
 tools/deploy.py ships only these modules. They are found by reading the
 firmware's own imports (Python's ``ast``), so the list follows the code:
@@ -12,8 +13,9 @@ firmware's own imports (Python's ``ast``), so the list follows the code:
   name, within the module) count, with the module's top-level code; every
   other module counts whole: its top-level imports and those inside its
   functions;
-* an ``if`` that compares a role or a transport with string constants
-  (``role == "first"``, ``board.transport == "ble"``, ``x in ("a", "b")``,
+* an ``if`` that compares a role, a transport or the board's port with
+  string constants (``role == "first"``, ``board.transport == "ble"``,
+  ``port == "rp2"`` where the port is given, ``x in ("a", "b")``,
   ``!=``, ``not in``) follows only the branch(es) the board can take, and
   code after a taken branch that ends in ``return`` or ``raise`` is not
   reached;
@@ -49,7 +51,7 @@ NATIVE = "_ephkey_x25519"  # a top-level module (tools/natmod.py)
 ROLES = ("first", "second")
 TRANSPORTS = ("uart", "ble", "tcp", "usb")
 # names whose comparison with string constants an `if` is decided on
-_KEYS = {"role": "role", "roles": "role", "transport": "transport"}
+_KEYS = {"role": "role", "roles": "role", "transport": "transport", "port": "port"}
 # the stations' flags (first.py, second.py) for code only some suites load:
 # X25519 for suites 2 and 3, CPace for suite 3; flag -> the suites that set it
 _SUITE_FLAGS = {"suite2": frozenset((2, 3)), "suite3": frozenset((3,)),
@@ -95,9 +97,10 @@ class Env:
     shipped_native: frozenset[str] = frozenset()
     suites: frozenset[int] = frozenset((1, 2, 3))  # the suites its stations may run
     viper: frozenset[str] = frozenset()  # viper modules that load (empty: no emitter)
+    ports: frozenset[str] = frozenset()  # the board's MicroPython port (empty: any)
 
     def values(self, key: str) -> frozenset[str]:
-        return self.roles if key == "role" else self.transports
+        return {"role": self.roles, "transport": self.transports, "port": self.ports}[key]
 
 
 @dataclass
@@ -142,7 +145,7 @@ def decide(test: ast.expr, env: Env) -> tuple[bool, bool]:
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
         return True, True
     key, consts = _key_of(test.left), _strings(test.comparators[0])
-    if key is None or consts is None:
+    if key is None or consts is None or not env.values(key):
         return True, True
     op = test.ops[0]
     if isinstance(op, (ast.Eq, ast.In)):
@@ -281,14 +284,15 @@ class Closure:
 
 def closure(roles: Iterable[str], transport: str, *, pairing: bool = True,
             native: Iterable[str] = (), suites: Iterable[int] = (1, 2, 3),
-            viper: bool = False) -> Closure:
+            viper: bool = False, port: str | None = None) -> Closure:
     """The ephkey modules (and native modules) a board with these roles and this
     transport runs; ``native``: the native modules that can be shipped (built
     for the board's arch); ``suites``: those its stations can run (board_suites);
     ``viper``: the board's arch has a viper emitter (has_viper), so the Python
-    twins of viper modules stay out."""
+    twins of viper modules stay out; ``port``: the board file's port (None:
+    code for any port)."""
     env = Env(frozenset(roles), frozenset([transport]), frozenset(native), frozenset(suites),
-              viper_modules() if viper else frozenset())
+              viper_modules() if viper else frozenset(), frozenset([port] if port else []))
     pkg_modules = module_names()
     mod, entries = _main_entry()
     if pairing:
@@ -334,10 +338,12 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the native X25519 module ({NATIVE}) is shipped")
     parser.add_argument("--no-viper", action="store_true",
                         help="the board's arch has no viper emitter: ship the Python twins")
+    parser.add_argument("--port", help="the board's MicroPython port (rp2, esp32, ...)")
     args = parser.parse_args(argv)
     c = closure(args.role, args.transport, pairing=not args.no_pairing,
                 native=[NATIVE] if args.native else [],
-                suites=[int(x) for x in args.suites.split(",")], viper=not args.no_viper)
+                suites=[int(x) for x in args.suites.split(",")], viper=not args.no_viper,
+                port=args.port)
     print(f"entry {c.entry}: {len(c.modules)} modules")
     for m in c.modules + c.native:
         print(" ", m)

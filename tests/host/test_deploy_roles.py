@@ -87,6 +87,9 @@ def test_decisions_on_role_and_transport_tests() -> None:
     assert decide('b.transport in ("uart", "tcp")') == (False, True)
     assert decide('not role == "second"') == (True, False)
     assert decide('x == "first"') == (True, True)  # not a role or a transport: unknown
+    assert decide('port == "rp2"') == (True, True)  # no port given: any port
+    assert closure.decide(ast.parse('board.port == "rp2"', mode="eval").body, closure.Env(
+        frozenset(["first"]), frozenset(["uart"]), ports=frozenset(["esp32"]))) == (False, True)
     assert closure.decide(ast.parse('role == "first"', mode="eval").body,
                           closure.Env(frozenset(ROLES), frozenset(["uart"]))) == (True, True)
 
@@ -121,7 +124,8 @@ def test_a_role_build_runs_from_its_own_files_alone(role: str, transport: str, p
     shipped_native = (flash / f"{natmod.MOD}.mpy").exists()
     c = closure.closure([role], transport, pairing=pairing,
                         native=[natmod.MOD] if shipped_native else [],
-                        suites=closure.board_suites(doc), viper=closure.has_viper(doc["arch"]))
+                        suites=closure.board_suites(doc), viper=closure.has_viper(doc["arch"]),
+                        port=doc["port"])
     assert sorted(p.stem for p in (flash / "ephkey").iterdir()) == c.modules
     assert set(TWINS) <= set(c.modules) and not set(TWINS.values()) & set(c.modules)
     assert all(p.suffix == ".mpy" for p in (flash / "ephkey").iterdir())
@@ -243,3 +247,22 @@ def test_a_build_without_viper_runs_on_the_python_twins(role: str, tmp_path: Pat
                           capture_output=True, text=True, timeout=60,
                           env=dict(env(), MICROPYPATH=".:.frozen"))
     assert proc.returncode == 0 and "TWINS ok" in proc.stdout, (proc.stdout + proc.stderr)[-3000:]
+
+
+PIN_RULES = {"rp2": "uart_pins_rp2", "esp32": "uart_pins_esp32", "stm32": "uart_pins_stm32"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_uart_build_ships_its_ports_pin_rules_only(role: str) -> None:
+    def mods(transport: str, port: str | None) -> set[str]:
+        return set(closure.closure([role], transport, pairing=False, port=port).modules)
+
+    assert set(PIN_RULES.values()) | {"uart_pins"} <= mods("uart", None)  # any port
+    for port, own in PIN_RULES.items():
+        got = mods("uart", port)
+        assert {"uart_pins", own} <= got and not (set(PIN_RULES.values()) - {own}) & got, got
+        assert not (set(PIN_RULES.values()) | {"uart_pins"}) & mods("ble", port)
+    for name in deploy.board_names():  # every board file's UART build has its rules
+        doc = deploy.load_board(name)
+        if doc["port"] in PIN_RULES:
+            assert PIN_RULES[doc["port"]] in mods("uart", doc["port"]), name
