@@ -513,7 +513,7 @@ class Bench:
             self.skip("edhoc", h["edhoc"]["lakers"])
         import deploy
 
-        sizes = deploy.size_table("armv6m", log=lambda _line: None)
+        sizes = deploy.size_table("armv6m", "rp2", log=lambda _line: None)  # the Pico W
         h["sizes_armv6m"] = {f"{r}.{t}.{'pair' if p else 'nopair'}": v
                              for (r, t, p), v in sizes.items()}
         if quick:

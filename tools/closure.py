@@ -1,6 +1,7 @@
 """Which firmware modules a board needs: the import closure of its entry point.
 
-    python tools/closure.py --role first --transport uart [--no-pairing] [--native]
+    python tools/closure.py --role first --transport uart [--port rp2] [--no-pairing] [--native]
+                            [--no-viper]
 
 tools/deploy.py ships only these modules. They are found by reading the
 firmware's own imports (Python's ``ast``), so the list follows the code:
@@ -12,16 +13,23 @@ firmware's own imports (Python's ``ast``), so the list follows the code:
   allows device pairing (its ``pairing.enabled``, true by default);
 * in a module reached through a lazy name (runtime's ``run_board`` and
   ``pair``, server's ``serve``) only the functions and classes that name
-  reaches (by name, within the module) count, with the module's top-level code; every other module
-  counts whole: its top-level imports and those inside its functions;
-* an ``if`` that compares a role or a transport with string constants
-  (``role == "first"``, ``board.transport == "ble"``, ``x in ("a", "b")``,
+  reaches (by name, within the module) count, with the module's top-level
+  code; every other module counts whole: its top-level imports and those
+  inside its functions;
+* an ``if`` that compares a role, a transport or the board's port with
+  string constants (``role == "first"``, ``board.transport == "ble"``,
+  ``port == "rp2"`` where the port is given, ``x in ("a", "b")``,
   ``!=``, ``not in``) follows only the branch(es) the board can take, and
   code after a taken branch that ends in ``return`` or ``raise`` is not
   reached;
 * ``try: import X`` with an ``except ImportError`` fallback: the fallback's
-  imports count only when X is not shipped (the native X25519 module,
-  ``_ephkey_x25519``, replaces ``_x25519_viper`` and ``_fe25519``).
+  imports count only when X may fail to load: when X is the native X25519
+  module (``_ephkey_x25519``, which replaces ``_x25519_viper`` and
+  ``_fe25519``) and is not shipped, or when X is a viper module (one with
+  ``@micropython.viper`` code) and the board's ``arch`` has no viper emitter
+  (``--no-viper``): a board with one gets ``_hs`` without its Python twins
+  ``_hs_py``, ``_ccm`` without ``_ccm_py``, ``_crc`` without ``_crc_py``;
+* ``if TYPE_CHECKING:`` blocks never run on a board.
 
 Imports of modules outside ``ephkey`` (asyncio, machine, aioble, emu, ...)
 are the port's business and are not followed.
@@ -34,6 +42,7 @@ import ast
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +54,36 @@ NATIVE = "_ephkey_x25519"  # a top-level module (tools/natmod.py)
 ROLES = ("first", "second")
 TRANSPORTS = ("uart", "ble", "tcp", "usb")
 # names whose comparison with string constants an `if` is decided on
-_KEYS = {"role": "role", "roles": "role", "transport": "transport"}
+_KEYS = {"role": "role", "roles": "role", "transport": "transport", "port": "port"}
 # the stations' flags (first.py, second.py) for code only some suites load:
 # X25519 for suites 2 and 3, CPace for suite 3; flag -> the suites that set it
 _SUITE_FLAGS = {"suite2": frozenset((2, 3)), "suite3": frozenset((3,)),
                 "user3": frozenset((3,))}
+# mpy-cross -march values with a native (and so viper) emitter (py/mpconfig.h)
+VIPER_ARCHS = frozenset(("x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
+                         "armv7emdp", "xtensa", "xtensawin", "rv32imc"))
 
 
 def module_names() -> set[str]:
     return {p.stem for p in PACKAGE.glob("*.py")}
+
+
+def has_viper(arch: str | None) -> bool:
+    """Whether code compiled for a board file's ``arch`` can run viper."""
+    return arch in VIPER_ARCHS
+
+
+@cache
+def viper_modules() -> frozenset[str]:
+    """The package's modules with viper functions (``@micropython.viper``)."""
+    out = set()
+    for name in module_names():
+        for node in ast.walk(_parse(name)):
+            if isinstance(node, ast.FunctionDef) and any(
+                    ast.unparse(d) == "micropython.viper" for d in node.decorator_list):
+                out.add(name)
+                break
+    return frozenset(out)
 
 
 def _parse(name: str) -> ast.Module:
@@ -69,9 +99,11 @@ class Env:
     transports: frozenset[str]
     shipped_native: frozenset[str] = frozenset()
     suites: frozenset[int] = frozenset((1, 2, 3))  # the suites its stations may run
+    viper: frozenset[str] = frozenset()  # viper modules that load (empty: no emitter)
+    ports: frozenset[str] = frozenset()  # the board's MicroPython port (empty: any)
 
     def values(self, key: str) -> frozenset[str]:
-        return self.roles if key == "role" else self.transports
+        return {"role": self.roles, "transport": self.transports, "port": self.ports}[key]
 
 
 @dataclass
@@ -112,10 +144,12 @@ def decide(test: ast.expr, env: Env) -> tuple[bool, bool]:
         test.attr if isinstance(test, ast.Attribute) else None
     if flag in _SUITE_FLAGS:  # a station's flag can be true only if a suite needs it
         return bool(_SUITE_FLAGS[flag] & env.suites), True
+    if flag == "TYPE_CHECKING":  # true for mypy only
+        return False, True
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
         return True, True
     key, consts = _key_of(test.left), _strings(test.comparators[0])
-    if key is None or consts is None:
+    if key is None or consts is None or not env.values(key):
         return True, True
     op = test.ops[0]
     if isinstance(op, (ast.Eq, ast.In)):
@@ -182,7 +216,8 @@ def scan(stmts: Iterable[ast.stmt], env: Env, found: Found, pkg_modules: set[str
             scan(st.body, env, inner, pkg_modules, into_defs=into_defs)
             found.modules |= inner.modules
             found.native |= inner.native
-            fallback_needed = not (inner.native and inner.native <= env.shipped_native)
+            tried = inner.native | inner.modules
+            fallback_needed = not (tried and tried <= env.shipped_native | env.viper)
             for h in st.handlers:
                 if fallback_needed or not _catches_import_error(h):
                     scan(h.body, env, found, pkg_modules, into_defs=into_defs)
@@ -264,11 +299,16 @@ class Closure:
 
 
 def closure(roles: Iterable[str], transport: str, *, pairing: bool = True,
-            native: Iterable[str] = (), suites: Iterable[int] = (1, 2, 3)) -> Closure:
+            native: Iterable[str] = (), suites: Iterable[int] = (1, 2, 3),
+            viper: bool = False, port: str | None = None) -> Closure:
     """The ephkey modules (and native modules) a board with these roles and this
     transport runs; ``native``: the native modules that can be shipped (built
-    for the board's arch); ``suites``: those its stations can run (board_suites)."""
-    env = Env(frozenset(roles), frozenset([transport]), frozenset(native), frozenset(suites))
+    for the board's arch); ``suites``: those its stations can run (board_suites);
+    ``viper``: the board's arch has a viper emitter (has_viper), so the Python
+    twins of viper modules stay out; ``port``: the board file's port (None:
+    code for any port)."""
+    env = Env(frozenset(roles), frozenset([transport]), frozenset(native), frozenset(suites),
+              viper_modules() if viper else frozenset(), frozenset([port] if port else []))
     pkg_modules = module_names()
     lazy = lazy_table()
     program = Found()
@@ -336,10 +376,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="the suites the board's stations run (default 1,2,3)")
     parser.add_argument("--native", action="store_true",
                         help=f"the native X25519 module ({NATIVE}) is shipped")
+    parser.add_argument("--no-viper", action="store_true",
+                        help="the board's arch has no viper emitter: ship the Python twins")
+    parser.add_argument("--port", help="the board's MicroPython port (rp2, esp32, ...)")
     args = parser.parse_args(argv)
     c = closure(args.role, args.transport, pairing=not args.no_pairing,
                 native=[NATIVE] if args.native else [],
-                suites=[int(x) for x in args.suites.split(",")])
+                suites=[int(x) for x in args.suites.split(",")], viper=not args.no_viper,
+                port=args.port)
     print(f"entry {c.entry}: {len(c.modules)} modules")
     for m in c.modules + c.native:
         print(" ", m)

@@ -16,7 +16,9 @@
    modules where its board file allows pairing (tools/closure.py reads the
    firmware's imports), and the native X25519 module ``_ephkey_x25519.mpy``
    (tools/natmod.py, built if needed) instead of the viper ``_x25519_viper``
-   and ``_fe25519`` where the board's ``arch`` has one.
+   and ``_fe25519`` where the board's ``arch`` has one; the Python twins of
+   the viper modules (``_hs_py``, ``_ccm_py``, ``_crc_py``) only where that
+   ``arch`` has no viper emitter.
 3. Compiles them with ``mpy-cross -O3`` for the board's ``arch`` into
    ``build/mpy/<arch>/ephkey/`` (only what changed), unless ``--source``.
    -O3 drops ``assert`` statements (the firmware checks nothing with them:
@@ -282,17 +284,20 @@ def select(doc: dict[str, Any], *, source: bool = False, log: Log | None = None,
     mod = natmod.for_board(arch, log=log or (lambda _line: None)) if native else None
     shipped = [mod] if mod is not None else []
     c = closure.closure(doc["roles"], doc["transport"], pairing=pairing_enabled(doc),
-                        native=[p.stem for p in shipped], suites=closure.board_suites(doc))
+                        native=[p.stem for p in shipped], suites=closure.board_suites(doc),
+                        viper=closure.has_viper(arch), port=doc.get("port"))
     files = sources(c.modules) if source else compile_package(arch, log=log, modules=c.modules)
     return Selection(files, [p for p in shipped if p.stem in c.native], c.modules)
 
 
-def size_table(arch: str, log: Log = print) -> dict[tuple[str, str, bool], int]:
-    """.mpy bytes per (role, transport, pairing) on arch, native X25519 where it
-    builds; logs a table."""
+def size_table(arch: str, port: str | None = None,
+               log: Log = print) -> dict[tuple[str, str, bool], int]:
+    """.mpy bytes per (role, transport, pairing) on arch (for a board of this
+    MicroPython port: None, code for any), native X25519 where it builds;
+    logs a table."""
     import closure
 
-    base = {"arch": arch, "pairing": {"enabled": True}}
+    base = {"arch": arch, "port": port, "pairing": {"enabled": True}}
     out: dict[tuple[str, str, bool], int] = {}
     for pairing in (False, True):
         for role in closure.ROLES:
@@ -300,7 +305,8 @@ def size_table(arch: str, log: Log = print) -> dict[tuple[str, str, bool], int]:
                 doc = dict(base, roles=[role], transport=transport,
                            pairing={"enabled": pairing})
                 out[role, transport, pairing] = select(doc).bytes
-    log(f".mpy bytes for {arch} (mpy-cross {' '.join(MPY_FLAGS)}), per role and transport:")
+    log(f".mpy bytes for {arch}{f' ({port} port)' if port else ''} (mpy-cross "
+        f"{' '.join(MPY_FLAGS)}), per role and transport:")
     log("  role    pairing " + "".join(f"{t:>8}" for t in closure.TRANSPORTS))
     for role in closure.ROLES:
         for pairing in (False, True):
@@ -476,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         check_set(overrides)
         doc = board_file(load_board(name), args.role, args.messages, overrides)
         if args.sizes:
-            size_table(doc["arch"])
+            size_table(doc["arch"], doc.get("port"))
         elif args.dir:
             install_to_folder(args.dir, doc, source=args.source)
         else:

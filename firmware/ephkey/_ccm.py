@@ -34,8 +34,8 @@ engine's scratch ``engine._s`` starts with four words (largest payload,
 largest AAD, offset of the MAC input, index of its first view), then the
 counter blocks, then the MAC input; ``engine._views`` holds exact-length
 views of it (counter blocks first, then MAC input), made once, because
-slicing per frame would allocate. crypto.py has a pure-Python twin of both
-functions, used when this module cannot be imported.
+slicing per frame would allocate. _ccm_py.py has a pure-Python twin of both
+functions, which crypto.py uses when this module cannot be imported.
 """
 
 import micropython

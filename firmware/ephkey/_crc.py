@@ -13,7 +13,7 @@ the size of a C int behind an array typecode does not matter; it is filled by
 viper at import, in native byte order, with no big int made on the way.
 
 Viper does no bounds checks: callers check every length and offset first.
-link.py has a pure-Python twin of each function and falls back to it when this
+_crc_py.py has a pure-Python twin of each function; link.py falls back to it when this
 module cannot be imported (no native emitter in the port, or an .mpy built
 for another architecture).
 """

@@ -7,8 +7,8 @@ mac.KeyWrap when this module loads. A viper function keeps its state on the
 C stack and runs no bytecode, so an HMAC costs its two native SHA-256 calls
 and little else (the handshake's CPU target, issue 14). Every helper takes
 (buffer, offset) pairs instead of slices, because slicing allocates. Viper
-does no bounds checks: callers check every offset and length first. mac.py
-has a pure-Python twin of each helper and falls back to it when this module
+does no bounds checks: callers check every offset and length first. _hs_py.py
+has a pure-Python twin of each helper; mac.py falls back to it when this module
 cannot be imported (no native emitter in the port, or an .mpy built for
 another architecture).
 """

@@ -1,7 +1,7 @@
 """Pure-Python twins of _hs.py's viper functions: same arguments, same
 results, far slower. mac.py loads them only where _hs.py cannot load (a port
 without a native emitter, or an .mpy built for another architecture), and
-tests run both (mac.use_python_helpers).
+tests run both (mac.use).
 """
 
 import hashlib

@@ -9,7 +9,6 @@ which field is wrong.
 import json
 import sys
 
-from . import uart_pins
 from .config import FirstConfig, SecondConfig
 
 PATH = "ephkey_board.json"
@@ -59,8 +58,10 @@ class Board:
             raise BoardError("rng 'emulator' is the emulated board's only (port qemu): "
                              "a %s board uses its hardware RNG ('os')" % self.port)
         self.uart = doc.get("uart", {})
-        if self.transport == "uart":
-            _check_uart(self.port, self.uart, doc)
+        if self.transport == "uart":  # only a UART board loads (and ships) the pin rules
+            from .uart_pins import check
+
+            _check_uart(self.port, self.uart, doc, check)
         self.tcp = doc.get("tcp", {})
         if self.transport == "tcp":
             if not isinstance(self.tcp.get("port"), int):
@@ -149,15 +150,14 @@ def _wdt_ms(port, ms):
     return ms
 
 
-def _check_uart(port, u, doc):
+def _check_uart(port, u, doc, check_pins):
     uid = u.get("id")
     if not isinstance(uid, int):
         raise BoardError("uart.id: an integer UART id is required")
     if not isinstance(u.get("baudrate", 115200), int):
         raise BoardError("uart.baudrate must be an integer")
-    # per chip, from the ports' sources: uart_pins.py
-    why = uart_pins.check(port, _chip(doc), doc.get("micropython_board"), uid,
-                          u.get("tx"), u.get("rx"))
+    # per chip, from the ports' sources: uart_pins.check
+    why = check_pins(port, _chip(doc), doc.get("micropython_board"), uid, u.get("tx"), u.get("rx"))
     if why:
         raise BoardError(why)
 

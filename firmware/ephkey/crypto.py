@@ -1,9 +1,8 @@
-"""Suite 1 primitives on what every board has: cryptolib AES (ECB, CBC) and hashlib.
+"""AES-CCM (RFC 3610 / SP 800-38C) on what every board has: cryptolib AES
+(ECB, CBC). The allocating HMAC-SHA256 and HKDF-SHA256 of device pairing are
+hkdf.py's.
 
-AES-CCM (RFC 3610 / SP 800-38C), HMAC-SHA256 (RFC 2104), HKDF-SHA256
-(RFC 5869) and a constant-time compare.
-
-HMAC and HKDF allocate and suit pairing. Protected frames go through
+Protected frames go through
 CcmKey + CcmEngine, which allocate nothing per frame (the stations' key wrap
 is mac.KeyWrap; an allocating CCM and key wrap, which only tests need, are
 tests/firmware/ccm_ref.py). Boards have no CTR or
@@ -13,8 +12,6 @@ viper call (_ccm.py):
 - the CTR keystream is one ecb.encrypt over a buffer of counter blocks.
 Every argument may be bytes, bytearray or memoryview unless it is written to.
 """
-
-import hashlib
 
 import cryptolib
 from micropython import const
@@ -31,185 +28,25 @@ _ECB = const(1)
 _CBC = const(2)
 _NONCE = const(13)  # the engine's nonce: L = 2, so payloads stay below 64 KiB
 _AAD_LIMIT = const(0xFF00)  # from here on RFC 3610 needs a 6- or 10-byte length
-_KDF_MAX = const(8160)  # 255 * 32: the most HKDF-SHA256 can expand
 _ZERO16 = bytes(16)
-_IPAD = b"\x36" * 64
-_OPAD = b"\x5c" * 64
 
 
-# Pure-Python twins of _ccm.py's seal and open (same arguments, same
-# results), for ports without a native emitter (py/mpconfig.h has emitters
-# for x64, x86, Thumb, ARM, Xtensa and RV32 only: the unix port on aarch64
-# and the webassembly port have none). They allocate nothing either; a frame
-# takes about 10x longer. The byte helpers (zero, diff, xor) are mac.py's,
-# which has the one Python fallback of those (_hs_py.py).
-def _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len):
-    if (not ck.loaded or not 0 <= n <= engine.max_payload or not 0 <= aad_len <= engine.max_aad
-            or tag_len & 1 or not 4 <= tag_len <= 16 or len(nonce) != _NONCE):
-        raise ValueError("ccm parameters")
-
-
-def _py_ccm_head(engine, ck, nonce, buf, aad_len, n, tag_len):
-    """Keystream into s[0:16 * (m + 1)], B0 ^ chain and the AAD blocks at the
-    MAC input; return where the payload goes. No slices or tuples: they
-    would allocate."""
-    s = engine._s
-    for i in range(((n + 15) >> 4) + 1):
-        k = 16 + 16 * i
-        s[k] = 1
-        for j in range(13):
-            s[k + 1 + j] = nonce[j]
-        s[k + 14] = i >> 8
-        s[k + 15] = i & 255
-    v = engine._views[((n + 15) >> 4) + 1]
-    ck.ecb.encrypt(v, v)
-    mo = 32 + 16 * ((engine.max_payload + 15) >> 4)
-    chain = ck.chain
-    s[mo] = ((0x40 if aad_len else 0) | ((tag_len - 2) << 2) | 1) ^ chain[0]
-    for j in range(13):
-        s[mo + 1 + j] = nonce[j] ^ chain[1 + j]
-    s[mo + 14] = (n >> 8) ^ chain[14]
-    s[mo + 15] = (n & 255) ^ chain[15]
-    if not aad_len:
-        return mo + 16
-    s[mo + 16] = aad_len >> 8
-    s[mo + 17] = aad_len & 255
-    for j in range(aad_len):
-        s[mo + 18 + j] = buf[j]
-    p = mo + ((18 + aad_len + 15) & ~15)
-    for j in range(mo + 18 + aad_len, p):
-        s[j] = 0
-    return p
-
-
-def _py_ccm_mac(engine, ck, q):
-    """Pad the MAC input from q, CBC it in place, update the chain; return T's offset."""
-    s = engine._s
-    mo = 32 + 16 * ((engine.max_payload + 15) >> 4)
-    end = mo + ((q - mo + 15) & ~15)
-    for j in range(q, end):
-        s[j] = 0
-    v = engine._views[((engine.max_payload + 15) >> 4) + 2 + ((end - mo) >> 4)]
-    ck.cbc.encrypt(v, v)
-    t = end - 16
-    chain = ck.chain
-    for j in range(16):
-        chain[j] = s[t + j]
-    return t
-
-
-def _py_ccm_seal(engine, ck, nonce, buf, aad_len, tag_len, pt, n):
-    _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len)
-    if len(buf) < aad_len + n + tag_len or len(pt) < n:
-        raise ValueError("buffer too small")
-    buf[0] = buf[0]
-    s = engine._s
-    p = _py_ccm_head(engine, ck, nonce, buf, aad_len, n, tag_len)
-    for i in range(n):
-        x = pt[i]
-        s[p + i] = x
-        buf[aad_len + i] = x ^ s[32 + i]
-    t = _py_ccm_mac(engine, ck, p + n)
-    for j in range(tag_len):
-        buf[aad_len + n + j] = s[t + j] ^ s[16 + j]
-    return aad_len + n + tag_len
-
-
-def _py_ccm_open(engine, ck, nonce, buf, frame_len, aad_len, tag_len, out):
-    n = frame_len - aad_len - tag_len
-    _py_ccm_check(engine, ck, nonce, aad_len, n, tag_len)
-    if len(buf) < frame_len or len(out) < n:
-        raise ValueError("buffer too small")
-    if n:
-        out[0] = out[0]
-    s = engine._s
-    p = _py_ccm_head(engine, ck, nonce, buf, aad_len, n, tag_len)
-    for i in range(n):
-        s[p + i] = buf[aad_len + i] ^ s[32 + i]
-    t = _py_ccm_mac(engine, ck, p + n)
-    diff = 0
-    for j in range(tag_len):
-        diff |= buf[aad_len + n + j] ^ s[t + j] ^ s[16 + j]
-    if diff:
-        for i in range(n):
-            out[i] = 0
-        return -1
-    for i in range(n):
-        out[i] = buf[aad_len + i] ^ s[32 + i]
-    return n
-
-
-# One CCM pass of a CcmEngine (CcmEngine.seal/open call them; arguments: see _ccm.py).
-seal_frame: Any = _py_ccm_seal
-open_frame: Any = _py_ccm_open
-VIPER = False
+# One CCM pass of a CcmEngine (CcmEngine.seal/open call them; arguments: see
+# _ccm.py): the viper code, or its Python twins (_ccm_py.py) on a port without
+# a native emitter.
+seal_frame: Any
+open_frame: Any
+VIPER = False  # _ccm.py loaded: this port has the viper emitter
 if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
     try:
-        from . import _ccm
+        from ._ccm import open as open_frame, seal as seal_frame
 
-        seal_frame = _ccm.seal
-        open_frame = _ccm.open
         VIPER = True
     except (ImportError, SyntaxError, ValueError):
         # SyntaxError: this port has no viper emitter; ValueError: an .mpy
-        # built for another architecture. The Python twins stay in place.
-        pass
-
-
-# ---------------------------------------------------------------- hashes, KDF
-
-def sha256(data: ReadableBuffer) -> bytes:
-    return hashlib.sha256(data).digest()
-
-
-def hmac_sha256(key: ReadableBuffer, msg: ReadableBuffer) -> bytes:
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    pad = bytearray(_IPAD)
-    mac.xor(pad, 0, pad, 0, key, 0, len(key))
-    h = hashlib.sha256(pad)
-    h.update(msg)
-    inner = h.digest()
-    pad[:] = _OPAD
-    mac.xor(pad, 0, pad, 0, key, 0, len(key))
-    h = hashlib.sha256(pad)
-    h.update(inner)
-    mac.zero(pad, 0, 64)
-    return h.digest()
-
-
-def hkdf_extract(salt: ReadableBuffer, ikm: ReadableBuffer) -> bytes:
-    if salt is None or not len(salt):
-        salt = _ZERO16 + _ZERO16
-    return hmac_sha256(salt, ikm)
-
-
-def hkdf_expand(prk: ReadableBuffer, info: ReadableBuffer, length: int) -> bytes:
-    if not 0 <= length <= _KDF_MAX:
-        raise ValueError("length")
-    okm = bytearray()
-    t = b""
-    i = 1
-    while len(okm) < length:
-        m = bytearray(t)
-        m.extend(info)
-        m.append(i)
-        t = hmac_sha256(prk, m)
-        okm.extend(t)
-        i += 1
-    return bytes(okm[:length])
-
-
-def hkdf_sha256(salt: ReadableBuffer, ikm: ReadableBuffer, info: ReadableBuffer,
-                length: int) -> bytes:
-    return hkdf_expand(hkdf_extract(salt, ikm), info, length)
-
-
-def ct_equal(a: ReadableBuffer, b: ReadableBuffer) -> bool:
-    """Equal-length inputs take the same time whatever they hold."""
-    if len(a) != len(b):
-        return False
-    return mac.diff(a, 0, b, 0, len(a)) == 0
+        # built for another architecture. Only then do the Python twins ship
+        # (tools/closure.py leaves them out of builds for an arch with viper).
+        from ._ccm_py import open as open_frame, seal as seal_frame
 
 
 # ------------------------------------------------- CCM, zero allocation

@@ -23,7 +23,8 @@ record (``user``), never by the preference order: a REQ's slot is SHARING
 while a job computes CPace's share ``Y_f``, then the SRK frame goes out; a
 PROOF's job computes ``K`` and the keys, checks ``t`` (WRONG_CODE), and only
 then the DH. Failed attempts are counted per record and back off (15.6);
-CPace's code (suite3.py) loads only on a board with a ``user`` record.
+That code (first3.py, on suite3.py's CPace) loads only on a board with a
+``user`` record.
 """
 
 import hashlib
@@ -64,14 +65,14 @@ _J_PAIR = const(1)  # the key pair of a ring slot: srk_pub = X25519(srk_priv, 9)
 _J_CHECK = const(2)  # a PROOF's check: DH = X25519(srk_priv, e_pub)
 _J_SHARE = const(3)  # suite 3, a REQ: the generator, Y_f = X25519(y_f, g), the SRK frame
 _J_CHECK3 = const(4)  # suite 3, a PROOF: K, the keys and t, then DH and c
-# the steps of a suite-3 job (self._phase): share: the generator, then Y_f;
-# check: K, then ISK, then the keys and t, then DH, then c
-_P3_GEN = const(0)
-_P3_SHARE = const(1)
-_P3_K = const(0)
-_P3_ISK = const(1)
-_P3_KEYS = const(2)
-_P3_DH = const(3)
+# the steps of a suite-3 job (self._phase; first3.py runs them): share: the
+# generator, then Y_f; check: K, then ISK, then the keys and t, then DH, then c
+P3_GEN = const(0)
+P3_SHARE = const(1)
+P3_K = const(0)
+P3_ISK = const(1)
+P3_KEYS = const(2)
+P3_DH = const(3)
 
 
 class FirstStation:
@@ -123,9 +124,9 @@ class FirstStation:
             self._slice = min(getattr(x25519, "SLICE", _SLICE), _SLICE)
         self._s3: Any = None
         if self.suite3:
-            from .suite3 import Suite3
+            from .first3 import First3
 
-            self._s3 = Suite3(len(self.pairings))
+            self._s3 = First3(len(self.pairings))
         self._phase = 0  # a suite-3 job's step: which of its units comes next
         self._steps: Any = None  # the generator's steps (suite3.generator_steps)
         self._x_on = False  # the head job's X25519 was started
@@ -183,7 +184,7 @@ class FirstStation:
             peer = t.peer[slot]
             t.free(slot)
             if s3:  # a suite-3 attempt that ends before an accepted PROOF (15.10)
-                self._failed3(peer, sid, now_ms)
+                self._s3.failed(self, peer, sid, now_ms)
 
     def poll(self, now_ms):
         """Run the timers of spec 4.4 item 7, in session-slot order."""
@@ -247,9 +248,9 @@ class FirstStation:
             else:
                 self._check_lost(idx, now_ms)
         elif kind == _J_SHARE:
-            self._work_share(idx)
+            self._s3.work_share(self, idx)
         else:
-            self._work_check3(idx, self._jq_gen[0], now_ms)
+            self._s3.work_check(self, idx, self._jq_gen[0], now_ms)
 
     # -- jobs ----------------------------------------------------------------
 
@@ -302,7 +303,7 @@ class FirstStation:
         if self._x_on and not self._x_lost:
             r = self._jq_idx[0]
             kind = self._jq_kind[0]
-            if kind == _J_SHARE or kind == _J_CHECK3 and self._phase < _P3_DH:
+            if kind == _J_SHARE or kind == _J_CHECK3 and self._phase < P3_DH:
                 return  # no srk_priv in this X25519 (work() checks the ring first)
             if kind != _J_PAIR:
                 r = self.table.srk_slot[r]
@@ -376,7 +377,7 @@ class FirstStation:
         t.free(slot)
         self.events.push(events.HANDSHAKE_FAILED, sid, code)
         if s3:
-            self._failed3(peer, sid, now_ms)
+            self._s3.failed(self, peer, sid, now_ms)
 
     def _cancel_check(self, slot):
         """A local close of a CHECKING (or SHARING) slot, or the slot taken,
@@ -506,7 +507,7 @@ class FirstStation:
                 t.free(i)
                 self.events.push(events.HANDSHAKE_FAILED, sid, errors.TIMEOUT)
                 if s3:
-                    self._failed3(p, sid, now_ms)
+                    self._s3.failed(self, p, sid, now_ms)
                 st = FREE
             if st == FREE:
                 if free < 0:
@@ -598,7 +599,8 @@ class FirstStation:
         t.req_time[slot] = now_ms
         t.fails[slot] = 0
         if suite == wire.SUITE_3:
-            self._start_share(slot, r, a + 2)
+            self._s3.start_share(self, slot, r, a + 2)
+            self._queue(_J_SHARE, slot, ring.gen[r_slot])
             return 0
         self._build_srk_frame(slot, buf, n, r, a + 2)
         self._queue_srk_frame(slot)
@@ -720,7 +722,7 @@ class FirstStation:
             peer = t.peer[slot]
             t.free(slot)
             self.events.push(events.HANDSHAKE_FAILED, sid, code)
-            self._failed3(peer, sid, now_ms)
+            self._s3.failed(self, peer, sid, now_ms)
             return
         if fails >= self.cfg.proof_tries:
             t.free(slot)
@@ -818,8 +820,6 @@ class FirstStation:
         copy(out, wire.OFF_WRAPPED_IDRK, t.wrapped, 24 * slot, wire.WRAPPED_LEN)
         self._commit(out, wire.LEN_KEY)
 
-    # -- suite 3 (15.10) ------------------------------------------------------
-
     def _drop3(self, slot, now_ms):
         """Free a half-open slot silently; a suite-3 one is a failed attempt."""
         t = self.table
@@ -830,121 +830,7 @@ class FirstStation:
             self._cancel_check(slot)
         t.free(slot)
         if s3:
-            self._failed3(peer, sid, now_ms)
-
-    def _failed3(self, peer, sid, now_ms):
-        """A failed suite-3 attempt of a record; BACKOFF when one starts."""
-        d = self._s3.backoff[peer].failed(now_ms)
-        if d:
-            self.events.push(events.BACKOFF, sid, d)
-
-    def _start_share(self, slot, r, nf_off):
-        """4.2 step 5 for suite 3: the SRK frame's head (Y_f comes from the
-        job), y_f kept with the slot; the slot is SHARING, the job queued."""
-        t = self.table
-        f = t.srk_frame
-        o = SRK_MAX * slot
-        sid = t.sid[slot]
-        f[o] = wire.B_SRK
-        f[o + 1] = sid >> 8
-        f[o + 2] = sid & 0xFF
-        f[o + 3] = wire.SUITE_3
-        copy(f, o + wire.OFF_N_F, r, nf_off, wire.NONCE_LEN)
-        copy(f, o + wire.OFF_SRK_PUB, self.ring.pub, wire.PUB_LEN * t.srk_slot[slot],
-             wire.PUB_LEN)
-        copy(t.y_f, 32 * slot, r, len(r) - 32, 32)
-        t.state[slot] = SHARING
-        self._queue(_J_SHARE, slot, self.ring.gen[t.srk_slot[slot]])
-
-    def _req3(self, slot):
-        """The slot's REQ, rebuilt (CPace's ADa and TH1's input): public."""
-        t = self.table
-        req = self._s3.req
-        req[0] = wire.B_REQ
-        copy(req, wire.OFF_ID_S, self.pairings[t.peer[slot]].id_s, 0, wire.ID_LEN)
-        copy(req, wire.OFF_N_S, t.n_s, 12 * slot, wire.NONCE_LEN)
-        req[wire.OFF_OFFER] = t.offer[slot]
-        return req
-
-    def _work_share(self, slot):
-        """A suite-3 REQ's job: the generator (one unit), Y_f = X25519(y_f, g)
-        in slices, then the SRK frame and TH2; the slot is WAIT_PROOF."""
-        t = self.table
-        s3 = self._s3
-        x = self._x
-        o = SRK_MAX * slot
-        if self._phase == _P3_GEN:  # the generator, one step per call
-            if self._steps is None:
-                p = self.pairings[t.peer[slot]]
-                self._steps = s3.generator_steps(p.user, p.id_s, p.id_f, t.n_s, 12 * slot,
-                                                 t.srk_frame, o + wire.OFF_N_F)
-            try:
-                next(self._steps)
-            except StopIteration:
-                self._steps = None
-                self._phase = _P3_SHARE
-            return
-        if not self._x_on:
-            x.start(memoryview(t.srk_frame)[o + wire.OFF_Y_F:o + wire.LEN_SRK3],
-                    t.y_f_view(slot), s3.g)
-            zero(s3.g, 0, 32)  # the generator lets anyone test guesses: gone at once
-            self._x_on = True
-        if not self._x_done:
-            self._x_done = x.step(self._slice)
-            return
-        self._pop_job()
-        th_2 = ks.th_next(ks.th1(self._req3(slot)), t.srk_view(slot, wire.SUITE_3))
-        copy(t.th2, 32 * slot, th_2, 0, 32)
-        t.state[slot] = WAIT_PROOF
-        self._queue_srk_frame(slot)
-
-    def _work_check3(self, slot, gen, now_ms):
-        """A suite-3 PROOF's job: K = X25519(y_f, Y_s); the keys and t
-        (WRONG_CODE); DH = X25519(srk_priv, e_pub); c (4.5 step 7)."""
-        t = self.table
-        s3 = self._s3
-        x = self._x
-        phase = self._phase
-        if phase == _P3_K:
-            if not self._x_on:
-                x.start(s3.k, t.y_f_view(slot), t.e_pub_view(slot, wire.OFF_Y_S))
-                self._x_on = True
-            if not self._x_done:
-                self._x_done = x.step(self._slice)
-                return
-            ok = x.ok
-            x.wipe()
-            zero(t.y_f, 32 * slot, 32)  # used once: K is made
-            self._x_on = False
-            self._x_done = False
-            self._phase = _P3_ISK
-            if not ok:  # an all-zero K: a low-order Y_s
-                self._pop_job()
-                self._fail(slot, errors.AUTH_FAILED, now_ms)
-            return
-        if phase == _P3_ISK:  # two units: one SHA-512 block each
-            if self._steps is None:
-                srk = t.srk_view(slot, wire.SUITE_3)
-                self._steps = s3.isk_steps(t.e_pub_view(slot, wire.OFF_Y_S), self._req3(slot),
-                                           srk[wire.OFF_Y_F:], srk[:wire.ADB_LEN])
-            try:
-                next(self._steps)
-            except StopIteration:
-                self._steps = None
-                self._phase = _P3_KEYS
-            return
-        if phase == _P3_KEYS:
-            s3.keys(self._mac, t.th2, 32 * slot, self._k32b, t.spv, 16 * slot)
-            p = PROOF_MAX * slot
-            tag = s3.t(memoryview(t.proof)[p:p + wire.LEN_PROOF3 - wire.T_LEN])
-            if diff(tag, 0, t.proof, p + wire.LEN_PROOF3 - wire.T_LEN, wire.T_LEN):
-                self._pop_job()
-                self._fail(slot, errors.WRONG_CODE, now_ms)
-                return
-            self._phase = _P3_DH
-            return
-        # DH, then c: as suite 2's check
-        self._work_check(slot, gen, now_ms, wire.OFF_E_PUB3)
+            self._s3.failed(self, peer, sid, now_ms)
 
     # -- the session (5.2, 5.3) ---------------------------------------------
 

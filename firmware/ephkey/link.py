@@ -24,19 +24,17 @@ could not see by itself:
 - counters wrap at 2**30.
 """
 
-import binascii
-from array import array
-
 from micropython import const
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from circuitpython_typing import ReadableBuffer, WriteableBuffer
 
 MAX_FRAME = const(276)  # 7 + 1 + 4 + max_payload (256) + 8: a full DATA frame
 
 _CRC_LEN = const(4)
-_RESIDUE = const(0x2144DF1C)  # crc32(frame || crc, little-endian) of every frame
 _MASK = const(0x3FFFFFFF)  # counters wrap at 2**30
 
 # receiver states (docs/link.md 3.1)
@@ -44,82 +42,21 @@ _IDLE = const(0)  # between segments
 _FRAME = const(1)  # decoding a segment
 _SKIP = const(2)  # discarding up to the next delimiter
 
-# A module global rather than a direct call so that a test can stand in a
-# function that fails where a 32-bit board would allocate.
-_crc32 = binascii.crc32
-
-# Tables of the pure-Python CRC, filled by _crc_tables() only when that CRC is
-# in use (1 KiB that a port with viper does not need).
-_CRC_LO = array("H")
-_CRC_HI = array("H")
-
-
-def _crc_tables():
-    """CRC-32 (reflected 0xEDB88320) lookup tables, split in 16-bit halves."""
-    lo_t = array("H", range(256))
-    hi_t = array("H", range(256))
-    for i in range(256):
-        lo = i
-        hi = 0
-        for _ in range(8):
-            carry = lo & 1
-            lo = (lo >> 1) | ((hi & 1) << 15)
-            hi >>= 1
-            if carry:
-                lo ^= 0x8320
-                hi ^= 0xEDB8
-        lo_t[i] = lo
-        hi_t[i] = hi
-    return lo_t, hi_t
-
-
-# Pure-Python twins of the viper functions of _crc.py (same arguments, same
-# results), used when _crc cannot be imported. They allocate nothing either,
-# apart from the big int of _py_residue_ok for a bad packet (module docstring).
-def _py_crc_into(data, n, out, off):
-    """out[off:off + 4] = crc32(data[0:n]), little-endian, in 16-bit halves."""
-    lo_t = _CRC_LO
-    hi_t = _CRC_HI
-    lo = 0xFFFF
-    hi = 0xFFFF
-    for i in range(n):
-        t = (lo ^ data[i]) & 0xFF
-        lo = ((lo >> 8) | ((hi & 0xFF) << 8)) ^ lo_t[t]
-        hi = (hi >> 8) ^ hi_t[t]
-    lo ^= 0xFFFF
-    hi ^= 0xFFFF
-    out[off] = lo & 0xFF
-    out[off + 1] = lo >> 8
-    out[off + 2] = hi & 0xFF
-    out[off + 3] = hi >> 8
-
-
-def _py_residue_ok(data, n):
-    """crc32(data) == the residue; data must be exactly n bytes long."""
-    try:
-        return _crc32(data) == _RESIDUE
-    except MemoryError:
-        # Only a CRC of 2**30 or more allocates (a big int on a 32-bit board,
-        # here with the heap locked): never the residue.
-        return False
-
-
-_crc_into = _py_crc_into
-_residue_ok = _py_residue_ok
-VIPER = False
+# The CRC's two functions: the viper code, or its Python twins (_crc_py.py)
+# on a port without a native emitter.
+_crc_into: Any
+_residue_ok: Any
+VIPER = False  # _crc.py loaded: this port has the viper emitter
 if not TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
     try:
-        from . import _crc
+        from ._crc import crc_into as _crc_into, residue_ok as _residue_ok
 
-        _crc_into = _crc.crc_into
-        _residue_ok = _crc.residue_ok
         VIPER = True
     except (ImportError, SyntaxError, ValueError):
         # SyntaxError: this port has no viper emitter; ValueError: an .mpy
-        # built for another architecture. The Python twins stay in place.
-        pass
-if not VIPER:
-    _CRC_LO, _CRC_HI = _crc_tables()
+        # built for another architecture. Only then do the Python twins ship
+        # (tools/closure.py leaves them out of builds for an arch with viper).
+        from ._crc_py import crc_into as _crc_into, residue_ok as _residue_ok
 
 
 def wire_size(n: int) -> int:

@@ -33,30 +33,12 @@ _W = const(224)
 
 _NAMES = ("copy", "zero", "pads_to", "diff", "xor_diff", "xor", "wrap", "unwrap", "frame_head",
           "mac_key", "mac_expand", "mac_mac")
-VIPER = False
 
 
-def use_python_helpers(on=True):
-    """The Python twins (_hs_py.py, on) or the viper functions (_hs.py, off:
-    where they load). Tests run both; everything calls them through this
-    module (the stations import them from here, so switch before building
-    stations)."""
-    global VIPER
-    impl = None
-    if not on:
-        try:
-            from . import _hs
-
-            impl = _hs
-        except (ImportError, SyntaxError, ValueError):
-            # SyntaxError: this port has no viper emitter; ValueError: an .mpy
-            # built for another architecture. The Python twins stay in place.
-            pass
-    VIPER = impl is not None
-    if impl is None:
-        from . import _hs_py
-
-        impl = _hs_py
+def use(impl):
+    """Call the helpers of ``impl``: the viper functions (_hs.py) or their
+    Python twins (_hs_py.py). Everything calls them through this module (the
+    stations import them from here, so tests switch before building stations)."""
     g = globals()
     for name in _NAMES:
         f = getattr(impl, name)
@@ -98,7 +80,7 @@ class Mac:
         return v
 
     # key, expand and mac are _hs.py's mac_key, mac_expand, mac_mac (or their
-    # _hs_py.py twins), installed by use_python_helpers; their signatures:
+    # _hs_py.py twins), installed by use(); their signatures:
     if TYPE_CHECKING:
         def key(self, key: "ReadableBuffer", koff: int, n: int) -> None:
             """Install a key of n <= 64 bytes (the spec's keys are 16 to 32)."""
@@ -176,6 +158,7 @@ def sha256_two(a: "ReadableBuffer", b: "ReadableBuffer") -> bytes:
     return h.digest()
 
 
+VIPER = False  # _hs.py loaded: this port has the viper emitter
 if TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
     from ._hs_py import (  # re-exported: the stations import these from here
         copy as copy,
@@ -189,4 +172,13 @@ if TYPE_CHECKING:  # mypy's micropython stub types viper functions as NoReturn
         zero as zero,
     )
 else:
-    use_python_helpers(False)
+    try:
+        from . import _hs as _impl
+
+        VIPER = True
+    except (ImportError, SyntaxError, ValueError):
+        # SyntaxError: this port has no viper emitter; ValueError: an .mpy
+        # built for another architecture. Only then do the Python twins ship
+        # (tools/closure.py leaves them out of builds for an arch with viper).
+        from . import _hs_py as _impl
+    use(_impl)

@@ -21,7 +21,7 @@ from time import ticks_diff  # type: ignore[attr-defined]
 
 from micropython import const
 
-from . import crypto
+from . import hkdf
 from .backoff import FREE_FAILS, Backoff, backoff_ms  # noqa: F401 (re-exported: the pairing API)
 from .cpace import IR, CPace, CPaceAbort, leb128
 from .events import EventQueue
@@ -342,13 +342,13 @@ class Pairing:
 
     def _keys(self, id_f, id_s):
         """15.4 from self._isk: (KC_s, KC_f); PS into self.ps."""
-        prk = crypto.hkdf_extract(_LABEL, self._isk)
-        kc_s = crypto.hkdf_expand(prk, _KC_S, 32)
-        kc_f = crypto.hkdf_expand(prk, _KC_F, 32)
+        prk = hkdf.hkdf_extract(_LABEL, self._isk)
+        kc_s = hkdf.hkdf_expand(prk, _KC_S, 32)
+        kc_f = hkdf.hkdf_expand(prk, _KC_F, 32)
         info = bytearray(_PS)
         info.extend(id_f)
         info.extend(id_s)
-        ps = crypto.hkdf_expand(prk, info, 32)
+        ps = hkdf.hkdf_expand(prk, info, 32)
         for i in range(32):
             self.ps[i] = ps[i]
         return kc_s, kc_f
@@ -358,7 +358,7 @@ class Pairing:
         h = hashlib.sha256()
         for p in parts:
             h.update(p)
-        return crypto.hmac_sha256(key, h.digest())[:16]
+        return hkdf.hmac_sha256(key, h.digest())[:16]
 
     def _channel(self, id_s, id_f):
         ci = bytearray()
@@ -437,7 +437,7 @@ class Pairing:
             raise _Reject(UNKNOWN_SESSION)
         want = self._tag(self._kc_f, (self._hello, self._reply, self._share,
                                       memoryview(f)[0:3]))
-        if not crypto.ct_equal(want, memoryview(f)[3:19]):
+        if not hkdf.ct_equal(want, memoryview(f)[3:19]):
             self._initiator_failed(WRONG_CODE, now, True)
             return
         self.peer_id = bytes(self._peer)
@@ -522,7 +522,7 @@ class Pairing:
         kc_s, kc_f = self._keys(self.self_id, id_s)
         _zero(self._isk)
         want = self._tag(kc_s, (self._hello, self._reply, memoryview(f)[0:35]))
-        if not crypto.ct_equal(want, memoryview(f)[35:51]):
+        if not hkdf.ct_equal(want, memoryview(f)[35:51]):
             _zero(self.ps)
             self._responder_failed(WRONG_CODE, f, now)
             return

@@ -19,7 +19,8 @@ the user's secret comes with ``connect(now, secret)`` and enters only CPace.
 At the SRK frame one job computes the generator, Y_s, K, e_pub and DH; the
 PROOF carries Y_s and is keyed through CPace's ISK. A PROOF that does not
 end in an accepted KEY is a failed attempt (per F, backoff.py); while S
-backs off, ``connect`` is refused with HANDSHAKE_FAILED(BACKOFF).
+backs off, ``connect`` is refused with HANDSHAKE_FAILED(BACKOFF). That
+code (second3.py, on suite3.py's CPace) loads only with a ``user`` record.
 """
 
 from time import ticks_diff  # type: ignore[attr-defined]
@@ -50,14 +51,14 @@ OPEN = const(3)
 PROVING = const(4)
 
 # the PROOF job's phases
-_E_PUB = const(1)  # e_pub = X25519(e_priv, 9)
+P_E_PUB = const(1)  # e_pub = X25519(e_priv, 9)
 _DH = const(2)  # DH = X25519(e_priv, srk_pub)
-_DONE = const(3)  # both computed: the completion is next
-# suite 3's first phases, before _E_PUB
-_GEN = const(4)  # CPace's generator g from the secret
-_Y_S = const(5)  # Y_s = X25519(y_s, g)
-_K = const(6)  # K = X25519(y_s, Y_f)
-_ISK = const(7)  # after DH: CPace's ISK, a unit of its own (SHA-512)
+P_DONE = const(3)  # both computed: the completion is next
+# suite 3's first phases, before P_E_PUB (second3.py runs them)
+P_GEN = const(4)  # CPace's generator g from the secret
+P_Y_S = const(5)  # Y_s = X25519(y_s, g)
+P_K = const(6)  # K = X25519(y_s, Y_f)
+P_ISK = const(7)  # after DH: CPace's ISK, a unit of its own (SHA-512)
 
 
 class SecondStation:
@@ -116,9 +117,9 @@ class SecondStation:
             self._slice = min(getattr(x25519, "SLICE", _SLICE), _SLICE)
         self._s3: Any = None  # suite 3's CPace side and back-off: only with a user record
         if user3:
-            from .suite3 import Suite3
+            from .second3 import Second3
 
-            self._s3 = Suite3(1)
+            self._s3 = Second3(1)
             self._prs = bytearray(64)  # the user's secret, from connect until the PROOF
             self._prs_n = 0
             self._y_s = bytearray(32)  # CPace's scalar
@@ -247,10 +248,10 @@ class SecondStation:
         if not phase:
             return
         x = self._x
-        if phase >= _GEN:
-            self._work3(phase)
+        if phase >= P_GEN:
+            self._s3.work(self, phase)
             return
-        if phase == _E_PUB:
+        if phase == P_E_PUB:
             if not self._x_on:
                 x.start(self._e_pub, self._e_priv)
                 self._x_on = True
@@ -263,7 +264,7 @@ class SecondStation:
                 x.start(self._dh, self._e_priv, self._srk_pub)
                 self._x_on = True
             if x.step(self._slice):
-                self._phase = _ISK if self.suite == wire.SUITE_3 and x.ok else _DONE
+                self._phase = P_ISK if self.suite == wire.SUITE_3 and x.ok else P_DONE
                 self._x_on = False
             return
         self._phase = 0
@@ -272,7 +273,7 @@ class SecondStation:
             # WAIT_SRK, the REQ's send count and last send as they were
             self._abort_proving()
         elif self.suite == wire.SUITE_3:
-            self._proof3(now_ms)
+            self._s3.proof(self, now_ms)
         else:
             self._proof2(now_ms)
         self.scrub_due = True
@@ -285,53 +286,6 @@ class SecondStation:
         self.suite = 0
         self.state = WAIT_SRK
         self.events.push(events.ERROR, sid, errors.AUTH_FAILED)
-
-    def _work3(self, phase):
-        """Suite 3's units before e_pub: the generator, Y_s, K (15.10)."""
-        x = self._x
-        s3 = self._s3
-        if phase == _ISK:  # two units: one SHA-512 block each
-            if self._steps is None:
-                srk = memoryview(self._srk3)
-                # ADa is the REQ, still in _hs until the PROOF is written over it
-                self._steps = s3.isk_steps(self._y_s_pub, self._hs_v[0], srk[wire.OFF_Y_F:],
-                                           srk[:wire.ADB_LEN])
-            try:
-                next(self._steps)
-            except StopIteration:
-                self._steps = None
-                self._phase = _DONE
-            return
-        if phase == _GEN:  # the generator, one step per call
-            if self._steps is None:
-                self._steps = s3.generator_steps(memoryview(self._prs)[:self._prs_n],
-                                                 self.pairing.id_s, self.pairing.id_f,
-                                                 self._n_s, 0, self._srk3, wire.OFF_N_F)
-            try:
-                next(self._steps)
-            except StopIteration:
-                self._steps = None
-                self._phase = _Y_S
-            return
-        if phase == _Y_S:
-            if not self._x_on:
-                x.start(self._y_s_pub, self._y_s, s3.g)
-                zero(s3.g, 0, 32)  # the generator lets anyone test guesses: gone at once
-                self._x_on = True
-            if x.step(self._slice):
-                self._phase = _K
-                self._x_on = False
-            return
-        if not self._x_on:
-            x.start(s3.k, self._y_s, memoryview(self._srk3)[wire.OFF_Y_F:])
-            self._x_on = True
-        if x.step(self._slice):
-            self._x_on = False
-            if x.ok:
-                self._phase = _E_PUB
-            else:  # an all-zero K: a low-order Y_f
-                self._abort_proving()
-                self.scrub_due = True
 
     # -- frames in ----------------------------------------------------------
 
@@ -385,7 +339,7 @@ class SecondStation:
             if suite == wire.SUITE_2:
                 return self._on_srk2(buf, sid)
             if suite == wire.SUITE_3:
-                return self._on_srk3(buf, sid)
+                return self._s3.on_srk(self, buf, sid)
             return self._on_srk1(buf, sid, now_ms)
         if state == IDLE or state == WAIT_SRK or sid != self.sid:
             return errors.UNKNOWN_SESSION
@@ -499,64 +453,9 @@ class SecondStation:
         self.sid = sid
         self.suite = wire.SUITE_2
         self.state = PROVING
-        self._phase = _E_PUB
+        self._phase = P_E_PUB
         self._x_on = False
         return 0
-
-    def _on_srk3(self, buf, sid):
-        """Suite 3: nothing to check before the job (15.10); draw y_s then
-        e_priv in one call; the job computes g, Y_s, K, e_pub, DH."""
-        try:
-            r = self.rng(64)
-        except (RngFailure, OSError):
-            r = b""
-        if len(r) != 64:
-            return errors.RNG_FAILURE
-        copy(self._y_s, 0, r, 0, 32)
-        copy(self._e_priv, 0, r, 32, 32)
-        copy(self._srk3, 0, buf, 0, wire.LEN_SRK3)
-        copy(self._srk_pub, 0, buf, wire.OFF_SRK_PUB, wire.PUB_LEN)
-        self.sid = sid
-        self.suite = wire.SUITE_3
-        self.state = PROVING
-        self._phase = _GEN
-        self._x_on = False
-        return 0
-
-    def _proof3(self, now_ms):
-        """The suite-3 job ended: ISK, PRK, KP, SPV, PSU; the PROOF (Y_s, e_pub,
-        c, t); TH3 and MS. Erases ISK, PRK, PSU, PRK3, the pad, KP, SPV, the secret."""
-        s3 = self._s3
-        hs = self._hs
-        mac = self._mac
-        srk = memoryview(self._srk3)
-        th_2 = ks.th_next(self._th1, srk)
-        s3.keys(mac, th_2, 0, self._k32b, self._spv, 0)
-        wire.put_header(hs, wire.PROOF, self.sid)
-        copy(hs, wire.OFF_Y_S, self._y_s_pub, 0, wire.PUB_LEN)
-        copy(hs, wire.OFF_E_PUB3, self._e_pub, 0, wire.PUB_LEN)
-        prk3 = self._k32
-        pad = self._k16
-        ks.prk3(mac, th_2, 0, self._dh, 0, wire.PUB_LEN, s3.psu, prk3, 0)
-        zero(s3.psu, 0, 32)
-        mac.key(prk3, 0, 32)
-        mac.expand(ks.PAD[3], None, 0, 0, pad, 0, 16)
-        xor(hs, wire.OFF_C3, self._spv, 0, pad, 0, wire.SPV_LEN)
-        zero(pad, 0, 16)
-        zero(self._spv, 0, 16)
-        tag = s3.t(self._hs_v[4])
-        copy(hs, wire.LEN_PROOF3 - wire.T_LEN, tag, 0, wire.T_LEN)
-        th_3 = ks.th_next(th_2, self._hs_v[3])
-        mac.key(prk3, 0, 32)
-        mac.expand(ks.MS[3], th_3, 0, 32, self._ms, 0, 32)
-        zero(prk3, 0, 32)
-        mac.wipe()
-        self._hs_len = wire.LEN_PROOF3
-        zero(self._prs, 0, 64)  # the user's secret: CPace is done with it
-        self._end_proving()
-        self.state = WAIT_KEY
-        self._sent3 = True
-        self._send_hs(now_ms, True)
 
     def _end3(self, sid, now_ms):
         """A handshake ended: if its suite-3 PROOF went out and no KEY was

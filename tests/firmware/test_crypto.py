@@ -4,17 +4,20 @@ Published vectors (tests/vectors/primitives.json) for every primitive (the
 allocating CCM and the key wrap: the test-side reference ccm_ref.py), the
 zero-allocation CCM engine against that reference for every payload length,
 and both helper paths: viper (_ccm.py; the byte helpers are mac.py's, _hs.py)
-and the pure-Python twins (crypto's _py_ccm_*, mac's _hs_py.py).
+and the pure-Python twins (_ccm_py.py, mac's _hs_py.py).
 """
 
 import hashlib
 import json
+import sys
 from binascii import unhexlify
 
 import micropython
 
 import ccm_ref
-from ephkey import crypto
+from ephkey import crypto, hkdf
+
+TWINS_AT_IMPORT = "ephkey._ccm_py" in sys.modules
 
 _VECTORS = []
 
@@ -55,35 +58,37 @@ def _flip(b, i):
     return bytes(b)
 
 
-# the engine's one-call CCM passes (viper in _ccm.py) and their twins
-_TWINS = {"seal_frame": "_py_ccm_seal", "open_frame": "_py_ccm_open"}
+# the engine's one-call CCM passes (viper in _ccm.py, twins in _ccm_py.py)
+_TWINS = {"seal_frame": "seal", "open_frame": "open"}
 
 
 def _with_python_helpers(fn):
     """Run fn with the pure-Python twins in place of the viper code: crypto's
     CCM passes and mac's byte helpers (which crypto calls)."""
-    from ephkey import mac
+    from ephkey import _ccm_py, _hs, _hs_py, mac
 
     saved = {name: getattr(crypto, name) for name in _TWINS}
     for name, twin in _TWINS.items():
-        setattr(crypto, name, getattr(crypto, twin))
-    mac.use_python_helpers(True)
+        setattr(crypto, name, getattr(_ccm_py, twin))
+    mac.use(_hs_py)
     try:
         fn()
     finally:
         for name, f in saved.items():
             setattr(crypto, name, f)
-        mac.use_python_helpers(False)
+        mac.use(_hs)
 
 
 # ---------------------------------------------------------------- vectors
 
 def test_viper_helpers_are_in_use():
     # The unix port has the viper emitter: the fast path must be the one tested.
-    from ephkey import mac
+    from ephkey import _ccm, mac
 
     assert crypto.VIPER and mac.VIPER
-    assert crypto.seal_frame is not crypto._py_ccm_seal
+    assert crypto.seal_frame is _ccm.seal and crypto.open_frame is _ccm.open
+    # the Python twins load only where _ccm cannot (tools/closure.py ships them only then)
+    assert not TWINS_AT_IMPORT
 
 
 def test_ccm_vectors_encrypt_and_decrypt():
@@ -150,27 +155,27 @@ def test_hkdf_vectors():
     for v in _vectors()["hkdf"]:
         ikm, salt, info, prk, okm = (unhexlify(v[k]) for k in ("ikm", "salt", "info", "prk", "okm"))
         for i, s, f, p in zip(_kinds(ikm), _kinds(salt), _kinds(info), _kinds(prk)):
-            assert crypto.hkdf_extract(s, i) == prk, v["source"]
-            assert crypto.hkdf_expand(p, f, v["length"]) == okm, v["source"]
-            assert crypto.hkdf_sha256(s, i, f, v["length"]) == okm, v["source"]
+            assert hkdf.hkdf_extract(s, i) == prk, v["source"]
+            assert hkdf.hkdf_expand(p, f, v["length"]) == okm, v["source"]
+            assert hkdf.hkdf_sha256(s, i, f, v["length"]) == okm, v["source"]
 
 
 def test_hkdf_edges():
     prk = bytes(32)
-    assert crypto.hkdf_extract(None, b"x") == crypto.hkdf_extract(b"", b"x")
-    assert crypto.hkdf_extract(b"", b"x") == crypto.hkdf_extract(bytes(32), b"x")
-    assert crypto.hkdf_expand(prk, b"", 0) == b""
-    long = crypto.hkdf_expand(prk, b"i", 255 * 32)
-    assert len(long) == 8160 and long[:40] == crypto.hkdf_expand(prk, b"i", 40)
-    _raises(crypto.hkdf_expand, prk, b"", 255 * 32 + 1)
-    _raises(crypto.hkdf_expand, prk, b"", -1)
+    assert hkdf.hkdf_extract(None, b"x") == hkdf.hkdf_extract(b"", b"x")
+    assert hkdf.hkdf_extract(b"", b"x") == hkdf.hkdf_extract(bytes(32), b"x")
+    assert hkdf.hkdf_expand(prk, b"", 0) == b""
+    long = hkdf.hkdf_expand(prk, b"i", 255 * 32)
+    assert len(long) == 8160 and long[:40] == hkdf.hkdf_expand(prk, b"i", 40)
+    _raises(hkdf.hkdf_expand, prk, b"", 255 * 32 + 1)
+    _raises(hkdf.hkdf_expand, prk, b"", -1)
 
 
 def test_hmac_vectors():
     for v in _vectors()["hmac"]:
         key, data, mac = (unhexlify(v[k]) for k in ("key", "data", "mac"))
         for k, d in zip(_kinds(key), _kinds(data)):
-            full = crypto.hmac_sha256(k, d)
+            full = hkdf.hmac_sha256(k, d)
             # RFC 4231 case 5 publishes a truncated MAC: compare that prefix.
             assert len(full) == 32 and full[: len(mac)] == mac, v["source"]
 
@@ -178,18 +183,18 @@ def test_hmac_vectors():
 def test_sha256():
     want = unhexlify("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     for k in _kinds(b"abc"):
-        assert crypto.sha256(k) == want
+        assert hkdf.sha256(k) == want
 
 
 def test_ct_equal():
     a = _rand(40, "ct")
     for x, y in zip(_kinds(a), _kinds(a)):
-        assert crypto.ct_equal(x, y)
+        assert hkdf.ct_equal(x, y)
     for i in (0, 20, 39):
-        assert not crypto.ct_equal(a, _flip(a, i))
-    assert not crypto.ct_equal(a, a[:-1])
-    assert not crypto.ct_equal(b"", b"\x00")
-    assert crypto.ct_equal(b"", bytearray())
+        assert not hkdf.ct_equal(a, _flip(a, i))
+    assert not hkdf.ct_equal(a, a[:-1])
+    assert not hkdf.ct_equal(b"", b"\x00")
+    assert hkdf.ct_equal(b"", bytearray())
 
 
 # ------------------------------------------------ CCM beyond the vectors

@@ -1,8 +1,8 @@
 """ephkey.link inside MicroPython: vectors, noise, resync, zero allocation.
 
 The CRC runs on two paths: the viper code of ephkey._crc (in use on the unix
-port, as on every target board) and link.py's pure-Python twins (the fallback
-of a port without viper). Tests that concern the CRC run on both.
+port, as on every target board) and its pure-Python twins in ephkey._crc_py
+(the fallback of a port without viper). Tests that concern the CRC run on both.
 
 Run from the repository root:
 MICROPYPATH=firmware:tests/firmware micropython tests/firmware/mpunit.py test_link
@@ -10,6 +10,7 @@ MICROPYPATH=firmware:tests/firmware micropython tests/firmware/mpunit.py test_li
 
 import binascii
 import random
+import sys
 
 import micropython
 
@@ -21,7 +22,7 @@ VECTORS = "tests/vectors/link.json"
 COUNTERS = ("frames_ok", "crc_errors", "too_long", "cobs_errors", "runts", "discarded")
 SMALL_INT_LIMIT_32BIT = 1 << 30  # small ints on a 32-bit board are below this
 
-FALLBACK_TABLES_AT_IMPORT = len(link._CRC_LO)
+TWINS_AT_IMPORT = "ephkey._crc_py" in sys.modules
 
 def h(s):
     return bytes.fromhex(s)
@@ -45,11 +46,11 @@ def run_locked(fn, arg):
 
 def python_crc(fn, arg):
     """Call fn(arg) with link.py's pure-Python CRC in place of the viper one."""
+    from ephkey import _crc_py
+
     saved = (link._crc_into, link._residue_ok)
-    if not len(link._CRC_LO):  # built at import only on a port without viper
-        link._CRC_LO, link._CRC_HI = link._crc_tables()
-    link._crc_into = link._py_crc_into
-    link._residue_ok = link._py_residue_ok
+    link._crc_into = _crc_py.crc_into
+    link._residue_ok = _crc_py.residue_ok
     try:
         return fn(arg)
     finally:
@@ -162,8 +163,10 @@ def test_crc_constants():
 def test_viper_crc_is_in_use():
     # The unix port has the viper emitter: the fast path must be the default one.
     assert link.VIPER
-    assert link._crc_into is link._crc.crc_into and link._residue_ok is link._crc.residue_ok
-    assert not FALLBACK_TABLES_AT_IMPORT  # not built for nothing (python_crc builds them)
+    from ephkey import _crc
+
+    assert link._crc_into is _crc.crc_into and link._residue_ok is _crc.residue_ok
+    assert not TWINS_AT_IMPORT  # nor their tables built for nothing (python_crc loads them)
 
 
 def crc_checks(seed):
@@ -547,18 +550,20 @@ def crc32_32bit_env():
 
 
 def decode_32bit(env):
-    """Decode env's stream with the heap locked and link._crc32 emulating a board."""
+    """Decode env's stream with the heap locked and _crc_py._crc32 emulating a board."""
+    from ephkey import _crc_py
+
     stream, frames, calls, crc32_32bit = env[0], env[1], env[2], env[3]
     rx = LinkRx()
-    real = link._crc32
+    real = _crc_py._crc32
     calls[0] = calls[1] = 0
-    link._crc32 = crc32_32bit
+    _crc_py._crc32 = crc32_32bit
     try:
         err = run_locked(feed_whole, [rx, [stream]])
         got = []
         feed_all(LinkRx(), stream, 0, len(stream), got)
     finally:
-        link._crc32 = real
+        _crc_py._crc32 = real
     assert err is None
     assert got == frames
     assert rx.frames_ok == len(frames)

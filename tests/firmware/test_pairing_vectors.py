@@ -11,7 +11,7 @@ import hashlib
 import json
 
 from drbg import Drbg
-from ephkey import crypto, pairing
+from ephkey import hkdf, pairing
 from ephkey.cpace import IR, calculate_generator_into, isk_into, leb128, scalar_mult_vfy_into
 
 with open("tests/vectors/pairing.json") as _f:
@@ -108,17 +108,17 @@ def test_intermediates_from_the_scalars():
         isk = bytearray(64)
         isk_into(isk, k, sid, IR, ya, hello, yb, reply[0:23])
         assert _hex(isk) == x["isk"], case["name"]
-        prk = crypto.hkdf_extract(b"ephkey v2 pair", isk)
+        prk = hkdf.hkdf_extract(b"ephkey v2 pair", isk)
         assert _hex(prk) == x["prk_p"]
-        kc_s = crypto.hkdf_expand(prk, b"ephkey v2 pair kc s", 32)
-        kc_f = crypto.hkdf_expand(prk, b"ephkey v2 pair kc f", 32)
+        kc_s = hkdf.hkdf_expand(prk, b"ephkey v2 pair kc s", 32)
+        kc_f = hkdf.hkdf_expand(prk, b"ephkey v2 pair kc f", 32)
         assert (_hex(kc_s), _hex(kc_f)) == (x["kc_s"], x["kc_f"])
         th_s = hashlib.sha256(hello + reply + share[0:35]).digest()
         th_f = hashlib.sha256(hello + reply + share + confirm[0:3]).digest()
         assert (_hex(th_s), _hex(th_f)) == (x["th_s"], x["th_f"])
-        assert _hex(crypto.hmac_sha256(kc_s, th_s)[:16]) == x["tag_s"] == _hex(share[35:51])
-        assert _hex(crypto.hmac_sha256(kc_f, th_f)[:16]) == x["tag_f"] == _hex(confirm[3:19])
-        ps = crypto.hkdf_expand(prk, b"ephkey v2 pair ps" + id_f + id_s, 32)
+        assert _hex(hkdf.hmac_sha256(kc_s, th_s)[:16]) == x["tag_s"] == _hex(share[35:51])
+        assert _hex(hkdf.hmac_sha256(kc_f, th_f)[:16]) == x["tag_f"] == _hex(confirm[3:19])
+        ps = hkdf.hkdf_expand(prk, b"ephkey v2 pair ps" + id_f + id_s, 32)
         assert _hex(ps) == x["ps"]
     assert seen >= 5
 

@@ -9,6 +9,7 @@ import gc
 import json
 import os
 
+from jsonstream import count, items
 from step_driver import make_station, step
 
 VECTORS = "tests/vectors/"
@@ -68,9 +69,10 @@ SECTION_12 = ("basic", "rotation", "shared_srk", "retransmit", "expiry", "table"
 
 
 def _replay(name):
-    # The stations first, into a heap the parsed vector has not cut up (the
-    # emulated board's 140 KiB heap has room for both, but not in one piece
-    # once a 24 KB vector was parsed first), then the vector again for its steps.
+    # The stations first, into a heap the parsed vector has not cut up, then
+    # the vector's steps one at a time (jsonstream): the emulated board's
+    # 140 KiB heap has room for the stations and a whole 40 KB vector, but not
+    # always in one piece.
     v = _load(name)
     v.pop("steps")
     v.pop("intermediates", None)
@@ -78,10 +80,12 @@ def _replay(name):
     sts = stations(v)
     v = None
     gc.collect()
-    steps = _load(name)["steps"]
-    for i in range(len(steps)):
-        check_step(sts, i, steps[i], name)
-    return len(steps)
+    n = 0
+    for s in items(VECTORS + name, "steps"):
+        check_step(sts, n, s, name)
+        n += 1
+    assert n == count(VECTORS + name, "steps") > 0, name
+    return n
 
 
 def test_session_vectors_byte_for_byte():

@@ -51,7 +51,8 @@ def test_deploy_with_mpremote_then_import(board: VirtualBoard) -> None:
     shipped_native = (board.flash / f"{natmod.MOD}.mpy").exists()  # built where it can be
     c = closure.closure(["first"], doc["transport"],
                         native=[natmod.MOD] if shipped_native else [],
-                        suites=closure.board_suites(doc))
+                        suites=closure.board_suites(doc), viper=closure.has_viper(doc["arch"]),
+                        port=doc["port"])
     assert mpys == [m + ".mpy" for m in c.modules]  # the role's modules, nothing else
     assert "second.mpy" not in mpys
     native = natmod.built("x64")
