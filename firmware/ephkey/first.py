@@ -656,7 +656,7 @@ class FirstStation:
 
     def _queue_srk_frame(self, slot):
         t = self.table
-        n = (wire.LEN_SRK, wire.LEN_SRK, wire.LEN_SRK2, wire.LEN_SRK3)[t.suite[slot]]
+        n = wire.LEN_SRK_OF[t.suite[slot]]
         out = self.outq.slot()
         copy(out, 0, t.srk_frame, SRK_MAX * slot, n)
         self._commit(out, n)
@@ -666,7 +666,7 @@ class FirstStation:
     def _on_proof(self, slot, buf, n, now_ms):
         t = self.table
         suite = t.suite[slot]
-        if n != (wire.LEN_PROOF, wire.LEN_PROOF, wire.LEN_PROOF2, wire.LEN_PROOF3)[suite]:
+        if n != wire.LEN_PROOF_OF[suite]:
             return errors.MALFORMED
         state = t.state[slot]
         if state != WAIT_PROOF:
@@ -730,7 +730,9 @@ class FirstStation:
             return
         t.fails[slot] = fails
         t.state[slot] = WAIT_PROOF  # a CHECKING slot waits for a PROOF again
-        zero(t.proof, PROOF_MAX * slot, PROOF_MAX)
+        at = PROOF_MAX * slot
+        if t.proof[at]:  # a PROOF kept for its check (a frame's first byte is never 0)
+            zero(t.proof, at, PROOF_MAX)
 
     def _check_spv(self, slot, x, xoff, xlen, now_ms):
         """4.5 step 7 with X = x[xoff:xoff + xlen]: PRK3, the pad, c XOR pad == SPV."""
@@ -745,7 +747,7 @@ class FirstStation:
             zero(ps, 0, 32)  # PSU: only PRK3 needs it
         mac.key(prk3, 0, 32)
         mac.expand(ks.PAD[suite], None, 0, 0, pad, 0, 16)
-        c = PROOF_MAX * slot + (0, wire.OFF_C, wire.OFF_C2, wire.OFF_C3)[suite]
+        c = PROOF_MAX * slot + wire.OFF_C_OF[suite]
         bad = xor_diff(t.proof, c, pad, 0, t.spv, 16 * slot, wire.SPV_LEN)
         zero(pad, 0, 16)
         if bad:

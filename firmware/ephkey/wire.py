@@ -67,6 +67,11 @@ OFF_C3 = const(67)
 LEN_PROOF3 = const(91)
 T_LEN = const(8)
 
+# by suite (index 1 to 3): made once here, not as a tuple built per frame
+LEN_SRK_OF = (0, LEN_SRK, LEN_SRK2, LEN_SRK3)
+LEN_PROOF_OF = (0, LEN_PROOF, LEN_PROOF2, LEN_PROOF3)
+OFF_C_OF = (0, OFF_C, OFF_C2, OFF_C3)
+
 # KEY (3.6)
 OFF_WRAPPED_IDRK = const(3)
 LEN_KEY = const(27)
