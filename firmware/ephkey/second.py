@@ -34,12 +34,6 @@ from .mac import KeyWrap, Mac, copy, diff, pads_to, xor, zero
 from .outq import OutQueue
 from .rng_health import RngFailure
 
-# X25519Job.step's budget per work() call (4.7: under 20 ms on an RP2040). The
-# module's SLICE (32 units) counts 1.15 M instructions on the emulated
-# Cortex-M3 (tools/bench_hs.py --emu), an estimated 15-26 ms on an RP2040
-# (tools/bench_emu.py's 1.6-2.8 cycles per instruction): 24 units keep even the
-# high estimate under 20 ms.
-_SLICE = const(24)
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -114,7 +108,7 @@ class SecondStation:
             from . import x25519
 
             self._x = x25519.X25519Job()
-            self._slice = min(getattr(x25519, "SLICE", _SLICE), _SLICE)
+            self._slice = x25519.WORK_UNITS
         self._s3: Any = None  # suite 3's CPace side and back-off: only with a user record
         if user3:
             from .second3 import Second3

@@ -87,6 +87,13 @@ UNITS = _impl.UNITS
 # RAM at 1.3 to 1.6 cycles an instruction on a Cortex-M0+ (loads 2, MULS 1), so
 # step(48) is 10-12 ms at 125 MHz. Viper: see _x25519_viper.py.
 SLICE = getattr(_impl, "SLICE", 48)
+# The stations' budget per work() call (docs/protocol.md 4.7: under 20 ms on an
+# RP2040). The longest work() call of a suite-2 handshake, the last slice of
+# F's check with the check itself, counts 0.90 M instructions at 24 units with
+# the viper code on the emulated Cortex-M3 (tools/bench_hs.py --emu), 20.1 ms at
+# the high estimate of tools/bench_emu.py (2.8 cycles per instruction at 125
+# MHz); at 22 units it counts 0.83 M, 18.5 ms at that estimate.
+WORK_UNITS = min(SLICE, 22)
 
 
 class X25519Job:
