@@ -25,6 +25,8 @@ alike, and records every step on which they differ: the differential run.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import hostile as H
@@ -177,7 +179,7 @@ def fuzz_first(factory: H.TargetFactory, suite: int, rounds: int, seed: bytes = 
         s.connect(run.t, secret)
         return s
 
-    try:
+    with _failures_counted(res):
         for r in range(rounds):
             run.t += ROUND_MS
             for _ in range(2):  # F's key pairs of this interval and the next (3.9)
@@ -249,12 +251,6 @@ def fuzz_first(factory: H.TargetFactory, suite: int, rounds: int, seed: bytes = 
                            fails, [o.hex() for o in out], evs))
             if out:
                 _use_session_at_f(run, s, sid, out[0])
-    except H.TargetHang as exc:
-        res.hangs += 1
-        res.notes.append(str(exc))
-    except RuntimeError as exc:
-        res.crashes += 1
-        res.notes.append(str(exc))
     _finish(run)
     return res
 
@@ -326,6 +322,19 @@ def _use_session_at_f(run: Run, s: SecondStation, sid: int, key: bytes) -> None:
         run.step("receive", "CLOSE", frame=o)
 
 
+@contextmanager
+def _failures_counted(res: H.FuzzResult) -> Iterator[None]:
+    """A hang or a crash of the target ends the run, counted in ``res``."""
+    try:
+        yield
+    except H.TargetHang as exc:
+        res.hangs += 1
+        res.notes.append(str(exc))
+    except RuntimeError as exc:
+        res.crashes += 1
+        res.notes.append(str(exc))
+
+
 def _finish(run: Run) -> None:
     if isinstance(run.target, Lockstep):
         run.res.wrong_accepts += len(run.target.differences)
@@ -354,7 +363,7 @@ def fuzz_second(factory: H.TargetFactory, suite: int, rounds: int, seed: bytes =
     points = H.hostile_points()
     secret = H.secret_for(suite)
     siege = range(6, 18) if suite == 3 else range(0)  # wrong secrets: S's back-off
-    try:
+    with _failures_counted(res):
         for r in range(rounds):
             run.t += ROUND_MS
             if run.t < run.backoff_until:  # 15.10 item 6: S refuses, draws and sends nothing
@@ -424,12 +433,6 @@ def fuzz_second(factory: H.TargetFactory, suite: int, rounds: int, seed: bytes =
                        "genuine KEY after %s: %r" % (kind, evs))
             if evs and evs[0].name == ESTABLISHED:
                 _use_session_at_s(run, f, evs[0].sid)
-    except H.TargetHang as exc:
-        res.hangs += 1
-        res.notes.append(str(exc))
-    except RuntimeError as exc:
-        res.crashes += 1
-        res.notes.append(str(exc))
     _finish(run)
     return res
 

@@ -169,10 +169,9 @@ class Client:
             from .second import SecondStation
 
             if rng is None:
-                import os
+                from .hmac_drbg import default_rng
 
-                from .hmac_drbg import station_rng
-                rng = station_rng(os.urandom)
+                rng = default_rng()
             st = SecondStation(config or SecondConfig(), pairing, rng, clock())
         cfg = st.cfg
         self.link = link

@@ -175,8 +175,9 @@ def _lv_larger(ya, ada, yb, adb) -> bool:
         ob += 1
 
 
-def transcript_feed(h, mode: int, ya, ada, yb, adb) -> None:
-    """h.update(transcript_ir or transcript_oc(Ya, ADa, Yb, ADb)) (draft 6.3)."""
+def transcript_head(h, mode: int, ya, ada, yb, adb):
+    """transcript_feed but its last piece, which it returns (the second AD in
+    the transcript's order): isk_steps feeds that one in a step of its own."""
     if mode == OC:
         h.update(b"oc")
         if not _lv_larger(ya, ada, yb, adb):
@@ -186,7 +187,12 @@ def transcript_feed(h, mode: int, ya, ada, yb, adb) -> None:
     lv_feed(h, ya)
     lv_feed(h, ada)
     lv_feed(h, yb)
-    lv_feed(h, adb)
+    return adb
+
+
+def transcript_feed(h, mode: int, ya, ada, yb, adb) -> None:
+    """h.update(transcript_ir or transcript_oc(Ya, ADa, Yb, ADb)) (draft 6.3)."""
+    lv_feed(h, transcript_head(h, mode, ya, ada, yb, adb))
 
 
 # ---------------------------------------------------------------- group steps
@@ -245,17 +251,9 @@ def isk_steps(out: "WriteableBuffer", k, sid, mode: int, ya, ada, yb, adb,
     lv_feed(h, _DSI_ISK)
     lv_feed(h, sid)
     lv_feed(h, k)
-    if mode == OC:  # transcript_feed, cut before its last piece
-        h.update(b"oc")
-        if not _lv_larger(ya, ada, yb, adb):
-            ya, ada, yb, adb = yb, adb, ya, ada
-    elif mode != IR:
-        raise ValueError("cpace: mode")
-    lv_feed(h, ya)
-    lv_feed(h, ada)
-    lv_feed(h, yb)
+    last = transcript_head(h, mode, ya, ada, yb, adb)
     yield
-    lv_feed(h, adb)
+    lv_feed(h, last)
     hh.finish_into(out, ISK_LEN)
 
 

@@ -606,19 +606,27 @@ class FirstStation:
         return ticks_diff(now_ms, t.req_time[slot]) >= self.cfg.lifetime_ms or not (
             self.ring.holds(t.srk_slot[slot], t.interval[slot], t.suite[slot]))
 
-    def _build_srk_frame(self, slot, req, n, r, nf_off):
-        """The SRK frame (3.4 / 3.9) into the slot, with TH2, KP and SPV."""
+    def srk_head(self, slot, r, nf_off):
+        """The slot's SRK frame up to n_f (3.4, 3.9, 15.10), n_f = r[nf_off:];
+        the frame's offset in t.srk_frame."""
         t = self.table
-        suite = t.suite[slot]
-        ps = self.pairings[t.peer[slot]].ps
         f = t.srk_frame
         o = SRK_MAX * slot
         sid = t.sid[slot]
         f[o] = wire.B_SRK
         f[o + 1] = sid >> 8
         f[o + 2] = sid & 0xFF
-        f[o + 3] = suite
+        f[o + 3] = t.suite[slot]
         copy(f, o + wire.OFF_N_F, r, nf_off, wire.NONCE_LEN)
+        return o
+
+    def _build_srk_frame(self, slot, req, n, r, nf_off):
+        """The SRK frame (3.4 / 3.9) into the slot, with TH2, KP and SPV."""
+        t = self.table
+        suite = t.suite[slot]
+        ps = self.pairings[t.peer[slot]].ps
+        f = t.srk_frame
+        o = self.srk_head(slot, r, nf_off)
         th_1 = ks.th1(req if n == len(req) else memoryview(req)[:wire.LEN_REQ])
         mac = self._mac
         prk = self._k32

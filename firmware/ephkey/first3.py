@@ -31,13 +31,7 @@ class First3(Suite3):
         its job)."""
         t = st.table
         f = t.srk_frame
-        o = SRK_MAX * slot
-        sid = t.sid[slot]
-        f[o] = wire.B_SRK
-        f[o + 1] = sid >> 8
-        f[o + 2] = sid & 0xFF
-        f[o + 3] = wire.SUITE_3
-        copy(f, o + wire.OFF_N_F, r, nf_off, wire.NONCE_LEN)
+        o = st.srk_head(slot, r, nf_off)
         copy(f, o + wire.OFF_SRK_PUB, st.ring.pub, wire.PUB_LEN * t.srk_slot[slot],
              wire.PUB_LEN)
         copy(t.y_f, 32 * slot, r, len(r) - 32, 32)

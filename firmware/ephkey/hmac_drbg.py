@@ -239,3 +239,10 @@ def station_rng(raw_source, port=None, radio=None):
         if radio is not None:
             radio.off()
     return SeededRng(healthy, radio)
+
+
+def default_rng():
+    """station_rng over os.urandom: the API's rng when its caller gives none."""
+    import os
+
+    return station_rng(os.urandom)

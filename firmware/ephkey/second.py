@@ -444,12 +444,16 @@ class SecondStation:
         pads_to(self._kp, 0, kp, 0, 32)
         zero(kp, 0, 32)
         mac.wipe()
-        self.sid = sid
-        self.suite = wire.SUITE_2
-        self.state = PROVING
-        self._phase = P_E_PUB
-        self._x_on = False
+        self.proving(sid, wire.SUITE_2, P_E_PUB)
         return 0
+
+    def proving(self, sid, suite, phase):
+        """PROVING for session ``sid``: its job starts at ``phase`` (4.7)."""
+        self.sid = sid
+        self.suite = suite
+        self.state = PROVING
+        self._phase = phase
+        self._x_on = False
 
     def _end3(self, sid, now_ms):
         """A handshake ended: if its suite-3 PROOF went out and no KEY was

@@ -12,7 +12,7 @@ steps SecondStation calls with itself (``st``):
 from . import errors, keyschedule as ks, wire
 from .mac import copy, xor, zero
 from .rng_health import RngFailure
-from .second import P_DONE, P_E_PUB, P_GEN, P_ISK, P_K, P_Y_S, PROVING, WAIT_KEY
+from .second import P_DONE, P_E_PUB, P_GEN, P_ISK, P_K, P_Y_S, WAIT_KEY
 from .suite3 import Suite3
 
 
@@ -76,11 +76,7 @@ class Second3(Suite3):
         copy(st._e_priv, 0, r, 32, 32)
         copy(st._srk3, 0, buf, 0, wire.LEN_SRK3)
         copy(st._srk_pub, 0, buf, wire.OFF_SRK_PUB, wire.PUB_LEN)
-        st.sid = sid
-        st.suite = wire.SUITE_3
-        st.state = PROVING
-        st._phase = P_GEN
-        st._x_on = False
+        st.proving(sid, wire.SUITE_3, P_GEN)
         return 0
 
     def proof(self, st, now_ms):

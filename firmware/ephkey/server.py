@@ -163,10 +163,9 @@ async def serve(link, pairings, handler, config=None, rng=None, clock=None, rx_s
         from .first import FirstStation
 
         if rng is None:
-            import os
+            from .hmac_drbg import default_rng
 
-            from .hmac_drbg import station_rng
-            rng = station_rng(os.urandom)
+            rng = default_rng()
         st = FirstStation(config or FirstConfig(), pairings, rng, clock())
     cfg = st.cfg
     app = _ServerApp(handler, on_event, on_error)

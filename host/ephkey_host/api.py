@@ -157,21 +157,22 @@ class Session:
                     waits=self.waits, **self._node.counts)
 
     # -- the node's calls -----------------------------------------------------
+    async def _changes(self) -> None:
+        """Until the session next changes; its error if it has ended."""
+        if self.error is not None:
+            raise self.error
+        self._changed.clear()
+        await self._changed.wait()
+
     async def _until_open(self) -> None:
         while not self._open:
-            if self.error is not None:
-                raise self.error
-            self._changed.clear()
-            await self._changed.wait()
+            await self._changes()
         if self.error is not None:
             raise self.error
 
     async def _next(self) -> bytes:
         while not self._inbox:
-            if self.error is not None:
-                raise self.error
-            self._changed.clear()
-            await self._changed.wait()
+            await self._changes()
         return self._inbox.popleft()
 
     def _deliver(self, payload: bytes) -> None:

@@ -275,6 +275,11 @@ class _Checker:
             self.inter.update(prk=prk.hex(), ka=ka.hex(), auth=fr.data("auth").hex())
         else:
             self._unverified("SRK auth (needs PS)")
+        self._take_srk_pub(srk_pub)
+
+    def _take_srk_pub(self, srk_pub: bytes) -> None:
+        """The interval's public key of a suite-2 or -3 SRK frame: not of low
+        order; the srk_priv given is kept only if it is this key's."""
         if crypto.x25519_low_order(srk_pub):
             raise _Fail(Code.AUTH_FAILED, "srk_pub", "srk_pub of low order: DH is all zeros")
         if self.srk_priv is not None and crypto.x25519_base(self.srk_priv) != srk_pub:
@@ -288,12 +293,7 @@ class _Checker:
         self.inter.update(srk_pub=srk_pub.hex(), Y_f=y_f.hex())
         if crypto.x25519_low_order(y_f):
             raise _Fail(Code.AUTH_FAILED, "Y_f", "Y_f of low order: CPace's K is all zeros")
-        if crypto.x25519_low_order(srk_pub):
-            raise _Fail(Code.AUTH_FAILED, "srk_pub", "srk_pub of low order: DH is all zeros")
-        if self.srk_priv is not None and crypto.x25519_base(self.srk_priv) != srk_pub:
-            self._unverified("srk_priv given is not the key of this srk_pub: not used")
-            self.srk_priv = None
-        self.srk_pub = srk_pub
+        self._take_srk_pub(srk_pub)
 
     def _k3(self, srk_frame: bytes, y_s_share: bytes) -> bytes | None:
         """Suite 3: CPace's K from a scalar whose share the secret's generator

@@ -22,6 +22,15 @@ def _fresh_state():
     gc.collect()
 
 
+def raises(exc, fn, *args):
+    """fn(*args) must raise ``exc``: its message, for tests that check it."""
+    try:
+        fn(*args)
+    except exc as e:
+        return str(e)
+    raise AssertionError("no %s" % exc.__name__)
+
+
 def run_module(name, skip=None):
     """(passed, failed, skipped); ``skip`` maps "module.test" to the reason a
     board cannot run it (stated skips of tests/host/test_emu_firmware.py)."""

@@ -13,6 +13,7 @@ import time
 
 from ephkey import cpace, elligator2, sha512
 from ephkey.cpace import IR, OC, CPace, CPaceAbort
+from mpunit import raises
 
 with open("tests/vectors/cpace.json") as _f:
     V = json.load(_f)
@@ -34,14 +35,6 @@ class Recorder:
 
     def digest(self):
         return sha512.SHA512(self.data).digest()
-
-
-def _raises(exc, fn, *args):
-    try:
-        fn(*args)
-    except exc:
-        return
-    raise AssertionError("no %s" % exc.__name__)
 
 
 def _fixed(b):
@@ -89,7 +82,7 @@ def test_transcripts_ir_and_oc():
             cpace.transcript_feed(r, mode, h(case["Ya"]), h(case["ADa"]), h(case["Yb"]),
                                   h(case["ADb"]))
             assert r.data.hex() == case["out"], name
-    _raises(ValueError, cpace.transcript_feed, Recorder(), 2, b"", b"", b"", b"")
+    raises(ValueError, cpace.transcript_feed, Recorder(), 2, b"", b"", b"", b"")
 
 
 def test_oc_order_matches_plain_byte_comparison():
@@ -187,18 +180,18 @@ def test_invalid_shares_abort_either_party_and_wipe_it():
 def test_malformed_shares_and_misuse():
     prs, ci, sid = h(X["PRS"]), h(X["CI"]), h(X["sid"])
     p = CPace(True)
-    _raises(ValueError, p.finish, bytearray(64), h(X["Yb"]), b"")  # before start
+    raises(ValueError, p.finish, bytearray(64), h(X["Yb"]), b"")  # before start
     for bad in (b"", h(X["Yb"])[:31], h(X["Yb"]) + b"\x00"):
         p.start(prs, ci, sid, b"", _fixed(h(X["ya"])))
-        _raises(CPaceAbort, p.finish, bytearray(64), bad, b"")
+        raises(CPaceAbort, p.finish, bytearray(64), bad, b"")
         assert not any(p._y)
     p.start(prs, ci, sid, b"", _fixed(h(X["ya"])))
-    _raises(ValueError, p.finish, bytearray(63), h(X["Yb"]), b"")
+    raises(ValueError, p.finish, bytearray(63), h(X["Yb"]), b"")
     p.start(prs, ci, sid, b"", _fixed(h(X["ya"])))
     p.finish(bytearray(64), h(X["Yb"]), b"")
-    _raises(ValueError, p.finish, bytearray(64), h(X["Yb"]), b"")  # the scalar is spent
-    _raises(ValueError, p.start, prs, ci, sid, b"", _fixed(b"short"))
-    _raises(ValueError, CPace, True, 5)
+    raises(ValueError, p.finish, bytearray(64), h(X["Yb"]), b"")  # the scalar is spent
+    raises(ValueError, p.start, prs, ci, sid, b"", _fixed(b"short"))
+    raises(ValueError, CPace, True, 5)
 
 
 # ---------------------------------------------------------------- elligator2
@@ -225,8 +218,8 @@ def test_elligator2_input_decoding():
         elligator2.map_to_curve_into(out2, k.to_bytes(32, "little"))
         assert out1 == out2, k
         assert int.from_bytes(out1, "little") < P
-    _raises(ValueError, elligator2.map_to_curve_into, out1, bytes(31))
-    _raises(ValueError, elligator2.map_to_curve_into, bytearray(31), bytes(32))
+    raises(ValueError, elligator2.map_to_curve_into, out1, bytes(31))
+    raises(ValueError, elligator2.map_to_curve_into, bytearray(31), bytes(32))
 
 
 def test_field_helpers():
@@ -309,7 +302,7 @@ def test_secrets_are_zeroed_after_use():
     a.start(prs, ci, sid, b"A", _fixed(h(X["ya"])))
     a.wipe()
     assert not any(a._y)
-    _raises(ValueError, a.finish, bytearray(64), h(X["Yb"]), b"B")
+    raises(ValueError, a.finish, bytearray(64), h(X["Yb"]), b"B")
 
 
 def test_cost_on_this_vm():

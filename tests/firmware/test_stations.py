@@ -9,6 +9,7 @@ import pair
 from ephkey import errors, wire
 from ephkey.config import FirstConfig, SecondConfig
 from ephkey.sessions import OPEN, WAIT_CONFIRM
+from mpunit import raises
 from pair import deliver, drain, handshake, outputs, pairing
 
 
@@ -22,28 +23,20 @@ def second(i=0, **kw):
     return pair.second(i, **kw)
 
 
-def _raises_value_error(fn):
-    try:
-        fn()
-    except ValueError as e:
-        return str(e)
-    raise AssertionError("no ValueError")
-
-
 def test_config_refuses_m_above_10():
-    msg = _raises_value_error(lambda: FirstConfig(m=11))
+    msg = raises(ValueError, lambda: FirstConfig(m=11))
     assert "m must be" in msg, msg
 
 
 def test_config_refuses_lifetime_of_90_s():
-    msg = _raises_value_error(lambda: FirstConfig(lifetime_ms=90000, interval_ms=10000))
+    msg = raises(ValueError, lambda: FirstConfig(lifetime_ms=90000, interval_ms=10000))
     assert "lifetime_ms" in msg, msg
     FirstConfig(lifetime_ms=89999, interval_ms=10000, ring_slots=32)
 
 
 def test_config_refuses_ring_too_small_and_interval_too_long():
-    assert "ring_slots" in _raises_value_error(lambda: FirstConfig(ring_slots=6))
-    assert "interval_ms" in _raises_value_error(
+    assert "ring_slots" in raises(ValueError, lambda: FirstConfig(ring_slots=6))
+    assert "interval_ms" in raises(ValueError,
         lambda: FirstConfig(m=1, interval_ms=10, lifetime_ms=20000))
 
 
@@ -51,22 +44,22 @@ def test_config_v2_settings_and_their_ranges():
     c = FirstConfig()
     assert (c.confirm_ms, c.peer_sessions, c.proof_tries, c.out_queue) == (10000, 1, 3, 12)
     assert SecondConfig().out_queue == 4
-    assert "confirm_ms" in _raises_value_error(lambda: FirstConfig(idle_ms=1000))
-    assert "confirm_ms" in _raises_value_error(lambda: FirstConfig(confirm_ms=300000))
+    assert "confirm_ms" in raises(ValueError, lambda: FirstConfig(idle_ms=1000))
+    assert "confirm_ms" in raises(ValueError, lambda: FirstConfig(confirm_ms=300000))
     FirstConfig(confirm_ms=299999)
-    assert "peer_sessions" in _raises_value_error(lambda: FirstConfig(sessions=2, peer_sessions=3))
-    assert "proof_tries" in _raises_value_error(lambda: FirstConfig(proof_tries=0))
-    assert "proof_tries" in _raises_value_error(lambda: FirstConfig(proof_tries=256))
-    assert "out_queue" in _raises_value_error(lambda: FirstConfig(out_queue=0))
-    assert "out_queue" in _raises_value_error(lambda: SecondConfig(out_queue=0))
+    assert "peer_sessions" in raises(ValueError, lambda: FirstConfig(sessions=2, peer_sessions=3))
+    assert "proof_tries" in raises(ValueError, lambda: FirstConfig(proof_tries=0))
+    assert "proof_tries" in raises(ValueError, lambda: FirstConfig(proof_tries=256))
+    assert "out_queue" in raises(ValueError, lambda: FirstConfig(out_queue=0))
+    assert "out_queue" in raises(ValueError, lambda: SecondConfig(out_queue=0))
     assert FirstConfig(sessions=3).out_queue == 7
 
 
 def test_no_pairing_material_refuses_to_start():
     from ephkey.first import FirstStation
     from ephkey.second import SecondStation
-    _raises_value_error(lambda: FirstStation(FirstConfig(), [], None, 0))
-    _raises_value_error(lambda: SecondStation(SecondConfig(), None, None, 0))
+    raises(ValueError, lambda: FirstStation(FirstConfig(), [], None, 0))
+    raises(ValueError, lambda: SecondStation(SecondConfig(), None, None, 0))
 
 
 def test_handshake_and_data_both_ways():

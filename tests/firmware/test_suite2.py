@@ -15,6 +15,7 @@ from ephkey import errors, wire
 from ephkey.config import FirstConfig, SecondConfig
 from ephkey.srk_ring import NONE, PENDING, READY
 from ephkey.x25519 import x25519, x25519_base
+from mpunit import raises
 from pair import Tape, deliver, drain, handshake, outputs, pairing, work
 
 IV = 10000  # interval_ms
@@ -97,23 +98,15 @@ def _error(frame, code):
     return b"\x2f" + bytes(frame[1:3]) + bytes((code,))
 
 
-def _raises(exc, fn):
-    try:
-        fn()
-    except exc as e:
-        return str(e)
-    raise AssertionError("no %s" % exc.__name__)
-
-
 # ------------------------------------------------------------- configuration
 
 def test_config_defaults_to_suite_2_then_1_and_checks_suites():
     assert FirstConfig().suites == (2, 1)
     assert SecondConfig().offer == (2, 1)
     assert FirstConfig(suites=[1]).suites == (1,)  # board files give lists
-    assert "unsupported suite 4" in _raises(ValueError, lambda: FirstConfig(suites=(4,)))
-    assert "at least one" in _raises(ValueError, lambda: SecondConfig(offer=()))
-    assert "twice" in _raises(ValueError, lambda: SecondConfig(offer=(2, 2)))
+    assert "unsupported suite 4" in raises(ValueError, lambda: FirstConfig(suites=(4,)))
+    assert "at least one" in raises(ValueError, lambda: SecondConfig(offer=()))
+    assert "twice" in raises(ValueError, lambda: SecondConfig(offer=(2, 2)))
 
 
 # ------------------------------------------------------------- the handshake
@@ -433,20 +426,20 @@ def test_forward_secrecy_recorded_suite2_session_cannot_be_opened_with_ps():
             assert secret not in buf, "%s still holds a suite-2 secret" % name
 
     # 1. The attacker: PS and the wire, nothing else.
-    _raises(Unopenable, lambda: attacker_open(rec, ps))
+    raises(Unopenable, lambda: attacker_open(rec, ps))
     # Whatever it can compute in DH's place (from PS and public values) fails
     # the PROOF's c, and without that check the unwrap of IDRK_0 fails.
     guesses = [bytes(32), srk_pub, e_pub, spec2.H(ps), spec2.H(srk_pub, e_pub),
                x25519(spec2.H(ps), srk_pub), x25519(spec2.H(ps), e_pub), x25519(srk_pub, e_pub)]
     for g in guesses:
-        msg = _raises(Unopenable, lambda g=g: attacker_open(rec, ps, g))
+        msg = raises(Unopenable, lambda g=g: attacker_open(rec, ps, g))
         assert "PROOF's c" in msg, msg
-        msg = _raises(Unopenable, lambda g=g: attacker_open(rec, ps, g, check_proof=False))
+        msg = raises(Unopenable, lambda g=g: attacker_open(rec, ps, g, check_proof=False))
         assert "KEK_0" in msg, msg
     # 2. DH is the only missing input: with it, the same code opens everything.
     assert attacker_open(rec, ps, dh) == sent
     # 3. And DH alone is not enough either: without PS the SRK frame's auth fails.
-    _raises(Unopenable, lambda: attacker_open(rec, bytes(16), dh))
+    raises(Unopenable, lambda: attacker_open(rec, bytes(16), dh))
 
 
 def test_same_attack_opens_a_recorded_suite1_session_with_ps_alone():

@@ -17,6 +17,7 @@ from ephkey.config import Pairing, SecondConfig
 from ephkey.cpace import IR, calculate_generator_into, isk_into
 from ephkey.second import SecondStation
 from ephkey.x25519 import x25519
+from mpunit import raises
 from pair import ID_F, Tape, deliver, drain, outputs, work
 
 SECRET = b"correct horse 42"
@@ -368,19 +369,19 @@ def test_a_user_record_takes_only_suite_3_and_a_ps_record_never_does():
     deliver([_req(b"n_s-offer-4x", offer=4)], f1, 0)
     assert drain(f1) == [("ERROR", 0, errors.BAD_SUITE)]
     # S: suite 3 is offered alone, with a user record, and needs the secret
-    _raises(ValueError, lambda: SecondConfig(offer=(3, 2)))
-    _raises(ValueError, lambda: SecondStation(SecondConfig(offer=(2, 1)), sr, Drbg(b"S"), 0))
-    _raises(ValueError, lambda: SecondStation(SecondConfig(offer=(3,)), ps, Drbg(b"S"), 0))
+    raises(ValueError, lambda: SecondConfig(offer=(3, 2)))
+    raises(ValueError, lambda: SecondStation(SecondConfig(offer=(2, 1)), sr, Drbg(b"S"), 0))
+    raises(ValueError, lambda: SecondStation(SecondConfig(offer=(3,)), ps, Drbg(b"S"), 0))
     s = SecondStation(SecondConfig(offer=(3,)), sr, Drbg(b"S"), 0)
     assert s.offer == 4
-    _raises(ValueError, lambda: s.connect(0, None))
-    _raises(ValueError, lambda: s.connect(0, b"short"))  # 8 to 64 bytes
-    _raises(ValueError, lambda: s.connect(0, bytes(65)))
+    raises(ValueError, lambda: s.connect(0, None))
+    raises(ValueError, lambda: s.connect(0, b"short"))  # 8 to 64 bytes
+    raises(ValueError, lambda: s.connect(0, bytes(65)))
     s2 = SecondStation(SecondConfig(), pair.pairing(0), Drbg(b"S"), 0)
-    _raises(ValueError, lambda: s2.connect(0, SECRET))  # a ps record has no secret
+    raises(ValueError, lambda: s2.connect(0, SECRET))  # a ps record has no secret
     assert s2._s3 is None and s2.offer == 3
-    _raises(ValueError, lambda: Pairing(ID_F, ID_S, ps=bytes(16), user=SECRET))
-    _raises(ValueError, lambda: Pairing(ID_F, ID_S))
+    raises(ValueError, lambda: Pairing(ID_F, ID_S, ps=bytes(16), user=SECRET))
+    raises(ValueError, lambda: Pairing(ID_F, ID_S))
     # S with a user record refuses a suite-2 SRK frame (not in its offer)
     s.connect(0, SECRET)
     outputs(s)
@@ -408,11 +409,3 @@ def test_events_and_errors_have_names():
     assert errors.NAMES[errors.WRONG_CODE] == "WRONG_CODE"
     assert errors.NAMES[errors.BACKOFF] == "BACKOFF"
     assert wire.frame_len_ok(wire.SRK, 80, 0, 3) and wire.frame_len_ok(wire.PROOF, 91, 0)
-
-
-def _raises(exc, fn):
-    try:
-        fn()
-    except exc as e:
-        return str(e)
-    raise AssertionError("no %s" % exc.__name__)

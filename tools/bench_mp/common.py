@@ -427,3 +427,20 @@ def collect():
     gc.collect()
     gc.collect()
     return gc.mem_alloc()
+
+
+
+def run_task(tasks, p):
+    """Run the task p["task"] of ``tasks`` (``p``: the script's parameters, P)
+    between its start and end records; an exception is printed (no end record:
+    the runner reports the failure), and the emulated board (p["emu"]) is left
+    all the same."""
+    emit("start", task=p["task"], vm=vm_info())
+    try:
+        tasks[p["task"]](p)
+        emit("end")
+    except Exception as e:
+        sys.print_exception(e)
+    if p.get("emu"):
+        import emu
+        emu.exit(0)

@@ -338,12 +338,4 @@ def t_slices(P):
 
 TASKS = {"floor": t_floor, "forged": t_forged, "slices": t_slices, "flood": t_flood,
          "drbg": t_drbg, "x25519": t_x25519}
-emit("start", task=P["task"], vm=vm_info())
-try:
-    TASKS[P["task"]](P)
-    emit("end")
-except Exception as e:  # reported; on the emulated board the emulator ends all the same
-    sys.print_exception(e)
-if P.get("emu"):
-    import emu
-    emu.exit(0)
+run_task(TASKS, P)

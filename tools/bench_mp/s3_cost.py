@@ -94,12 +94,4 @@ def t_s3(P):
 
 
 TASKS = {"s3": t_s3}
-emit("start", task=P["task"], vm=vm_info())
-try:
-    TASKS[P["task"]](P)
-    emit("end")
-except Exception as e:  # reported; on the emulated board the emulator ends all the same
-    sys.print_exception(e)
-if P.get("emu"):
-    import emu
-    emu.exit(0)
+run_task(TASKS, P)
