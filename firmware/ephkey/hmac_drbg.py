@@ -242,7 +242,9 @@ def station_rng(raw_source, port=None, radio=None):
 
 
 def default_rng():
-    """station_rng over os.urandom: the API's rng when its caller gives none."""
+    """station_rng over os.urandom for the port it runs on (an ESP32 seeds with
+    its radio on): the API's rng when its caller gives none."""
     import os
+    import sys
 
-    return station_rng(os.urandom)
+    return station_rng(os.urandom, sys.platform)

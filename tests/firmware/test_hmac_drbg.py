@@ -439,3 +439,19 @@ def test_esp32_without_network_refuses_to_seed():
         assert "network" in str(e), e
     else:
         raise AssertionError("seeded from esp_random() with the radio off")
+
+
+if hasattr(os, "urandom"):  # the emulated board has no default source
+    def test_default_rng_seeds_for_the_port_it_runs_on():
+        # connect()/serve() without rng= take default_rng: it must name this
+        # port, as run_board does, so that an ESP32 seeds with its radio on (above)
+        import ephkey.hmac_drbg as hd
+
+        seen = []
+        real = hd.station_rng
+        hd.station_rng = lambda src, port=None, radio=None: seen.append((src, port))
+        try:
+            hd.default_rng()
+        finally:
+            hd.station_rng = real
+        assert seen == [(os.urandom, sys.platform)], seen
