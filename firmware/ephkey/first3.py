@@ -58,10 +58,7 @@ class First3(Suite3):
                 p = st.pairings[t.peer[slot]]
                 st._steps = self.generator_steps(p.user, p.id_s, p.id_f, t.n_s, 12 * slot,
                                                  t.srk_frame, o + wire.OFF_N_F)
-            try:
-                next(st._steps)
-            except StopIteration:
-                st._steps = None
+            if self.stepped(st):
                 st._phase = P3_SHARE
             return
         if not st._x_on:
@@ -106,10 +103,7 @@ class First3(Suite3):
                 srk = t.srk_view(slot, wire.SUITE_3)
                 st._steps = self.isk_steps(t.e_pub_view(slot, wire.OFF_Y_S), self.req_of(st, slot),
                                            srk[wire.OFF_Y_F:], srk[:wire.ADB_LEN])
-            try:
-                next(st._steps)
-            except StopIteration:
-                st._steps = None
+            if self.stepped(st):
                 st._phase = P3_KEYS
             return
         if phase == P3_KEYS:

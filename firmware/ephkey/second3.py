@@ -26,10 +26,7 @@ class Second3(Suite3):
                 # ADa is the REQ, still in _hs until the PROOF is written over it
                 st._steps = self.isk_steps(st._y_s_pub, st._hs_v[0], srk[wire.OFF_Y_F:],
                                            srk[:wire.ADB_LEN])
-            try:
-                next(st._steps)
-            except StopIteration:
-                st._steps = None
+            if self.stepped(st):
                 st._phase = P_DONE
             return
         if phase == P_GEN:  # the generator, one step per call
@@ -37,10 +34,7 @@ class Second3(Suite3):
                 st._steps = self.generator_steps(memoryview(st._prs)[:st._prs_n],
                                                  st.pairing.id_s, st.pairing.id_f,
                                                  st._n_s, 0, st._srk3, wire.OFF_N_F)
-            try:
-                next(st._steps)
-            except StopIteration:
-                st._steps = None
+            if self.stepped(st):
                 st._phase = P_Y_S
             return
         if phase == P_Y_S:

@@ -55,6 +55,17 @@ class Suite3:
         copy(self.sid, 12, n_f, nf_off, 12)
         yield from generator_steps(self.g, prs, ks.ci3(id_s, id_f), self.sid, self.hash)
 
+    @staticmethod
+    def stepped(st):
+        """One step of the station's job generator (``st._steps``); True once
+        it has ended (``st._steps`` is cleared then)."""
+        try:
+            next(st._steps)
+            return False
+        except StopIteration:
+            st._steps = None
+            return True
+
     def isk_steps(self, ya, ada, yb, adb):
         """ISK from K, which is erased, in two steps (a generator: one work()
         unit each; SHA-512 is Python code on most ports)."""
