@@ -13,6 +13,7 @@ collected here.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -321,8 +322,8 @@ def serial_fuzz(workdir: Path, n: int, *, suite: int = 1, seed: bytes = b"serial
     LinkSim; the host on the other side holds a legitimate session of that
     suite and sends ``n`` hostile inputs between its messages: mutated or
     random frames made from its DATA frames (and raw garbage), REQs with a
-    field changed (``hostile.field_mutator``) and, every
-    ``PROOF_ROUND_EVERY`` inputs, a probe round: a genuine REQ of the probe
+    field changed (``hostile.field_mutator``) and, once every
+    ``PROOF_ROUND_EVERY`` steps, a probe round: a genuine REQ of the probe
     record, then 1-3 PROOFs for its half-open slot with a field changed
     (``hostile_handshakes.bad_proof``), each answered with the code the spec's
     order of checks gives (``proof_code``), then the genuine PROOF (KEY if the
@@ -432,12 +433,16 @@ def serial_fuzz(workdir: Path, n: int, *, suite: int = 1, seed: bytes = b"serial
             p.connect(end.now(), secret["probe"])
             (req,) = p.outputs()
             srk = b""
+
+            def answered(m: int) -> bool:  # SRK, or refused (ERROR with sid 0)
+                assert end is not None
+                return any(H.ftype(f) == wire.SRK or H.is_error_frame(f) and H.fsid(f) == 0
+                           for f in end.rx[m:])
             for _ in range(5):  # NOT_READY while F's key pair of a new interval is made
                 end.quiet(quiet_ms)
                 mark = len(end.rx)
                 end.send_frame(req)
-                end.run(10, lambda m=mark: any(H.ftype(f) == wire.SRK or H.is_error_frame(f)
-                                               and H.fsid(f) == 0 for f in end.rx[m:]))
+                end.run(10, functools.partial(answered, mark))
                 got = [f for f in end.rx[mark:] if H.ftype(f) == wire.SRK]
                 if got:
                     srk = got[0]
