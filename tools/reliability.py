@@ -651,7 +651,7 @@ def render(res: dict[str, Any]) -> str:
 KNOWN_ISSUES: list[str] = []
 
 # Seconds each part took in a full run on 2 cores (for the progress lines).
-FULL_RUN_S = {"boards": 300, "hostile": 40, "fuzz": 120, "soak": 60, "flood": 10, "erasure": 5}
+FULL_RUN_S = {"boards": 300, "hostile": 40, "fuzz": 230, "soak": 60, "flood": 10, "erasure": 5}
 
 
 def main(argv: list[str] | None = None) -> int:
