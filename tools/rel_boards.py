@@ -362,9 +362,13 @@ def serial_fuzz(workdir: Path, n: int, *, suite: int = 1, seed: bytes = b"serial
                            "echo_failures": 0, "by_class": {"DATA": 0, "REQ": 0, "PROOF": 0},
                            "by_mutation": {}, "handshakes": 0, "probe_rounds": 0,
                            "probe_keys": 0, "wrong_keys": 0, "answers": {}, "proof_answers": {},
-                           "mismatches": 0, "notes": []}
+                           "mismatches": 0, "notes": [], "srk_wait_ms": 0}
     secret = {name: p.user if p.is_user else None for name, p in pairs.items()}
-    quiet_ms = (100, 150, 400)[suite - 1]  # a suite-3 REQ's SRK waits for F's job
+    # Before a probe's REQ the board must have sent what earlier inputs made it
+    # send: a siege REQ's suite-3 SRK comes after F's job, and the probe would
+    # take it for its own. Quiet for twice the slowest SRK wait seen (the board
+    # slows down on a loaded machine), and at least this long:
+    quiet_ms = (100, 150, 400)[suite - 1]
     end: HostEnd | None = None
 
     def count(key: str, name: str) -> None:
@@ -439,13 +443,16 @@ def serial_fuzz(workdir: Path, n: int, *, suite: int = 1, seed: bytes = b"serial
                 return any(H.ftype(f) == wire.SRK or H.is_error_frame(f) and H.fsid(f) == 0
                            for f in end.rx[m:])
             for _ in range(5):  # NOT_READY while F's key pair of a new interval is made
-                end.quiet(quiet_ms)
+                end.quiet(max(quiet_ms, 2 * res["srk_wait_ms"]))
                 mark = len(end.rx)
+                t_req = time.monotonic()
                 end.send_frame(req)
                 end.run(10, functools.partial(answered, mark))
                 got = [f for f in end.rx[mark:] if H.ftype(f) == wire.SRK]
                 if got:
                     srk = got[0]
+                    res["srk_wait_ms"] = max(res["srk_wait_ms"],
+                                             int((end.rx_at - t_req) * 1000))
                     break
             if not srk:
                 mismatch("probe REQ not answered with SRK: %s" % [f.hex() for f in end.rx[-3:]])
@@ -560,7 +567,7 @@ def serial_fuzz(workdir: Path, n: int, *, suite: int = 1, seed: bytes = b"serial
                 echo(b"alive %d" % i)
                 if progress and step % (50 * PROOF_ROUND_EVERY) == 0:
                     progress("serial fuzz, suite %d: %d inputs" % (suite, i))
-        end.quiet(quiet_ms)
+        end.quiet(max(quiet_ms, 2 * res["srk_wait_ms"]))
         ok_after = echo(b"after the fuzz")
         s.close(end.now())
         end.flush()
