@@ -1644,12 +1644,14 @@ def fuzz_source(corpus: list[bytes], suite: int) -> Callable[[int], bytes]:
     return lambda i: hs[(i // 2) % len(hs)] if i % 2 else corpus[(i // 2) % len(corpus)]
 
 
-def suite_mutator(suite: int, ids: list[bytes]
-                  ) -> Callable[[Rng, bytes, list[bytes]], tuple[str, bytes]]:
-    """``mutate`` for suite 1; for suites 2 and 3 every other input made from a
-    handshake frame changes one of its fields (``mutate_fields``)."""
-    if suite == 1:
-        return mutate
+Mutator = Callable[[Rng, bytes, list[bytes]], tuple[str, bytes]]
+
+
+def field_mutator(ids: list[bytes]) -> Mutator:
+    """Every other input made from a frame with named fields (a REQ, a
+    suite-2/3 SRK or PROOF) changes one of them (``mutate_fields``); the rest
+    are ``mutate``'s. Also used by the serial-endpoint fuzz
+    (tools/rel_boards.py) on the REQs it sends."""
     points = hostile_points()
 
     def m(rnd: Rng, frame: bytes, corpus: list[bytes]) -> tuple[str, bytes]:
@@ -1659,6 +1661,11 @@ def suite_mutator(suite: int, ids: list[bytes]
                 return got
         return mutate(rnd, frame, corpus)
     return m
+
+
+def suite_mutator(suite: int, ids: list[bytes]) -> Mutator:
+    """``mutate`` for suite 1; for suites 2 and 3 ``field_mutator``'s."""
+    return mutate if suite == 1 else field_mutator(ids)
 
 
 @dataclass

@@ -223,7 +223,7 @@ def fuzz_first(factory: H.TargetFactory, suite: int, rounds: int, seed: bytes = 
             alive, fails = True, 0
             if kind == "hostile":
                 for _ in range(1 + H._below(rnd, 3)):
-                    how, bad = _bad_proof(rnd, proof, points)
+                    how, bad = bad_proof(rnd, proof, points)
                     code = proof_code(bad, sid, suite, alive)
                     out, evs = run.hostile(bad, how)
                     run.expect(out == [wire.build_error(H.fsid(bad), code)]
@@ -266,13 +266,19 @@ def _pick(rnd: H.Rng, r: int, suite: int, siege: range) -> str:
     return "flood" if roll == 6 or suite != 3 else "wrong secret"
 
 
-def _bad_proof(rnd: H.Rng, proof: bytes, points: list[bytes]) -> tuple[str, bytes]:
+def bad_proof(rnd: H.Rng, proof: bytes, points: list[bytes]) -> tuple[str, bytes]:
     """A PROOF changed in one of its fields (mostly), or by a generic mutation
-    kept to the PROOF type (a truncated, grown or random-bodied one)."""
+    kept to the PROOF type (a truncated, grown or random-bodied one). A
+    suite-1 PROOF has no named fields here: one bit flipped after the sid
+    (``c`` or ``t``, both covered by ``t``). Also used by the serial-endpoint
+    fuzz (tools/rel_boards.py)."""
     if H._below(rnd, 4):
         got = H.mutate_fields(rnd, proof, points, [])
-        assert got is not None
-        if got[1] != proof:
+        if got is None and len(proof) > 3:  # suite 1
+            b = bytearray(proof)
+            b[3 + H._below(rnd, len(b) - 3)] ^= 1 << H._below(rnd, 8)
+            got = "flip_field:c||t", bytes(b)
+        if got is not None and got[1] != proof:
             return got
     body = bytes(rnd(H._below(rnd, 100)))
     return "random PROOF", proof[:3] + body

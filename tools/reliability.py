@@ -21,7 +21,8 @@ minutes on 2 cores and prints each part as it starts and ends:
 * fuzz: the host codecs and stations (mutations, and atheris when installed),
   the firmware stations over step_driver (and a differential run: firmware
   and host fed the same inputs in the same seeded state), and the firmware's
-  runtime over its serial endpoint through LinkSim (tools/vboard.py).
+  runtime over its serial endpoint through LinkSim (tools/vboard.py), once
+  per suite (1, 2, 3): mutated DATA frames, REQs and PROOFs.
 * soak: tests/firmware/test_soak.py under MicroPython with the smallest heap
   the firmware runs in (.mpy files, -X heapsize found by bisection).
 * flood: tests/firmware/test_flood.py's flood under MicroPython, memory.
@@ -57,12 +58,12 @@ from rel_boards import find_micropython, run_pairs, serial_fuzz  # noqa: E402
 SCALES: dict[str, dict[str, Any]] = {
     "full": {"main_attempts": 1000, "main_pairs": 8, "extra_attempts": 96, "extra_pairs": 4,
              "flood": 5000, "guesses": 500, "fuzz_host": 50000, "fuzz_fw": 20000,
-             "diff": 10000, "serial": 3000, "atheris": 200000, "soak_hs": 10000,
+             "diff": 10000, "serial": 3000, "serial23": 1000, "atheris": 200000, "soak_hs": 10000,
              "soak_frames": 100000, "soak2_hs": 1000, "soak2_frames": 10000,
              "flood_mp": 20000},
     "small": {"main_attempts": 8, "main_pairs": 2, "extra_attempts": 4, "extra_pairs": 2,
               "flood": 500, "guesses": 50, "fuzz_host": 2000, "fuzz_fw": 1000,
-              "diff": 1000, "serial": 200, "atheris": 5000, "soak_hs": 300,
+              "diff": 1000, "serial": 200, "serial23": 100, "atheris": 5000, "soak_hs": 300,
               "soak_frames": 3000, "soak2_hs": 30, "soak2_frames": 300, "flood_mp": 2000},
 }
 
@@ -261,18 +262,34 @@ def run_fuzz(sc: dict[str, Any], mp: str, work: Path) -> dict[str, Any]:
     d["ok"] = r.wrong_accepts == 0 and r.survived
     out["differential"].append(d)
     log("fuzz: differential, issue 12 item 5 edge cases: %d disagreements" % r.wrong_accepts)
-    log("fuzz: firmware over its serial endpoint (virtual board + LinkSim)")
-    t0 = time.monotonic()
-    try:
-        s = serial_fuzz(work / "serial", sc["serial"], micropython=mp, progress=log)
-        s["ok"] = (s["tracebacks"] == 0 and s["session_alive_after"] and s["new_session_after"]
-                   and s["echo_failures"] == 0 and s["boots"] == 1)
-    except Exception as e:  # report it as a failure, with the reason
-        s = {"ok": False, "error": repr(e), "inputs": 0}
-    s["elapsed_s"] = round(time.monotonic() - t0, 1)
-    out["serial"] = s
+    out["serial"] = run_serial(sc, mp, work)
     out["atheris"] = run_atheris(sc["atheris"])
     return out
+
+
+def run_serial(sc: dict[str, Any], mp: str, work: Path) -> dict[str, Any]:
+    """The serial-endpoint fuzz (tools/rel_boards.py) once per suite: ``serial``
+    inputs for suite 1, ``serial23`` for suites 2 and 3 (F's X25519 jobs)."""
+    runs = []
+    for suite in (1, 2, 3):
+        n = sc["serial"] if suite == 1 else sc["serial23"]
+        log("fuzz: firmware over its serial endpoint (virtual board + LinkSim), suite %d, "
+            "%d inputs" % (suite, n))
+        t0 = time.monotonic()
+        try:
+            s = serial_fuzz(work / ("serial%d" % suite), n, suite=suite, micropython=mp,
+                            progress=log)
+            s["ok"] = (s["tracebacks"] == 0 and s["session_alive_after"]
+                       and s["new_session_after"] and s["echo_failures"] == 0
+                       and s["boots"] == 1 and s["mismatches"] == 0 and s["wrong_keys"] == 0
+                       and s["wrong_accepts"] == 0)
+        except Exception as e:  # report it as a failure, with the reason
+            s = {"suite": suite, "ok": False, "error": repr(e), "inputs": 0}
+        s["elapsed_s"] = round(time.monotonic() - t0, 1)
+        log("fuzz: serial suite %d: %d inputs, %s" % (suite, s["inputs"],
+                                                       "ok" if s["ok"] else "FAILED"))
+        runs.append(s)
+    return {"ok": all(s["ok"] for s in runs), "suites": runs}
 
 
 def run_atheris(runs: int) -> dict[str, Any]:
@@ -507,13 +524,17 @@ def render(res: dict[str, Any]) -> str:
     for d in f.get("differential", []):
         a("| differential (same state, same inputs) | %s | %d | 0 | 0 | %d disagreements | - | "
           "%s |" % (d["target"], d["inputs"], d["wrong_accepts"], _codes(d["codes"], 8)))
-    s = f.get("serial", {})
-    if s:
-        a("| serial endpoint (virtual board + LinkSim, 1 Mbaud) | firmware runtime F | %d "
-          "frames + %d garbage bytes | %d tracebacks, %d boots | 0 | 0 | %s | %s |" % (
-              s.get("inputs", 0), s.get("garbage_bytes", 0), s.get("tracebacks", -1),
-              s.get("boots", 0), "yes" if s.get("session_alive_after") and
-              s.get("new_session_after") else "NO", _codes(s.get("rejected", {}), 8)))
+    serial = f.get("serial", {}).get("suites", [])
+    for s in serial:
+        c = s.get("by_class", {})
+        a("| serial endpoint (virtual board + LinkSim, 1 Mbaud), suite %d | firmware runtime F "
+          "| %d frames (%d DATA, %d REQ, %d PROOF) + %d garbage bytes | %d tracebacks, %d "
+          "boots | 0 | %d (%d PROOF verdicts off the spec) | %s | %s |" % (
+              s.get("suite", 0), s.get("inputs", 0), c.get("DATA", 0), c.get("REQ", 0),
+              c.get("PROOF", 0), s.get("garbage_bytes", 0), s.get("tracebacks", -1),
+              s.get("boots", 0), s.get("wrong_accepts", -1), s.get("mismatches", -1),
+              "yes" if s.get("session_alive_after") and s.get("new_session_after") else "NO",
+              _codes(s.get("rejected", {}), 8)))
     at = f.get("atheris", {})
     if at.get("installed"):
         a("| atheris (libFuzzer, coverage-guided) | host codecs + stations | %d | %d | 0 | 0 "
@@ -522,9 +543,30 @@ def render(res: dict[str, Any]) -> str:
         a("| atheris | - | not installed | - | - | - | - | - |")
     a("")
     a("Hangs: every firmware step is a blocking read with the process alive; a missing "
-      "answer would raise (none did). The serial run's link counters: %s." % json.dumps(
-          (s.get("board_stats") or {}).get("link", {})))
+      "answer would raise (none did).")
     a("")
+    if serial:
+        a("The serial-endpoint runs (tools/rel_boards.py `serial_fuzz`, suites 1, 2 and 3 "
+          "beside 2): a legitimate session of the suite echoes between the inputs; mutated "
+          "DATA frames and garbage; REQs with a field changed (a siege record's, with fresh "
+          "nonces, and one naming a record of the other kind: BAD_SUITE); probe rounds: a "
+          "genuine REQ, then PROOFs with a field changed for its half-open slot, each "
+          "answered as the spec's order of checks says, then the genuine PROOF (KEY while the "
+          "slot lives). Wrong accepts: sessions the board reported established beyond the "
+          "genuine handshakes, and KEY frames for a changed PROOF.")
+        a("")
+        a("| suite | PROOF answers | REQ answers and back-off | board sessions (genuine) "
+          "| link counters |")
+        a("| --- | --- | --- | --- | --- |")
+        for s in serial:
+            ans = {k: v for k, v in s.get("answers", {}).items()
+                   if k in ("SRK", "ERROR BAD_SUITE", "ERROR UNKNOWN_PEER", "ERROR BACKOFF")}
+            a("| %d | %s | %s; BACKOFF events %d | %d (%d) | %s |" % (
+                s.get("suite", 0), _codes(s.get("proof_answers", {}), 6),
+                _codes(ans, 4), s.get("board_events", {}).get("backoff", 0),
+                s.get("established", 0), s.get("handshakes", 0) + s.get("probe_keys", 0),
+                json.dumps((s.get("board_stats") or {}).get("link", {}))))
+        a("")
     a("## 4. Memory on the device")
     a("")
     soak = res.get("soak", {})
@@ -609,7 +651,7 @@ def render(res: dict[str, Any]) -> str:
 KNOWN_ISSUES: list[str] = []
 
 # Seconds each part took in a full run on 2 cores (for the progress lines).
-FULL_RUN_S = {"boards": 300, "hostile": 40, "fuzz": 120, "soak": 60, "flood": 10, "erasure": 5}
+FULL_RUN_S = {"boards": 300, "hostile": 40, "fuzz": 230, "soak": 60, "flood": 10, "erasure": 5}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -664,6 +706,8 @@ def main(argv: list[str] | None = None) -> int:
     for d in fz.get("stations", []) + fz.get("differential", []):
         wrong += d["wrong_accepts"]
         ok = ok and d["ok"]
+    for d in fz.get("serial", {}).get("suites", []):
+        wrong += max(d.get("wrong_accepts", 0), 0) + d.get("wrong_keys", 0)
     if fz:
         ok = ok and fz["serial"].get("ok", False) and fz["atheris"].get("ok", False)
     for r in list(res.get("soak", {}).values()) + list(res.get("flood_mp", {}).values()):
