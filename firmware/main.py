@@ -5,15 +5,18 @@
 # sends the board file's numbered messages and checks each echo. Replace this
 # file with a program of your own: examples/sensor/ holds one.
 import ephkey
-from ephkey.apps import EchoApp, ExchangeApp
 
 
 async def program(board, role, link, station):
     if role == "first":
+        from ephkey.echo_app import EchoApp
+
         echo = EchoApp()
         await ephkey.serve(link, None, echo.handler, station=station,
                            on_event=echo.on_event, on_error=echo.on_error)
     else:
+        from ephkey.exchange_app import ExchangeApp
+
         exchange = ExchangeApp.from_board(board.app)
         client = ephkey.Client(link, None, station=station, on_event=exchange.on_event)
         await exchange.run(client)

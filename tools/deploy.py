@@ -119,7 +119,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 
 
 # The second station's exchange settings the firmware reads from a board
-# file's "app" section (firmware/ephkey/apps.py, ExchangeApp.from_board).
+# file's "app" section (firmware/ephkey/exchange_app.py, ExchangeApp.from_board).
 APP_KEYS = ("messages", "size", "reconnects", "handshakes", "echo_timeout_ms", "resends",
             "tick_ms", "quiet", "attempts", "interval_ms")
 

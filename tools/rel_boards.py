@@ -33,7 +33,8 @@ MAIN_PY = """\
 # reliability run: firmware/main.py's program with the apps set by the board
 # file's ``app`` object (EchoApp's checks and periodic stats)
 import ephkey
-from ephkey.apps import EchoApp, ExchangeApp
+from ephkey.echo_app import EchoApp
+from ephkey.exchange_app import ExchangeApp
 
 
 async def program(board, role, link, station):

@@ -29,7 +29,7 @@ a lossy link (the protocol never resends DATA; the first station ends a
 session on the frame that used its last key, so a request may arrive and
 its answer not), and ``session.handshakes`` counts the handshakes under the
 Session: a request-response application resends an unanswered request when
-it changes (apps.ExchangeApp does). Every other end raises SessionError.
+it changes (exchange_app.ExchangeApp does). Every other end raises SessionError.
 """
 
 import asyncio

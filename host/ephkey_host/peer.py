@@ -10,7 +10,7 @@ A :class:`Peer` joins a sans-IO station (``first.FirstStation`` or
   board's Nordic UART Service; the stream is cut into the counted and
   acknowledged chunks of docs/link.md section 5 by ``ble_chunks``, at most
   ``WINDOW`` of them unacknowledged);
-* applications, twins of the firmware's (``firmware/ephkey/apps.py``):
+* applications, twins of the firmware's (``firmware/ephkey/echo_app.py``, ``exchange_app.py``):
   :class:`EchoApp` (first station: every payload goes back) and
   :class:`ExchangeApp` (second station: opens a session, sends ``messages``
   payloads numbered like the firmware's, checks each echo, closes, and reports

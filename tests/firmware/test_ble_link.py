@@ -11,9 +11,10 @@ import asyncio
 import time
 
 from aioble_standin import Air, Device
-from ephkey.apps import EchoApp, ExchangeApp
 from ephkey.ble_link import POLL_MS, BleLink, LinkDown
 from ephkey.client import Client
+from ephkey.echo_app import EchoApp
+from ephkey.exchange_app import ExchangeApp
 from ephkey.server import serve
 from pair import first, second
 

@@ -54,6 +54,9 @@ def test_closure_holds_the_role_and_the_transport_only(role: str, transport: str
     # main.py's program reaches the role's API only (ephkey.serve / ephkey.Client)
     api = {"first": "server", "second": "client"}
     assert api[role] in mods and api[other] not in mods, mods
+    # and the role's board app only (main.py imports each in its role's branch)
+    app = {"first": "echo_app", "second": "exchange_app"}
+    assert app[role] in mods and app[other] not in mods, mods
     assert TRANSPORT_MODULES[transport] <= mods
     for t, own in TRANSPORT_MODULES.items():
         if t != transport:

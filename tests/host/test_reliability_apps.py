@@ -1,4 +1,4 @@
-"""Application-level recovery (firmware/ephkey/apps.py), run inside MicroPython
+"""Application-level recovery (firmware/ephkey/exchange_app.py, echo_app.py), run inside MicroPython
 on the application API (ephkey.serve, ephkey.Client) over in-memory links:
 echo timeouts and resends, late duplicates flagged and ignored, sessions
 given up and restarted, KEYS_EXHAUSTED handled under the Session, handshake
@@ -22,6 +22,8 @@ pytestmark = pytest.mark.timeout(120)
 SCRIPT = r"""
 import asyncio
 from ephkey import apps
+from ephkey.echo_app import EchoApp
+from ephkey.exchange_app import ExchangeApp
 from ephkey.client import Client
 from ephkey.server import serve
 from memlink import pair_of_links
@@ -41,7 +43,7 @@ def run(app, f_kw=None, handler=None, to_s=None, to_f=None, limit_ms=20000, echo
     ls.drop = to_f
     kw = {"suites": (1,), "rotate_frames": 4, "idrks": 8, "rekey_retry_ms": 1000}
     kw.update(f_kw or {})
-    echo = echo or apps.EchoApp(quiet=True)
+    echo = echo or EchoApp(quiet=True)
     client = Client(ls, None, station=second(offer=(1,), retry_ms=100, max_tries=3),
                     on_event=app.on_event)
     async def main():
@@ -58,7 +60,7 @@ def run(app, f_kw=None, handler=None, to_s=None, to_f=None, limit_ms=20000, echo
     return lf, ls
 
 def exchange(**kw):
-    return apps.ExchangeApp(quiet=True, **kw)
+    return ExchangeApp(quiet=True, **kw)
 
 def test_payload_format():
     b = bytearray(24)
@@ -166,7 +168,7 @@ def test_echo_app_counts_and_survives_the_last_frame_of_a_key_set():
     # rotate_frames=1, idrks=1: the first DATA frame exhausts the keys. 4.4
     # item 8: F closes (KEYS_EXHAUSTED) right after accepting the frame; its
     # handler reads the payload but the echo cannot go, and nothing breaks
-    echo = apps.EchoApp(checked=True, quiet=True)
+    echo = EchoApp(checked=True, quiet=True)
     lf, ls = pair_of_links()
     client = Client(ls, None, station=second(offer=(1,)))
     async def main():
